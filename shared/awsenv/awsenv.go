@@ -1,0 +1,35 @@
+// Package awsenv loads the AWS configuration once per process and builds the
+// service clients. Endpoints come only from the SDK's own environment
+// variables (AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_<SERVICE>), so the same code
+// talks to AWS, to LocalStack or to the project's local stack.
+package awsenv
+
+import (
+	"context"
+	"os"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+)
+
+// Load reads the shared AWS configuration (region, credentials, endpoints)
+// from the environment.
+func Load(ctx context.Context) (aws.Config, error) {
+	return config.LoadDefaultConfig(ctx)
+}
+
+// S3 returns an S3 client. When an endpoint URL is configured (a local or
+// emulated S3) it uses path-style addressing, which those servers need.
+func S3(cfg aws.Config) *s3.Client {
+	pathStyle := os.Getenv("AWS_ENDPOINT_URL_S3") != "" || os.Getenv("AWS_ENDPOINT_URL") != ""
+	return s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = pathStyle })
+}
+
+// DynamoDB returns a DynamoDB client.
+func DynamoDB(cfg aws.Config) *dynamodb.Client { return dynamodb.NewFromConfig(cfg) }
+
+// SFN returns a Step Functions client.
+func SFN(cfg aws.Config) *sfn.Client { return sfn.NewFromConfig(cfg) }

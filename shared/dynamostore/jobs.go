@@ -1,0 +1,224 @@
+package dynamostore
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/ccbulk/bulkops/shared/bulkerr"
+	"github.com/ccbulk/bulkops/shared/jobs"
+)
+
+// jobItem is a job as stored in the jobs table.
+type jobItem struct {
+	PK          string     `dynamodbav:"pk"`
+	SK          string     `dynamodbav:"sk"`
+	Type        string     `dynamodbav:"jobType"`
+	ObjectType  string     `dynamodbav:"objectType"`
+	FileName    string     `dynamodbav:"fileName"`
+	Bucket      string     `dynamodbav:"bucket,omitempty"`
+	SourceKey   string     `dynamodbav:"sourceKey,omitempty"`
+	DryRun      bool       `dynamodbav:"dryRun"`
+	Status      string     `dynamodbav:"status"`
+	SubmittedBy string     `dynamodbav:"submittedBy"`
+	SubmittedAt time.Time  `dynamodbav:"submittedAt"`
+	StartedAt   *time.Time `dynamodbav:"startedAt,omitempty"`
+	EndedAt     *time.Time `dynamodbav:"endedAt,omitempty"`
+	Total       int        `dynamodbav:"total"`
+	Processed   int        `dynamodbav:"processed"`
+	Created     int        `dynamodbav:"created"`
+	Updated     int        `dynamodbav:"updated"`
+	Unchanged   int        `dynamodbav:"unchanged"`
+	Failed      int        `dynamodbav:"failed"`
+	Chunks      int        `dynamodbav:"chunks"`
+	ErrorKey    string     `dynamodbav:"errorKey,omitempty"`
+	ResultsKey  string     `dynamodbav:"resultsKey,omitempty"`
+	Message     string     `dynamodbav:"message,omitempty"`
+	ExpiresAt   int64      `dynamodbav:"expiresAt"`
+}
+
+func toJobItem(j jobs.Job) jobItem {
+	return jobItem{
+		PK: j.Tenant, SK: j.ID, Type: string(j.Type), ObjectType: j.ObjectType, FileName: j.FileName,
+		Bucket: j.Bucket, SourceKey: j.SourceKey, DryRun: j.DryRun, Status: string(j.Status),
+		SubmittedBy: j.SubmittedBy, SubmittedAt: j.SubmittedAt, StartedAt: j.StartedAt, EndedAt: j.EndedAt,
+		Total: j.Counts.Total, Processed: j.Counts.Processed, Created: j.Counts.Created,
+		Updated: j.Counts.Updated, Unchanged: j.Counts.Unchanged, Failed: j.Counts.Failed,
+		Chunks: j.Chunks, ErrorKey: j.ErrorKey, ResultsKey: j.ResultsKey, Message: j.Message,
+		ExpiresAt: j.SubmittedAt.Add(jobs.Retention).Unix(),
+	}
+}
+
+func (it jobItem) job() jobs.Job {
+	return jobs.Job{
+		Tenant: it.PK, ID: it.SK, Type: jobs.Type(it.Type), ObjectType: it.ObjectType, FileName: it.FileName,
+		Bucket: it.Bucket, SourceKey: it.SourceKey, DryRun: it.DryRun, Status: jobs.Status(it.Status),
+		SubmittedBy: it.SubmittedBy, SubmittedAt: it.SubmittedAt, StartedAt: it.StartedAt, EndedAt: it.EndedAt,
+		Counts: jobs.Counts{Total: it.Total, Processed: it.Processed, Created: it.Created,
+			Updated: it.Updated, Unchanged: it.Unchanged, Failed: it.Failed},
+		Chunks: it.Chunks, ErrorKey: it.ErrorKey, ResultsKey: it.ResultsKey, Message: it.Message,
+	}
+}
+
+// CreateJob stores a new job. It fails with Conflict if the ID exists.
+func (st *Store) CreateJob(ctx context.Context, j jobs.Job) error {
+	item, err := attributevalue.MarshalMap(toJobItem(j))
+	if err != nil {
+		return bulkerr.Wrap(bulkerr.Internal, err, "encoding job %s", j.ID)
+	}
+	_, err = st.db.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName:           &st.tables.Jobs,
+		Item:                item,
+		ConditionExpression: aws.String("attribute_not_exists(pk)"),
+	})
+	if isConditionFailed(err) {
+		return bulkerr.New(bulkerr.Conflict, "job %s already exists", j.ID)
+	}
+	return classify(err, "creating job %s", j.ID)
+}
+
+// GetJob returns one job of tenant, or NotFound. A job of another tenant is
+// simply not found.
+func (st *Store) GetJob(ctx context.Context, tenant, id string) (jobs.Job, error) {
+	out, err := st.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: &st.tables.Jobs, Key: key(tenant, id), ConsistentRead: consistent,
+	})
+	if err != nil {
+		return jobs.Job{}, classify(err, "reading job %s", id)
+	}
+	if out.Item == nil {
+		return jobs.Job{}, bulkerr.New(bulkerr.NotFound, "job %s not found", id)
+	}
+	var it jobItem
+	if err := attributevalue.UnmarshalMap(out.Item, &it); err != nil {
+		return jobs.Job{}, bulkerr.Wrap(bulkerr.Internal, err, "decoding job %s", id)
+	}
+	return it.job(), nil
+}
+
+// ListJobs returns up to limit jobs of tenant, newest first (one Query: job
+// IDs are ULIDs, which sort by time).
+func (st *Store) ListJobs(ctx context.Context, tenant string, limit int32) ([]jobs.Job, error) {
+	out, err := st.db.Query(ctx, &dynamodb.QueryInput{
+		TableName:              &st.tables.Jobs,
+		KeyConditionExpression: aws.String("pk = :t"),
+		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":t": s(tenant)},
+		ScanIndexForward:       aws.Bool(false),
+		Limit:                  aws.Int32(limit),
+	})
+	if err != nil {
+		return nil, classify(err, "listing jobs")
+	}
+	var items []jobItem
+	if err := attributevalue.UnmarshalListOfMaps(out.Items, &items); err != nil {
+		return nil, bulkerr.Wrap(bulkerr.Internal, err, "decoding jobs")
+	}
+	list := make([]jobs.Job, len(items))
+	for i, it := range items {
+		list[i] = it.job()
+	}
+	return list, nil
+}
+
+// MarkInProgress moves a New job to In Progress with its row total and chunk
+// count. Repeating it on a job already In Progress (a retried step) is a
+// no-op.
+func (st *Store) MarkInProgress(ctx context.Context, tenant, id string, total, chunks int, at time.Time) error {
+	_, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:           &st.tables.Jobs,
+		Key:                 key(tenant, id),
+		UpdateExpression:    aws.String("SET #st = :ip, total = :total, chunks = :chunks, startedAt = if_not_exists(startedAt, :at)"),
+		ConditionExpression: aws.String("attribute_exists(pk) AND (#st = :new OR #st = :ip)"),
+		ExpressionAttributeNames: map[string]string{"#st": "status"},
+		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{
+			":ip": s(string(jobs.StatusInProgress)), ":new": s(string(jobs.StatusNew)),
+			":total": n(int64(total)), ":chunks": n(int64(chunks)), ":at": s(at.UTC().Format(time.RFC3339Nano)),
+		},
+	})
+	if isConditionFailed(err) {
+		return st.transitionError(ctx, tenant, id, jobs.StatusInProgress)
+	}
+	return classify(err, "starting job %s", id)
+}
+
+// Finish sets a job's final status (Completed or Completed with errors),
+// report keys and end time. Repeating it with the same status is a no-op.
+func (st *Store) Finish(ctx context.Context, tenant, id string, status jobs.Status, errorKey, resultsKey string, at time.Time) error {
+	if !status.Final() || status == jobs.StatusFailed {
+		return bulkerr.New(bulkerr.Internal, "Finish with status %s", status)
+	}
+	names := map[string]string{"#st": "status"}
+	vals := map[string]ddbtypes.AttributeValue{
+		":final": s(string(status)), ":ip": s(string(jobs.StatusInProgress)),
+		":at": s(at.UTC().Format(time.RFC3339Nano)),
+	}
+	set := "SET #st = :final, endedAt = if_not_exists(endedAt, :at)"
+	if errorKey != "" {
+		set += ", errorKey = :ek"
+		vals[":ek"] = s(errorKey)
+	}
+	if resultsKey != "" {
+		set += ", resultsKey = :rk"
+		vals[":rk"] = s(resultsKey)
+	}
+	_, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: &st.tables.Jobs, Key: key(tenant, id),
+		UpdateExpression:          aws.String(set),
+		ConditionExpression:       aws.String("#st = :ip OR #st = :final"),
+		ExpressionAttributeNames:  names,
+		ExpressionAttributeValues: vals,
+	})
+	if isConditionFailed(err) {
+		return st.transitionError(ctx, tenant, id, status)
+	}
+	return classify(err, "finishing job %s", id)
+}
+
+// Fail marks a job Failed with a reason the tenant can act on. A job already
+// final keeps its status (the first final status wins) and Fail returns nil.
+func (st *Store) Fail(ctx context.Context, tenant, id, reason string, at time.Time) error {
+	_, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: &st.tables.Jobs, Key: key(tenant, id),
+		UpdateExpression:         aws.String("SET #st = :failed, message = :msg, endedAt = :at"),
+		ConditionExpression:      aws.String("attribute_exists(pk) AND (#st = :new OR #st = :ip)"),
+		ExpressionAttributeNames: map[string]string{"#st": "status"},
+		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{
+			":failed": s(string(jobs.StatusFailed)), ":msg": s(truncate(reason, 2000)),
+			":at": s(at.UTC().Format(time.RFC3339Nano)),
+			":new": s(string(jobs.StatusNew)), ":ip": s(string(jobs.StatusInProgress)),
+		},
+	})
+	if isConditionFailed(err) {
+		if _, gerr := st.GetJob(ctx, tenant, id); gerr != nil {
+			return gerr
+		}
+		return nil
+	}
+	return classify(err, "failing job %s", id)
+}
+
+func (st *Store) transitionError(ctx context.Context, tenant, id string, to jobs.Status) error {
+	j, err := st.GetJob(ctx, tenant, id)
+	if err != nil {
+		return err
+	}
+	return jobs.ErrNotMovable(id, j.Status, to)
+}
+
+func truncate(s string, max int) string {
+	if len(s) <= max {
+		return s
+	}
+	cut := max
+	for cut > 0 && !utf8Start(s[cut]) {
+		cut--
+	}
+	return strings.TrimSpace(s[:cut]) + "…"
+}
+
+func utf8Start(b byte) bool { return b&0xC0 != 0x80 }

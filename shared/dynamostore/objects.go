@@ -1,0 +1,218 @@
+package dynamostore
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/ccbulk/bulkops/shared/bulkerr"
+	"github.com/ccbulk/bulkops/shared/catalog"
+)
+
+// objectItem is a configuration object as stored in the objects table.
+type objectItem struct {
+	PK        string            `dynamodbav:"pk"`
+	SK        string            `dynamodbav:"sk"`
+	Type      string            `dynamodbav:"type"`
+	ID        string            `dynamodbav:"id"`
+	Name      string            `dynamodbav:"name"`
+	Fields    map[string]string `dynamodbav:"fields"`
+	Version   int64             `dynamodbav:"version"`
+	CreatedAt time.Time         `dynamodbav:"createdAt"`
+	UpdatedAt time.Time         `dynamodbav:"updatedAt"`
+	JobID     string            `dynamodbav:"jobId"`
+}
+
+func objectPK(tenant, typ string) string { return tenant + "#" + typ }
+
+func (it objectItem) object() catalog.Object {
+	return catalog.Object{
+		Type: it.Type, Key: it.SK, ID: it.ID, Name: it.Name, Fields: it.Fields, Version: it.Version,
+		CreatedAt: it.CreatedAt, UpdatedAt: it.UpdatedAt, JobID: it.JobID,
+	}
+}
+
+// Objects is the object store of one tenant. Every read and write is confined
+// to the tenant's partition keys, whatever a CSV names.
+type Objects struct {
+	st     *Store
+	tenant string
+}
+
+// Objects returns tenant's object store.
+func (st *Store) Objects(tenant string) *Objects { return &Objects{st: st, tenant: tenant} }
+
+// batchGetMax is DynamoDB's BatchGetItem limit.
+const batchGetMax = 100
+
+// GetObjects returns the stored objects of type typ whose keys are in keys,
+// by key; keys not stored are absent. It reads in batches of 100 keys and
+// retries unprocessed keys.
+func (o *Objects) GetObjects(ctx context.Context, typ string, keys []string) (map[string]catalog.Object, error) {
+	found := make(map[string]catalog.Object, len(keys))
+	seen := make(map[string]bool, len(keys))
+	var uniq []string
+	for _, k := range keys {
+		if !seen[k] {
+			seen[k] = true
+			uniq = append(uniq, k)
+		}
+	}
+	pk := objectPK(o.tenant, typ)
+	for start := 0; start < len(uniq); start += batchGetMax {
+		batch := uniq[start:min(start+batchGetMax, len(uniq))]
+		req := make([]map[string]ddbtypes.AttributeValue, len(batch))
+		for i, k := range batch {
+			req[i] = key(pk, k)
+		}
+		pending := map[string]ddbtypes.KeysAndAttributes{
+			o.st.tables.Objects: {Keys: req, ConsistentRead: consistent},
+		}
+		for attempt := 0; len(pending) > 0; attempt++ {
+			if attempt > 8 {
+				return nil, bulkerr.New(bulkerr.Transient, "reading %s objects: the database kept throttling", typ)
+			}
+			if attempt > 0 {
+				if err := sleep(ctx, backoff(attempt)); err != nil {
+					return nil, err
+				}
+			}
+			out, err := o.st.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: pending})
+			if err != nil {
+				return nil, classify(err, "reading %s objects", typ)
+			}
+			var items []objectItem
+			if err := attributevalue.UnmarshalListOfMaps(out.Responses[o.st.tables.Objects], &items); err != nil {
+				return nil, bulkerr.Wrap(bulkerr.Internal, err, "decoding %s objects", typ)
+			}
+			for _, it := range items {
+				found[it.SK] = it.object()
+			}
+			pending = out.UnprocessedKeys
+		}
+	}
+	return found, nil
+}
+
+// Write is one planned object write of a job.
+type Write struct {
+	// Object is the new state. Its ID must be set (new ID on create, the
+	// stored ID on update).
+	Object catalog.Object
+	// PrevVersion is the stored version the write replaces; 0 for create.
+	PrevVersion int64
+}
+
+// WriteResult says what happened to one Write.
+type WriteResult int
+
+// Write results.
+const (
+	// Applied: written now.
+	Applied WriteResult = iota
+	// AlreadyApplied: this job had written it before (a retried chunk).
+	AlreadyApplied
+	// Conflicted: the object changed underneath the job (someone else wrote
+	// it since it was read); nothing was written.
+	Conflicted
+)
+
+// Apply performs writes for job, each a conditional put: a create only if
+// the key is new, an update only if the stored version is PrevVersion. A
+// write that this job already applied (same job, version PrevVersion+1) is
+// reported AlreadyApplied and not repeated, so a retried chunk never applies
+// a row twice and the version increments once per job per object.
+// Results are in the order of writes. concurrency bounds parallel requests.
+func (o *Objects) Apply(ctx context.Context, job string, writes []Write, concurrency int) ([]WriteResult, error) {
+	results := make([]WriteResult, len(writes))
+	errs := make([]error, len(writes))
+	if concurrency < 1 {
+		concurrency = 1
+	}
+	sem := make(chan struct{}, concurrency)
+	var wg sync.WaitGroup
+	now := o.st.now().UTC()
+	for i := range writes {
+		if ctx.Err() != nil {
+			break
+		}
+		sem <- struct{}{}
+		wg.Add(1)
+		go func(i int) {
+			defer func() { <-sem; wg.Done() }()
+			results[i], errs[i] = o.apply(ctx, job, writes[i], now)
+		}(i)
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, bulkerr.Wrap(bulkerr.Transient, err, "writing objects: interrupted")
+	}
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	return results, nil
+}
+
+func (o *Objects) apply(ctx context.Context, job string, w Write, now time.Time) (WriteResult, error) {
+	ob := w.Object
+	created := ob.CreatedAt
+	if w.PrevVersion == 0 || created.IsZero() {
+		created = now
+	}
+	item := objectItem{
+		PK: objectPK(o.tenant, ob.Type), SK: ob.Key, Type: ob.Type, ID: ob.ID, Name: ob.Name,
+		Fields: ob.Fields, Version: w.PrevVersion + 1, CreatedAt: created, UpdatedAt: now, JobID: job,
+	}
+	if item.Fields == nil {
+		item.Fields = map[string]string{}
+	}
+	av, err := attributevalue.MarshalMap(item)
+	if err != nil {
+		return 0, bulkerr.Wrap(bulkerr.Internal, err, "encoding object %s", ob.Key)
+	}
+	in := &dynamodb.PutItemInput{TableName: &o.st.tables.Objects, Item: av}
+	if w.PrevVersion == 0 {
+		in.ConditionExpression = aws.String("attribute_not_exists(pk)")
+	} else {
+		in.ConditionExpression = aws.String("version = :prev")
+		in.ExpressionAttributeValues = map[string]ddbtypes.AttributeValue{":prev": n(w.PrevVersion)}
+	}
+	_, err = o.st.db.PutItem(ctx, in)
+	if err == nil {
+		return Applied, nil
+	}
+	if !isConditionFailed(err) {
+		return 0, classify(err, "writing %s %q", ob.Type, ob.Name)
+	}
+	cur, err := o.GetObjects(ctx, ob.Type, []string{ob.Key})
+	if err != nil {
+		return 0, err
+	}
+	if c, ok := cur[ob.Key]; ok && c.JobID == job && c.Version == w.PrevVersion+1 {
+		return AlreadyApplied, nil
+	}
+	return Conflicted, nil
+}
+
+func backoff(attempt int) time.Duration {
+	d := 50 * time.Millisecond << min(attempt, 6)
+	return d
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return bulkerr.Wrap(bulkerr.Transient, ctx.Err(), "interrupted")
+	case <-t.C:
+		return nil
+	}
+}

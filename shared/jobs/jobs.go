@@ -1,0 +1,142 @@
+// Package jobs models bulk jobs (imports and exports): their lifecycle,
+// counts, progress and ETA. It imports nothing from AWS.
+package jobs
+
+import (
+	"time"
+
+	"github.com/ccbulk/bulkops/shared/bulkerr"
+)
+
+// Status is a job's lifecycle state, spelled as users see it.
+type Status string
+
+// The statuses, in lifecycle order: New -> In Progress -> one final status.
+const (
+	StatusNew               Status = "New"
+	StatusInProgress        Status = "In Progress"
+	StatusCompleted         Status = "Completed"
+	StatusCompletedWithErrs Status = "Completed with errors"
+	StatusFailed            Status = "Failed"
+)
+
+// Final reports whether s is a final status.
+func (s Status) Final() bool {
+	return s == StatusCompleted || s == StatusCompletedWithErrs || s == StatusFailed
+}
+
+// Type is the kind of job.
+type Type string
+
+// Job types.
+const (
+	TypeImport Type = "import"
+	TypeExport Type = "export"
+)
+
+// Retention is how long a job record is kept.
+const Retention = 365 * 24 * time.Hour
+
+// Counts are a job's row counters. Processed = Created + Updated + Unchanged
+// + Failed once the job has finished.
+type Counts struct {
+	Total     int `json:"total"`
+	Processed int `json:"processed"`
+	Created   int `json:"created"`
+	Updated   int `json:"updated"`
+	Unchanged int `json:"unchanged"`
+	Failed    int `json:"failed"`
+}
+
+// Add returns c plus d, field by field.
+func (c Counts) Add(d Counts) Counts {
+	return Counts{
+		Total:     c.Total + d.Total,
+		Processed: c.Processed + d.Processed,
+		Created:   c.Created + d.Created,
+		Updated:   c.Updated + d.Updated,
+		Unchanged: c.Unchanged + d.Unchanged,
+		Failed:    c.Failed + d.Failed,
+	}
+}
+
+// Job is one bulk operation of one tenant.
+type Job struct {
+	Tenant      string     `json:"-"`
+	ID          string     `json:"id"`
+	Type        Type       `json:"type"`
+	ObjectType  string     `json:"objectType"`
+	FileName    string     `json:"fileName"`
+	Bucket      string     `json:"-"`
+	SourceKey   string     `json:"-"`
+	DryRun      bool       `json:"dryRun"`
+	Status      Status     `json:"status"`
+	SubmittedBy string     `json:"submittedBy"`
+	SubmittedAt time.Time  `json:"submittedAt"`
+	StartedAt   *time.Time `json:"startedAt,omitempty"`
+	EndedAt     *time.Time `json:"endedAt,omitempty"`
+	Counts      Counts     `json:"counts"`
+	Chunks      int        `json:"chunks"`
+	ErrorKey    string     `json:"-"`
+	ResultsKey  string     `json:"-"`
+	Message     string     `json:"message,omitempty"`
+}
+
+// FinalStatus returns the status a job ends with once every row was
+// processed: Completed when no row failed, Completed with errors otherwise.
+// Failed is reserved for job-level failures.
+func FinalStatus(c Counts) Status {
+	if c.Failed > 0 {
+		return StatusCompletedWithErrs
+	}
+	return StatusCompleted
+}
+
+// Progress is what a dashboard shows of a running job.
+type Progress struct {
+	Percent int            `json:"percent"`
+	ETA     *time.Duration `json:"-"`
+	// ETASeconds is the estimated time remaining, absent when unknown.
+	ETASeconds *int64 `json:"etaSeconds,omitempty"`
+}
+
+// ProgressAt computes percent done and the remaining time from the measured
+// throughput since the job started. The ETA is unknown before the first rows
+// are processed and zero once the job is final.
+func (j Job) ProgressAt(now time.Time) Progress {
+	var p Progress
+	if j.Status.Final() {
+		p.Percent = 100
+		zero := time.Duration(0)
+		p.ETA = &zero
+	} else if j.Counts.Total > 0 {
+		p.Percent = min(99, j.Counts.Processed*100/j.Counts.Total)
+		if j.StartedAt != nil && j.Counts.Processed > 0 {
+			elapsed := now.Sub(*j.StartedAt)
+			perRow := elapsed / time.Duration(j.Counts.Processed)
+			eta := perRow * time.Duration(j.Counts.Total-j.Counts.Processed)
+			p.ETA = &eta
+		}
+	}
+	if p.ETA != nil {
+		s := int64(p.ETA.Round(time.Second) / time.Second)
+		p.ETASeconds = &s
+	}
+	return p
+}
+
+// CanMove reports whether a job may go from status from to status to.
+func CanMove(from, to Status) bool {
+	switch from {
+	case StatusNew:
+		return to == StatusInProgress || to == StatusFailed
+	case StatusInProgress:
+		return to.Final()
+	}
+	return false
+}
+
+// ErrNotMovable is returned when a transition is not allowed.
+func ErrNotMovable(id string, from, to Status) error {
+	return bulkerr.New(bulkerr.Conflict, "job %s is %s and cannot become %s", id, from, to)
+}

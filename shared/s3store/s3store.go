@@ -1,0 +1,156 @@
+// Package s3store reads and writes the service's files in its S3 bucket:
+// uploads, error and results reports, export files, and presigned links.
+package s3store
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go"
+
+	"github.com/ccbulk/bulkops/shared/bulkerr"
+)
+
+// Store is one bucket.
+type Store struct {
+	client  *s3.Client
+	presign *s3.PresignClient
+	bucket  string
+}
+
+// New returns a Store for bucket.
+func New(client *s3.Client, bucket string) *Store {
+	return &Store{client: client, presign: s3.NewPresignClient(client), bucket: bucket}
+}
+
+// Bucket returns the bucket name.
+func (st *Store) Bucket() string { return st.bucket }
+
+// Info is what HeadObject tells about an object.
+type Info struct {
+	Size      int64
+	ETag      string
+	VersionID string
+	Metadata  map[string]string // user metadata, keys lower-case without x-amz-meta-
+}
+
+func classify(err error, doing string, args ...any) error {
+	what := fmt.Sprintf(doing, args...)
+	var nsk *s3types.NoSuchKey
+	var nf *s3types.NotFound
+	if errors.As(err, &nsk) || errors.As(err, &nf) {
+		return bulkerr.Wrap(bulkerr.NotFound, err, "%s: the file does not exist", what)
+	}
+	var apiErr smithy.APIError
+	if errors.As(err, &apiErr) {
+		switch apiErr.ErrorCode() {
+		case "NoSuchKey", "NotFound":
+			return bulkerr.Wrap(bulkerr.NotFound, err, "%s: the file does not exist", what)
+		case "SlowDown", "InternalError", "ServiceUnavailable", "RequestTimeout":
+			return bulkerr.Wrap(bulkerr.Transient, err, "%s: storage is busy, try again", what)
+		case "InvalidRange":
+			return bulkerr.Wrap(bulkerr.Invalid, err, "%s: the byte range is outside the file", what)
+		}
+		return bulkerr.Wrap(bulkerr.Internal, err, "%s", what)
+	}
+	return bulkerr.Wrap(bulkerr.Transient, err, "%s", what)
+}
+
+// Head returns an object's size, ETag, version and user metadata.
+func (st *Store) Head(ctx context.Context, key string) (Info, error) {
+	out, err := st.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &st.bucket, Key: &key})
+	if err != nil {
+		return Info{}, classify(err, "reading %s", key)
+	}
+	return Info{
+		Size: aws.ToInt64(out.ContentLength), ETag: aws.ToString(out.ETag),
+		VersionID: aws.ToString(out.VersionId), Metadata: out.Metadata,
+	}, nil
+}
+
+// Open streams an object (the given version when versionID is set). The
+// caller closes the reader.
+func (st *Store) Open(ctx context.Context, key, versionID string) (io.ReadCloser, error) {
+	in := &s3.GetObjectInput{Bucket: &st.bucket, Key: &key}
+	if versionID != "" {
+		in.VersionId = &versionID
+	}
+	out, err := st.client.GetObject(ctx, in)
+	if err != nil {
+		return nil, classify(err, "reading %s", key)
+	}
+	return out.Body, nil
+}
+
+// OpenRange streams bytes [start, end) of an object version. An empty range
+// yields an empty reader without a request.
+func (st *Store) OpenRange(ctx context.Context, key, versionID string, start, end int64) (io.ReadCloser, error) {
+	if end <= start {
+		return io.NopCloser(bytes.NewReader(nil)), nil
+	}
+	in := &s3.GetObjectInput{
+		Bucket: &st.bucket, Key: &key,
+		Range: aws.String(fmt.Sprintf("bytes=%d-%d", start, end-1)),
+	}
+	if versionID != "" {
+		in.VersionId = &versionID
+	}
+	out, err := st.client.GetObject(ctx, in)
+	if err != nil {
+		return nil, classify(err, "reading bytes %d-%d of %s", start, end-1, key)
+	}
+	return out.Body, nil
+}
+
+// Exists reports whether key exists.
+func (st *Store) Exists(ctx context.Context, key string) (bool, error) {
+	_, err := st.Head(ctx, key)
+	if bulkerr.KindOf(err) == bulkerr.NotFound {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// Put writes body to key with the given content type. S3 writes are atomic:
+// readers see the old object or the whole new one, never a part.
+func (st *Store) Put(ctx context.Context, key, contentType string, body []byte, meta map[string]string) error {
+	_, err := st.client.PutObject(ctx, &s3.PutObjectInput{
+		Bucket: &st.bucket, Key: &key, Body: bytes.NewReader(body),
+		ContentType: &contentType, ContentLength: aws.Int64(int64(len(body))), Metadata: meta,
+	})
+	return classify(err, "writing %s", key)
+}
+
+// Get reads a whole (small) object.
+func (st *Store) Get(ctx context.Context, key string) ([]byte, error) {
+	r, err := st.Open(ctx, key, "")
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return nil, classify(err, "reading %s", key)
+	}
+	return b, nil
+}
+
+// PresignGet returns a link that downloads key for ttl, with the given file
+// name offered to the browser.
+func (st *Store) PresignGet(ctx context.Context, key, fileName string, ttl time.Duration) (string, error) {
+	req, err := st.presign.PresignGetObject(ctx, &s3.GetObjectInput{
+		Bucket: &st.bucket, Key: &key,
+		ResponseContentDisposition: aws.String(fmt.Sprintf("attachment; filename=%q", fileName)),
+	}, s3.WithPresignExpires(ttl))
+	if err != nil {
+		return "", bulkerr.Wrap(bulkerr.Internal, err, "signing a link for %s", key)
+	}
+	return req.URL, nil
+}
