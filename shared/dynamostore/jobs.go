@@ -105,11 +105,11 @@ func (st *Store) GetJob(ctx context.Context, tenant, id string) (jobs.Job, error
 // IDs are ULIDs, which sort by time).
 func (st *Store) ListJobs(ctx context.Context, tenant string, limit int32) ([]jobs.Job, error) {
 	out, err := st.db.Query(ctx, &dynamodb.QueryInput{
-		TableName:              &st.tables.Jobs,
-		KeyConditionExpression: aws.String("pk = :t"),
+		TableName:                 &st.tables.Jobs,
+		KeyConditionExpression:    aws.String("pk = :t"),
 		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":t": s(tenant)},
-		ScanIndexForward:       aws.Bool(false),
-		Limit:                  aws.Int32(limit),
+		ScanIndexForward:          aws.Bool(false),
+		Limit:                     aws.Int32(limit),
 	})
 	if err != nil {
 		return nil, classify(err, "listing jobs")
@@ -130,10 +130,10 @@ func (st *Store) ListJobs(ctx context.Context, tenant string, limit int32) ([]jo
 // no-op.
 func (st *Store) MarkInProgress(ctx context.Context, tenant, id string, total, chunks int, at time.Time) error {
 	_, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:           &st.tables.Jobs,
-		Key:                 key(tenant, id),
-		UpdateExpression:    aws.String("SET #st = :ip, total = :total, chunks = :chunks, startedAt = if_not_exists(startedAt, :at)"),
-		ConditionExpression: aws.String("attribute_exists(pk) AND (#st = :new OR #st = :ip)"),
+		TableName:                &st.tables.Jobs,
+		Key:                      key(tenant, id),
+		UpdateExpression:         aws.String("SET #st = :ip, total = :total, chunks = :chunks, startedAt = if_not_exists(startedAt, :at)"),
+		ConditionExpression:      aws.String("attribute_exists(pk) AND (#st = :new OR #st = :ip)"),
 		ExpressionAttributeNames: map[string]string{"#st": "status"},
 		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{
 			":ip": s(string(jobs.StatusInProgress)), ":new": s(string(jobs.StatusNew)),
@@ -189,7 +189,7 @@ func (st *Store) Fail(ctx context.Context, tenant, id, reason string, at time.Ti
 		ExpressionAttributeNames: map[string]string{"#st": "status"},
 		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{
 			":failed": s(string(jobs.StatusFailed)), ":msg": s(truncate(reason, 2000)),
-			":at": s(at.UTC().Format(time.RFC3339Nano)),
+			":at":  s(at.UTC().Format(time.RFC3339Nano)),
 			":new": s(string(jobs.StatusNew)), ":ip": s(string(jobs.StatusInProgress)),
 		},
 	})

@@ -154,3 +154,10 @@ func (st *Store) PresignGet(ctx context.Context, key, fileName string, ttl time.
 	}
 	return req.URL, nil
 }
+
+// Delete removes key (its current version; older versions stay recoverable
+// in a versioned bucket). Deleting a missing key is not an error.
+func (st *Store) Delete(ctx context.Context, key string) error {
+	_, err := st.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &st.bucket, Key: &key})
+	return classify(err, "deleting %s", key)
+}

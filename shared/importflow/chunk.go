@@ -1,0 +1,229 @@
+package importflow
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+
+	"github.com/ccbulk/bulkops/shared/bulkerr"
+	"github.com/ccbulk/bulkops/shared/csvimport"
+	"github.com/ccbulk/bulkops/shared/csvread"
+	"github.com/ccbulk/bulkops/shared/dynamostore"
+	"github.com/ccbulk/bulkops/shared/jobs"
+)
+
+// rowOutcome is one row's decision as stored in the chunk's decisions file.
+type rowOutcome struct {
+	Row      int                `json:"row"`
+	Action   csvimport.Action   `json:"action"`
+	Key      string             `json:"key,omitempty"`
+	ObjectID string             `json:"objectId,omitempty"`
+	Write    *dynamostore.Write `json:"write,omitempty"`
+}
+
+// chunkDecisions is chunks/<n>.json. Its presence means the chunk's error
+// and results parts are complete; a retried chunk reuses it instead of
+// deciding again, so every attempt writes the same objects with the same IDs.
+type chunkDecisions struct {
+	Rows []rowOutcome `json:"rows"`
+}
+
+// ChunkResult is the chunk step's output (discarded by the Map state).
+type ChunkResult struct {
+	Index int `json:"index"`
+	jobs.Counts
+}
+
+// ProcessChunk validates one chunk's rows, decides each against the stored
+// objects, writes the error and results parts, applies the upserts (unless
+// dry run) and adds the chunk's counts to the job, exactly once.
+func (f *Flow) ProcessChunk(ctx context.Context, j JobRef, c ChunkRef) (ChunkResult, error) {
+	log := f.logger(j).With("chunk", c.Index)
+	if err := f.Locks.ExtendLock(ctx, j.Tenant, j.JobID, f.Config.LockLease); err != nil {
+		return ChunkResult{}, err
+	}
+	done, err := f.Progress.ChunkDone(ctx, j.Tenant, j.JobID, c.Index)
+	if err != nil {
+		return ChunkResult{}, err
+	}
+	if done {
+		log.InfoContext(ctx, "chunk already committed")
+		return ChunkResult{Index: c.Index}, nil
+	}
+	dec, err := f.decisions(ctx, j, c)
+	if err != nil {
+		return ChunkResult{}, err
+	}
+	counts := jobs.Counts{Processed: len(dec.Rows)}
+	var writes []dynamostore.Write
+	for _, r := range dec.Rows {
+		switch r.Action {
+		case csvimport.ActionCreated:
+			counts.Created++
+		case csvimport.ActionUpdated:
+			counts.Updated++
+		case csvimport.ActionUnchanged:
+			counts.Unchanged++
+		default:
+			counts.Failed++
+		}
+		if r.Write != nil {
+			writes = append(writes, *r.Write)
+		}
+	}
+	if !j.DryRun && len(writes) > 0 {
+		res, err := f.Objects(j.Tenant).Apply(ctx, j.JobID, writes, f.Config.WriteParallelism)
+		if err != nil {
+			return ChunkResult{}, err
+		}
+		for i, r := range res {
+			if r == dynamostore.Conflicted {
+				// Something changed an object after this chunk decided.
+				// Decide again on the next attempt.
+				if err := f.Files.Delete(ctx, decisionsKey(j.Tenant, j.JobID, c.Index)); err != nil {
+					return ChunkResult{}, err
+				}
+				return ChunkResult{}, bulkerr.New(bulkerr.Transient,
+					"%s %q changed while the import ran; the chunk will be decided again", writes[i].Object.Type, writes[i].Object.Name)
+			}
+		}
+	}
+	if err := f.Progress.CommitChunk(ctx, j.Tenant, j.JobID, c.Index, counts); err != nil {
+		return ChunkResult{}, err
+	}
+	log.InfoContext(ctx, "chunk committed", "rows", counts.Processed, "created", counts.Created,
+		"updated", counts.Updated, "unchanged", counts.Unchanged, "failed", counts.Failed)
+	return ChunkResult{Index: c.Index, Counts: counts}, nil
+}
+
+// decisions returns the chunk's stored decisions, or decides now and stores
+// them (error part, results part, then the decisions file).
+func (f *Flow) decisions(ctx context.Context, j JobRef, c ChunkRef) (chunkDecisions, error) {
+	var dec chunkDecisions
+	raw, err := f.Files.Get(ctx, decisionsKey(j.Tenant, j.JobID, c.Index))
+	if err == nil {
+		if err := json.Unmarshal(raw, &dec); err != nil {
+			return dec, bulkerr.Wrap(bulkerr.Internal, err, "decoding decisions of chunk %d", c.Index)
+		}
+		return dec, nil
+	}
+	if bulkerr.KindOf(err) != bulkerr.NotFound {
+		return dec, err
+	}
+
+	sp, t, err := f.loadPlan(ctx, j)
+	if err != nil {
+		return dec, err
+	}
+	v, err := csvimport.NewValidator(t, sp.Header)
+	if err != nil {
+		return dec, err
+	}
+	recs, err := f.readChunk(ctx, j, c, sp.Format)
+	if err != nil {
+		return dec, err
+	}
+	decided, err := v.Decide(ctx, recs, f.Objects(j.Tenant))
+	if err != nil {
+		return dec, err
+	}
+	dups := map[int]csvread.Duplicate{}
+	for _, d := range sp.Duplicates {
+		if d.Row >= c.FirstRow && d.Row < c.FirstRow+c.Rows {
+			dups[d.Row] = d
+		}
+	}
+
+	var errBuf, resBuf bytes.Buffer
+	ew := csvimport.NewErrorPartWriter(&errBuf, sp.Header)
+	rw := csvimport.NewResultPartWriter(&resBuf)
+	dec.Rows = make([]rowOutcome, len(decided))
+	rejected := 0
+	for i, d := range decided {
+		if dup, ok := dups[d.Row]; ok {
+			d.Action = csvimport.ActionRejected
+			d.Problems = append([]csvimport.Problem{csvimport.DuplicateProblem(dup)}, d.Problems...)
+		}
+		out := rowOutcome{Row: d.Row, Action: d.Action, Key: d.Object.Key}
+		switch d.Action {
+		case csvimport.ActionCreated:
+			id, err := f.NewID()
+			if err != nil {
+				return dec, bulkerr.Wrap(bulkerr.Internal, err, "making an object ID")
+			}
+			obj := d.Object
+			obj.ID = id
+			out.ObjectID = id
+			out.Write = &dynamostore.Write{Object: obj}
+		case csvimport.ActionUpdated:
+			obj := d.Object
+			obj.ID = d.Previous.ID
+			obj.CreatedAt = d.Previous.CreatedAt
+			out.ObjectID = obj.ID
+			out.Write = &dynamostore.Write{Object: obj, PrevVersion: d.Previous.Version}
+		case csvimport.ActionUnchanged:
+			out.ObjectID = d.Previous.ID
+		}
+		if d.Action == csvimport.ActionRejected {
+			rejected++
+			if err := ew.Write(d); err != nil {
+				return dec, bulkerr.Wrap(bulkerr.Internal, err, "writing error part")
+			}
+		} else if err := rw.Write(d, out.ObjectID); err != nil {
+			return dec, bulkerr.Wrap(bulkerr.Internal, err, "writing results part")
+		}
+		dec.Rows[i] = out
+	}
+	if err := ew.Flush(); err != nil {
+		return dec, bulkerr.Wrap(bulkerr.Internal, err, "writing error part")
+	}
+	if err := rw.Flush(); err != nil {
+		return dec, bulkerr.Wrap(bulkerr.Internal, err, "writing results part")
+	}
+	if rejected > 0 {
+		if err := f.Files.Put(ctx, errorPartKey(j.Tenant, j.JobID, c.Index), "text/csv", errBuf.Bytes(), nil); err != nil {
+			return dec, err
+		}
+	}
+	if err := f.Files.Put(ctx, resultPartKey(j.Tenant, j.JobID, c.Index), "text/csv", resBuf.Bytes(), nil); err != nil {
+		return dec, err
+	}
+	raw, err = json.Marshal(dec)
+	if err != nil {
+		return dec, bulkerr.Wrap(bulkerr.Internal, err, "encoding decisions")
+	}
+	if err := f.Files.Put(ctx, decisionsKey(j.Tenant, j.JobID, c.Index), "application/json", raw, nil); err != nil {
+		return dec, err
+	}
+	return dec, nil
+}
+
+func (f *Flow) readChunk(ctx context.Context, j JobRef, c ChunkRef, format csvread.Format) ([]csvread.Record, error) {
+	body, err := f.Files.OpenRange(ctx, j.Key, j.VersionID, c.Start, c.End)
+	if err != nil {
+		return nil, err
+	}
+	defer body.Close()
+	src := &readErrs{r: body}
+	cr := csvread.NewChunkReader(src, format, c.FirstRow)
+	recs := make([]csvread.Record, 0, c.Rows)
+	for {
+		rec, err := cr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if src.err != nil {
+			return nil, bulkerr.Wrap(bulkerr.Transient, src.err, "reading rows %d to %d", c.FirstRow, c.FirstRow+c.Rows-1)
+		}
+		if err != nil {
+			return nil, err
+		}
+		recs = append(recs, rec)
+	}
+	if len(recs) != c.Rows {
+		return nil, bulkerr.New(bulkerr.Internal, "chunk %d: planned %d rows, read %d (was the file replaced during the import?)", c.Index, c.Rows, len(recs))
+	}
+	return recs, nil
+}

@@ -1,0 +1,165 @@
+package importflow
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/ccbulk/bulkops/shared/bulkerr"
+	"github.com/ccbulk/bulkops/shared/catalog"
+	"github.com/ccbulk/bulkops/shared/csvread"
+	"github.com/ccbulk/bulkops/shared/dynamostore"
+	"github.com/ccbulk/bulkops/shared/jobs"
+	"github.com/ccbulk/bulkops/shared/s3store"
+)
+
+// Config holds the workflow's tunables; see ConfigFromEnv.
+type Config struct {
+	LockLease        time.Duration // lease of the tenant lock, extended by every step
+	LockWait         time.Duration // wait between attempts to take a busy lock
+	LockWaitAttempts int           // attempts before giving up with Bulk.Busy
+	ChunkRows        int           // rows per chunk
+	WriteParallelism int           // concurrent object writes per chunk
+	Limits           csvread.Limits
+}
+
+// ConfigFromEnv reads the BULKOPS_* variables set by template.yaml, with
+// defaults for those that are unset.
+func ConfigFromEnv(getenv func(string) string) (Config, error) {
+	c := Config{
+		LockLease: 300 * time.Second, LockWait: 15 * time.Second, LockWaitAttempts: 20,
+		ChunkRows: 1000, WriteParallelism: 16, Limits: csvread.DefaultLimits(),
+	}
+	ints := []struct {
+		name string
+		set  func(int)
+	}{
+		{"BULKOPS_LOCK_LEASE_SECONDS", func(v int) { c.LockLease = time.Duration(v) * time.Second }},
+		{"BULKOPS_LOCK_WAIT_SECONDS", func(v int) { c.LockWait = time.Duration(v) * time.Second }},
+		{"BULKOPS_LOCK_WAIT_ATTEMPTS", func(v int) { c.LockWaitAttempts = v }},
+		{"BULKOPS_CHUNK_ROWS", func(v int) { c.ChunkRows = v }},
+		{"BULKOPS_WRITE_PARALLELISM", func(v int) { c.WriteParallelism = v }},
+	}
+	for _, e := range ints {
+		raw := getenv(e.name)
+		if raw == "" {
+			continue
+		}
+		v, err := strconv.Atoi(raw)
+		if err != nil || v < 1 {
+			return Config{}, fmt.Errorf("%s=%q: want a positive whole number", e.name, raw)
+		}
+		e.set(v)
+	}
+	return c, nil
+}
+
+// jobStore is what the steps need of the job records.
+type jobStore interface {
+	CreateJob(ctx context.Context, j jobs.Job) error
+	GetJob(ctx context.Context, tenant, id string) (jobs.Job, error)
+	MarkInProgress(ctx context.Context, tenant, id string, total, chunks int, at time.Time) error
+	Finish(ctx context.Context, tenant, id string, status jobs.Status, errorKey, resultsKey string, at time.Time) error
+	Fail(ctx context.Context, tenant, id, reason string, at time.Time) error
+}
+
+// lockStore is the tenant lock.
+type lockStore interface {
+	AcquireLock(ctx context.Context, tenant, job string, lease time.Duration) (dynamostore.Lock, error)
+	ExtendLock(ctx context.Context, tenant, job string, lease time.Duration) error
+	ReleaseLock(ctx context.Context, tenant, job string) error
+}
+
+// progressStore records uploads and chunks exactly once.
+type progressStore interface {
+	ClaimUpload(ctx context.Context, uploadID, job string) (owner string, claimed bool, err error)
+	ChunkDone(ctx context.Context, tenant, job string, index int) (bool, error)
+	CommitChunk(ctx context.Context, tenant, job string, index int, c jobs.Counts) error
+}
+
+// fileStore is the bucket.
+type fileStore interface {
+	Head(ctx context.Context, key string) (s3store.Info, error)
+	Open(ctx context.Context, key, versionID string) (io.ReadCloser, error)
+	OpenRange(ctx context.Context, key, versionID string, start, end int64) (io.ReadCloser, error)
+	Get(ctx context.Context, key string) ([]byte, error)
+	Put(ctx context.Context, key, contentType string, body []byte, meta map[string]string) error
+}
+
+// ObjectStore is one tenant's objects (dynamostore.Objects).
+type ObjectStore interface {
+	GetObjects(ctx context.Context, typ string, keys []string) (map[string]catalog.Object, error)
+	Apply(ctx context.Context, job string, writes []dynamostore.Write, concurrency int) ([]dynamostore.WriteResult, error)
+}
+
+// Flow runs the import steps. Build it once per process.
+type Flow struct {
+	Config   Config
+	Jobs     jobStore
+	Locks    lockStore
+	Progress progressStore
+	Files    fileStore
+	// Objects returns the object store of one tenant.
+	Objects func(tenant string) ObjectStore
+	// NewID returns a new time-sortable ID (job and object IDs).
+	NewID func() (string, error)
+	Now   func() time.Time
+	Log   *slog.Logger
+}
+
+// Handle runs the step named by req.Step. It is the entry point of every
+// import function; each function's IAM policy allows only what its steps
+// touch.
+func (f *Flow) Handle(ctx context.Context, req Request) (any, error) {
+	need := func(ok bool, what string) error {
+		if !ok {
+			return bulkerr.New(bulkerr.Internal, "step %q called without %s", req.Step, what)
+		}
+		return nil
+	}
+	switch req.Step {
+	case "start":
+		if err := need(req.Event != nil, "event"); err != nil {
+			return nil, err
+		}
+		return f.Start(ctx, *req.Event)
+	case "acquireLock":
+		if err := need(req.Job != nil && req.Lock != nil, "job and lock"); err != nil {
+			return nil, err
+		}
+		return f.AcquireLock(ctx, *req.Job, *req.Lock)
+	case "prepare":
+		if err := need(req.Job != nil, "job"); err != nil {
+			return nil, err
+		}
+		return f.Prepare(ctx, *req.Job)
+	case "chunk":
+		if err := need(req.Job != nil && req.Chunk != nil, "job and chunk"); err != nil {
+			return nil, err
+		}
+		return f.ProcessChunk(ctx, *req.Job, *req.Chunk)
+	case "finalize":
+		if err := need(req.Job != nil && req.Plan != nil, "job and plan"); err != nil {
+			return nil, err
+		}
+		return f.Finalize(ctx, *req.Job, *req.Plan)
+	case "releaseLock":
+		if err := need(req.Job != nil, "job"); err != nil {
+			return nil, err
+		}
+		return struct{}{}, f.Locks.ReleaseLock(ctx, req.Job.Tenant, req.Job.JobID)
+	case "markFailed":
+		if err := need(req.Job != nil, "job"); err != nil {
+			return nil, err
+		}
+		return struct{}{}, f.MarkFailed(ctx, *req.Job, req.Error)
+	}
+	return nil, bulkerr.New(bulkerr.Internal, "unknown step %q", req.Step)
+}
+
+func (f *Flow) logger(j JobRef) *slog.Logger {
+	return f.Log.With("tenant", j.Tenant, "jobId", j.JobID)
+}

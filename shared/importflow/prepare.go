@@ -1,0 +1,106 @@
+package importflow
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+
+	"github.com/ccbulk/bulkops/shared/bulkerr"
+	"github.com/ccbulk/bulkops/shared/csvimport"
+	"github.com/ccbulk/bulkops/shared/csvread"
+	"github.com/ccbulk/bulkops/shared/objecttype"
+)
+
+// storedPlan is plan.json: everything chunks and finalize need to read the
+// file the way prepare did.
+type storedPlan struct {
+	ObjectType string              `json:"objectType"`
+	Format     csvread.Format      `json:"format"`
+	Header     []string            `json:"header"`
+	Rows       int                 `json:"rows"`
+	Chunks     []csvread.Chunk     `json:"chunks"`
+	Duplicates []csvread.Duplicate `json:"duplicates,omitempty"`
+}
+
+// Prepare checks the file (type, limits, encoding, delimiter, header,
+// duplicate keys), plans chunks of whole rows, stores the plan and marks the
+// job In Progress with its row total.
+func (f *Flow) Prepare(ctx context.Context, j JobRef) (PlanRef, error) {
+	if err := f.Locks.ExtendLock(ctx, j.Tenant, j.JobID, f.Config.LockLease); err != nil {
+		return PlanRef{}, err
+	}
+	t, err := objecttype.Lookup(j.ObjectType)
+	if err != nil {
+		return PlanRef{}, bulkerr.Wrap(bulkerr.Invalid, err,
+			"the upload folder names object type %q, which is not known: %s", j.ObjectType, bulkerr.Message(err))
+	}
+	body, err := f.Files.Open(ctx, j.Key, j.VersionID)
+	if err != nil {
+		return PlanRef{}, err
+	}
+	defer body.Close()
+	src := &readErrs{r: body}
+	plan, err := csvread.Scan(src, t, csvread.Options{Limits: f.Config.Limits, ChunkRows: f.Config.ChunkRows})
+	if src.err != nil { // the storage read failed, not the file
+		return PlanRef{}, bulkerr.Wrap(bulkerr.Transient, src.err, "reading %s", j.FileName)
+	}
+	if err != nil {
+		return PlanRef{}, err
+	}
+	if _, err := csvimport.NewValidator(t, plan.Header); err != nil {
+		return PlanRef{}, err
+	}
+	sp := storedPlan{
+		ObjectType: t.Slug, Format: plan.Format, Header: plan.Header, Rows: plan.Rows,
+		Chunks: plan.Chunks, Duplicates: plan.Duplicates,
+	}
+	raw, err := json.Marshal(sp)
+	if err != nil {
+		return PlanRef{}, bulkerr.Wrap(bulkerr.Internal, err, "encoding the plan")
+	}
+	if err := f.Files.Put(ctx, planKey(j.Tenant, j.JobID), "application/json", raw, nil); err != nil {
+		return PlanRef{}, err
+	}
+	if err := f.Jobs.MarkInProgress(ctx, j.Tenant, j.JobID, plan.Rows, len(plan.Chunks), f.Now()); err != nil {
+		return PlanRef{}, err
+	}
+	ref := PlanRef{Rows: plan.Rows, Chunks: make([]ChunkRef, len(plan.Chunks))}
+	for i, c := range plan.Chunks {
+		ref.Chunks[i] = ChunkRef{Index: c.Index, Start: c.Start, End: c.End, FirstRow: c.FirstRow, Rows: c.Rows}
+	}
+	f.logger(j).InfoContext(ctx, "planned", "rows", plan.Rows, "chunks", len(plan.Chunks),
+		"encoding", plan.Format.Encoding, "duplicates", len(plan.Duplicates))
+	return ref, nil
+}
+
+func (f *Flow) loadPlan(ctx context.Context, j JobRef) (storedPlan, *objecttype.Type, error) {
+	raw, err := f.Files.Get(ctx, planKey(j.Tenant, j.JobID))
+	if err != nil {
+		return storedPlan{}, nil, err
+	}
+	var sp storedPlan
+	if err := json.Unmarshal(raw, &sp); err != nil {
+		return storedPlan{}, nil, bulkerr.Wrap(bulkerr.Internal, err, "decoding the plan of job %s", j.JobID)
+	}
+	t, err := objecttype.Lookup(sp.ObjectType)
+	if err != nil {
+		return storedPlan{}, nil, bulkerr.Wrap(bulkerr.Internal, err, "plan of job %s", j.JobID)
+	}
+	return sp, t, nil
+}
+
+// readErrs remembers the first read error of the underlying reader, so a
+// storage failure is told apart from a bad file.
+type readErrs struct {
+	r   io.Reader
+	err error
+}
+
+func (r *readErrs) Read(p []byte) (int, error) {
+	n, err := r.r.Read(p)
+	if err != nil && !errors.Is(err, io.EOF) && r.err == nil {
+		r.err = err
+	}
+	return n, err
+}

@@ -1,0 +1,143 @@
+package importflow
+
+import (
+	"context"
+	"net/url"
+	"path"
+	"regexp"
+	"strings"
+
+	"github.com/ccbulk/bulkops/shared/bulkerr"
+	"github.com/ccbulk/bulkops/shared/jobs"
+	"github.com/ccbulk/bulkops/shared/s3store"
+)
+
+// tenantPattern is what a tenant ID in an upload key may look like.
+var tenantPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
+
+// UploadKey is an upload key taken apart: imports/<tenant>/<type>/<file>.
+type UploadKey struct {
+	Tenant   string
+	TypeSlug string // as written in the key; resolved by prepare
+	FileName string
+}
+
+// ParseUploadKey checks and splits an upload key. The tenant comes from the
+// key prefix, which IAM confines each tenant's uploads to; nothing inside the
+// file can change it.
+func ParseUploadKey(key string) (UploadKey, error) {
+	parts := strings.SplitN(key, "/", 4)
+	if len(parts) != 4 || parts[0] != "imports" || parts[3] == "" || strings.HasSuffix(parts[3], "/") {
+		return UploadKey{}, bulkerr.New(bulkerr.Invalid,
+			"upload key %q is not of the form imports/<tenant>/<object type>/<file name>", key)
+	}
+	if !tenantPattern.MatchString(parts[1]) {
+		return UploadKey{}, bulkerr.New(bulkerr.Invalid,
+			"upload key %q: tenant %q must be lower-case letters, digits and dashes", key, parts[1])
+	}
+	if parts[2] == "" {
+		return UploadKey{}, bulkerr.New(bulkerr.Invalid, "upload key %q names no object type", key)
+	}
+	return UploadKey{Tenant: parts[1], TypeSlug: parts[2], FileName: path.Base(parts[3])}, nil
+}
+
+// Metadata keys an uploader may set on the S3 object (x-amz-meta-*). The API
+// pins both in its presigned POST policy, so for API uploads they are
+// verified; for direct uploads submitted-by is what the uploader declared.
+const (
+	MetaSubmittedBy = "submitted-by"
+	MetaDryRun      = "dry-run"
+	MetaJobID       = "job-id"
+)
+
+// Start registers the job for an uploaded file. A re-delivered event for the
+// same upload (same bucket, key, version and sequencer) yields Duplicate and
+// the state machine ends; uploading the same file again is a new upload and
+// a new job.
+func (f *Flow) Start(ctx context.Context, ev ObjectCreated) (StartResult, error) {
+	if ev.Source != "aws.s3" || ev.DetailType != "Object Created" {
+		return StartResult{}, bulkerr.New(bulkerr.Invalid, "event %s is %q from %q, not an S3 Object Created event", ev.ID, ev.DetailType, ev.Source)
+	}
+	bucket, key := ev.Detail.Bucket.Name, ev.Detail.Object.Key
+	info, err := f.Files.Head(ctx, key)
+	if bulkerr.KindOf(err) == bulkerr.NotFound && strings.ContainsAny(key, "%+") {
+		// Some emitters URL-encode keys (S3 notification style); try that.
+		if dec, derr := url.QueryUnescape(key); derr == nil && dec != key {
+			if info2, err2 := f.Files.Head(ctx, dec); err2 == nil {
+				key, info, err = dec, info2, nil
+			}
+		}
+	}
+	if err != nil {
+		return StartResult{}, err
+	}
+	uk, err := ParseUploadKey(key)
+	if err != nil {
+		return StartResult{}, err
+	}
+	version := ev.Detail.Object.VersionID
+	if version == "" {
+		version = info.VersionID
+	}
+	uploadID := bucket + "/" + key + "#" + version + "#" + ev.Detail.Object.Sequencer
+
+	jobID := info.Metadata[MetaJobID] // set by the API for uploads it issued
+	if jobID == "" {
+		if jobID, err = f.NewID(); err != nil {
+			return StartResult{}, bulkerr.Wrap(bulkerr.Internal, err, "making a job ID")
+		}
+	}
+	owner, claimed, err := f.Progress.ClaimUpload(ctx, uploadID, jobID)
+	if err != nil {
+		return StartResult{}, err
+	}
+	ref := JobRef{
+		Tenant: uk.Tenant, JobID: owner, Bucket: bucket, Key: key, VersionID: version,
+		ObjectType: uk.TypeSlug, FileName: uk.FileName, DryRun: isTrue(info.Metadata[MetaDryRun]),
+	}
+	j := jobs.Job{
+		Tenant: ref.Tenant, ID: ref.JobID, Type: jobs.TypeImport, ObjectType: ref.ObjectType,
+		FileName: ref.FileName, Bucket: bucket, SourceKey: key, DryRun: ref.DryRun,
+		Status: jobs.StatusNew, SubmittedBy: submitter(info, ev), SubmittedAt: f.Now().UTC(),
+	}
+	if !claimed {
+		// Another run claimed this upload. If it got as far as creating
+		// the job, this is a duplicate; if not (it crashed in between),
+		// this run carries on with the claimed job ID.
+		if _, err := f.Jobs.GetJob(ctx, ref.Tenant, owner); err == nil {
+			return StartResult{Job: ref, Duplicate: true}, nil
+		} else if bulkerr.KindOf(err) != bulkerr.NotFound {
+			return StartResult{}, err
+		}
+	}
+	if err := f.Jobs.CreateJob(ctx, j); err != nil {
+		if bulkerr.KindOf(err) == bulkerr.Conflict && !claimed {
+			return StartResult{Job: ref, Duplicate: true}, nil
+		}
+		if bulkerr.KindOf(err) == bulkerr.Conflict {
+			// retried start: the job exists from our own first attempt
+			return StartResult{Job: ref}, nil
+		}
+		return StartResult{}, err
+	}
+	f.logger(ref).InfoContext(ctx, "job registered", "key", key, "objectType", ref.ObjectType, "dryRun", ref.DryRun)
+	return StartResult{Job: ref}, nil
+}
+
+func submitter(info s3store.Info, ev ObjectCreated) string {
+	if v := strings.TrimSpace(info.Metadata[MetaSubmittedBy]); v != "" {
+		return v
+	}
+	if ev.Detail.Requester != "" {
+		return "s3 upload by " + ev.Detail.Requester
+	}
+	return "s3 upload"
+}
+
+func isTrue(s string) bool {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "true", "yes", "1", "y":
+		return true
+	}
+	return false
+}
