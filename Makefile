@@ -1,0 +1,91 @@
+# Bulk operations service. The two commands a newcomer needs:
+#   make demo   installs the local stack, starts it, runs one import end to end
+#   make test   unit + integration tests on the local stack, template lint, ASL validation
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+GO        ?= go
+LOCAL     := infra/local
+ENV       := source $(LOCAL)/env.sh
+TOOLS     := .tools
+SAM_ENV   := SAM_CLI_TELEMETRY=0 AWS_EC2_METADATA_DISABLED=true
+# Lambda build: arm64, static, no RPC shim, reproducible paths.
+LAMBDA_GO := GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build -tags lambda.norpc -trimpath -ldflags='-s -w -buildid='
+
+.PHONY: help
+help: ## list the targets
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk -F':.*?## ' '{printf "  %-16s %s\n", $$1, $$2}'
+
+# ------------------------------------------------------------------ build
+.PHONY: build
+build: ## build the local binaries (bin/devserver, bin/demo)
+	$(GO) build -o bin/devserver ./cmd/devserver
+	$(GO) build -o bin/demo ./cmd/demo
+
+.PHONY: lambdas
+lambdas: ## cross-compile every Lambda function for provided.al2023/arm64 into bin/lambda/<fn>/bootstrap
+	@for fn in functions/*/; do n=$$(basename $$fn); \
+	  echo "  lambda $$n"; $(LAMBDA_GO) -o bin/lambda/$$n/bootstrap ./functions/$$n; done
+
+# sam build (BuildMethod: makefile) calls build-<LogicalId> with ARTIFACTS_DIR.
+build-ImportControlFunction:  ; $(LAMBDA_GO) -o $(ARTIFACTS_DIR)/bootstrap ./functions/import-control
+build-ImportPrepareFunction:  ; $(LAMBDA_GO) -o $(ARTIFACTS_DIR)/bootstrap ./functions/import-prepare
+build-ImportChunkFunction:    ; $(LAMBDA_GO) -o $(ARTIFACTS_DIR)/bootstrap ./functions/import-chunk
+build-ImportFinalizeFunction: ; $(LAMBDA_GO) -o $(ARTIFACTS_DIR)/bootstrap ./functions/import-finalize
+build-ApiFunction:            ; $(LAMBDA_GO) -o $(ARTIFACTS_DIR)/bootstrap ./functions/api
+build-ExportDispatchFunction: ; $(LAMBDA_GO) -o $(ARTIFACTS_DIR)/bootstrap ./functions/export-dispatch
+
+# ------------------------------------------------------------ local stack
+.PHONY: tools tools-stack
+tools: ## install every pinned local tool into .tools/ (MinIO, DynamoDB Local, Node 22 + ASL interpreter, cfn-lint, SAM CLI)
+	$(LOCAL)/install.sh all
+tools-stack:
+	$(LOCAL)/install.sh minio dynamodb node
+
+.PHONY: stack-up stack-down stack-status
+stack-up: tools-stack build ## start the local AWS stack on 127.0.0.1 (idempotent)
+	$(LOCAL)/stack.sh up
+stack-down: ## stop the local AWS stack (by PID)
+	$(LOCAL)/stack.sh down
+stack-status: ## show what is running
+	$(LOCAL)/stack.sh status
+
+# ------------------------------------------------------------------- demo
+.PHONY: demo
+demo: stack-up ## run the main job: upload a CSV, follow the import, print the job and its error CSV
+	$(ENV) && ./bin/demo -file samples/work-type.csv -tenant demo -type work-type
+	@echo
+	@echo "The local stack is still running (logs in $(TOOLS)/run/). Stop it with: make stack-down"
+
+# ------------------------------------------------------------------- test
+.PHONY: test test-unit test-integration lint
+test: tools build ## unit + integration tests on the local stack, template lint, ASL validation
+	@started=0; \
+	if ! $(LOCAL)/stack.sh running; then $(LOCAL)/stack.sh up; started=1; else $(LOCAL)/stack.sh up; fi; \
+	status=0; $(MAKE) --no-print-directory test-integration lint || status=$$?; \
+	if [ $$started = 1 ]; then $(LOCAL)/stack.sh down; fi; \
+	exit $$status
+
+test-unit: ## unit tests only (no servers)
+	$(GO) vet ./...
+	$(GO) test -count=1 ./...
+
+test-integration: ## every test, with the local stack required (it must be up)
+	$(GO) vet ./...
+	$(ENV) && BULKOPS_INTEGRATION=1 $(GO) test -count=1 -timeout 20m ./...
+
+lint: ## cfn-lint, sam validate --lint, asl-validator, the ASL server's own tests
+	$(TOOLS)/venv/bin/cfn-lint template.yaml
+	$(SAM_ENV) $(TOOLS)/venv/bin/sam validate --lint --template template.yaml --region us-east-1
+	$(LOCAL)/validate-asl.sh statemachines/*.asl.json
+	$(LOCAL)/sfn/test.sh
+
+# ------------------------------------------------------------ benchmarks
+.PHONY: bench-engine
+bench-engine: ## import engine throughput and memory (docs/import-engine-benchmarks.md)
+	$(GO) test -run '^$$' -bench . -benchmem ./shared/csvread ./shared/csvimport
+
+.PHONY: clean
+clean: ## remove build outputs (keeps .tools)
+	rm -rf bin .aws-sam

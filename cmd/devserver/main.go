@@ -1,0 +1,187 @@
+// Command devserver is the local stand-in for the AWS services that have no
+// local server of their own. It reads template.yaml and
+//
+//   - provisions the DynamoDB tables (on DynamoDB Local), the bucket (on
+//     MinIO, with versioning and object events routed to this server) and
+//     the state machines (on the aws-local-stepfunctions API server) with
+//     their DefinitionSubstitutions;
+//   - serves the Lambda Invoke API on -aws, running the same handlers the
+//     Lambda binaries run, with each function's template environment;
+//   - receives MinIO's bucket-notification webhook on -aws at
+//     /_local/s3-events and plays EventBridge: "Object Created" events
+//     matched against the template's rules start the state machines;
+//   - serves the HTTP API on -api.
+//
+// Endpoints of the other servers come from AWS_ENDPOINT_URL_* as usual.
+// GET /_local/health on -aws answers 200 once provisioning has finished.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/ccbulk/bulkops/shared/applog"
+	"github.com/ccbulk/bulkops/shared/awsenv"
+	"github.com/ccbulk/bulkops/shared/devstack"
+	"github.com/ccbulk/bulkops/shared/httpapi"
+	"github.com/ccbulk/bulkops/shared/importapp"
+	"github.com/ccbulk/bulkops/shared/samtemplate"
+)
+
+// importFunctions are the template's functions whose handler is the import
+// workflow (functions/import-*).
+var importFunctions = []string{"ImportControlFunction", "ImportPrepareFunction", "ImportChunkFunction", "ImportFinalizeFunction"}
+
+// notServed are template functions this server does not run, and why.
+var notServed = map[string]string{
+	"ApiFunction":            "its handler is served directly on -api",
+	"ExportDispatchFunction": "scheduled exports are not built yet",
+}
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "devserver:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	tplPath := flag.String("template", "template.yaml", "SAM template")
+	prefix := flag.String("prefix", "bulkops-local-", "prefix of local resource names")
+	apiAddr := flag.String("api", "127.0.0.1:3000", "HTTP API listen address")
+	awsAddr := flag.String("aws", "127.0.0.1:3001", "Lambda Invoke API and S3 webhook listen address")
+	webhookARN := flag.String("webhook-arn", "arn:minio:sqs::BULKOPS:webhook", "MinIO notification target for the bucket's events (empty: none)")
+	params := flag.String("params", "", "template parameter overrides, Name=Value,Name=Value")
+	flag.Parse()
+
+	log := applog.New(os.Stderr)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	tpl, err := samtemplate.Load(*tplPath)
+	if err != nil {
+		return err
+	}
+	names := devstack.Names{Template: tpl, Prefix: *prefix, Params: parseParams(*params)}
+	awsCfg, err := awsenv.Load(ctx)
+	if err != nil {
+		return err
+	}
+	clients := devstack.Clients{DynamoDB: awsenv.DynamoDB(awsCfg), S3: awsenv.S3(awsCfg), SFN: awsenv.SFN(awsCfg)}
+
+	lambdas := devstack.NewLambdaServer(log)
+	for _, id := range tpl.OfType("AWS::Serverless::Function") {
+		if why, ok := notServed[id]; ok {
+			log.Info("function not served locally", "function", id, "why", why)
+			continue
+		}
+		if !contains(importFunctions, id) {
+			return fmt.Errorf("template function %s has no local handler; add it to cmd/devserver", id)
+		}
+		getenv, err := names.Env(id, os.Getenv)
+		if err != nil {
+			return fmt.Errorf("function %s: %w", id, err)
+		}
+		flow, err := importapp.New(ctx, getenv, os.Stderr)
+		if err != nil {
+			return fmt.Errorf("function %s: %w", id, err)
+		}
+		fnName, _ := names.Ref(id)
+		lambdas.Register(fnName, lambda.NewHandler(importapp.Handler(flow)))
+	}
+	router, err := devstack.NewRouter(names, clients.SFN, log)
+	if err != nil {
+		return err
+	}
+
+	var ready atomic.Bool
+	awsMux := http.NewServeMux()
+	awsMux.Handle("/2015-03-31/functions/", lambdas)
+	awsMux.Handle("POST /_local/s3-events", router)
+	awsMux.HandleFunc("GET /_local/health", func(w http.ResponseWriter, r *http.Request) {
+		if !ready.Load() {
+			http.Error(w, "provisioning", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ok")
+	})
+
+	errc := make(chan error, 2)
+	for _, srv := range []struct {
+		addr string
+		h    http.Handler
+	}{{*awsAddr, awsMux}, {*apiAddr, httpapi.New()}} {
+		ln, err := net.Listen("tcp", srv.addr)
+		if err != nil {
+			return err
+		}
+		s := &http.Server{Handler: srv.h, ReadHeaderTimeout: 10 * time.Second}
+		go func() { errc <- s.Serve(ln) }()
+		go func() { <-ctx.Done(); _ = s.Close() }()
+		log.Info("listening", "addr", ln.Addr().String())
+	}
+
+	prov := devstack.Provisioner{Names: names, Clients: clients, TemplateDir: filepath.Dir(*tplPath), WebhookARN: *webhookARN}
+	go func() {
+		// The other servers may still be starting: retry for a while.
+		deadline := time.Now().Add(2 * time.Minute)
+		for {
+			err := prov.All(ctx)
+			if err == nil {
+				ready.Store(true)
+				bucket, _ := names.Ref("DataBucket")
+				log.Info("provisioned", "bucket", bucket, "prefix", *prefix)
+				return
+			}
+			if ctx.Err() != nil || time.Now().After(deadline) {
+				errc <- fmt.Errorf("provisioning: %w", err)
+				return
+			}
+			log.Info("provisioning, waiting for servers", "error", err.Error())
+			time.Sleep(time.Second)
+		}
+	}()
+
+	select {
+	case <-ctx.Done():
+		return nil
+	case err := <-errc:
+		if errors.Is(err, http.ErrServerClosed) {
+			return nil
+		}
+		return err
+	}
+}
+
+func parseParams(s string) map[string]string {
+	out := map[string]string{}
+	for _, kv := range strings.Split(s, ",") {
+		if k, v, ok := strings.Cut(strings.TrimSpace(kv), "="); ok {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
