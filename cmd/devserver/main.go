@@ -184,4 +184,3 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
-
