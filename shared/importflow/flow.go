@@ -87,6 +87,7 @@ type fileStore interface {
 	OpenRange(ctx context.Context, key, versionID string, start, end int64) (io.ReadCloser, error)
 	Get(ctx context.Context, key string) ([]byte, error)
 	Put(ctx context.Context, key, contentType string, body []byte, meta map[string]string) error
+	Delete(ctx context.Context, key string) error
 }
 
 // ObjectStore is one tenant's objects (dynamostore.Objects).

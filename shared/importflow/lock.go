@@ -59,6 +59,11 @@ func FailureReason(e *StateError) string {
 		if json.Unmarshal([]byte(e.Cause), &cause) == nil && cause.ErrorMessage != "" {
 			return cause.ErrorMessage
 		}
+		// Some runners (aws-local-stepfunctions) report the cause as
+		// "<errorType>: <errorMessage>" instead of the JSON document.
+		if msg, ok := strings.CutPrefix(e.Cause, e.Error+": "); ok && msg != "" {
+			return msg
+		}
 		if e.Cause != "" && !strings.HasPrefix(strings.TrimSpace(e.Cause), "{") {
 			return e.Cause
 		}

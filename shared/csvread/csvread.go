@@ -1,0 +1,362 @@
+// Package csvread reads import files: it detects the text encoding (UTF-8
+// with or without BOM, Windows-1252, Shift-JIS) and the delimiter (comma,
+// semicolon, tab, pipe), parses strictly (a parse error names the line and
+// column), enforces the row and size limits, finds duplicate keys, and plans
+// chunks: byte ranges of whole rows (quoted line breaks included) that the
+// workflow reads in parallel with ranged GETs.
+//
+// Everything streams: memory does not grow with the file except for one
+// 8-byte hash and row number per distinct key (duplicate detection).
+package csvread
+
+import (
+	"bufio"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"io"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/ccbulk/bulkops/shared/bulkerr"
+	"github.com/ccbulk/bulkops/shared/objecttype"
+)
+
+// Format is how a file is written, as Scan detected it.
+type Format struct {
+	// Encoding is UTF8, Windows1252 or ShiftJIS.
+	Encoding string `json:"encoding"`
+	// BOM tells whether the file starts with a UTF-8 byte order mark.
+	BOM bool `json:"bom,omitempty"`
+	// Delimiter is ",", ";", "\t" or "|".
+	Delimiter string `json:"delimiter"`
+}
+
+func (f Format) comma() rune {
+	r, _ := utf8.DecodeRuneInString(f.Delimiter)
+	if f.Delimiter == "" {
+		return ','
+	}
+	return r
+}
+
+// Limits bound one file.
+type Limits struct {
+	MaxRows  int   `json:"maxRows"`
+	MaxBytes int64 `json:"maxBytes"`
+}
+
+// DefaultLimits are the limits of a tenant without large-file imports: 5,000
+// data rows and 5 MB, as in Webex Contact Center.
+func DefaultLimits() Limits { return Limits{MaxRows: 5000, MaxBytes: 5 << 20} }
+
+// LargeLimits are the most a tenant's large-file setting may allow:
+// 1,000,000 rows and 500 MB, chunked by the workflow.
+func LargeLimits() Limits { return Limits{MaxRows: 1_000_000, MaxBytes: 500 << 20} }
+
+// Options tune Scan.
+type Options struct {
+	Limits Limits
+	// ChunkRows is the number of data rows per chunk (default 1000).
+	ChunkRows int
+}
+
+// Record is one data row.
+type Record struct {
+	// Row is the row number as a spreadsheet shows it: the header is row 1.
+	Row int `json:"row"`
+	// Line is the source line the row starts on.
+	Line int `json:"line"`
+	// Cells are the row's fields, decoded to UTF-8, as written.
+	Cells []string `json:"cells"`
+}
+
+// Chunk is a byte range [Start, End) of whole rows of the source object.
+type Chunk struct {
+	Index    int   `json:"index"`
+	Start    int64 `json:"start"`
+	End      int64 `json:"end"`
+	FirstRow int   `json:"firstRow"` // row number of the first record in the range
+	Rows     int   `json:"rows"`     // data rows in the range (blank rows not counted)
+}
+
+// Duplicate is a row whose key an earlier row already has.
+type Duplicate struct {
+	Row      int    `json:"row"`
+	FirstRow int    `json:"firstRow"`
+	Key      string `json:"key"`
+}
+
+// Plan is what Scan found.
+type Plan struct {
+	Format     Format
+	Header     []string
+	Rows       int // data rows, blank rows not counted
+	Chunks     []Chunk
+	Duplicates []Duplicate
+}
+
+// sniffSize is how much of the file decides encoding and delimiter.
+const sniffSize = 64 << 10
+
+// Scan reads a whole file once and plans its import for type t. Errors are
+// Invalid with a message naming the line (and column) and the fix; a read
+// error of r is returned as it came.
+func Scan(r io.Reader, t *objecttype.Type, opts Options) (Plan, error) {
+	if opts.ChunkRows < 1 {
+		opts.ChunkRows = 1000
+	}
+	if opts.Limits.MaxRows < 1 {
+		opts.Limits = DefaultLimits()
+	}
+	cr, dec, format, err := open(r, Format{})
+	if err != nil {
+		return Plan{}, err
+	}
+	plan := Plan{Format: format}
+	header, err := cr.Read()
+	if err != nil {
+		if errors.Is(err, io.EOF) {
+			return plan, bulkerr.New(bulkerr.Invalid, "the file is empty; row 1 must be the header (download the %s template)", t.Name)
+		}
+		return plan, parseError(err, dec)
+	}
+	header = append([]string(nil), header...)
+	if err := checkUTF8(header, 1, dec); err != nil {
+		return plan, err
+	}
+	binding, err := t.Bind(header)
+	if err != nil {
+		return plan, err
+	}
+	plan.Header = header
+
+	var seed = maphash.MakeSeed()
+	first := map[uint64]int32{}
+	row := 1
+	cur := Chunk{Index: 0, FirstRow: 2}
+	cur.Start, _ = dec.sourceOffset(cr.InputOffset())
+	for {
+		rec, err := cr.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return plan, parseError(err, dec)
+		}
+		row++
+		line, _ := cr.FieldPos(0)
+		if err := checkUTF8(rec, line, dec); err != nil {
+			return plan, err
+		}
+		end, ok := dec.sourceOffset(cr.InputOffset())
+		if !ok {
+			return plan, bulkerr.New(bulkerr.Internal, "row %d: lost track of the byte offset", row)
+		}
+		if end > opts.Limits.MaxBytes {
+			return plan, bulkerr.New(bulkerr.Invalid, "the file is larger than %s, the limit for this tenant; split it into files of at most %s (or %d rows) each",
+				size(opts.Limits.MaxBytes), size(opts.Limits.MaxBytes), opts.Limits.MaxRows)
+		}
+		if blank(rec) {
+			continue
+		}
+		plan.Rows++
+		if plan.Rows > opts.Limits.MaxRows {
+			return plan, bulkerr.New(bulkerr.Invalid, "the file has more than %d data rows, the limit for this tenant; split it into files of at most %d rows each (keep the header row in every file)",
+				opts.Limits.MaxRows, opts.Limits.MaxRows)
+		}
+		if key, ok := binding.Key(rec); ok {
+			h := maphash.String(seed, key)
+			if f, dup := first[h]; dup {
+				plan.Duplicates = append(plan.Duplicates, Duplicate{Row: row, FirstRow: int(f), Key: key})
+			} else {
+				first[h] = int32(row)
+			}
+		}
+		cur.Rows++
+		if cur.Rows == opts.ChunkRows {
+			cur.End = end
+			plan.Chunks = append(plan.Chunks, cur)
+			cur = Chunk{Index: len(plan.Chunks), Start: end, FirstRow: row + 1}
+		}
+		cur.End = end
+	}
+	if cur.Rows > 0 {
+		plan.Chunks = append(plan.Chunks, cur)
+	}
+	if plan.Rows == 0 {
+		return plan, bulkerr.New(bulkerr.Invalid, "the file has a header but no data rows; add one row per %s under the header", t.Name)
+	}
+	return plan, nil
+}
+
+// open sniffs encoding and delimiter (unless format says them) and returns a
+// CSV reader over the decoded text.
+func open(r io.Reader, format Format) (*csv.Reader, *decoder, Format, error) {
+	br := bufio.NewReaderSize(r, sniffSize)
+	var base int64
+	if format.Encoding == "" {
+		head, err := br.Peek(sniffSize)
+		if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
+			return nil, nil, format, err
+		}
+		enc, serr := sniff(head, errors.Is(err, io.EOF))
+		if serr != nil {
+			return nil, nil, format, serr
+		}
+		format.Encoding = enc
+		format.BOM = strings.HasPrefix(string(head), string(utf8BOM))
+		if format.BOM {
+			_, _ = br.Discard(len(utf8BOM))
+			base = int64(len(utf8BOM))
+		}
+		if format.Delimiter == "" {
+			format.Delimiter = detectDelimiter(head[base:], enc)
+		}
+	}
+	dec := newDecoder(br, format.Encoding, base)
+	cr := csv.NewReader(dec)
+	cr.Comma = format.comma()
+	cr.FieldsPerRecord = -1 // a short or long row is the row's problem, not the file's
+	cr.ReuseRecord = true
+	return cr, dec, format, nil
+}
+
+// detectDelimiter picks the candidate that occurs most often outside quotes
+// in the header line; comma on a tie or when none occurs.
+func detectDelimiter(head []byte, enc string) string {
+	counts := map[byte]int{}
+	inQuotes := false
+	for i := 0; i < len(head); i++ {
+		c := head[i]
+		if enc == ShiftJIS && sjisLead(c) {
+			i++ // the trail byte may be '|' (0x7C)
+			continue
+		}
+		if c == '"' {
+			inQuotes = !inQuotes
+			continue
+		}
+		if inQuotes {
+			continue
+		}
+		if c == '\n' || c == '\r' {
+			break
+		}
+		switch c {
+		case ',', ';', '\t', '|':
+			counts[c]++
+		}
+	}
+	best, n := byte(','), 0
+	for _, c := range []byte{',', ';', '\t', '|'} {
+		if counts[c] > n {
+			best, n = c, counts[c]
+		}
+	}
+	return string(best)
+}
+
+func blank(rec []string) bool {
+	for _, c := range rec {
+		if strings.TrimSpace(c) != "" {
+			return false
+		}
+	}
+	return true
+}
+
+func checkUTF8(rec []string, line int, dec *decoder) error {
+	if dec.encoding != UTF8 {
+		return nil // decoded text is valid by construction
+	}
+	for i, c := range rec {
+		if !utf8.ValidString(c) {
+			return bulkerr.New(bulkerr.Invalid, "line %d, field %d is not valid UTF-8 (the file mixes text encodings); %s", line, i+1, fixEncoding)
+		}
+	}
+	return nil
+}
+
+// parseError turns a CSV or decoding error into an Invalid error naming the
+// line and column and saying how to fix it.
+func parseError(err error, dec *decoder) error {
+	var be *bulkerr.Error
+	if errors.As(err, &be) {
+		return err
+	}
+	var pe *csv.ParseError
+	if !errors.As(err, &pe) {
+		if dec.err != nil && !errors.Is(dec.err, io.EOF) {
+			return dec.err // the source failed; the caller tells storage errors apart
+		}
+		return bulkerr.Wrap(bulkerr.Invalid, err, "the file cannot be read as CSV: %v", err)
+	}
+	fix := ""
+	switch {
+	case errors.Is(pe.Err, csv.ErrBareQuote):
+		fix = "a quote (\") inside a cell that is not quoted; put the whole cell in quotes and double the inner quote (\"\")"
+	case errors.Is(pe.Err, csv.ErrQuote):
+		fix = "a quoted cell is not closed properly; check that every opening quote has a closing quote followed by the delimiter or the line end"
+	default:
+		fix = pe.Err.Error()
+	}
+	return bulkerr.Wrap(bulkerr.Invalid, err, "line %d, column %d: %s", pe.Line, pe.Column, fix)
+}
+
+func size(n int64) string {
+	if n%(1<<20) == 0 {
+		return fmt.Sprintf("%d MB", n>>20)
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
+
+// ChunkReader reads the records of one chunk (a byte range of whole rows)
+// in the file's format.
+type ChunkReader struct {
+	cr  *csv.Reader
+	dec *decoder
+	row int
+	err error
+}
+
+// NewChunkReader reads r, the bytes of one chunk, whose first record is row
+// firstRow. Blank rows are skipped (but counted in row numbers), as Scan
+// skips them.
+func NewChunkReader(r io.Reader, format Format, firstRow int) *ChunkReader {
+	f := format
+	if f.Encoding == "" {
+		f.Encoding = UTF8
+	}
+	cr, dec, _, err := open(r, f)
+	if err == nil {
+		cr.ReuseRecord = false
+	}
+	return &ChunkReader{cr: cr, dec: dec, row: firstRow - 1, err: err}
+}
+
+// Next returns the next data record, or io.EOF.
+func (c *ChunkReader) Next() (Record, error) {
+	if c.err != nil {
+		return Record{}, c.err
+	}
+	for {
+		rec, err := c.cr.Read()
+		if errors.Is(err, io.EOF) {
+			return Record{}, io.EOF
+		}
+		if err != nil {
+			return Record{}, parseError(err, c.dec)
+		}
+		c.row++
+		line, _ := c.cr.FieldPos(0)
+		if err := checkUTF8(rec, line, c.dec); err != nil {
+			return Record{}, err
+		}
+		if blank(rec) {
+			continue
+		}
+		return Record{Row: c.row, Line: line, Cells: rec}, nil
+	}
+}
