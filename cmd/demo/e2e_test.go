@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -95,9 +96,46 @@ func TestEndToEnd(t *testing.T) {
 	if bad.Status != jobs.StatusFailed || !strings.Contains(bad.Message, `did you mean "Description"`) {
 		t.Fatalf("bad file job: %s %q", bad.Status, bad.Message)
 	}
+	// Every transition went out as an EventBridge event, in order.
+	want := map[string]string{j.ID: "New,In Progress,Completed with errors", bad.ID: "New,Failed"}
+	for id, w := range want {
+		if got := strings.Join(eventStatuses(t, lambdaURL, tenant, id), ","); got != w {
+			t.Errorf("events of job %s: %s, want %s", id, got, w)
+		}
+	}
+
 	// The lock was released: the next upload runs.
 	again := wait(upload("work-type.csv", raw))
 	if again.Status != jobs.StatusCompletedWithErrs || again.Counts.Unchanged != 5 {
 		t.Fatalf("re-import: %s %+v %q", again.Status, again.Counts, again.Message)
 	}
+}
+
+// eventStatuses returns the statuses of the job events the dev server's
+// EventBridge received for one job, oldest first.
+func eventStatuses(t *testing.T, base, tenant, job string) []string {
+	t.Helper()
+	resp, err := http.Get(base + "/_local/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var events []struct {
+		Source string `json:"source"`
+		Detail struct {
+			Tenant string `json:"tenant"`
+			JobID  string `json:"jobId"`
+			Status string `json:"status"`
+		} `json:"detail"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&events); err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range events {
+		if e.Source == "bulkops" && e.Detail.Tenant == tenant && e.Detail.JobID == job {
+			out = append(out, e.Detail.Status)
+		}
+	}
+	return out
 }

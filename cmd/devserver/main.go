@@ -10,6 +10,8 @@
 //   - receives MinIO's bucket-notification webhook on -aws at
 //     /_local/s3-events and plays EventBridge: "Object Created" events
 //     matched against the template's rules start the state machines;
+//   - serves EventBridge's PutEvents on -aws at / (the job events the
+//     import steps publish), and lists them at GET /_local/events;
 //   - serves the HTTP API on -api.
 //
 // Endpoints of the other servers come from AWS_ENDPOINT_URL_* as usual.
@@ -108,8 +110,11 @@ func run() error {
 	}
 
 	var ready atomic.Bool
+	bus := devstack.NewEventBus(1000)
 	awsMux := http.NewServeMux()
 	awsMux.Handle("/2015-03-31/functions/", lambdas)
+	awsMux.Handle("POST /{$}", bus) // EventBridge PutEvents (AWS_ENDPOINT_URL_EVENTBRIDGE)
+	awsMux.HandleFunc("GET /_local/events", bus.ServeEvents)
 	awsMux.Handle("POST /_local/s3-events", router)
 	awsMux.HandleFunc("GET /_local/health", func(w http.ResponseWriter, r *http.Request) {
 		if !ready.Load() {

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 )
@@ -33,3 +34,6 @@ func DynamoDB(cfg aws.Config) *dynamodb.Client { return dynamodb.NewFromConfig(c
 
 // SFN returns a Step Functions client.
 func SFN(cfg aws.Config) *sfn.Client { return sfn.NewFromConfig(cfg) }
+
+// EventBridge returns an EventBridge client.
+func EventBridge(cfg aws.Config) *eventbridge.Client { return eventbridge.NewFromConfig(cfg) }

@@ -16,6 +16,7 @@ import (
 	"github.com/ccbulk/bulkops/shared/dynamostore"
 	"github.com/ccbulk/bulkops/shared/ident"
 	"github.com/ccbulk/bulkops/shared/importflow"
+	"github.com/ccbulk/bulkops/shared/jobevents"
 	"github.com/ccbulk/bulkops/shared/s3store"
 	"github.com/ccbulk/bulkops/shared/stepfunc"
 )
@@ -60,11 +61,13 @@ func New(ctx context.Context, getenv func(string) string, logOut io.Writer) (*im
 	db := dynamostore.New(awsenv.DynamoDB(awsCfg), dynamostore.Tables{
 		Objects: env.ObjectsTable, Jobs: env.JobsTable, Control: env.ControlTable,
 	}, time.Now)
-	return Assemble(cfg, db, s3store.New(awsenv.S3(awsCfg), env.Bucket), applog.New(logOut)), nil
+	flow := Assemble(cfg, db, s3store.New(awsenv.S3(awsCfg), env.Bucket), applog.New(logOut))
+	flow.Events = jobevents.New(awsenv.EventBridge(awsCfg), getenv("BULKOPS_EVENT_BUS"))
+	return flow, nil
 }
 
-// Assemble builds a Flow from its parts; tests use it with their own
-// tables, bucket, configuration and clock.
+// Assemble builds a Flow from its parts (without an event publisher); tests
+// use it with their own tables, bucket, configuration and clock.
 func Assemble(cfg importflow.Config, db *dynamostore.Store, files *s3store.Store, log *slog.Logger) *importflow.Flow {
 	ids := ident.NewGenerator(nil)
 	return &importflow.Flow{

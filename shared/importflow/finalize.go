@@ -68,6 +68,9 @@ func (f *Flow) Finalize(ctx context.Context, j JobRef, p PlanRef) (FinalizeResul
 	if err := f.Jobs.Finish(ctx, j.Tenant, j.JobID, jobs.FinalStatus(job.Counts), out.ErrorKey, out.ResultKey, f.Now()); err != nil {
 		return FinalizeResult{}, err
 	}
+	if err := f.announce(ctx, j.Tenant, j.JobID); err != nil {
+		return FinalizeResult{}, err
+	}
 	f.logger(j).InfoContext(ctx, "job finished", "status", out.Status, "total", job.Counts.Total,
 		"created", job.Counts.Created, "updated", job.Counts.Updated, "unchanged", job.Counts.Unchanged, "failed", job.Counts.Failed)
 	return out, nil

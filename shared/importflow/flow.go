@@ -96,6 +96,11 @@ type ObjectStore interface {
 	Apply(ctx context.Context, job string, writes []dynamostore.Write, concurrency int) ([]dynamostore.WriteResult, error)
 }
 
+// notifier publishes job transitions (jobevents.Publisher).
+type notifier interface {
+	JobChanged(ctx context.Context, j jobs.Job) error
+}
+
 // Flow runs the import steps. Build it once per process.
 type Flow struct {
 	Config   Config
@@ -103,6 +108,8 @@ type Flow struct {
 	Locks    lockStore
 	Progress progressStore
 	Files    fileStore
+	// Events, if set, receives every job transition.
+	Events notifier
 	// Objects returns the object store of one tenant.
 	Objects func(tenant string) ObjectStore
 	// NewID returns a new time-sortable ID (job and object IDs).
@@ -159,6 +166,20 @@ func (f *Flow) Handle(ctx context.Context, req Request) (any, error) {
 		return struct{}{}, f.MarkFailed(ctx, *req.Job, req.Error)
 	}
 	return nil, bulkerr.New(bulkerr.Internal, "unknown step %q", req.Step)
+}
+
+// announce publishes the job's current state after a transition. Steps
+// call it after the (idempotent) transition, so a failed publish retries the
+// step and the event goes out at least once.
+func (f *Flow) announce(ctx context.Context, tenant, id string) error {
+	if f.Events == nil {
+		return nil
+	}
+	j, err := f.Jobs.GetJob(ctx, tenant, id)
+	if err != nil {
+		return err
+	}
+	return f.Events.JobChanged(ctx, j)
 }
 
 func (f *Flow) logger(j JobRef) *slog.Logger {

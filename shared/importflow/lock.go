@@ -42,7 +42,10 @@ func (f *Flow) AcquireLock(ctx context.Context, j JobRef, st LockState) (LockSta
 func (f *Flow) MarkFailed(ctx context.Context, j JobRef, e *StateError) error {
 	reason := FailureReason(e)
 	f.logger(j).WarnContext(ctx, "job failed", "reason", reason)
-	return f.Jobs.Fail(ctx, j.Tenant, j.JobID, reason, f.Now())
+	if err := f.Jobs.Fail(ctx, j.Tenant, j.JobID, reason, f.Now()); err != nil {
+		return err
+	}
+	return f.announce(ctx, j.Tenant, j.JobID)
 }
 
 // FailureReason turns a caught Step Functions error into a sentence for the

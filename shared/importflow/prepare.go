@@ -65,6 +65,9 @@ func (f *Flow) Prepare(ctx context.Context, j JobRef) (PlanRef, error) {
 	if err := f.Jobs.MarkInProgress(ctx, j.Tenant, j.JobID, plan.Rows, len(plan.Chunks), f.Now()); err != nil {
 		return PlanRef{}, err
 	}
+	if err := f.announce(ctx, j.Tenant, j.JobID); err != nil {
+		return PlanRef{}, err
+	}
 	ref := PlanRef{Rows: plan.Rows, Chunks: make([]ChunkRef, len(plan.Chunks))}
 	for i, c := range plan.Chunks {
 		ref.Chunks[i] = ChunkRef{Index: c.Index, Start: c.Start, End: c.End, FirstRow: c.FirstRow, Rows: c.Rows}

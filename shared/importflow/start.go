@@ -116,8 +116,11 @@ func (f *Flow) Start(ctx context.Context, ev ObjectCreated) (StartResult, error)
 		}
 		if bulkerr.KindOf(err) == bulkerr.Conflict {
 			// retried start: the job exists from our own first attempt
-			return StartResult{Job: ref}, nil
+			return StartResult{Job: ref}, f.announce(ctx, ref.Tenant, ref.JobID)
 		}
+		return StartResult{}, err
+	}
+	if err := f.announce(ctx, ref.Tenant, ref.JobID); err != nil {
 		return StartResult{}, err
 	}
 	f.logger(ref).InfoContext(ctx, "job registered", "key", key, "objectType", ref.ObjectType, "dryRun", ref.DryRun)
