@@ -89,3 +89,9 @@ bench-engine: ## import engine throughput and memory (docs/import-engine-benchma
 .PHONY: clean
 clean: ## remove build outputs (keeps .tools)
 	rm -rf bin .aws-sam
+
+.PHONY: bench-import
+bench-import: tools-stack build ## import workflow end to end on the local stack, 5,000 and 100,000 rows (docs/import-workflow-benchmarks.md)
+	@started=0; if ! $(LOCAL)/stack.sh running; then $(LOCAL)/stack.sh up; started=1; fi; \
+	status=0; $(ENV) && BULKOPS_INTEGRATION=1 $(GO) test -run '^$$' -bench 'BenchmarkImport|BenchmarkDynamoDBLocalRawPut' -benchtime 1x -timeout 30m ./shared/importflow || status=$$?; \
+	if [ $$started = 1 ]; then $(LOCAL)/stack.sh down; fi; exit $$status

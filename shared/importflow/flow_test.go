@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -28,7 +29,7 @@ import (
 // Local, the way the state machine does (without the interpreter, so
 // faults can be injected between steps).
 type harness struct {
-	t      *testing.T
+	t      testing.TB
 	flow   *importflow.Flow
 	db     *dynamostore.Store
 	files  *s3store.Store
@@ -36,7 +37,7 @@ type harness struct {
 	bucket string
 }
 
-func newHarness(t *testing.T, chunkRows int) *harness {
+func newHarness(t testing.TB, chunkRows int) *harness {
 	st := localtest.Require(t)
 	st.Provision(t)
 	db := dynamostore.New(st.Clients.DynamoDB, dynamostore.Tables{
@@ -139,7 +140,7 @@ func (h *harness) csv(key string) [][]string {
 	return rows
 }
 
-func sample(t *testing.T) []byte {
+func sample(t testing.TB) []byte {
 	raw, err := os.ReadFile(filepath.Join(localtest.RepoRoot(t), "samples", "work-type.csv"))
 	if err != nil {
 		t.Fatal(err)
@@ -285,5 +286,66 @@ func TestBadFilesFailTheJobWithTheReason(t *testing.T) {
 				t.Fatalf("job %s %q, want Failed with %q", job.Status, job.Message, tt.want)
 			}
 		})
+	}
+}
+
+// TestConcurrentSubmissionsRunOneAtATime submits 50 uploads of one tenant at
+// once: exactly one takes the tenant lock, the others are told to wait; a
+// second tenant is not blocked.
+func TestConcurrentSubmissionsRunOneAtATime(t *testing.T) {
+	h := newHarness(t, 1000)
+	ctx := context.Background()
+	const n = 50
+	events := make([]importflow.ObjectCreated, n)
+	for i := range events {
+		events[i] = h.upload("busy", "work-type", fmt.Sprintf("f%02d.csv", i), sample(t), nil)
+	}
+	other := h.upload("calm", "work-type", "w.csv", sample(t), nil)
+	type result struct {
+		job importflow.JobRef
+		ls  importflow.LockState
+		err error
+	}
+	results := make(chan result, n+1)
+	var start sync.WaitGroup
+	start.Add(1)
+	for _, ev := range append(events, other) {
+		go func() {
+			start.Wait()
+			sr, err := h.flow.Start(ctx, ev)
+			if err != nil {
+				results <- result{err: err}
+				return
+			}
+			ls, err := h.flow.AcquireLock(ctx, sr.Job, importflow.LockState{})
+			results <- result{job: sr.Job, ls: ls, err: err}
+		}()
+	}
+	start.Done()
+	acquired := map[string]int{}
+	var holder string
+	for range n + 1 {
+		r := <-results
+		if r.err != nil {
+			t.Fatal(r.err)
+		}
+		if r.ls.Acquired {
+			acquired[r.job.Tenant]++
+			if r.job.Tenant == "busy" {
+				holder = r.job.JobID
+			}
+		} else if r.ls.Holder == "" || r.ls.WaitSeconds < 1 {
+			t.Errorf("a waiting job must learn the holder and how long to wait: %+v", r.ls)
+		}
+	}
+	if acquired["busy"] != 1 || acquired["calm"] != 1 {
+		t.Fatalf("acquired per tenant: %v, want exactly one each", acquired)
+	}
+	list, err := h.db.ListJobs(ctx, "busy", 100)
+	if err != nil || len(list) != n {
+		t.Fatalf("jobs of busy: %d %v", len(list), err)
+	}
+	if err := h.flow.Locks.ReleaseLock(ctx, "busy", holder); err != nil {
+		t.Fatal(err)
 	}
 }
