@@ -168,8 +168,12 @@ func (st *Store) CommitChunk(ctx context.Context, tenant, job string, index int,
 			{Update: &ddbtypes.Update{
 				TableName:           &st.tables.Jobs,
 				Key:                 key(tenant, job),
-				UpdateExpression:    aws.String("ADD processed :p, created :c, updated :u, unchanged :un, failed :f"),
+				UpdateExpression:    aws.String("ADD #p :p, #c :c, #u :u, #un :un, #f :f"),
 				ConditionExpression: aws.String("attribute_exists(pk)"),
+				// Several counter names are DynamoDB reserved words.
+				ExpressionAttributeNames: map[string]string{
+					"#p": "processed", "#c": "created", "#u": "updated", "#un": "unchanged", "#f": "failed",
+				},
 				ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{
 					":p": n(int64(c.Processed)), ":c": n(int64(c.Created)), ":u": n(int64(c.Updated)),
 					":un": n(int64(c.Unchanged)), ":f": n(int64(c.Failed)),

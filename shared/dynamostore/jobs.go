@@ -132,9 +132,9 @@ func (st *Store) MarkInProgress(ctx context.Context, tenant, id string, total, c
 	_, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                &st.tables.Jobs,
 		Key:                      key(tenant, id),
-		UpdateExpression:         aws.String("SET #st = :ip, total = :total, chunks = :chunks, startedAt = if_not_exists(startedAt, :at)"),
+		UpdateExpression:         aws.String("SET #st = :ip, #total = :total, chunks = :chunks, startedAt = if_not_exists(startedAt, :at)"),
 		ConditionExpression:      aws.String("attribute_exists(pk) AND (#st = :new OR #st = :ip)"),
-		ExpressionAttributeNames: map[string]string{"#st": "status"},
+		ExpressionAttributeNames: map[string]string{"#st": "status", "#total": "total"},
 		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{
 			":ip": s(string(jobs.StatusInProgress)), ":new": s(string(jobs.StatusNew)),
 			":total": n(int64(total)), ":chunks": n(int64(chunks)), ":at": s(at.UTC().Format(time.RFC3339Nano)),

@@ -78,7 +78,7 @@ func (c Column) problem(code, msg, hint string) *Problem {
 // one checks a single value.
 func (c Column) one(v string) (string, *Problem) {
 	for _, r := range v {
-		if unicode.IsControl(r) && r != '\t' || r == utf8.RuneError {
+		if unicode.IsControl(r) && r != '\t' && !(r == '\n' && c.Kind == Text) || r == utf8.RuneError {
 			return "", c.problem(CodeBadValue, fmt.Sprintf("%q contains a control or invalid character", v), "remove line breaks and non-printing characters from the cell")
 		}
 	}

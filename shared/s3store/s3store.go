@@ -42,6 +42,9 @@ type Info struct {
 }
 
 func classify(err error, doing string, args ...any) error {
+	if err == nil {
+		return nil
+	}
 	what := fmt.Sprintf(doing, args...)
 	var nsk *s3types.NoSuchKey
 	var nf *s3types.NotFound

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Installs the local stack's tools, pinned in versions.env, into .tools/
+# (git-ignored). Usage: install.sh [all|minio|dynamodb|node|python]...
+# Each part is skipped when its stamp (.tools/stamps/<part>) matches the
+# pinned version, so a second run is a fast no-op and a version bump
+# reinstalls only that part.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+tools=$root/.tools
+# shellcheck source=versions.env
+source "$here/versions.env"
+mkdir -p "$tools/bin" "$tools/stamps" "$tools/run"
+export AWS_EC2_METADATA_DISABLED=true
+
+say() { printf '==> %s\n' "$*"; }
+stamped() { [[ -f $tools/stamps/$1 && $(cat "$tools/stamps/$1") == "$2" ]]; }
+stamp() { echo "$2" > "$tools/stamps/$1"; }
+
+install_minio() {
+  local want="$MINIO_VERSION"
+  if stamped minio "$want" && [[ -x $tools/bin/minio ]]; then return; fi
+  say "MinIO $MINIO_VERSION: building from source with go install (first time about 5 minutes)"
+  local start=$SECONDS
+  GOBIN=$tools/bin GOFLAGS=-mod=mod go install "$MINIO_MODULE@$MINIO_VERSION"
+  stamp minio "$want"
+  say "MinIO built in $((SECONDS - start))s"
+}
+
+install_dynamodb() {
+  local want="$DYNAMODB_LOCAL_VERSION"
+  if stamped dynamodb "$want" && [[ -f $tools/dynamodb/classes/LoopbackRunner.class ]]; then return; fi
+  say "DynamoDB Local $DYNAMODB_LOCAL_VERSION: fetching with Maven"
+  rm -rf "$tools/dynamodb"
+  mvn -B -q -f "$here/dynamodb/pom.xml" dependency:copy-dependencies \
+    -Ddynamodb.local.version="$DYNAMODB_LOCAL_VERSION" -DoutputDirectory="$tools/dynamodb/lib"
+  mkdir -p "$tools/dynamodb/classes"
+  javac -d "$tools/dynamodb/classes" -cp "$tools/dynamodb/lib/*" "$here/dynamodb/LoopbackRunner.java"
+  stamp dynamodb "$want"
+}
+
+install_node() {
+  local want="$NODE_VERSION/$AWS_LOCAL_STEPFUNCTIONS_VERSION/$ASL_VALIDATOR_VERSION"
+  if stamped node "$want" && [[ -x $tools/node/node_modules/.bin/node ]]; then
+    ln -sfn ../../../.tools/node/node_modules "$here/sfn/node_modules"
+    return
+  fi
+  say "Node $NODE_VERSION, aws-local-stepfunctions $AWS_LOCAL_STEPFUNCTIONS_VERSION, asl-validator $ASL_VALIDATOR_VERSION: npm install"
+  mkdir -p "$tools/node"
+  echo '{"name":"bulkops-local-tools","private":true}' > "$tools/node/package.json"
+  (cd "$tools/node" && npm install --no-audit --no-fund --loglevel=error \
+    "node@$NODE_VERSION" "aws-local-stepfunctions@$AWS_LOCAL_STEPFUNCTIONS_VERSION" "asl-validator@$ASL_VALIDATOR_VERSION")
+  "$tools/node/node_modules/.bin/node" --version >/dev/null
+  ln -sfn ../../../.tools/node/node_modules "$here/sfn/node_modules"
+  stamp node "$want"
+}
+
+install_python() {
+  local want="$CFN_LINT_VERSION/$AWS_SAM_CLI_VERSION"
+  if stamped python "$want" && [[ -x $tools/venv/bin/sam ]]; then return; fi
+  say "cfn-lint $CFN_LINT_VERSION and aws-sam-cli $AWS_SAM_CLI_VERSION: pip install into .tools/venv"
+  rm -rf "$tools/venv"
+  python3 -m venv "$tools/venv"
+  "$tools/venv/bin/pip" install --quiet --disable-pip-version-check \
+    "cfn-lint==$CFN_LINT_VERSION" "aws-sam-cli==$AWS_SAM_CLI_VERSION"
+  stamp python "$want"
+}
+
+parts=("$@")
+[[ ${#parts[@]} -eq 0 ]] && parts=(all)
+for p in "${parts[@]}"; do
+  case $p in
+    all) install_node; install_dynamodb; install_python; install_minio ;;
+    minio) install_minio ;;
+    dynamodb) install_dynamodb ;;
+    node) install_node ;;
+    python) install_python ;;
+    *) echo "install.sh: unknown part $p (all, minio, dynamodb, node, python)" >&2; exit 2 ;;
+  esac
+done

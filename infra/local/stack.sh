@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# Starts, stops and reports the local AWS stack, every server on 127.0.0.1:
+#   dynamodb  DynamoDB Local (in memory)                  :$BULKOPS_DYNAMODB_PORT
+#   sfn       Step Functions API + aws-local-stepfunctions :$BULKOPS_SFN_PORT
+#   devserver Lambda Invoke API, S3 webhook, EventBridge  :$BULKOPS_LAMBDA_PORT
+#             and the HTTP API                             :$BULKOPS_API_PORT
+#   minio     S3                                           :$BULKOPS_S3_PORT
+# Usage: stack.sh up|down|status|running
+# Processes are started in the background with PIDs in .tools/run/<name>.pid
+# and logs in .tools/run/<name>.log, and stopped by those PIDs only.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+tools=$root/.tools
+run=$tools/run
+# shellcheck source=env.sh
+source "$here/env.sh"
+mkdir -p "$run"
+parts=(dynamodb sfn devserver minio)
+
+port_of() {
+  case $1 in
+    dynamodb) echo "$BULKOPS_DYNAMODB_PORT" ;;
+    sfn) echo "$BULKOPS_SFN_PORT" ;;
+    devserver) echo "$BULKOPS_LAMBDA_PORT" ;;
+    minio) echo "$BULKOPS_S3_PORT" ;;
+  esac
+}
+
+alive() { # alive NAME: the recorded process is running
+  local pidf=$run/$1.pid
+  [[ -f $pidf ]] && kill -0 "$(cat "$pidf")" 2>/dev/null
+}
+
+listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+healthy() {
+  local p; p=$(port_of "$1")
+  case $1 in
+    dynamodb) curl -fsS -m 2 -X POST "http://127.0.0.1:$p/" -H 'X-Amz-Target: DynamoDB_20120810.ListTables' \
+      -H 'Content-Type: application/x-amz-json-1.0' \
+      -H "Authorization: AWS4-HMAC-SHA256 Credential=$AWS_ACCESS_KEY_ID/20260101/$AWS_REGION/dynamodb/aws4_request, SignedHeaders=host, Signature=0" \
+      -d '{}' >/dev/null 2>&1 ;;
+    sfn) curl -fsS -m 2 "http://127.0.0.1:$p/health" >/dev/null 2>&1 ;;
+    devserver) curl -fsS -m 2 "http://127.0.0.1:$p/_local/health" >/dev/null 2>&1 ;;
+    minio) curl -fsS -m 2 "http://127.0.0.1:$p/minio/health/live" >/dev/null 2>&1 ;;
+  esac
+}
+
+start() { # start NAME COMMAND...
+  local name=$1; shift
+  if alive "$name"; then return; fi
+  local p; p=$(port_of "$name")
+  if listening "$p"; then
+    echo "stack: port $p (for $name) is already in use by another process; stop it or set BULKOPS_*_PORT (infra/local/env.sh)" >&2
+    exit 1
+  fi
+  echo "  starting $name on 127.0.0.1:$p"
+  ( cd "$root" && exec "$@" ) >"$run/$name.log" 2>&1 &
+  echo $! >"$run/$name.pid"
+}
+
+wait_healthy() { # wait_healthy NAME SECONDS
+  local name=$1 deadline=$((SECONDS + $2))
+  until healthy "$name"; do
+    if ! alive "$name"; then
+      echo "stack: $name exited; last lines of $run/$name.log:" >&2
+      tail -n 30 "$run/$name.log" >&2 || true
+      exit 1
+    fi
+    if ((SECONDS > deadline)); then
+      echo "stack: $name did not become healthy in $2s; last lines of $run/$name.log:" >&2
+      tail -n 30 "$run/$name.log" >&2 || true
+      exit 1
+    fi
+    sleep 0.3
+  done
+  echo "  $name is up"
+}
+
+up() {
+  for bin in "$tools/bin/minio" "$tools/node/node_modules/.bin/node" "$tools/dynamodb/classes/LoopbackRunner.class" "$root/bin/devserver"; do
+    if [[ ! -e $bin ]]; then
+      echo "stack: $bin is missing; run make stack-up (it installs and builds what is missing)" >&2
+      exit 1
+    fi
+  done
+  start dynamodb java -Djava.library.path="$tools/dynamodb/lib" -cp "$tools/dynamodb/classes:$tools/dynamodb/lib/*" \
+    LoopbackRunner -port "$BULKOPS_DYNAMODB_PORT" -inMemory -disableTelemetry
+  start sfn "$tools/node/node_modules/.bin/node" "$here/sfn/server.mjs" --host 127.0.0.1 --port "$BULKOPS_SFN_PORT"
+  wait_healthy dynamodb 60
+  wait_healthy sfn 30
+  # The dev server first: MinIO checks its webhook target when it starts.
+  # Locally an upload waits 2 s (not 15) between attempts on a busy tenant.
+  start devserver "$root/bin/devserver" -template "$root/template.yaml" \
+    -api "127.0.0.1:$BULKOPS_API_PORT" -aws "127.0.0.1:$BULKOPS_LAMBDA_PORT" \
+    -params "${BULKOPS_LOCAL_PARAMS:-LockWaitSeconds=2}"
+  start minio env MINIO_ROOT_USER="$AWS_ACCESS_KEY_ID" MINIO_ROOT_PASSWORD="$AWS_SECRET_ACCESS_KEY" \
+    MINIO_BROWSER=off MINIO_UPDATE=off \
+    MINIO_NOTIFY_WEBHOOK_ENABLE_BULKOPS=on \
+    MINIO_NOTIFY_WEBHOOK_ENDPOINT_BULKOPS="http://127.0.0.1:$BULKOPS_LAMBDA_PORT/_local/s3-events" \
+    "$tools/bin/minio" server --quiet --address "127.0.0.1:$BULKOPS_S3_PORT" "$run/minio-data"
+  wait_healthy minio 60
+  wait_healthy devserver 150
+  echo "local stack up (logs in .tools/run/; stop with: make stack-down)"
+}
+
+down() {
+  local i name pid
+  for ((i = ${#parts[@]} - 1; i >= 0; i--)); do
+    name=${parts[i]}
+    [[ -f $run/$name.pid ]] || continue
+    pid=$(cat "$run/$name.pid")
+    if kill -0 "$pid" 2>/dev/null; then
+      kill -TERM "$pid" 2>/dev/null || true
+      for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+      if kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid" 2>/dev/null || true; fi
+      echo "  stopped $name (pid $pid)"
+    fi
+    rm -f "$run/$name.pid"
+  done
+}
+
+status() {
+  local name
+  for name in "${parts[@]}"; do
+    if alive "$name" && healthy "$name"; then
+      printf '  %-10s up       127.0.0.1:%s (pid %s)\n' "$name" "$(port_of "$name")" "$(cat "$run/$name.pid")"
+    elif alive "$name"; then
+      printf '  %-10s starting 127.0.0.1:%s (pid %s)\n' "$name" "$(port_of "$name")" "$(cat "$run/$name.pid")"
+    else
+      printf '  %-10s stopped\n' "$name"
+    fi
+  done
+}
+
+running() {
+  local name
+  for name in "${parts[@]}"; do
+    alive "$name" && healthy "$name" || return 1
+  done
+}
+
+case ${1:-} in
+  up) up ;;
+  down) down ;;
+  status) status ;;
+  running) running ;;
+  *) echo "usage: stack.sh up|down|status|running" >&2; exit 2 ;;
+esac
