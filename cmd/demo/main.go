@@ -114,7 +114,7 @@ func waitForJob(ctx context.Context, db *dynamostore.Store, tenant, key, version
 				return jobs.Job{}, err
 			}
 			for _, j := range list {
-				if j.SourceKey == key && j.SubmittedAt.After(time.Now().Add(-10*time.Minute)) {
+				if j.SourceKey == key && (j.SourceVersion == version || version == "") {
 					id = j.ID
 					break
 				}

@@ -23,6 +23,7 @@ type jobItem struct {
 	FileName    string     `dynamodbav:"fileName"`
 	Bucket      string     `dynamodbav:"bucket,omitempty"`
 	SourceKey   string     `dynamodbav:"sourceKey,omitempty"`
+	SourceVer   string     `dynamodbav:"sourceVersion,omitempty"`
 	DryRun      bool       `dynamodbav:"dryRun"`
 	Status      string     `dynamodbav:"status"`
 	SubmittedBy string     `dynamodbav:"submittedBy"`
@@ -45,7 +46,7 @@ type jobItem struct {
 func toJobItem(j jobs.Job) jobItem {
 	return jobItem{
 		PK: j.Tenant, SK: j.ID, Type: string(j.Type), ObjectType: j.ObjectType, FileName: j.FileName,
-		Bucket: j.Bucket, SourceKey: j.SourceKey, DryRun: j.DryRun, Status: string(j.Status),
+		Bucket: j.Bucket, SourceKey: j.SourceKey, SourceVer: j.SourceVersion, DryRun: j.DryRun, Status: string(j.Status),
 		SubmittedBy: j.SubmittedBy, SubmittedAt: j.SubmittedAt, StartedAt: j.StartedAt, EndedAt: j.EndedAt,
 		Total: j.Counts.Total, Processed: j.Counts.Processed, Created: j.Counts.Created,
 		Updated: j.Counts.Updated, Unchanged: j.Counts.Unchanged, Failed: j.Counts.Failed,
@@ -57,7 +58,7 @@ func toJobItem(j jobs.Job) jobItem {
 func (it jobItem) job() jobs.Job {
 	return jobs.Job{
 		Tenant: it.PK, ID: it.SK, Type: jobs.Type(it.Type), ObjectType: it.ObjectType, FileName: it.FileName,
-		Bucket: it.Bucket, SourceKey: it.SourceKey, DryRun: it.DryRun, Status: jobs.Status(it.Status),
+		Bucket: it.Bucket, SourceKey: it.SourceKey, SourceVersion: it.SourceVer, DryRun: it.DryRun, Status: jobs.Status(it.Status),
 		SubmittedBy: it.SubmittedBy, SubmittedAt: it.SubmittedAt, StartedAt: it.StartedAt, EndedAt: it.EndedAt,
 		Counts: jobs.Counts{Total: it.Total, Processed: it.Processed, Created: it.Created,
 			Updated: it.Updated, Unchanged: it.Unchanged, Failed: it.Failed},

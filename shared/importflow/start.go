@@ -97,7 +97,7 @@ func (f *Flow) Start(ctx context.Context, ev ObjectCreated) (StartResult, error)
 	}
 	j := jobs.Job{
 		Tenant: ref.Tenant, ID: ref.JobID, Type: jobs.TypeImport, ObjectType: ref.ObjectType,
-		FileName: ref.FileName, Bucket: bucket, SourceKey: key, DryRun: ref.DryRun,
+		FileName: ref.FileName, Bucket: bucket, SourceKey: key, SourceVersion: version, DryRun: ref.DryRun,
 		Status: jobs.StatusNew, SubmittedBy: submitter(info, ev), SubmittedAt: f.Now().UTC(),
 	}
 	if !claimed {

@@ -62,24 +62,26 @@ func (c Counts) Add(d Counts) Counts {
 
 // Job is one bulk operation of one tenant.
 type Job struct {
-	Tenant      string     `json:"-"`
-	ID          string     `json:"id"`
-	Type        Type       `json:"type"`
-	ObjectType  string     `json:"objectType"`
-	FileName    string     `json:"fileName"`
-	Bucket      string     `json:"-"`
-	SourceKey   string     `json:"-"`
-	DryRun      bool       `json:"dryRun"`
-	Status      Status     `json:"status"`
-	SubmittedBy string     `json:"submittedBy"`
-	SubmittedAt time.Time  `json:"submittedAt"`
-	StartedAt   *time.Time `json:"startedAt,omitempty"`
-	EndedAt     *time.Time `json:"endedAt,omitempty"`
-	Counts      Counts     `json:"counts"`
-	Chunks      int        `json:"chunks"`
-	ErrorKey    string     `json:"-"`
-	ResultsKey  string     `json:"-"`
-	Message     string     `json:"message,omitempty"`
+	Tenant     string `json:"-"`
+	ID         string `json:"id"`
+	Type       Type   `json:"type"`
+	ObjectType string `json:"objectType"`
+	FileName   string `json:"fileName"`
+	Bucket     string `json:"-"`
+	SourceKey  string `json:"-"`
+	// SourceVersion is the S3 version of the uploaded file the job read.
+	SourceVersion string     `json:"-"`
+	DryRun        bool       `json:"dryRun"`
+	Status        Status     `json:"status"`
+	SubmittedBy   string     `json:"submittedBy"`
+	SubmittedAt   time.Time  `json:"submittedAt"`
+	StartedAt     *time.Time `json:"startedAt,omitempty"`
+	EndedAt       *time.Time `json:"endedAt,omitempty"`
+	Counts        Counts     `json:"counts"`
+	Chunks        int        `json:"chunks"`
+	ErrorKey      string     `json:"-"`
+	ResultsKey    string     `json:"-"`
+	Message       string     `json:"message,omitempty"`
 }
 
 // FinalStatus returns the status a job ends with once every row was
