@@ -278,6 +278,11 @@ func (v *Validator) parseFamily(p *parsed, fc *objecttype.FamilyCol, cell string
 // decide merges one parsed row with its stored object and classifies it.
 func (v *Validator) decide(p parsed, existing map[string]catalog.Object, refs map[refKey]catalog.Object, resolve objecttype.Resolver) Decision {
 	d := Decision{Row: p.rec.Row, Cells: p.rec.Cells}
+	if hasCode(p.probs, objecttype.CodeColumnCount) {
+		// The cells cannot be matched to columns; nothing else is meaningful.
+		d.Action, d.Problems = ActionRejected, p.probs
+		return d
+	}
 	probs := p.probs
 	prev, exists := catalog.Object{}, false
 	if p.key != "" {

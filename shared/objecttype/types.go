@@ -156,7 +156,7 @@ func init() {
 		if !outdial {
 			cols = append(cols, Column{Key: "socialChannelType", Header: "Social Channel Type", Kind: Enum,
 				Values: []string{"MESSENGER", "WHATSAPP", "APPLE_BUSINESS_CHAT", "GOOGLE_BUSINESS_MESSAGES", "MESSAGEBIRD"},
-				Doc: "Only for SOCIAL_CHANNEL entry points."})
+				Doc:    "Only for SOCIAL_CHANNEL entry points."})
 		}
 		return append(cols, Column{Key: "assetName", Header: "Asset Name", Kind: Text, MaxLen: MaxNameLen, Doc: "Chat or e-mail asset name."})
 	}
