@@ -129,12 +129,7 @@ func (f *Flow) decisions(ctx context.Context, j JobRef, c ChunkRef) (chunkDecisi
 	if err != nil {
 		return dec, err
 	}
-	dups := map[int]csvread.Duplicate{}
-	for _, d := range sp.Duplicates {
-		if d.Row >= c.FirstRow && d.Row < c.FirstRow+c.Rows {
-			dups[d.Row] = d
-		}
-	}
+	csvimport.RejectDuplicates(decided, sp.Duplicates)
 
 	var errBuf, resBuf bytes.Buffer
 	ew := csvimport.NewErrorPartWriter(&errBuf, sp.Header)
@@ -142,10 +137,6 @@ func (f *Flow) decisions(ctx context.Context, j JobRef, c ChunkRef) (chunkDecisi
 	dec.Rows = make([]rowOutcome, len(decided))
 	rejected := 0
 	for i, d := range decided {
-		if dup, ok := dups[d.Row]; ok {
-			d.Action = csvimport.ActionRejected
-			d.Problems = append([]csvimport.Problem{csvimport.DuplicateProblem(dup)}, d.Problems...)
-		}
 		out := rowOutcome{Row: d.Row, Action: d.Action, Key: d.Object.Key}
 		switch d.Action {
 		case csvimport.ActionCreated:

@@ -174,6 +174,9 @@ type Family struct {
 	Ref string
 	// Doc says what the family means.
 	Doc string
+	// Example is one related name and its cell for the example template,
+	// e.g. "Spanish" and "8"; empty when the family has no example.
+	ExampleName, ExampleCell string
 }
 
 // Type is one object type.

@@ -510,8 +510,9 @@ func init() {
 			}, Example: "Acme/Branch/Team 1"},
 		},
 		Families: []Family{
-			{Prefix: "Skill", Key: "skills", Level: true, Min: 0, Max: 10, Ref: "skill-definition", Doc: "A level 0-10 assigns the skill, N removes it, blank leaves it."},
-			{Prefix: "Agent Group", Key: "agentGroups", Doc: "Y adds to the group, N removes, blank leaves it."},
+			{Prefix: "Skill", Key: "skills", Level: true, Min: 0, Max: 10, Ref: "skill-definition", Doc: "A level 0-10 assigns the skill, N removes it, blank leaves it.",
+				ExampleName: "Spanish", ExampleCell: "8"},
+			{Prefix: "Agent Group", Key: "agentGroups", Doc: "Y adds to the group, N removes, blank leaves it.", ExampleName: "Tier 1", ExampleCell: "Y"},
 			{Prefix: "Access Group", Key: "accessGroups", Doc: "Y adds to the access group, N removes, blank leaves it."},
 			{Prefix: "Switch", Key: "switches", Doc: "Y creates the agent login on the switch, N removes it, blank leaves it."},
 		},
