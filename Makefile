@@ -83,8 +83,15 @@ lint: ## cfn-lint, sam validate --lint, asl-validator, the ASL server's own test
 
 # ------------------------------------------------------------ benchmarks
 .PHONY: bench-engine
-bench-engine: ## import engine throughput and memory (docs/import-engine-benchmarks.md)
-	$(GO) test -run '^$$' -bench . -benchmem ./shared/csvread ./shared/csvimport
+bench-engine: ## import engine throughput and peak memory, 5,000 and 1,000,000 rows (docs/import-engine-benchmarks.md)
+	$(GO) test -run '^$$' -bench BenchmarkEngine -benchmem -benchtime 3x -timeout 30m ./shared/csvimport
+
+FUZZTIME ?= 60s
+.PHONY: fuzz
+fuzz: ## run every fuzz target for FUZZTIME each (default 60s); new failing inputs land in testdata/fuzz
+	$(GO) test -run '^$$' -fuzz '^FuzzScan$$' -fuzztime $(FUZZTIME) ./shared/csvread
+	$(GO) test -run '^$$' -fuzz '^FuzzDecide$$' -fuzztime $(FUZZTIME) ./shared/csvimport
+	$(GO) test -run '^$$' -fuzz '^FuzzCanonical$$' -fuzztime $(FUZZTIME) ./shared/objecttype
 
 .PHONY: clean
 clean: ## remove build outputs (keeps .tools)

@@ -45,11 +45,16 @@ func (f Format) comma() rune {
 type Limits struct {
 	MaxRows  int   `json:"maxRows"`
 	MaxBytes int64 `json:"maxBytes"`
+	// Raise, if set, ends an over-limit message: how the limit can be
+	// raised (default limits only).
+	Raise string `json:"-"`
 }
 
 // DefaultLimits are the limits of a tenant without large-file imports: 5,000
 // data rows and 5 MB, as in Webex Contact Center.
-func DefaultLimits() Limits { return Limits{MaxRows: 5000, MaxBytes: 5 << 20} }
+func DefaultLimits() Limits {
+	return Limits{MaxRows: 5000, MaxBytes: 5 << 20, Raise: "an administrator can enable large files (up to 1,000,000 rows) for the tenant"}
+}
 
 // LargeLimits are the most a tenant's large-file setting may allow:
 // 1,000,000 rows and 500 MB, chunked by the workflow.
@@ -155,16 +160,16 @@ func Scan(r io.Reader, t *objecttype.Type, opts Options) (Plan, error) {
 			return plan, bulkerr.New(bulkerr.Internal, "row %d: lost track of the byte offset", row)
 		}
 		if end > opts.Limits.MaxBytes {
-			return plan, bulkerr.New(bulkerr.Invalid, "the file is larger than %s, the limit for this tenant; split it into files of at most %s (or %d rows) each",
-				size(opts.Limits.MaxBytes), size(opts.Limits.MaxBytes), opts.Limits.MaxRows)
+			return plan, bulkerr.New(bulkerr.Invalid, "the file is larger than %s, the limit for this tenant; split it into files of at most %s (or %d rows) each%s",
+				size(opts.Limits.MaxBytes), size(opts.Limits.MaxBytes), opts.Limits.MaxRows, raise(opts.Limits))
 		}
 		if blank(rec) {
 			continue
 		}
 		plan.Rows++
 		if plan.Rows > opts.Limits.MaxRows {
-			return plan, bulkerr.New(bulkerr.Invalid, "the file has more than %d data rows, the limit for this tenant; split it into files of at most %d rows each (keep the header row in every file)",
-				opts.Limits.MaxRows, opts.Limits.MaxRows)
+			return plan, bulkerr.New(bulkerr.Invalid, "the file has more than %d data rows, the limit for this tenant; split it into files of at most %d rows each (keep the header row in every file)%s",
+				opts.Limits.MaxRows, opts.Limits.MaxRows, raise(opts.Limits))
 		}
 		if key, ok := binding.Key(rec); ok {
 			h := maphash.String(seed, key)
@@ -303,6 +308,13 @@ func parseError(err error, dec *decoder) error {
 		fix = pe.Err.Error()
 	}
 	return bulkerr.Wrap(bulkerr.Invalid, err, "line %d, column %d: %s", pe.Line, pe.Column, fix)
+}
+
+func raise(l Limits) string {
+	if l.Raise == "" {
+		return ""
+	}
+	return "; " + l.Raise
 }
 
 func size(n int64) string {

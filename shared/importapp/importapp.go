@@ -75,6 +75,7 @@ func Assemble(cfg importflow.Config, db *dynamostore.Store, files *s3store.Store
 		Jobs:     db,
 		Locks:    db,
 		Progress: db,
+		Settings: db,
 		Files:    files,
 		Objects:  func(tenant string) importflow.ObjectStore { return db.Objects(tenant) },
 		NewID:    func() (string, error) { return ids.New(time.Now()) },

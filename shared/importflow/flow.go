@@ -18,12 +18,13 @@ import (
 
 // Config holds the workflow's tunables; see ConfigFromEnv.
 type Config struct {
-	LockLease        time.Duration // lease of the tenant lock, extended by every step
-	LockWait         time.Duration // wait between attempts to take a busy lock
-	LockWaitAttempts int           // attempts before giving up with Bulk.Busy
-	ChunkRows        int           // rows per chunk
-	WriteParallelism int           // concurrent object writes per chunk
-	Limits           csvread.Limits
+	LockLease        time.Duration  // lease of the tenant lock, extended by every step
+	LockWait         time.Duration  // wait between attempts to take a busy lock
+	LockWaitAttempts int            // attempts before giving up with Bulk.Busy
+	ChunkRows        int            // rows per chunk
+	WriteParallelism int            // concurrent object writes per chunk
+	Limits           csvread.Limits // per file, for tenants without large files
+	LargeLimits      csvread.Limits // per file, for tenants with TenantSettings.LargeFiles
 }
 
 // ConfigFromEnv reads the BULKOPS_* variables set by template.yaml, with
@@ -31,7 +32,7 @@ type Config struct {
 func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	c := Config{
 		LockLease: 300 * time.Second, LockWait: 15 * time.Second, LockWaitAttempts: 20,
-		ChunkRows: 1000, WriteParallelism: 16, Limits: csvread.DefaultLimits(),
+		ChunkRows: 1000, WriteParallelism: 16, Limits: csvread.DefaultLimits(), LargeLimits: csvread.LargeLimits(),
 	}
 	ints := []struct {
 		name string
@@ -80,6 +81,11 @@ type progressStore interface {
 	CommitChunk(ctx context.Context, tenant, job string, index int, c jobs.Counts) error
 }
 
+// settingsStore holds per-tenant settings.
+type settingsStore interface {
+	TenantSettings(ctx context.Context, tenant string) (dynamostore.TenantSettings, error)
+}
+
 // fileStore is the bucket.
 type fileStore interface {
 	Head(ctx context.Context, key string) (s3store.Info, error)
@@ -107,6 +113,7 @@ type Flow struct {
 	Jobs     jobStore
 	Locks    lockStore
 	Progress progressStore
+	Settings settingsStore
 	Files    fileStore
 	// Events, if set, receives every job transition.
 	Events notifier

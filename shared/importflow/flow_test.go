@@ -349,3 +349,34 @@ func TestConcurrentSubmissionsRunOneAtATime(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestLargeFilesArePerTenant: a file over the default limit fails with the
+// limit, how to split it and how to raise it; the same file from a tenant
+// whose settings allow large files is imported in chunks.
+func TestLargeFilesArePerTenant(t *testing.T) {
+	h := newHarness(t, 2000)
+	var body bytes.Buffer
+	body.WriteString("Name,Description,Type\n")
+	const rows = 5001
+	for i := 0; i < rows; i++ {
+		fmt.Fprintf(&body, "Code %05d,generated,IDLE_CODE\n", i)
+	}
+	ctx := context.Background()
+
+	small := h.run(h.upload("small", "work-type", "big.csv", body.Bytes(), nil), nil)
+	if small.Status != jobs.StatusFailed || !strings.Contains(small.Message, "more than 5000 data rows") ||
+		!strings.Contains(small.Message, "split it") || !strings.Contains(small.Message, "enable large files") {
+		t.Fatalf("default tenant: %s %q, want Failed saying the limit, how to split and how to raise it", small.Status, small.Message)
+	}
+
+	if err := h.db.PutTenantSettings(ctx, "large", dynamostore.TenantSettings{LargeFiles: true}); err != nil {
+		t.Fatal(err)
+	}
+	if ts, err := h.db.TenantSettings(ctx, "large"); err != nil || !ts.LargeFiles {
+		t.Fatalf("settings read back as %+v, %v", ts, err)
+	}
+	large := h.run(h.upload("large", "work-type", "big.csv", body.Bytes(), nil), nil)
+	if large.Status != jobs.StatusCompleted || large.Counts.Created != rows || large.Counts.Total != rows {
+		t.Fatalf("large tenant: %s %+v %q, want Completed with %d created", large.Status, large.Counts, large.Message, rows)
+	}
+}

@@ -41,7 +41,11 @@ func (f *Flow) Prepare(ctx context.Context, j JobRef) (PlanRef, error) {
 	}
 	defer body.Close()
 	src := &readErrs{r: body}
-	plan, err := csvread.Scan(src, t, csvread.Options{Limits: f.Config.Limits, ChunkRows: f.Config.ChunkRows})
+	limits, err := f.limits(ctx, j.Tenant)
+	if err != nil {
+		return PlanRef{}, err
+	}
+	plan, err := csvread.Scan(src, t, csvread.Options{Limits: limits, ChunkRows: f.Config.ChunkRows})
 	if src.err != nil { // the storage read failed, not the file
 		return PlanRef{}, bulkerr.Wrap(bulkerr.Transient, src.err, "reading %s", j.FileName)
 	}
@@ -75,6 +79,22 @@ func (f *Flow) Prepare(ctx context.Context, j JobRef) (PlanRef, error) {
 	f.logger(j).InfoContext(ctx, "planned", "rows", plan.Rows, "chunks", len(plan.Chunks),
 		"encoding", plan.Format.Encoding, "duplicates", len(plan.Duplicates))
 	return ref, nil
+}
+
+// limits are the file limits of tenant: the large ones when an operator
+// enabled large files for it.
+func (f *Flow) limits(ctx context.Context, tenant string) (csvread.Limits, error) {
+	if f.Settings == nil {
+		return f.Config.Limits, nil
+	}
+	ts, err := f.Settings.TenantSettings(ctx, tenant)
+	if err != nil {
+		return csvread.Limits{}, err
+	}
+	if ts.LargeFiles {
+		return f.Config.LargeLimits, nil
+	}
+	return f.Config.Limits, nil
 }
 
 func (f *Flow) loadPlan(ctx context.Context, j JobRef) (storedPlan, *objecttype.Type, error) {
