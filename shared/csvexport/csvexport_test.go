@@ -66,7 +66,7 @@ func (m *memCatalog) list(typ string) []catalog.Object {
 func importFile(t *testing.T, m *memCatalog, ty *objecttype.Type, data []byte) []csvimport.Decision {
 	t.Helper()
 	var ds []csvimport.Decision
-	_, err := csvimport.DecideFile(context.Background(), data, ty, csvread.Options{Limits: csvread.DefaultLimits(), ChunkRows: 7}, m, func(d csvimport.Decision) error {
+	_, err := csvimport.DecideFile(context.Background(), bytes.NewReader(data), int64(len(data)), ty, csvread.Options{Limits: csvread.DefaultLimits(), ChunkRows: 7}, m, func(d csvimport.Decision) error {
 		ds = append(ds, d)
 		return nil
 	})

@@ -150,7 +150,7 @@ func (v *Validator) Decide(ctx context.Context, recs []csvread.Record, store Obj
 
 // parse checks each cell of one record.
 func (v *Validator) parse(rec csvread.Record) parsed {
-	p := parsed{rec: rec, vals: map[string]string{}, clears: map[string]bool{}}
+	p := parsed{rec: rec, vals: make(map[string]string, len(rec.Cells))}
 	if len(rec.Cells) != len(v.b.Header) {
 		p.probs = append(p.probs, Problem{Code: objecttype.CodeColumnCount,
 			Message: fmt.Sprintf("the row has %d cells but the header has %d", len(rec.Cells), len(v.b.Header)),
@@ -173,6 +173,9 @@ func (v *Validator) parse(rec csvread.Record) parsed {
 		}
 		col := v.t.Columns[ci]
 		if cell == objecttype.ClearToken {
+			if p.clears == nil {
+				p.clears = map[string]bool{}
+			}
 			p.clears[col.Key] = true
 			continue
 		}
@@ -305,7 +308,7 @@ func (v *Validator) decide(p parsed, existing map[string]catalog.Object, refs ma
 				Message: fmt.Sprintf("%q is not ADD or UPDATE", p.action), Hint: "write ADD for a new user, UPDATE for an existing one"})
 		}
 	}
-	merged := map[string]string{}
+	merged := make(map[string]string, len(p.vals)+len(prev.Fields))
 	if exists {
 		maps.Copy(merged, prev.Fields)
 	}

@@ -1,7 +1,6 @@
 package csvimport
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -39,15 +38,15 @@ func RejectDuplicates(ds []Decision, dups []csvread.Duplicate) {
 	}
 }
 
-// DecideFile runs the whole engine over one file held in memory, the way
-// the import workflow does minus storage: Scan plans the chunks, each chunk's
+// DecideFile runs the whole engine over one file of size bytes, the way the
+// import workflow does minus storage: Scan plans the chunks, each chunk's
 // byte range is read and decided with one batched lookup per type, and
 // duplicates are rejected. emit receives every decision in row order; the
 // decisions of one chunk are not kept after emit returns, so memory stays
-// bounded by the chunk size. Dry-run previews, tests, fuzzing and the engine
-// benchmarks use it.
-func DecideFile(ctx context.Context, data []byte, t *objecttype.Type, opts csvread.Options, store ObjectReader, emit func(Decision) error) (csvread.Plan, error) {
-	plan, err := csvread.Scan(bytes.NewReader(data), t, opts)
+// bounded by the chunk size, not the file size. Tests, fuzzing and the
+// engine benchmarks use it.
+func DecideFile(ctx context.Context, file io.ReaderAt, size int64, t *objecttype.Type, opts csvread.Options, store ObjectReader, emit func(Decision) error) (csvread.Plan, error) {
+	plan, err := csvread.Scan(io.NewSectionReader(file, 0, size), t, opts)
 	if err != nil {
 		return plan, err
 	}
@@ -56,10 +55,10 @@ func DecideFile(ctx context.Context, data []byte, t *objecttype.Type, opts csvre
 		return plan, err
 	}
 	for _, c := range plan.Chunks {
-		if c.Start < 0 || c.End > int64(len(data)) || c.Start > c.End {
+		if c.Start < 0 || c.End > size || c.Start > c.End {
 			return plan, bulkerr.New(bulkerr.Internal, "chunk %d: range %d-%d outside the file", c.Index, c.Start, c.End)
 		}
-		cr := csvread.NewChunkReader(bytes.NewReader(data[c.Start:c.End]), plan.Format, c.FirstRow)
+		cr := csvread.NewChunkReader(io.NewSectionReader(file, c.Start, c.End-c.Start), plan.Format, c.FirstRow)
 		recs := make([]csvread.Record, 0, c.Rows)
 		for {
 			rec, err := cr.Next()

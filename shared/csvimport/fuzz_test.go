@@ -42,7 +42,7 @@ func FuzzDecide(f *testing.F) {
 		st := seeded()
 		var rejected []Decision
 		last := 0
-		plan, err := DecideFile(context.Background(), raw, ty, csvread.Options{Limits: csvread.Limits{MaxRows: 100, MaxBytes: 1 << 16}, ChunkRows: 3}, st, func(d Decision) error {
+		plan, err := DecideFile(context.Background(), bytes.NewReader(raw), int64(len(raw)), ty, csvread.Options{Limits: csvread.Limits{MaxRows: 100, MaxBytes: 1 << 16}, ChunkRows: 3}, st, func(d Decision) error {
 			if d.Row <= last {
 				t.Fatalf("row %d after %d", d.Row, last)
 			}

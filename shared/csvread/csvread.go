@@ -120,7 +120,7 @@ func Scan(r io.Reader, t *objecttype.Type, opts Options) (Plan, error) {
 		return Plan{}, err
 	}
 	plan := Plan{Format: format}
-	header, err := cr.Read()
+	header, err := cr.Read() // starts at offset 0 of the decoded stream
 	if err != nil {
 		if errors.Is(err, io.EOF) {
 			return plan, bulkerr.New(bulkerr.Invalid, "the file is empty; row 1 must be the header (download the %s template)", t.Name)
@@ -128,7 +128,7 @@ func Scan(r io.Reader, t *objecttype.Type, opts Options) (Plan, error) {
 		return plan, parseError(err, dec)
 	}
 	header = append([]string(nil), header...)
-	if err := checkUTF8(header, 1, dec); err != nil {
+	if err := checkUTF8(header, 1, 0, dec); err != nil {
 		return plan, err
 	}
 	binding, err := t.Bind(header)
@@ -143,6 +143,7 @@ func Scan(r io.Reader, t *objecttype.Type, opts Options) (Plan, error) {
 	cur := Chunk{Index: 0, FirstRow: 2}
 	cur.Start, _ = dec.sourceOffset(cr.InputOffset())
 	for {
+		start := cr.InputOffset()
 		rec, err := cr.Read()
 		if errors.Is(err, io.EOF) {
 			break
@@ -152,7 +153,7 @@ func Scan(r io.Reader, t *objecttype.Type, opts Options) (Plan, error) {
 		}
 		row++
 		line, _ := cr.FieldPos(0)
-		if err := checkUTF8(rec, line, dec); err != nil {
+		if err := checkUTF8(rec, line, start, dec); err != nil {
 			return plan, err
 		}
 		end, ok := dec.sourceOffset(cr.InputOffset())
@@ -272,9 +273,14 @@ func blank(rec []string) bool {
 	return true
 }
 
-func checkUTF8(rec []string, line int, dec *decoder) error {
+// checkUTF8 checks that a record of a UTF-8 file is valid UTF-8; start is
+// the record's offset in the decoded stream.
+func checkUTF8(rec []string, line int, start int64, dec *decoder) error {
 	if dec.encoding != UTF8 {
 		return nil // decoded text is valid by construction
+	}
+	if start >= dec.suspectUntil {
+		return nil // the record lies in bytes that passed utf8.Valid
 	}
 	for i, c := range rec {
 		if !utf8.ValidString(c) {
@@ -354,6 +360,7 @@ func (c *ChunkReader) Next() (Record, error) {
 		return Record{}, c.err
 	}
 	for {
+		start := c.cr.InputOffset()
 		rec, err := c.cr.Read()
 		if errors.Is(err, io.EOF) {
 			return Record{}, io.EOF
@@ -363,7 +370,7 @@ func (c *ChunkReader) Next() (Record, error) {
 		}
 		c.row++
 		line, _ := c.cr.FieldPos(0)
-		if err := checkUTF8(rec, line, c.dec); err != nil {
+		if err := checkUTF8(rec, line, start, c.dec); err != nil {
 			return Record{}, err
 		}
 		if blank(rec) {

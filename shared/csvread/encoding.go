@@ -130,6 +130,12 @@ type decoder struct {
 	carry    []byte
 	line     int // source lines decoded so far
 	err      error
+	// suspectUntil is the decoded offset where the last UTF-8 segment that
+	// failed utf8.Valid ends (a character split across two segments fails
+	// too). Records that start before it get their cells checked one by
+	// one, exactly; the others are valid, so valid input costs one fast
+	// pass over the bytes instead of one call per cell.
+	suspectUntil int64
 }
 
 type mark struct{ out, in int64 }
@@ -179,6 +185,9 @@ func (d *decoder) emit(seg []byte) {
 	switch d.encoding {
 	case UTF8:
 		out = seg
+		if !utf8.Valid(seg) {
+			d.suspectUntil = d.out + int64(len(seg))
+		}
 	case Windows1252:
 		out, _ = charmap.Windows1252.NewDecoder().Bytes(seg)
 	case ShiftJIS:

@@ -198,3 +198,45 @@ func TestShiftJISLongLine(t *testing.T) {
 		t.Fatalf("format %+v, %d records", plan.Format, len(recs))
 	}
 }
+
+// TestUTF8CheckedExactlyAcrossBuffers: an invalid byte deep in a UTF-8 file
+// is reported on its line, in Scan and in chunk reads; a valid line longer
+// than the read buffer, whose characters straddle buffer boundaries, is
+// accepted.
+func TestUTF8CheckedExactlyAcrossBuffers(t *testing.T) {
+	ty := typ(t, "work-type")
+	var long bytes.Buffer
+	long.WriteString("Name,Description,Type\n")
+	fmt.Fprintf(&long, "Long,%s,IDLE_CODE\n", strings.Repeat("é", 150_000)) // 300 KB line, odd and even offsets
+	for i := range 3000 {
+		fmt.Fprintf(&long, "Code %d,ünïcödé,IDLE_CODE\n", i)
+	}
+	plan, err := Scan(bytes.NewReader(long.Bytes()), ty, Options{Limits: LargeLimits(), ChunkRows: 700})
+	if err != nil {
+		t.Fatalf("valid file: %v", err)
+	}
+	if got := len(readAll(t, long.Bytes(), plan)); got != 3001 {
+		t.Fatalf("read %d rows, want 3001", got)
+	}
+
+	bad := bytes.Replace(long.Bytes(), []byte("Code 2500,ü"), []byte("Code 2500,\xfc\xfc"), 1) // same length: the plan of the valid file applies
+	_, err = Scan(bytes.NewReader(bad), ty, Options{Limits: LargeLimits(), ChunkRows: 700})
+	if err == nil || !strings.Contains(err.Error(), "line 2503, field 2 is not valid UTF-8") {
+		t.Fatalf("invalid byte on line 2503: %v", err)
+	}
+	// The chunk holding the bad row fails the same way on its own.
+	for _, c := range plan.Chunks {
+		cr := NewChunkReader(bytes.NewReader(bad[c.Start:c.End]), plan.Format, c.FirstRow)
+		var err error
+		for err == nil {
+			_, err = cr.Next()
+		}
+		if c.FirstRow <= 2503 && 2503 < c.FirstRow+c.Rows {
+			if !strings.Contains(err.Error(), "not valid UTF-8") {
+				t.Fatalf("chunk %d with the bad row: %v", c.Index, err)
+			}
+		} else if !errors.Is(err, io.EOF) {
+			t.Fatalf("chunk %d: %v", c.Index, err)
+		}
+	}
+}

@@ -15,8 +15,63 @@ import (
 // white space collapsed to one space, Unicode NFC, case-folded. "  Sales
 // Team " and "sales team" are the same object.
 func NormalizeName(s string) string {
+	if n, ok := normalizeASCII(s); ok {
+		return n
+	}
 	s = strings.Join(strings.Fields(s), " ")
 	return cases.Fold().String(norm.NFC.String(s))
+}
+
+// normalizeASCII is NormalizeName for pure ASCII input, where NFC is the
+// identity and case folding is lower-casing; it reports false for any other
+// input. It allocates only when s is not already in normal form. (Most keys
+// are ASCII; the general path costs ten times as much.)
+func normalizeASCII(s string) (string, bool) {
+	clean := true // s is already trimmed, single-spaced and lower case
+	prevSpace := true
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 0x80:
+			return "", false
+		case asciiSpace(c):
+			if prevSpace || c != ' ' {
+				clean = false
+			}
+			prevSpace = true
+		default:
+			if 'A' <= c && c <= 'Z' {
+				clean = false
+			}
+			prevSpace = false
+		}
+	}
+	if clean && (len(s) == 0 || s[len(s)-1] != ' ') {
+		return s, true
+	}
+	b := make([]byte, 0, len(s))
+	pending := false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if asciiSpace(c) {
+			pending = len(b) > 0
+			continue
+		}
+		if pending {
+			b = append(b, ' ')
+			pending = false
+		}
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		b = append(b, c)
+	}
+	return string(b), true
+}
+
+// asciiSpace reports the ASCII bytes strings.Fields splits on.
+func asciiSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r'
 }
 
 // KeySep joins the parts of a multi-part natural key (team name and site).

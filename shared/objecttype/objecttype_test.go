@@ -5,6 +5,9 @@ import (
 	"testing"
 	"unicode"
 	"unicode/utf8"
+
+	"golang.org/x/text/cases"
+	"golang.org/x/text/unicode/norm"
 )
 
 func mustType(t testing.TB, slug string) *Type {
@@ -228,6 +231,25 @@ func FuzzCanonical(f *testing.F) {
 		again, p := c.Canonical(got)
 		if p != nil || again != got {
 			t.Fatalf("%s: Canonical(%q) = %q but Canonical of that = %q, %+v", c.Header, in, got, again, p)
+		}
+	})
+}
+
+// slowNormalize is NormalizeName without the ASCII fast path.
+func slowNormalize(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	return cases.Fold().String(norm.NFC.String(s))
+}
+
+// FuzzNormalizeName: the ASCII fast path gives exactly what the general
+// path gives.
+func FuzzNormalizeName(f *testing.F) {
+	for _, s := range []string{"", " ", "Sales  Team ", "sales team", "\tA\r\nB\v", "Straße", "KELVIN \u212a", "a\u00a0b", "x\x85y"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := NormalizeName(s), slowNormalize(s); got != want {
+			t.Fatalf("NormalizeName(%q) = %q, want %q", s, got, want)
 		}
 	})
 }
