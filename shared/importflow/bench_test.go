@@ -19,11 +19,12 @@ import (
 	"github.com/ccbulk/bulkops/shared/localtest"
 )
 
-// mapConcurrency is the import state machine's Map MaxConcurrency.
+// mapConcurrency is the default of the import state machine's Map
+// concurrency (Config.ChunkConcurrency, template parameter ChunkConcurrency).
 const mapConcurrency = 4
 
 // runParallel runs the steps like the state machine: chunks in parallel,
-// at most mapConcurrency at a time.
+// at most plan.MaxConcurrency at a time.
 func (h *harness) runParallel(b *testing.B, ev importflow.ObjectCreated) jobs.Job {
 	ctx := context.Background()
 	f := h.flow
@@ -39,7 +40,7 @@ func (h *harness) runParallel(b *testing.B, ev importflow.ObjectCreated) jobs.Jo
 	if err != nil {
 		b.Fatal(err)
 	}
-	sem := make(chan struct{}, mapConcurrency)
+	sem := make(chan struct{}, plan.MaxConcurrency)
 	var wg sync.WaitGroup
 	errs := make(chan error, len(plan.Chunks))
 	for _, c := range plan.Chunks {

@@ -22,6 +22,7 @@ type Config struct {
 	LockWait         time.Duration  // wait between attempts to take a busy lock
 	LockWaitAttempts int            // attempts before giving up with Bulk.Busy
 	ChunkRows        int            // rows per chunk
+	ChunkConcurrency int            // chunks processed at once (the Map state's MaxConcurrencyPath)
 	WriteParallelism int            // concurrent object writes per chunk
 	Limits           csvread.Limits // per file, for tenants without large files
 	LargeLimits      csvread.Limits // per file, for tenants with TenantSettings.LargeFiles
@@ -32,7 +33,7 @@ type Config struct {
 func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	c := Config{
 		LockLease: 300 * time.Second, LockWait: 15 * time.Second, LockWaitAttempts: 20,
-		ChunkRows: 1000, WriteParallelism: 16, Limits: csvread.DefaultLimits(), LargeLimits: csvread.LargeLimits(),
+		ChunkRows: 1000, ChunkConcurrency: 4, WriteParallelism: 16, Limits: csvread.DefaultLimits(), LargeLimits: csvread.LargeLimits(),
 	}
 	ints := []struct {
 		name string
@@ -42,6 +43,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		{"BULKOPS_LOCK_WAIT_SECONDS", func(v int) { c.LockWait = time.Duration(v) * time.Second }},
 		{"BULKOPS_LOCK_WAIT_ATTEMPTS", func(v int) { c.LockWaitAttempts = v }},
 		{"BULKOPS_CHUNK_ROWS", func(v int) { c.ChunkRows = v }},
+		{"BULKOPS_CHUNK_CONCURRENCY", func(v int) { c.ChunkConcurrency = v }},
 		{"BULKOPS_WRITE_PARALLELISM", func(v int) { c.WriteParallelism = v }},
 	}
 	for _, e := range ints {

@@ -72,7 +72,7 @@ func (f *Flow) Prepare(ctx context.Context, j JobRef) (PlanRef, error) {
 	if err := f.announce(ctx, j.Tenant, j.JobID); err != nil {
 		return PlanRef{}, err
 	}
-	ref := PlanRef{Rows: plan.Rows, Chunks: make([]ChunkRef, len(plan.Chunks))}
+	ref := PlanRef{Rows: plan.Rows, Chunks: make([]ChunkRef, len(plan.Chunks)), MaxConcurrency: max(f.Config.ChunkConcurrency, 1)}
 	for i, c := range plan.Chunks {
 		ref.Chunks[i] = ChunkRef{Index: c.Index, Start: c.Start, End: c.End, FirstRow: c.FirstRow, Rows: c.Rows}
 	}

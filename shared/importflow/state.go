@@ -53,6 +53,9 @@ type ChunkRef struct {
 type PlanRef struct {
 	Rows   int        `json:"rows"`
 	Chunks []ChunkRef `json:"chunks"`
+	// MaxConcurrency bounds the chunks processed at once (the Map state's
+	// MaxConcurrencyPath); Config.ChunkConcurrency.
+	MaxConcurrency int `json:"maxConcurrency"`
 }
 
 // StateError is what a Catch clause puts at $.error.
