@@ -160,6 +160,15 @@ func TestDecidePerType(t *testing.T) {
 			[]string{"created", "rejected:ALREADY_EXISTS@Action", "rejected:DOES_NOT_EXIST@Action", "updated",
 				"rejected:INVALID_VALUE@Folder,INVALID_VALUE@Password,INVALID_VALUE@Skill:Spanish,INVALID_VALUE@Skill:VIP,INVALID_VALUE@Agent Group:Sales",
 				"rejected:INVALID_ACTION@Action"}},
+		{"outdial entry point: telephony only, blank stored as TELEPHONY", "outdial-entry-point",
+			"Name,Channel Type,Timezone\nDialer,,Europe/Paris\nMailer,EMAIL,\nBad Zone,,Mars/Base\n",
+			[]string{"created", "rejected:NOT_ALLOWED@Channel Type", "rejected:INVALID_VALUE@Timezone"}},
+		{"outdial queue: telephony only, groups need teams that exist", "outdial-queue",
+			"Name,Channel Type,Group 1 Teams\nCollections,telephony,Tier 1: Boston\nChat Out,CHAT,\nNowhere,,Tier 9: Boston\n",
+			[]string{"created", "rejected:NOT_ALLOWED@Channel Type", "rejected:UNKNOWN_REFERENCE@Group 1 Teams"}},
+		{"user profile: profile type required and fixed", "user-profile",
+			"Name,Profile Type\nLeads,supervisor\nAgents,SUPERVISOR\nNobody,\n",
+			[]string{"created", "rejected:IMMUTABLE_FIELD@Profile Type", "rejected:REQUIRED@Profile Type"}},
 		{"wrong number of cells", "work-type", "Name,Type\nA,IDLE_CODE,extra\n", []string{"rejected:WRONG_COLUMN_COUNT@"}},
 	}
 	for _, tt := range tests {
