@@ -35,7 +35,9 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
+	"github.com/ccbulk/bulkops/shared/apiapp"
 	"github.com/ccbulk/bulkops/shared/applog"
+	"github.com/ccbulk/bulkops/shared/authn"
 	"github.com/ccbulk/bulkops/shared/awsenv"
 	"github.com/ccbulk/bulkops/shared/devstack"
 	"github.com/ccbulk/bulkops/shared/httpapi"
@@ -53,6 +55,22 @@ var notServed = map[string]string{
 	"ExportDispatchFunction": "scheduled exports are not built yet",
 }
 
+// localAPI builds the HTTP API with the ApiFunction's environment from the
+// template; without API Gateway in front, it verifies bearer tokens itself,
+// the way the JWT authorizer does, against the local key.
+func localAPI(ctx context.Context, names devstack.Names, keyPath string) (*httpapi.API, error) {
+	key, err := authn.LoadOrCreateKey(keyPath)
+	if err != nil {
+		return nil, fmt.Errorf("local JWT key: %w", err)
+	}
+	getenv, err := names.Env("ApiFunction", os.Getenv)
+	if err != nil {
+		return nil, fmt.Errorf("function ApiFunction: %w", err)
+	}
+	verifier := authn.Verifier{Key: &key.PublicKey, Issuer: authn.LocalIssuer, Audience: authn.LocalAudience, TenantClaim: getenv("BULKOPS_TENANT_CLAIM")}
+	return apiapp.New(ctx, getenv, os.Stderr, verifier)
+}
+
 func main() {
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "devserver:", err)
@@ -67,6 +85,7 @@ func run() error {
 	awsAddr := flag.String("aws", "127.0.0.1:3001", "Lambda Invoke API and S3 webhook listen address")
 	webhookARN := flag.String("webhook-arn", "arn:minio:sqs::BULKOPS:webhook", "MinIO notification target for the bucket's events (empty: none)")
 	params := flag.String("params", "", "template parameter overrides, Name=Value,Name=Value")
+	jwtKey := flag.String("jwt-key", ".tools/run/jwt-key.pem", "local RSA key that signs and verifies API tokens (created if missing; make token prints a token)")
 	flag.Parse()
 
 	log := applog.New(os.Stderr)
@@ -104,6 +123,10 @@ func run() error {
 		fnName, _ := names.Ref(id)
 		lambdas.Register(fnName, lambda.NewHandler(importapp.Handler(flow)))
 	}
+	api, err := localAPI(ctx, names, *jwtKey)
+	if err != nil {
+		return err
+	}
 	router, err := devstack.NewRouter(names, clients.SFN, log)
 	if err != nil {
 		return err
@@ -128,7 +151,7 @@ func run() error {
 	for _, srv := range []struct {
 		addr string
 		h    http.Handler
-	}{{*awsAddr, awsMux}, {*apiAddr, httpapi.New()}} {
+	}{{*awsAddr, awsMux}, {*apiAddr, api.Handler()}} {
 		ln, err := net.Listen("tcp", srv.addr)
 		if err != nil {
 			return err

@@ -1,13 +1,25 @@
 // Command api is the Lambda function behind the HTTP API. Wiring only: the
-// routes live in shared/httpapi.
+// routes live in shared/httpapi, the assembly in shared/apiapp. Callers are
+// identified by the claims API Gateway's JWT authorizer verified.
 package main
 
 import (
+	"context"
+	"fmt"
+	"os"
+
 	"github.com/aws/aws-lambda-go/lambda"
 
+	"github.com/ccbulk/bulkops/shared/apiapp"
+	"github.com/ccbulk/bulkops/shared/authn"
 	"github.com/ccbulk/bulkops/shared/httpapi"
 )
 
 func main() {
-	lambda.Start(httpapi.LambdaHandler(httpapi.New()))
+	api, err := apiapp.New(context.Background(), os.Getenv, os.Stdout, authn.Claims{TenantClaim: os.Getenv("BULKOPS_TENANT_CLAIM")})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "api:", err)
+		os.Exit(1)
+	}
+	lambda.Start(httpapi.LambdaHandler(api.Handler()))
 }

@@ -33,6 +33,8 @@ const (
 	Transient Kind = "Transient"
 	// Internal: a bug or an unexpected failure; details go to the logs only.
 	Internal Kind = "Internal"
+	// Unauthenticated: the caller's identity could not be verified.
+	Unauthenticated Kind = "Unauthenticated"
 )
 
 // Error is the service's error value.
@@ -92,12 +94,13 @@ var mapping = map[Kind]struct {
 	status    int
 	stateName string
 }{
-	Invalid:   {http.StatusBadRequest, "Bulk.Invalid"},
-	NotFound:  {http.StatusNotFound, "Bulk.NotFound"},
-	Conflict:  {http.StatusConflict, "Bulk.Conflict"},
-	Busy:      {http.StatusConflict, "Bulk.Busy"},
-	Transient: {http.StatusServiceUnavailable, "Bulk.Transient"},
-	Internal:  {http.StatusInternalServerError, "Bulk.Internal"},
+	Invalid:         {http.StatusBadRequest, "Bulk.Invalid"},
+	NotFound:        {http.StatusNotFound, "Bulk.NotFound"},
+	Conflict:        {http.StatusConflict, "Bulk.Conflict"},
+	Busy:            {http.StatusConflict, "Bulk.Busy"},
+	Transient:       {http.StatusServiceUnavailable, "Bulk.Transient"},
+	Internal:        {http.StatusInternalServerError, "Bulk.Internal"},
+	Unauthenticated: {http.StatusUnauthorized, "Bulk.Unauthenticated"},
 }
 
 // HTTPStatus returns the HTTP status code for err.
@@ -113,5 +116,5 @@ func StateName(err error) string {
 
 // Kinds returns every kind, in a stable order (for tests and documentation).
 func Kinds() []Kind {
-	return []Kind{Invalid, NotFound, Conflict, Busy, Transient, Internal}
+	return []Kind{Invalid, NotFound, Conflict, Busy, Transient, Internal, Unauthenticated}
 }

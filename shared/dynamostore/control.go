@@ -195,3 +195,28 @@ func (st *Store) CommitChunk(ctx context.Context, tenant, job string, index int,
 	}
 	return classify(err, "committing chunk %d of job %s", index, job)
 }
+
+// PeekLock reports who holds tenant's lock now, without taking it: the
+// holder's job ID and lease end, or "" when the lock is free (never taken,
+// released, or its lease has ended).
+func (st *Store) PeekLock(ctx context.Context, tenant string) (Lock, error) {
+	out, err := st.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: &st.tables.Control, Key: lockKey(tenant), ConsistentRead: consistent,
+	})
+	if err != nil {
+		return Lock{}, classify(err, "reading the lock of tenant %s", tenant)
+	}
+	var l Lock
+	if h, ok := out.Item["holder"].(*ddbtypes.AttributeValueMemberS); ok {
+		l.Holder = h.Value
+	}
+	if v, ok := out.Item["leaseUntil"].(*ddbtypes.AttributeValueMemberN); ok {
+		if ms, err := strconv.ParseInt(v.Value, 10, 64); err == nil {
+			l.Until = time.UnixMilli(ms)
+		}
+	}
+	if l.Holder != "" && !l.Until.After(st.now()) {
+		l = Lock{} // the lease ended: free for the next job
+	}
+	return l, nil
+}

@@ -223,3 +223,37 @@ func truncate(s string, max int) string {
 }
 
 func utf8Start(b byte) bool { return b&0xC0 != 0x80 }
+
+// PageJobs returns one page of up to limit jobs of tenant, newest first,
+// starting after the job with ID after ("" for the first page), and the ID
+// to pass as after for the next page ("" when there is none). One Query per
+// page; the caller filters.
+func (st *Store) PageJobs(ctx context.Context, tenant, after string, limit int32) ([]jobs.Job, string, error) {
+	in := &dynamodb.QueryInput{
+		TableName:                 &st.tables.Jobs,
+		KeyConditionExpression:    aws.String("pk = :t"),
+		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":t": s(tenant)},
+		ScanIndexForward:          aws.Bool(false),
+		Limit:                     aws.Int32(limit),
+	}
+	if after != "" {
+		in.ExclusiveStartKey = key(tenant, after)
+	}
+	out, err := st.db.Query(ctx, in)
+	if err != nil {
+		return nil, "", classify(err, "listing jobs")
+	}
+	var items []jobItem
+	if err := attributevalue.UnmarshalListOfMaps(out.Items, &items); err != nil {
+		return nil, "", bulkerr.Wrap(bulkerr.Internal, err, "decoding jobs")
+	}
+	list := make([]jobs.Job, len(items))
+	for i, it := range items {
+		list[i] = it.job()
+	}
+	next := ""
+	if sk, ok := out.LastEvaluatedKey["sk"].(*ddbtypes.AttributeValueMemberS); ok {
+		next = sk.Value
+	}
+	return list, next, nil
+}

@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/ccbulk/bulkops/shared/authn"
 )
 
 // LambdaHandler adapts h to API Gateway HTTP API (payload format 2.0)
@@ -25,6 +27,11 @@ func LambdaHandler(h http.Handler) func(context.Context, events.APIGatewayV2HTTP
 		target := ev.RawPath
 		if ev.RawQueryString != "" {
 			target += "?" + ev.RawQueryString
+		}
+		if a := ev.RequestContext.Authorizer; a != nil && a.JWT != nil {
+			// Claims API Gateway's JWT authorizer verified; authn.Claims
+			// reads them, and nothing else identifies the caller.
+			ctx = authn.WithClaims(ctx, a.JWT.Claims)
 		}
 		req := httptest.NewRequestWithContext(ctx, ev.RequestContext.HTTP.Method, target, strings.NewReader(body))
 		for k, v := range ev.Headers {

@@ -164,3 +164,34 @@ func (st *Store) Delete(ctx context.Context, key string) error {
 	_, err := st.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &st.bucket, Key: &key})
 	return classify(err, "deleting %s", key)
 }
+
+// Upload is a presigned POST: the form's URL and the fields to send before
+// the file field.
+type Upload struct {
+	URL    string            `json:"url"`
+	Fields map[string]string `json:"fields"`
+}
+
+// PresignUpload returns a POST form that uploads exactly key, of 1 to
+// maxBytes bytes, with the given user metadata (the policy pins each value,
+// so the uploader cannot change them), valid for ttl.
+func (st *Store) PresignUpload(ctx context.Context, key string, maxBytes int64, meta map[string]string, ttl time.Duration) (Upload, error) {
+	conds := []any{[]any{"content-length-range", 1, maxBytes}}
+	fields := map[string]string{}
+	for k, v := range meta {
+		name := "x-amz-meta-" + k
+		conds = append(conds, map[string]string{name: v})
+		fields[name] = v
+	}
+	req, err := st.presign.PresignPostObject(ctx, &s3.PutObjectInput{Bucket: &st.bucket, Key: &key}, func(o *s3.PresignPostOptions) {
+		o.Expires = ttl
+		o.Conditions = conds
+	})
+	if err != nil {
+		return Upload{}, bulkerr.Wrap(bulkerr.Internal, err, "signing an upload of %s", key)
+	}
+	for k, v := range req.Values {
+		fields[k] = v
+	}
+	return Upload{URL: req.URL, Fields: fields}, nil
+}

@@ -1,0 +1,51 @@
+// Package apiapp assembles the HTTP API from the environment. The Lambda
+// binary (functions/api) and the local dev server both call it; they differ
+// only in how callers are identified (API Gateway's verified claims on AWS,
+// a local token verifier on the dev server).
+package apiapp
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/ccbulk/bulkops/shared/applog"
+	"github.com/ccbulk/bulkops/shared/authn"
+	"github.com/ccbulk/bulkops/shared/awsenv"
+	"github.com/ccbulk/bulkops/shared/dynamostore"
+	"github.com/ccbulk/bulkops/shared/httpapi"
+	"github.com/ccbulk/bulkops/shared/ident"
+	"github.com/ccbulk/bulkops/shared/importapp"
+	"github.com/ccbulk/bulkops/shared/s3store"
+)
+
+// New builds the API from the environment (the variables template.yaml
+// sets), identifying callers with auth.
+func New(ctx context.Context, getenv func(string) string, logOut io.Writer, auth authn.Authenticator) (*httpapi.API, error) {
+	env, err := importapp.EnvFrom(getenv)
+	if err != nil {
+		return nil, err
+	}
+	awsCfg, err := awsenv.Load(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("loading AWS configuration: %w", err)
+	}
+	db := dynamostore.New(awsenv.DynamoDB(awsCfg), dynamostore.Tables{
+		Objects: env.ObjectsTable, Jobs: env.JobsTable, Control: env.ControlTable,
+	}, time.Now)
+	files := s3store.New(awsenv.S3(awsCfg), env.Bucket)
+	return Assemble(db, files, auth, applog.New(logOut)), nil
+}
+
+// Assemble builds the API from its parts; tests use it with their own
+// tables and bucket.
+func Assemble(db *dynamostore.Store, files *s3store.Store, auth authn.Authenticator, log *slog.Logger) *httpapi.API {
+	ids := ident.NewGenerator(nil)
+	return &httpapi.API{
+		Auth: auth, Jobs: db, Locks: db, Settings: db, Files: files,
+		NewID: func() (string, error) { return ids.New(time.Now()) },
+		Now:   time.Now, Log: log,
+	}
+}

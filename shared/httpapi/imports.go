@@ -1,0 +1,115 @@
+package httpapi
+
+import (
+	"net/http"
+	"path"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/ccbulk/bulkops/shared/authn"
+	"github.com/ccbulk/bulkops/shared/bulkerr"
+	"github.com/ccbulk/bulkops/shared/csvread"
+	"github.com/ccbulk/bulkops/shared/importflow"
+	"github.com/ccbulk/bulkops/shared/objecttype"
+	"github.com/ccbulk/bulkops/shared/s3store"
+)
+
+// importRequest is the body of POST /v1/imports.
+type importRequest struct {
+	ObjectType string `json:"objectType"`
+	FileName   string `json:"fileName"`
+	DryRun     bool   `json:"dryRun"`
+}
+
+// importResponse tells the client where to upload the file.
+type importResponse struct {
+	JobID      string         `json:"jobId"`
+	ObjectType string         `json:"objectType"`
+	FileName   string         `json:"fileName"`
+	DryRun     bool           `json:"dryRun"`
+	MaxBytes   int64          `json:"maxBytes"`
+	ExpiresAt  time.Time      `json:"expiresAt"`
+	Upload     s3store.Upload `json:"upload"`
+}
+
+// createImport answers with a presigned POST for the tenant's upload key.
+// The key, the size limit and the job's metadata (job ID, submitter, dry
+// run) are pinned by the policy. While the tenant runs a bulk operation it
+// answers 409 with the active job's ID.
+func (a *API) createImport(w http.ResponseWriter, r *http.Request, id authn.Identity) error {
+	var req importRequest
+	if err := decodeBody(r, &req); err != nil {
+		return err
+	}
+	t, err := objecttype.Lookup(req.ObjectType)
+	if err != nil {
+		return err
+	}
+	name, err := cleanFileName(req.FileName)
+	if err != nil {
+		return err
+	}
+	lock, err := a.Locks.PeekLock(r.Context(), id.Tenant)
+	if err != nil {
+		return err
+	}
+	if lock.Holder != "" {
+		return busyError{error: bulkerr.New(bulkerr.Busy, "another bulk operation is in progress (job %s); try again when it has finished", lock.Holder), job: lock.Holder}
+	}
+	limits := csvread.DefaultLimits()
+	ts, err := a.Settings.TenantSettings(r.Context(), id.Tenant)
+	if err != nil {
+		return err
+	}
+	if ts.LargeFiles {
+		limits = csvread.LargeLimits()
+	}
+	jobID, err := a.NewID()
+	if err != nil {
+		return bulkerr.Wrap(bulkerr.Internal, err, "making a job ID")
+	}
+	key := path.Join("imports", id.Tenant, t.Slug, name)
+	up, err := a.Files.PresignUpload(r.Context(), key, limits.MaxBytes, map[string]string{
+		importflow.MetaJobID:       jobID,
+		importflow.MetaSubmittedBy: id.User,
+		importflow.MetaDryRun:      strconv.FormatBool(req.DryRun),
+	}, a.UploadTTL)
+	if err != nil {
+		return err
+	}
+	a.Log.InfoContext(r.Context(), "upload issued", "tenant", id.Tenant, "job", jobID, "key", key, "dryRun", req.DryRun)
+	writeJSON(w, http.StatusCreated, importResponse{
+		JobID: jobID, ObjectType: t.Slug, FileName: name, DryRun: req.DryRun,
+		MaxBytes: limits.MaxBytes, ExpiresAt: a.Now().Add(a.UploadTTL).UTC(), Upload: up,
+	})
+	return nil
+}
+
+// cleanFileName checks the client's file name: it becomes the last part of
+// the upload key, so no path separators, no control characters, at most 200
+// characters, ending in .csv.
+func cleanFileName(name string) (string, error) {
+	name = strings.TrimSpace(name)
+	bad := func(why string) (string, error) {
+		return "", bulkerr.New(bulkerr.Invalid, "fileName %q %s", name, why)
+	}
+	switch {
+	case name == "":
+		return bad("is empty; send the name of the file you will upload, such as queues.csv")
+	case !utf8.ValidString(name) || utf8.RuneCountInString(name) > 200:
+		return bad("must be UTF-8 of at most 200 characters")
+	case strings.ContainsAny(name, `/\`) || name == "." || name == "..":
+		return bad("must be a bare file name, without folders")
+	case !strings.EqualFold(path.Ext(name), ".csv"):
+		return bad("must end in .csv")
+	}
+	for _, c := range name {
+		if unicode.IsControl(c) {
+			return bad("contains a control character")
+		}
+	}
+	return name, nil
+}

@@ -1,0 +1,192 @@
+package httpapi
+
+import (
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ccbulk/bulkops/shared/authn"
+	"github.com/ccbulk/bulkops/shared/bulkerr"
+	"github.com/ccbulk/bulkops/shared/jobs"
+	"github.com/ccbulk/bulkops/shared/objecttype"
+)
+
+// jobIDPattern is what job IDs look like (ULIDs); anything else is not a
+// job and never reaches the store.
+var jobIDPattern = regexp.MustCompile(`^[0-9A-HJKMNP-TV-Z]{26}$`)
+
+// jobView is a job as the API shows it.
+type jobView struct {
+	jobs.Job
+	Percent    int    `json:"percent"`
+	ETASeconds *int64 `json:"etaSeconds,omitempty"`
+	Links      *links `json:"links,omitempty"`
+}
+
+type links struct {
+	Errors    string    `json:"errors,omitempty"`
+	Results   string    `json:"results,omitempty"`
+	ExpiresAt time.Time `json:"expiresAt"`
+}
+
+func (a *API) view(j jobs.Job) jobView {
+	p := j.ProgressAt(a.Now())
+	return jobView{Job: j, Percent: p.Percent, ETASeconds: p.ETASeconds}
+}
+
+// getJob shows one job with progress, ETA and short-lived links to its
+// error and results files. Another tenant's job is not found.
+func (a *API) getJob(w http.ResponseWriter, r *http.Request, id authn.Identity) error {
+	jobID := r.PathValue("id")
+	if !jobIDPattern.MatchString(jobID) {
+		return bulkerr.New(bulkerr.NotFound, "job %q not found", jobID)
+	}
+	j, err := a.Jobs.GetJob(r.Context(), id.Tenant, jobID)
+	if err != nil {
+		return err
+	}
+	v := a.view(j)
+	if j.ErrorKey != "" || j.ResultsKey != "" {
+		l := &links{ExpiresAt: a.Now().Add(a.LinkTTL).UTC()}
+		base := strings.TrimSuffix(j.FileName, ".csv")
+		if j.ErrorKey != "" {
+			if l.Errors, err = a.Files.PresignGet(r.Context(), j.ErrorKey, base+"-errors.csv", a.LinkTTL); err != nil {
+				return err
+			}
+		}
+		if j.ResultsKey != "" {
+			if l.Results, err = a.Files.PresignGet(r.Context(), j.ResultsKey, base+"-results.csv", a.LinkTTL); err != nil {
+				return err
+			}
+		}
+		v.Links = l
+	}
+	writeJSON(w, http.StatusOK, v)
+	return nil
+}
+
+// jobFilter is what GET /v1/jobs filters on.
+type jobFilter struct {
+	typ        jobs.Type
+	objectType string
+	status     jobs.Status
+	text       string // lower case; file name, job ID or submitter contains it
+}
+
+func (f jobFilter) match(j jobs.Job) bool {
+	switch {
+	case f.typ != "" && j.Type != f.typ,
+		f.objectType != "" && j.ObjectType != f.objectType,
+		f.status != "" && j.Status != f.status:
+		return false
+	case f.text == "":
+		return true
+	}
+	for _, s := range []string{j.FileName, j.ID, j.SubmittedBy} {
+		if strings.Contains(strings.ToLower(s), f.text) {
+			return true
+		}
+	}
+	return false
+}
+
+// maxScan bounds the jobs one list request examines, so a rare filter
+// cannot make a request slow; the cursor continues the search.
+const maxScan = 1000
+
+// listJobs lists the tenant's jobs newest first, filtered, a page at a time.
+func (a *API) listJobs(w http.ResponseWriter, r *http.Request, id authn.Identity) error {
+	q := r.URL.Query()
+	var f jobFilter
+	switch t := q.Get("type"); t {
+	case "", string(jobs.TypeImport), string(jobs.TypeExport):
+		f.typ = jobs.Type(t)
+	default:
+		return bulkerr.New(bulkerr.Invalid, "type %q is not import or export", t)
+	}
+	if ot := q.Get("objectType"); ot != "" {
+		t, err := objecttype.Lookup(ot)
+		if err != nil {
+			return err
+		}
+		f.objectType = t.Slug
+	}
+	if s := q.Get("status"); s != "" {
+		st, ok := parseStatus(s)
+		if !ok {
+			return bulkerr.New(bulkerr.Invalid, "status %q is not one of New, In Progress, Completed, Completed with errors, Failed", s)
+		}
+		f.status = st
+	}
+	f.text = strings.ToLower(strings.TrimSpace(q.Get("q")))
+	limit := 25
+	if l := q.Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > 100 {
+			return bulkerr.New(bulkerr.Invalid, "limit %q must be a whole number from 1 to 100", l)
+		}
+		limit = n
+	}
+	after := q.Get("cursor")
+	if after != "" && !jobIDPattern.MatchString(after) {
+		return bulkerr.New(bulkerr.Invalid, "cursor %q is not one this API issued; pass nextCursor from the previous page", after)
+	}
+	out := []jobView{}
+	cursor, scanned := "", 0
+pages:
+	for {
+		page, next, err := a.Jobs.PageJobs(r.Context(), id.Tenant, after, 100)
+		if err != nil {
+			return err
+		}
+		for i, j := range page {
+			scanned++
+			if !f.match(j) {
+				continue
+			}
+			out = append(out, a.view(j))
+			if len(out) == limit {
+				if i < len(page)-1 || next != "" {
+					cursor = j.ID
+				}
+				break pages
+			}
+		}
+		if next == "" {
+			break
+		}
+		after, cursor = next, next
+		if scanned >= maxScan {
+			break
+		}
+	}
+	body := map[string]any{"jobs": out}
+	if cursor != "" {
+		body["nextCursor"] = cursor
+	}
+	writeJSON(w, http.StatusOK, body)
+	return nil
+}
+
+func parseStatus(s string) (jobs.Status, bool) {
+	for _, st := range []jobs.Status{jobs.StatusNew, jobs.StatusInProgress, jobs.StatusCompleted, jobs.StatusCompletedWithErrs, jobs.StatusFailed} {
+		if strings.EqualFold(strings.ReplaceAll(s, "_", " "), string(st)) {
+			return st, true
+		}
+	}
+	return "", false
+}
+
+func boolParam(r *http.Request, name string) (bool, error) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return false, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, bulkerr.New(bulkerr.Invalid, "%s=%q must be true or false", name, v)
+	}
+	return b, nil
+}

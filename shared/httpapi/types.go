@@ -1,0 +1,94 @@
+package httpapi
+
+import (
+	"bytes"
+	"fmt"
+	"net/http"
+
+	"github.com/ccbulk/bulkops/shared/authn"
+	"github.com/ccbulk/bulkops/shared/csvexport"
+	"github.com/ccbulk/bulkops/shared/objecttype"
+)
+
+// typeDoc is an object type as the API shows it.
+type typeDoc struct {
+	Slug     string      `json:"slug"`
+	Name     string      `json:"name"`
+	Aliases  []string    `json:"aliases,omitempty"`
+	Key      []string    `json:"key"`
+	Action   bool        `json:"actionColumn,omitempty"`
+	Columns  []columnDoc `json:"columns"`
+	Families []string    `json:"columnFamilies,omitempty"`
+	Notes    []string    `json:"notes,omitempty"`
+}
+
+type columnDoc struct {
+	Header    string   `json:"header"`
+	Aliases   []string `json:"aliases,omitempty"`
+	Required  bool     `json:"required"`
+	Kind      string   `json:"kind"`
+	Multi     bool     `json:"multi,omitempty"`
+	Values    []string `json:"values,omitempty"`
+	Ref       string   `json:"ref,omitempty"`
+	Immutable bool     `json:"immutable,omitempty"`
+	Doc       string   `json:"doc,omitempty"`
+	Example   string   `json:"example,omitempty"`
+}
+
+func describeType(t *objecttype.Type) typeDoc {
+	d := typeDoc{Slug: t.Slug, Name: t.Name, Aliases: t.Aliases, Action: t.Action, Notes: t.Notes}
+	for _, k := range t.Key {
+		c, _ := t.Column(k)
+		d.Key = append(d.Key, c.Header)
+	}
+	for _, c := range t.Columns {
+		d.Columns = append(d.Columns, columnDoc{Header: c.Header, Aliases: c.Aliases, Required: c.Required, Kind: c.Kind.String(),
+			Multi: c.Multi, Values: c.Values, Ref: c.Ref, Immutable: c.Immutable, Doc: c.Doc, Example: c.Example})
+	}
+	for _, f := range t.Families {
+		d.Families = append(d.Families, f.Prefix+":<name>")
+	}
+	return d
+}
+
+func (a *API) listTypes(w http.ResponseWriter, _ *http.Request, _ authn.Identity) error {
+	var out []typeDoc
+	for _, t := range objecttype.All() {
+		out = append(out, describeType(t))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"objectTypes": out})
+	return nil
+}
+
+func (a *API) getType(w http.ResponseWriter, r *http.Request, _ authn.Identity) error {
+	t, err := objecttype.Lookup(r.PathValue("type"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, describeType(t))
+	return nil
+}
+
+// template serves the type's CSV template; ?example=true adds an example row.
+func (a *API) template(w http.ResponseWriter, r *http.Request, _ authn.Identity) error {
+	t, err := objecttype.Lookup(r.PathValue("type"))
+	if err != nil {
+		return err
+	}
+	example, err := boolParam(r, "example")
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	if err := csvexport.WriteTemplate(&buf, t, example); err != nil {
+		return err
+	}
+	name := t.Slug + "-template.csv"
+	if example {
+		name = t.Slug + "-example.csv"
+	}
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", name))
+	_, err = w.Write(buf.Bytes())
+	return err
+}
