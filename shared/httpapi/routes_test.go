@@ -24,7 +24,7 @@ func routeSet() []string {
 // ones the document marks with no security.
 func TestRoutesMatchOpenAPI(t *testing.T) {
 	var doc struct {
-		OpenAPI string                                       `json:"openapi"`
+		OpenAPI string                                         `json:"openapi"`
 		Paths   map[string]map[string]struct{ Security []any } `json:"paths"`
 	}
 	if err := json.Unmarshal(OpenAPI, &doc); err != nil {
