@@ -19,9 +19,10 @@ help: ## list the targets
 
 # ------------------------------------------------------------------ build
 .PHONY: build
-build: ## build the local binaries (bin/devserver, bin/demo)
+build: ## build the local binaries (bin/devserver, bin/demo, bin/bulkops)
 	$(GO) build -o bin/devserver ./cmd/devserver
 	$(GO) build -o bin/demo ./cmd/demo
+	$(GO) build -o bin/bulkops ./cmd/bulkops
 
 .PHONY: lambdas
 lambdas: ## cross-compile every Lambda function for provided.al2023/arm64 into bin/lambda/<fn>/bootstrap
@@ -52,11 +53,19 @@ stack-status: ## show what is running
 	$(LOCAL)/stack.sh status
 
 # ------------------------------------------------------------------- demo
-.PHONY: demo
-demo: stack-up ## run the main job: upload a CSV, follow the import, print the job and its error CSV
-	$(ENV) && ./bin/demo -file samples/work-type.csv -tenant demo -type work-type
+.PHONY: demo demo-s3 token
+demo: stack-up ## run the main job: the bulkops CLI imports a CSV through the API, follows the job, prints it and its error CSV
+	$(ENV) && export BULKOPS_TOKEN=$$(./bin/bulkops token --tenant demo --user admin@demo.example) && \
+	  ./bin/bulkops import samples/work-type.csv --type work-type --wait --errors-out $(TOOLS)/run/work-type-errors.csv
 	@echo
 	@echo "The local stack is still running (logs in $(TOOLS)/run/). Stop it with: make stack-down"
+	@echo "More: export BULKOPS_TOKEN=\$$(bin/bulkops token); bin/bulkops jobs; bin/bulkops template queue --example"
+
+demo-s3: stack-up ## the same import by a plain S3 PutObject under imports/<tenant>/<type>/ (no API)
+	$(ENV) && ./bin/demo -file samples/work-type.csv -tenant demo -type work-type
+
+token: build ## print a local API token for tenant demo (the stack's dev server verifies it)
+	@./bin/bulkops token --tenant demo --user admin@demo.example
 
 # ------------------------------------------------------------------- test
 .PHONY: test test-unit test-integration lint

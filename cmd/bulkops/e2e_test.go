@@ -1,0 +1,74 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ccbulk/bulkops/shared/localtest"
+)
+
+// TestCLIEndToEnd runs the CLI against the running dev server: a token for
+// a fresh tenant, an import through the API's presigned upload with --wait
+// (the workflow runs on the ASL interpreter), the saved error CSV, and the
+// job in `jobs` and `job`.
+func TestCLIEndToEnd(t *testing.T) {
+	st := localtest.Require(t)
+	api := "http://127.0.0.1:3000"
+	resp, err := http.Get(api + "/v1/health")
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("the dev server's API is not up at %s (make stack-up): %v", api, err)
+	}
+	resp.Body.Close()
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	tenant := "cli-" + hex.EncodeToString(b[:])
+	ctx := context.Background()
+	cli := func(args ...string) (string, string, error) {
+		var out, info bytes.Buffer
+		err := run(ctx, append(args, "--api", api), &out, &info)
+		return out.String(), info.String(), err
+	}
+	key := filepath.Join(st.Root, ".tools", "run", "jwt-key.pem")
+	tok, _, err := cli("token", "--tenant", tenant, "--user", "ops@"+tenant+".example", "--key", key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok = strings.TrimSpace(tok)
+
+	errFile := filepath.Join(t.TempDir(), "errors.csv")
+	out, info, err := cli("import", filepath.Join(st.Root, "samples", "work-type.csv"), "--type", "Work Type", "--wait", "--errors-out", errFile, "--token", tok)
+	if err != nil {
+		t.Fatalf("import: %v\n%s\n%s", err, out, info)
+	}
+	for _, want := range []string{"Completed with errors", "ops@" + tenant + ".example", "8 total, 5 created, 0 updated, 0 unchanged, 3 failed", "Error CSV saved"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("import output lacks %q:\n%s", want, out)
+		}
+	}
+	if !strings.Contains(info, "100%") {
+		t.Errorf("no progress shown:\n%s", info)
+	}
+	saved, err := os.ReadFile(errFile)
+	if err != nil || strings.Count(string(saved), "\n") != 4 || !strings.Contains(string(saved), "NOT_ALLOWED") {
+		t.Fatalf("error CSV: %v %q", err, saved)
+	}
+
+	out, _, err = cli("jobs", "--status", "Completed with errors", "--token", tok)
+	if err != nil || strings.Count(out, "work-type.csv") != 1 {
+		t.Fatalf("jobs: %v\n%s", err, out)
+	}
+	_, _, err = cli("job", "01JZZZZZZZZZZZZZZZZZZZZZZZ", "--token", tok)
+	if err == nil || !strings.Contains(err.Error(), "404") {
+		t.Fatalf("unknown job: %v", err)
+	}
+	if _, _, err := cli("jobs", "--token", "not-a-token"); err == nil || !strings.Contains(err.Error(), "401") {
+		t.Fatalf("bad token: %v", err)
+	}
+}
