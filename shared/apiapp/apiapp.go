@@ -6,14 +6,12 @@ package apiapp
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
 	"time"
 
 	"github.com/ccbulk/bulkops/shared/applog"
 	"github.com/ccbulk/bulkops/shared/authn"
-	"github.com/ccbulk/bulkops/shared/awsenv"
 	"github.com/ccbulk/bulkops/shared/dynamostore"
 	"github.com/ccbulk/bulkops/shared/httpapi"
 	"github.com/ccbulk/bulkops/shared/ident"
@@ -24,19 +22,11 @@ import (
 // New builds the API from the environment (the variables template.yaml
 // sets), identifying callers with auth.
 func New(ctx context.Context, getenv func(string) string, logOut io.Writer, auth authn.Authenticator) (*httpapi.API, error) {
-	env, err := importapp.EnvFrom(getenv)
+	res, err := importapp.Open(ctx, getenv)
 	if err != nil {
 		return nil, err
 	}
-	awsCfg, err := awsenv.Load(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("loading AWS configuration: %w", err)
-	}
-	db := dynamostore.New(awsenv.DynamoDB(awsCfg), dynamostore.Tables{
-		Objects: env.ObjectsTable, Jobs: env.JobsTable, Control: env.ControlTable,
-	}, time.Now)
-	files := s3store.New(awsenv.S3(awsCfg), env.Bucket)
-	return Assemble(db, files, auth, applog.New(logOut)), nil
+	return Assemble(res.DB, res.Files, auth, applog.New(logOut)), nil
 }
 
 // Assemble builds the API from its parts; tests use it with their own

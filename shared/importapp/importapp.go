@@ -11,6 +11,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+
 	"github.com/ccbulk/bulkops/shared/applog"
 	"github.com/ccbulk/bulkops/shared/awsenv"
 	"github.com/ccbulk/bulkops/shared/dynamostore"
@@ -46,24 +48,41 @@ func EnvFrom(getenv func(string) string) (Env, error) {
 // New builds the import workflow from the environment. logOut receives the
 // JSON log lines.
 func New(ctx context.Context, getenv func(string) string, logOut io.Writer) (*importflow.Flow, error) {
-	env, err := EnvFrom(getenv)
-	if err != nil {
-		return nil, err
-	}
 	cfg, err := importflow.ConfigFromEnv(getenv)
 	if err != nil {
 		return nil, err
 	}
+	res, err := Open(ctx, getenv)
+	if err != nil {
+		return nil, err
+	}
+	flow := Assemble(cfg, res.DB, res.Files, applog.New(logOut))
+	flow.Events = jobevents.New(awsenv.EventBridge(res.AWS), getenv("BULKOPS_EVENT_BUS"))
+	return flow, nil
+}
+
+// Resources are the stores every function uses, built once per process.
+type Resources struct {
+	AWS   aws.Config
+	DB    *dynamostore.Store
+	Files *s3store.Store
+}
+
+// Open reads the resource variables and the AWS configuration and builds
+// the DynamoDB and S3 stores.
+func Open(ctx context.Context, getenv func(string) string) (Resources, error) {
+	env, err := EnvFrom(getenv)
+	if err != nil {
+		return Resources{}, err
+	}
 	awsCfg, err := awsenv.Load(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("loading AWS configuration: %w", err)
+		return Resources{}, fmt.Errorf("loading AWS configuration: %w", err)
 	}
 	db := dynamostore.New(awsenv.DynamoDB(awsCfg), dynamostore.Tables{
 		Objects: env.ObjectsTable, Jobs: env.JobsTable, Control: env.ControlTable,
 	}, time.Now)
-	flow := Assemble(cfg, db, s3store.New(awsenv.S3(awsCfg), env.Bucket), applog.New(logOut))
-	flow.Events = jobevents.New(awsenv.EventBridge(awsCfg), getenv("BULKOPS_EVENT_BUS"))
-	return flow, nil
+	return Resources{AWS: awsCfg, DB: db, Files: s3store.New(awsenv.S3(awsCfg), env.Bucket)}, nil
 }
 
 // Assemble builds a Flow from its parts (without an event publisher); tests
