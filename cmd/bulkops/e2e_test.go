@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ccbulk/bulkops/shared/audiozip/audiotest"
 	"github.com/ccbulk/bulkops/shared/localtest"
 )
 
@@ -58,6 +59,20 @@ func TestCLIEndToEnd(t *testing.T) {
 	saved, err := os.ReadFile(errFile)
 	if err != nil || strings.Count(string(saved), "\n") != 4 || !strings.Contains(string(saved), "NOT_ALLOWED") {
 		t.Fatalf("error CSV: %v %q", err, saved)
+	}
+
+	// A ZIP of prompts through the same API, upload and workflow.
+	zipPath := filepath.Join(t.TempDir(), "prompts.zip")
+	z, err := audiotest.ZIP(
+		audiotest.Entry{Name: "ivr/Welcome.wav", Body: audiotest.WAV(1, 1, 8000, 16, 4000, 0)},
+		audiotest.Entry{Name: "ivr/readme.txt", Body: []byte("x")},
+	)
+	if err != nil || os.WriteFile(zipPath, z, 0o644) != nil {
+		t.Fatal(err)
+	}
+	out, info, err = cli("import", zipPath, "--type", "audio-file", "--wait", "--errors-out", filepath.Join(t.TempDir(), "zip-errors.csv"), "--token", tok)
+	if err != nil || !strings.Contains(out, "2 total, 1 created, 0 updated, 0 unchanged, 1 failed") || !strings.Contains(out, "ivr/readme.txt,3,NOT_WAV") {
+		t.Fatalf("audio import: %v\n%s\n%s", err, out, info)
 	}
 
 	out, _, err = cli("jobs", "--status", "Completed with errors", "--token", tok)

@@ -31,6 +31,16 @@ import (
 // Slug is the object type of audio files in upload keys and the catalog.
 const Slug = "audio-file"
 
+// IsSlug reports whether an upload folder or API type names audio files
+// (audio-file, audio-files, audio, prompts; any case, _ or space for -).
+func IsSlug(s string) bool {
+	switch strings.NewReplacer("_", "-", " ", "-").Replace(strings.ToLower(strings.TrimSpace(s))) {
+	case Slug, "audio-files", "audio", "prompts", "audio-prompts":
+		return true
+	}
+	return false
+}
+
 // Limits bound one archive.
 type Limits struct {
 	MaxArchiveBytes int64   // the ZIP itself (50 MB, as Webex)

@@ -9,6 +9,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/ccbulk/bulkops/shared/audiozip"
 	"github.com/ccbulk/bulkops/shared/authn"
 	"github.com/ccbulk/bulkops/shared/bulkerr"
 	"github.com/ccbulk/bulkops/shared/csvread"
@@ -44,11 +45,17 @@ func (a *API) createImport(w http.ResponseWriter, r *http.Request, id authn.Iden
 	if err := decodeBody(r, &req); err != nil {
 		return err
 	}
-	t, err := objecttype.Lookup(req.ObjectType)
-	if err != nil {
-		return err
+	slug, ext, audio := "", ".csv", audiozip.IsSlug(req.ObjectType)
+	if audio {
+		slug, ext = audiozip.Slug, ".zip"
+	} else {
+		t, err := objecttype.Lookup(req.ObjectType)
+		if err != nil {
+			return err
+		}
+		slug = t.Slug
 	}
-	name, err := cleanFileName(req.FileName)
+	name, err := cleanFileName(req.FileName, ext)
 	if err != nil {
 		return err
 	}
@@ -59,20 +66,23 @@ func (a *API) createImport(w http.ResponseWriter, r *http.Request, id authn.Iden
 	if lock.Holder != "" {
 		return busyError{error: bulkerr.New(bulkerr.Busy, "another bulk operation is in progress (job %s); try again when it has finished", lock.Holder), job: lock.Holder}
 	}
-	limits := csvread.DefaultLimits()
+	maxBytes := csvread.DefaultLimits().MaxBytes
 	ts, err := a.Settings.TenantSettings(r.Context(), id.Tenant)
 	if err != nil {
 		return err
 	}
-	if ts.LargeFiles {
-		limits = csvread.LargeLimits()
+	switch {
+	case audio:
+		maxBytes = audiozip.DefaultLimits().MaxArchiveBytes
+	case ts.LargeFiles:
+		maxBytes = csvread.LargeLimits().MaxBytes
 	}
 	jobID, err := a.NewID()
 	if err != nil {
 		return bulkerr.Wrap(bulkerr.Internal, err, "making a job ID")
 	}
-	key := path.Join("imports", id.Tenant, t.Slug, name)
-	up, err := a.Files.PresignUpload(r.Context(), key, limits.MaxBytes, map[string]string{
+	key := path.Join("imports", id.Tenant, slug, name)
+	up, err := a.Files.PresignUpload(r.Context(), key, maxBytes, map[string]string{
 		importflow.MetaJobID:       jobID,
 		importflow.MetaSubmittedBy: id.User,
 		importflow.MetaDryRun:      strconv.FormatBool(req.DryRun),
@@ -82,16 +92,16 @@ func (a *API) createImport(w http.ResponseWriter, r *http.Request, id authn.Iden
 	}
 	a.Log.InfoContext(r.Context(), "upload issued", "tenant", id.Tenant, "job", jobID, "key", key, "dryRun", req.DryRun)
 	writeJSON(w, http.StatusCreated, importResponse{
-		JobID: jobID, ObjectType: t.Slug, FileName: name, DryRun: req.DryRun,
-		MaxBytes: limits.MaxBytes, ExpiresAt: a.Now().Add(a.UploadTTL).UTC(), Upload: up,
+		JobID: jobID, ObjectType: slug, FileName: name, DryRun: req.DryRun,
+		MaxBytes: maxBytes, ExpiresAt: a.Now().Add(a.UploadTTL).UTC(), Upload: up,
 	})
 	return nil
 }
 
 // cleanFileName checks the client's file name: it becomes the last part of
 // the upload key, so no path separators, no control characters, at most 200
-// characters, ending in .csv.
-func cleanFileName(name string) (string, error) {
+// characters, ending in ext (.csv, or .zip for audio prompts).
+func cleanFileName(name, ext string) (string, error) {
 	name = strings.TrimSpace(name)
 	bad := func(why string) (string, error) {
 		return "", bulkerr.New(bulkerr.Invalid, "fileName %q %s", name, why)
@@ -103,8 +113,8 @@ func cleanFileName(name string) (string, error) {
 		return bad("must be UTF-8 of at most 200 characters")
 	case strings.ContainsAny(name, `/\`) || name == "." || name == "..":
 		return bad("must be a bare file name, without folders")
-	case !strings.EqualFold(path.Ext(name), ".csv"):
-		return bad("must end in .csv")
+	case !strings.EqualFold(path.Ext(name), ext):
+		return bad("must end in " + ext)
 	}
 	for _, c := range name {
 		if unicode.IsControl(c) {

@@ -12,6 +12,7 @@ import (
 	"github.com/ccbulk/bulkops/shared/csvread"
 	"github.com/ccbulk/bulkops/shared/dynamostore"
 	"github.com/ccbulk/bulkops/shared/jobs"
+	"github.com/ccbulk/bulkops/shared/objecttype"
 )
 
 // rowOutcome is one row's decision as stored in the chunk's decisions file.
@@ -117,19 +118,15 @@ func (f *Flow) decisions(ctx context.Context, j JobRef, c ChunkRef) (chunkDecisi
 	if err != nil {
 		return dec, err
 	}
-	v, err := csvimport.NewValidator(t, sp.Header)
+	var decided []csvimport.Decision
+	if t == nil {
+		decided, err = f.decideAudio(ctx, j, c, sp)
+	} else {
+		decided, err = f.decideCSV(ctx, j, c, sp, t)
+	}
 	if err != nil {
 		return dec, err
 	}
-	recs, err := f.readChunk(ctx, j, c, sp.Format)
-	if err != nil {
-		return dec, err
-	}
-	decided, err := v.Decide(ctx, recs, f.Objects(j.Tenant))
-	if err != nil {
-		return dec, err
-	}
-	csvimport.RejectDuplicates(decided, sp.Duplicates)
 
 	var errBuf, resBuf bytes.Buffer
 	ew := csvimport.NewErrorPartWriter(&errBuf, sp.Header)
@@ -189,6 +186,24 @@ func (f *Flow) decisions(ctx context.Context, j JobRef, c ChunkRef) (chunkDecisi
 		return dec, err
 	}
 	return dec, nil
+}
+
+// decideCSV reads one chunk of a CSV file and decides its rows.
+func (f *Flow) decideCSV(ctx context.Context, j JobRef, c ChunkRef, sp storedPlan, t *objecttype.Type) ([]csvimport.Decision, error) {
+	v, err := csvimport.NewValidator(t, sp.Header)
+	if err != nil {
+		return nil, err
+	}
+	recs, err := f.readChunk(ctx, j, c, sp.Format)
+	if err != nil {
+		return nil, err
+	}
+	decided, err := v.Decide(ctx, recs, f.Objects(j.Tenant))
+	if err != nil {
+		return nil, err
+	}
+	csvimport.RejectDuplicates(decided, sp.Duplicates)
+	return decided, nil
 }
 
 func (f *Flow) readChunk(ctx context.Context, j JobRef, c ChunkRef, format csvread.Format) ([]csvread.Record, error) {

@@ -91,6 +91,7 @@ type settingsStore interface {
 // fileStore is the bucket.
 type fileStore interface {
 	Head(ctx context.Context, key string) (s3store.Info, error)
+	HeadVersion(ctx context.Context, key, versionID string) (s3store.Info, error)
 	Open(ctx context.Context, key, versionID string) (io.ReadCloser, error)
 	OpenRange(ctx context.Context, key, versionID string, start, end int64) (io.ReadCloser, error)
 	Get(ctx context.Context, key string) ([]byte, error)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 
+	"github.com/ccbulk/bulkops/shared/audiozip"
 	"github.com/ccbulk/bulkops/shared/bulkerr"
 	"github.com/ccbulk/bulkops/shared/csvimport"
 	"github.com/ccbulk/bulkops/shared/csvread"
@@ -21,6 +22,8 @@ type storedPlan struct {
 	Rows       int                 `json:"rows"`
 	Chunks     []csvread.Chunk     `json:"chunks"`
 	Duplicates []csvread.Duplicate `json:"duplicates,omitempty"`
+	// Entries are the ZIP entries of an audio import (audiozip.Slug).
+	Entries []audiozip.Entry `json:"entries,omitempty"`
 }
 
 // Prepare checks the file (type, limits, encoding, delimiter, header,
@@ -29,6 +32,13 @@ type storedPlan struct {
 func (f *Flow) Prepare(ctx context.Context, j JobRef) (PlanRef, error) {
 	if err := f.Locks.ExtendLock(ctx, j.Tenant, j.JobID, f.Config.LockLease); err != nil {
 		return PlanRef{}, err
+	}
+	if audiozip.IsSlug(j.ObjectType) {
+		sp, err := f.prepareAudio(ctx, j)
+		if err != nil {
+			return PlanRef{}, err
+		}
+		return f.storePlan(ctx, j, sp)
 	}
 	t, err := objecttype.Lookup(j.ObjectType)
 	if err != nil {
@@ -55,10 +65,15 @@ func (f *Flow) Prepare(ctx context.Context, j JobRef) (PlanRef, error) {
 	if _, err := csvimport.NewValidator(t, plan.Header); err != nil {
 		return PlanRef{}, err
 	}
-	sp := storedPlan{
+	return f.storePlan(ctx, j, storedPlan{
 		ObjectType: t.Slug, Format: plan.Format, Header: plan.Header, Rows: plan.Rows,
 		Chunks: plan.Chunks, Duplicates: plan.Duplicates,
-	}
+	})
+}
+
+// storePlan writes plan.json, marks the job In Progress and returns the
+// chunks for the Map state.
+func (f *Flow) storePlan(ctx context.Context, j JobRef, sp storedPlan) (PlanRef, error) {
 	raw, err := json.Marshal(sp)
 	if err != nil {
 		return PlanRef{}, bulkerr.Wrap(bulkerr.Internal, err, "encoding the plan")
@@ -66,18 +81,18 @@ func (f *Flow) Prepare(ctx context.Context, j JobRef) (PlanRef, error) {
 	if err := f.Files.Put(ctx, planKey(j.Tenant, j.JobID), "application/json", raw, nil); err != nil {
 		return PlanRef{}, err
 	}
-	if err := f.Jobs.MarkInProgress(ctx, j.Tenant, j.JobID, plan.Rows, len(plan.Chunks), f.Now()); err != nil {
+	if err := f.Jobs.MarkInProgress(ctx, j.Tenant, j.JobID, sp.Rows, len(sp.Chunks), f.Now()); err != nil {
 		return PlanRef{}, err
 	}
 	if err := f.announce(ctx, j.Tenant, j.JobID); err != nil {
 		return PlanRef{}, err
 	}
-	ref := PlanRef{Rows: plan.Rows, Chunks: make([]ChunkRef, len(plan.Chunks)), MaxConcurrency: max(f.Config.ChunkConcurrency, 1)}
-	for i, c := range plan.Chunks {
+	ref := PlanRef{Rows: sp.Rows, Chunks: make([]ChunkRef, len(sp.Chunks)), MaxConcurrency: max(f.Config.ChunkConcurrency, 1)}
+	for i, c := range sp.Chunks {
 		ref.Chunks[i] = ChunkRef{Index: c.Index, Start: c.Start, End: c.End, FirstRow: c.FirstRow, Rows: c.Rows}
 	}
-	f.logger(j).InfoContext(ctx, "planned", "rows", plan.Rows, "chunks", len(plan.Chunks),
-		"encoding", plan.Format.Encoding, "duplicates", len(plan.Duplicates))
+	f.logger(j).InfoContext(ctx, "planned", "rows", sp.Rows, "chunks", len(sp.Chunks),
+		"encoding", sp.Format.Encoding, "duplicates", len(sp.Duplicates))
 	return ref, nil
 }
 
@@ -105,6 +120,9 @@ func (f *Flow) loadPlan(ctx context.Context, j JobRef) (storedPlan, *objecttype.
 	var sp storedPlan
 	if err := json.Unmarshal(raw, &sp); err != nil {
 		return storedPlan{}, nil, bulkerr.Wrap(bulkerr.Internal, err, "decoding the plan of job %s", j.JobID)
+	}
+	if sp.ObjectType == audiozip.Slug {
+		return sp, nil, nil
 	}
 	t, err := objecttype.Lookup(sp.ObjectType)
 	if err != nil {

@@ -68,7 +68,16 @@ func classify(err error, doing string, args ...any) error {
 
 // Head returns an object's size, ETag, version and user metadata.
 func (st *Store) Head(ctx context.Context, key string) (Info, error) {
-	out, err := st.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &st.bucket, Key: &key})
+	return st.HeadVersion(ctx, key, "")
+}
+
+// HeadVersion is Head of one version of the object ("" for the current).
+func (st *Store) HeadVersion(ctx context.Context, key, versionID string) (Info, error) {
+	in := &s3.HeadObjectInput{Bucket: &st.bucket, Key: &key}
+	if versionID != "" {
+		in.VersionId = &versionID
+	}
+	out, err := st.client.HeadObject(ctx, in)
 	if err != nil {
 		return Info{}, classify(err, "reading %s", key)
 	}
