@@ -27,7 +27,7 @@ func render(w io.Writer) {
 	p("- true/false cells accept true/false, yes/no, y/n and 1/0 in any case and are stored as true or false. Lists of allowed values ignore case and treat spaces as `_`.\n")
 	p("- Row numbers are as a spreadsheet shows them: the header is row 1. Blank lines are skipped but counted.\n")
 	p("- Rejected rows come back in the error CSV: the original header and cells, then `%s`, with every problem of the row. Fix the cells and upload the error CSV as it is: the report columns are ignored on import.\n", strings.Join(objecttype.ReportHeaders, "`, `"))
-	p("- Exports and templates use these columns, so an exported file imports back with every row unchanged.\n\n")
+	p("- Exports and templates use these columns, so an exported file imports back with every row unchanged. Exported cells that start with = + - @, tab or CR (other than numbers such as -5) get a leading apostrophe against formula injection; import removes an apostrophe in front of those characters.\n\n")
 	p("## Types, in import order\n\n")
 	p("A type's references point at types listed before it; import files in this order.\n\n")
 	for _, t := range objecttype.All() {

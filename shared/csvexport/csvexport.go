@@ -123,10 +123,13 @@ func (l *Layout) Row(o catalog.Object) []string {
 
 // Writer streams rows of one layout as CSV (UTF-8 with BOM, CRLF, comma).
 type Writer struct {
-	l      *Layout
-	cw     *csv.Writer
-	header bool
-	err    error
+	// Neutralize (on by default) protects cells against formula injection
+	// (objecttype.Neutralize); import undoes it, so files still round-trip.
+	Neutralize bool
+	l          *Layout
+	cw         *csv.Writer
+	header     bool
+	err        error
 }
 
 // NewWriter returns a Writer of l's rows to w. The header is written with
@@ -134,7 +137,7 @@ type Writer struct {
 func NewWriter(w io.Writer, l *Layout) *Writer {
 	cw := csv.NewWriter(w)
 	cw.UseCRLF = true
-	return &Writer{l: l, cw: cw, err: writeBOM(w)}
+	return &Writer{Neutralize: true, l: l, cw: cw, err: writeBOM(w)}
 }
 
 func writeBOM(w io.Writer) error {
@@ -156,7 +159,13 @@ func (w *Writer) Write(o catalog.Object) error {
 	if w.err != nil {
 		return w.err
 	}
-	w.err = w.cw.Write(w.l.Row(o))
+	row := w.l.Row(o)
+	if w.Neutralize {
+		for i, c := range row {
+			row[i] = objecttype.Neutralize(c)
+		}
+	}
+	w.err = w.cw.Write(row)
 	return w.err
 }
 

@@ -158,7 +158,7 @@ func (v *Validator) parse(rec csvread.Record) parsed {
 		return p
 	}
 	for pos, raw := range rec.Cells {
-		cell := strings.TrimSpace(raw)
+		cell := objecttype.Unneutralize(strings.TrimSpace(raw))
 		if pos == v.b.ActionPos {
 			p.action = strings.ToUpper(cell)
 			continue

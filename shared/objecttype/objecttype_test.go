@@ -253,3 +253,26 @@ func FuzzNormalizeName(f *testing.F) {
 		}
 	})
 }
+
+func TestNeutralize(t *testing.T) {
+	tests := []struct{ in, out string }{
+		{"=SUM(A1:A9)", "'=SUM(A1:A9)"},
+		{"+1 (415) 555-0100", "'+1 (415) 555-0100"},
+		{"-5", "-5"},
+		{"+14155550100", "+14155550100"},
+		{"-2.5", "-2.5"},
+		{"@cmd", "'@cmd"},
+		{"\tx", "'\tx"},
+		{"plain", "plain"},
+		{"", ""},
+		{"'=already", "''=already"},
+	}
+	for _, tt := range tests {
+		if got := Neutralize(tt.in); got != tt.out {
+			t.Errorf("Neutralize(%q) = %q, want %q", tt.in, got, tt.out)
+		}
+		if back := Unneutralize(Neutralize(tt.in)); back != tt.in {
+			t.Errorf("Unneutralize(Neutralize(%q)) = %q", tt.in, back)
+		}
+	}
+}

@@ -220,3 +220,33 @@ func describe(extra string) string {
 	}
 	return strings.Join(parts, " ")
 }
+
+// formulaStarts are the first characters that make a spreadsheet treat a
+// cell as a formula.
+const formulaStarts = "=+-@\t\r"
+
+// plainNumber matches cells that start like a formula but are numbers.
+var plainNumber = regexp.MustCompile(`^[+-]?[0-9]+(\.[0-9]+)?$`)
+
+// Neutralize protects a cell written to a CSV against formula injection:
+// a value starting with = + - @ tab or CR gets a leading apostrophe, which
+// spreadsheets show as text; numbers such as -5 are left alone.
+// Unneutralize undoes it on import, so exports round-trip exactly.
+func Neutralize(cell string) string {
+	if Unneutralize(cell) != cell {
+		return "'" + cell // keep a stored apostrophe-formula intact
+	}
+	if cell == "" || !strings.ContainsRune(formulaStarts, rune(cell[0])) || plainNumber.MatchString(cell) {
+		return cell
+	}
+	return "'" + cell
+}
+
+// Unneutralize removes the apostrophe Neutralize adds: a cell of an apostrophe
+// followed by = + - @ tab or CR loses the apostrophe.
+func Unneutralize(cell string) string {
+	if len(cell) > 1 && cell[0] == '\'' && strings.ContainsRune(formulaStarts, rune(cell[1])) {
+		return cell[1:]
+	}
+	return cell
+}
