@@ -242,10 +242,11 @@ func Neutralize(cell string) string {
 	return "'" + cell
 }
 
-// Unneutralize removes the apostrophe Neutralize adds: a cell of an apostrophe
-// followed by = + - @ tab or CR loses the apostrophe.
+// Unneutralize removes the apostrophe Neutralize adds: a cell of an
+// apostrophe followed by = + - @ tab or CR (or by such a cell with its own
+// apostrophe) loses its first apostrophe.
 func Unneutralize(cell string) string {
-	if len(cell) > 1 && cell[0] == '\'' && strings.ContainsRune(formulaStarts, rune(cell[1])) {
+	if len(cell) > 1 && cell[0] == '\'' && (strings.ContainsRune(formulaStarts, rune(cell[1])) || Unneutralize(cell[1:]) != cell[1:]) {
 		return cell[1:]
 	}
 	return cell
