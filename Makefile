@@ -102,6 +102,7 @@ fuzz: ## run every fuzz target for FUZZTIME each (default 60s); new failing inpu
 	$(GO) test -run '^$$' -fuzz '^FuzzDecide$$' -fuzztime $(FUZZTIME) ./shared/csvimport
 	$(GO) test -run '^$$' -fuzz '^FuzzCanonical$$' -fuzztime $(FUZZTIME) ./shared/objecttype
 	$(GO) test -run '^$$' -fuzz '^FuzzNormalizeName$$' -fuzztime $(FUZZTIME) ./shared/objecttype
+	$(GO) test -run '^$$' -fuzz '^FuzzNeutralize$$' -fuzztime $(FUZZTIME) ./shared/objecttype
 	$(GO) test -run '^$$' -fuzz '^FuzzInspect$$' -fuzztime $(FUZZTIME) ./shared/audiozip
 
 .PHONY: clean

@@ -276,3 +276,21 @@ func TestNeutralize(t *testing.T) {
 		}
 	}
 }
+
+// FuzzNeutralize: import undoes export's neutralization for every value,
+// and a neutralized cell never starts with a formula character unless it
+// is a plain number.
+func FuzzNeutralize(f *testing.F) {
+	for _, s := range []string{"=1+1", "''=x", "-5", "+1 415", "@x", "'", "''", "\t", "plain"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		n := Neutralize(s)
+		if back := Unneutralize(n); back != s {
+			t.Fatalf("Unneutralize(Neutralize(%q)) = %q via %q", s, back, n)
+		}
+		if n != "" && strings.ContainsRune(formulaStarts, rune(n[0])) && !plainNumber.MatchString(n) {
+			t.Fatalf("Neutralize(%q) = %q still starts a formula", s, n)
+		}
+	})
+}
