@@ -95,6 +95,10 @@ lint: ## cfn-lint, sam validate --lint, asl-validator, the ASL server's own test
 bench-engine: ## import engine throughput and peak memory, 5,000 and 1,000,000 rows (docs/import-engine-benchmarks.md)
 	$(GO) test -run '^$$' -bench BenchmarkEngine -benchmem -benchtime 3x -timeout 30m ./shared/csvimport
 
+.PHONY: bench-export
+bench-export: ## export writer: 10,000 and 100,000 objects to a split ZIP, wall time and peak memory (docs/export-benchmarks.md)
+	$(GO) test -run '^$$' -bench BenchmarkExport -benchmem -benchtime 3x ./shared/exportzip
+
 FUZZTIME ?= 60s
 .PHONY: fuzz
 fuzz: ## run every fuzz target for FUZZTIME each (default 60s); new failing inputs land in testdata/fuzz
