@@ -35,6 +35,7 @@ build-ImportPrepareFunction:  ; $(LAMBDA_GO) -o $(ARTIFACTS_DIR)/bootstrap ./fun
 build-ImportChunkFunction:    ; $(LAMBDA_GO) -o $(ARTIFACTS_DIR)/bootstrap ./functions/import-chunk
 build-ImportFinalizeFunction: ; $(LAMBDA_GO) -o $(ARTIFACTS_DIR)/bootstrap ./functions/import-finalize
 build-ApiFunction:            ; $(LAMBDA_GO) -o $(ARTIFACTS_DIR)/bootstrap ./functions/api
+build-ExportFunction:         ; $(LAMBDA_GO) -o $(ARTIFACTS_DIR)/bootstrap ./functions/export
 build-ExportDispatchFunction: ; $(LAMBDA_GO) -o $(ARTIFACTS_DIR)/bootstrap ./functions/export-dispatch
 
 # ------------------------------------------------------------ local stack

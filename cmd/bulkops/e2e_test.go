@@ -1,10 +1,12 @@
 package main
 
 import (
+	"archive/zip"
 	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -73,6 +75,28 @@ func TestCLIEndToEnd(t *testing.T) {
 	out, info, err = cli("import", zipPath, "--type", "audio-file", "--wait", "--errors-out", filepath.Join(t.TempDir(), "zip-errors.csv"), "--token", tok)
 	if err != nil || !strings.Contains(out, "2 total, 1 created, 0 updated, 0 unchanged, 1 failed") || !strings.Contains(out, "ivr/readme.txt,3,NOT_WAV") {
 		t.Fatalf("audio import: %v\n%s\n%s", err, out, info)
+	}
+
+	// Export what was imported, through the API and the export function
+	// (invoked asynchronously on the dev server's Lambda API).
+	zipOut := filepath.Join(t.TempDir(), "export.zip")
+	out, info, err = cli("export", "work-type", "--prefix", "cli_", "--wait", "-o", zipOut, "--token", tok)
+	if err != nil || !strings.Contains(out, "Completed") {
+		t.Fatalf("export: %v\n%s\n%s", err, out, info)
+	}
+	zr, err := zip.OpenReader(zipOut)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zr.Close()
+	if len(zr.File) != 1 || !strings.HasPrefix(zr.File[0].Name, "WorkType_") {
+		t.Fatalf("export parts: %v", zr.File)
+	}
+	rc, _ := zr.File[0].Open()
+	csvBytes, _ := io.ReadAll(rc)
+	rc.Close()
+	if lines := strings.Count(string(csvBytes), "\r\n"); lines != 6 || !strings.Contains(string(csvBytes), "Lunch") {
+		t.Fatalf("exported CSV (%d lines):\n%s", lines, csvBytes)
 	}
 
 	out, _, err = cli("jobs", "--status", "Completed with errors", "--token", tok)

@@ -5,6 +5,7 @@
 //	bulkops jobs [--status S] [--type import|export] [--object-type T] [--q TEXT] [--limit N]
 //	bulkops job ID
 //	bulkops template T [--example] [-o FILE]
+//	bulkops export T[,T...] [--prefix P] [--wait] [-o FILE]
 //	bulkops token [--tenant T] [--user U]      (local stack only)
 //
 // The API's base URL comes from --api or BULKOPS_API (default
@@ -34,6 +35,7 @@ const usage = `usage:
   bulkops jobs [--status S] [--type import|export] [--object-type T] [--q TEXT] [--limit N]
   bulkops job ID
   bulkops template T [--example] [-o FILE]
+  bulkops export T[,T...] [--prefix P] [--wait] [-o FILE]
   bulkops token [--tenant T] [--user U] [--key FILE]   (local stack only)
 common flags: --api URL (BULKOPS_API), --token TOKEN (BULKOPS_TOKEN)
 `
@@ -151,6 +153,20 @@ func run(ctx context.Context, args []string, out, info io.Writer) error {
 		}
 		_, err = out.Write(b)
 		return err
+	case "export":
+		prefix := fs.String("prefix", "", "file name prefix (at most 20 letters, digits, _ or -)")
+		wait := fs.Bool("wait", false, "wait for the export and download the ZIP")
+		o := fs.String("o", "", "where to save the ZIP (default its own name)")
+		timeout := fs.Duration("timeout", 30*time.Minute, "how long --wait waits")
+		typ, err := parse(fs, args, 1)
+		if err != nil {
+			return err
+		}
+		c, err := client()
+		if err != nil {
+			return err
+		}
+		return exportTypes(ctx, c, strings.Split(typ[0], ","), *prefix, *wait, *o, *timeout, out, info)
 	case "token":
 		tenant := fs.String("tenant", "demo", "tenant")
 		user := fs.String("user", "admin@demo.example", "user (e-mail)")
@@ -226,30 +242,9 @@ func importFile(ctx context.Context, c *apiclient.Client, path, typ string, dry,
 		fmt.Fprintf(out, "%s\n", imp.JobID)
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	var j apiclient.Job
-	for {
-		j, err = c.Job(ctx, imp.JobID)
-		var p *apiclient.Problem
-		switch {
-		case errors.As(err, &p) && p.Status == 404:
-			fmt.Fprint(info, "\rwaiting for the workflow to pick up the file…")
-		case err != nil:
-			return err
-		default:
-			fmt.Fprint(info, "\r"+bar(j))
-		}
-		if err == nil && j.Status.Final() {
-			fmt.Fprintln(info)
-			break
-		}
-		select {
-		case <-ctx.Done():
-			fmt.Fprintln(info)
-			return fmt.Errorf("job %s still running after %s; follow it with: bulkops job %s", imp.JobID, timeout, imp.JobID)
-		case <-time.After(500 * time.Millisecond):
-		}
+	j, err := follow(ctx, c, imp.JobID, timeout, info)
+	if err != nil {
+		return err
 	}
 	printJob(out, j)
 	if j.Links != nil && j.Links.Errors != "" {
@@ -266,6 +261,68 @@ func importFile(ctx context.Context, c *apiclient.Client, path, typ string, dry,
 		fmt.Fprintf(out, "\nError CSV saved to %s (fix the rows and import it again as it is):\n%s", errOut, strings.TrimPrefix(string(b), "\uFEFF"))
 	}
 	return nil
+}
+
+// exportTypes starts an export and, with wait, follows it and downloads
+// the ZIP.
+func exportTypes(ctx context.Context, c *apiclient.Client, types []string, prefix string, wait bool, o string, timeout time.Duration, out, info io.Writer) error {
+	j, err := c.CreateExport(ctx, types, prefix)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(info, "export job %s started (%s)\n", j.ID, j.FileName)
+	if !wait {
+		fmt.Fprintln(out, j.ID)
+		return nil
+	}
+	j, err = follow(ctx, c, j.ID, timeout, info)
+	if err != nil {
+		return err
+	}
+	printJob(out, j)
+	if j.Status != "Completed" || j.Links == nil || j.Links.Results == "" {
+		return fmt.Errorf("export %s ended %s: %s", j.ID, j.Status, j.Message)
+	}
+	b, err := c.Download(ctx, j.Links.Results)
+	if err != nil {
+		return err
+	}
+	if o == "" {
+		o = j.FileName
+	}
+	if err := os.WriteFile(o, b, 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "\nSaved %s (%d bytes)\n", o, len(b))
+	return nil
+}
+
+// follow polls a job with a progress bar until it is final.
+func follow(ctx context.Context, c *apiclient.Client, id string, timeout time.Duration, info io.Writer) (apiclient.Job, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	for {
+		j, err := c.Job(ctx, id)
+		var p *apiclient.Problem
+		switch {
+		case errors.As(err, &p) && p.Status == 404:
+			fmt.Fprint(info, "\rwaiting for the workflow to pick up the file…")
+		case err != nil:
+			return j, err
+		default:
+			fmt.Fprint(info, "\r"+bar(j))
+			if j.Status.Final() {
+				fmt.Fprintln(info)
+				return j, nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			fmt.Fprintln(info)
+			return j, fmt.Errorf("job %s still running after %s; follow it with: bulkops job %s", id, timeout, id)
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
 }
 
 // bar renders a progress line: status, bar, rows and ETA.

@@ -40,6 +40,7 @@ import (
 	"github.com/ccbulk/bulkops/shared/authn"
 	"github.com/ccbulk/bulkops/shared/awsenv"
 	"github.com/ccbulk/bulkops/shared/devstack"
+	"github.com/ccbulk/bulkops/shared/exportapp"
 	"github.com/ccbulk/bulkops/shared/httpapi"
 	"github.com/ccbulk/bulkops/shared/importapp"
 	"github.com/ccbulk/bulkops/shared/samtemplate"
@@ -109,12 +110,21 @@ func run() error {
 			log.Info("function not served locally", "function", id, "why", why)
 			continue
 		}
-		if !contains(importFunctions, id) {
-			return fmt.Errorf("template function %s has no local handler; add it to cmd/devserver", id)
-		}
 		getenv, err := names.Env(id, os.Getenv)
 		if err != nil {
 			return fmt.Errorf("function %s: %w", id, err)
+		}
+		if id == "ExportFunction" {
+			flow, err := exportapp.New(ctx, getenv, os.Stderr)
+			if err != nil {
+				return fmt.Errorf("function %s: %w", id, err)
+			}
+			fnName, _ := names.Ref(id)
+			lambdas.Register(fnName, lambda.NewHandler(exportapp.Handler(flow)))
+			continue
+		}
+		if !contains(importFunctions, id) {
+			return fmt.Errorf("template function %s has no local handler; add it to cmd/devserver", id)
 		}
 		flow, err := importapp.New(ctx, getenv, os.Stderr)
 		if err != nil {

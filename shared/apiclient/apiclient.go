@@ -151,6 +151,13 @@ func (c *Client) Upload(ctx context.Context, up s3store.Upload, fileName string,
 	return nil
 }
 
+// CreateExport starts an export of the given types.
+func (c *Client) CreateExport(ctx context.Context, types []string, prefix string) (Job, error) {
+	var j Job
+	err := c.do(ctx, "POST", "/v1/exports", map[string]any{"objectTypes": types, "prefix": prefix}, &j)
+	return j, err
+}
+
 // Job returns one job.
 func (c *Client) Job(ctx context.Context, id string) (Job, error) {
 	var j Job

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 )
@@ -48,3 +49,6 @@ func SFN(cfg aws.Config) *sfn.Client { return sfn.NewFromConfig(cfg) }
 
 // EventBridge returns an EventBridge client.
 func EventBridge(cfg aws.Config) *eventbridge.Client { return eventbridge.NewFromConfig(cfg) }
+
+// Lambda returns a Lambda client.
+func Lambda(cfg aws.Config) *lambda.Client { return lambda.NewFromConfig(cfg) }

@@ -216,3 +216,57 @@ func sleep(ctx context.Context, d time.Duration) error {
 		return nil
 	}
 }
+
+// Each calls fn with every stored object of type typ, in key order, one
+// Query page (up to 1 MB) at a time, so memory does not grow with the
+// number of objects.
+func (o *Objects) Each(ctx context.Context, typ string, fn func(catalog.Object) error) error {
+	var start map[string]ddbtypes.AttributeValue
+	for {
+		out, err := o.st.db.Query(ctx, &dynamodb.QueryInput{
+			TableName:                 &o.st.tables.Objects,
+			KeyConditionExpression:    aws.String("pk = :p"),
+			ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":p": s(objectPK(o.tenant, typ))},
+			ExclusiveStartKey:         start,
+		})
+		if err != nil {
+			return classify(err, "reading %s objects", typ)
+		}
+		var items []objectItem
+		if err := attributevalue.UnmarshalListOfMaps(out.Items, &items); err != nil {
+			return bulkerr.Wrap(bulkerr.Internal, err, "decoding %s objects", typ)
+		}
+		for _, it := range items {
+			if err := fn(it.object()); err != nil {
+				return err
+			}
+		}
+		if len(out.LastEvaluatedKey) == 0 {
+			return nil
+		}
+		start = out.LastEvaluatedKey
+	}
+}
+
+// Count returns how many objects of type typ are stored.
+func (o *Objects) Count(ctx context.Context, typ string) (int, error) {
+	n := 0
+	var start map[string]ddbtypes.AttributeValue
+	for {
+		out, err := o.st.db.Query(ctx, &dynamodb.QueryInput{
+			TableName:                 &o.st.tables.Objects,
+			KeyConditionExpression:    aws.String("pk = :p"),
+			ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":p": s(objectPK(o.tenant, typ))},
+			Select:                    ddbtypes.SelectCount,
+			ExclusiveStartKey:         start,
+		})
+		if err != nil {
+			return 0, classify(err, "counting %s objects", typ)
+		}
+		n += int(out.Count)
+		if len(out.LastEvaluatedKey) == 0 {
+			return n, nil
+		}
+		start = out.LastEvaluatedKey
+	}
+}

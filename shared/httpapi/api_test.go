@@ -22,6 +22,7 @@ import (
 	"github.com/ccbulk/bulkops/shared/apiapp"
 	"github.com/ccbulk/bulkops/shared/authn"
 	"github.com/ccbulk/bulkops/shared/dynamostore"
+	"github.com/ccbulk/bulkops/shared/exportflow"
 	"github.com/ccbulk/bulkops/shared/httpapi"
 	"github.com/ccbulk/bulkops/shared/ident"
 	"github.com/ccbulk/bulkops/shared/jobs"
@@ -366,5 +367,49 @@ func TestListJobsFiltersAndPages(t *testing.T) {
 	for _, q := range []string{"limit=0", "limit=101", "status=Done", "type=delete", "cursor=../x"} {
 		status, raw := h.call("acme", "GET", "/v1/jobs?"+q, nil, nil)
 		problem(t, status, raw, 400, "INVALID_REQUEST")
+	}
+}
+
+// recordExports stands in for the asynchronous Lambda invoke (the CLI's
+// end-to-end test runs the real one) and records what was started.
+type recordExports struct{ got []exportflow.Request }
+
+func (r *recordExports) StartExport(_ context.Context, req exportflow.Request) error {
+	r.got = append(r.got, req)
+	return nil
+}
+
+func TestCreateExport(t *testing.T) {
+	h := newAPIHarness(t)
+	rec := &recordExports{}
+	h.api.Exports = rec
+	var job struct {
+		ID, FileName, Status, Type, ObjectType string
+	}
+	status, raw := h.call("acme", "POST", "/v1/exports", map[string]any{"objectTypes": []string{"Queue", "site", "queue"}, "prefix": "nightly_"}, &job)
+	if status != 202 || job.Status != "New" || job.Type != "export" || job.ObjectType != "queue,site" || !strings.HasPrefix(job.FileName, "nightly_Export_") {
+		t.Fatalf("create export: %d %s", status, raw)
+	}
+	if len(rec.got) != 1 || rec.got[0].Tenant != "acme" || rec.got[0].JobID != job.ID {
+		t.Fatalf("started %+v", rec.got)
+	}
+	// The export holds the tenant's lock: imports and exports wait.
+	status, raw = h.call("acme", "POST", "/v1/exports", map[string]any{"objectTypes": []string{"site"}}, nil)
+	if p := problem(t, status, raw, 409, "TENANT_BUSY"); p.ActiveJobID != job.ID {
+		t.Fatalf("busy names %q", p.ActiveJobID)
+	}
+	status, raw = h.call("acme", "POST", "/v1/imports", map[string]any{"objectType": "site", "fileName": "s.csv"}, nil)
+	problem(t, status, raw, 409, "TENANT_BUSY")
+	for _, body := range []map[string]any{
+		{"objectTypes": []string{}},
+		{"objectTypes": []string{"widgets"}},
+		{"objectTypes": []string{"site"}, "prefix": "way-too-long-prefix-123"},
+		{"objectTypes": []string{"site"}, "tenant": "other"},
+	} {
+		status, raw := h.call("globex", "POST", "/v1/exports", body, nil)
+		problem(t, status, raw, 400, "INVALID_REQUEST")
+	}
+	if len(rec.got) != 1 {
+		t.Fatalf("invalid requests started exports: %+v", rec.got)
 	}
 }

@@ -62,6 +62,11 @@ type API struct {
 	Locks    lockReader
 	Settings settingsReader
 	Files    fileSigner
+	// ExportStore and Exports start on-demand exports.
+	ExportStore exportStore
+	Exports     exportStarter
+	// LockLease is the lease an export takes on the tenant lock (default 5 minutes).
+	LockLease time.Duration
 	// NewID returns a new time-sortable job ID.
 	NewID func() (string, error)
 	Now   func() time.Time
@@ -87,6 +92,7 @@ var routes = []route{
 	{"GET", "/v1/object-types/{type}", false, (*API).getType},
 	{"GET", "/v1/object-types/{type}/template", false, (*API).template},
 	{"POST", "/v1/imports", false, (*API).createImport},
+	{"POST", "/v1/exports", false, (*API).createExport},
 	{"GET", "/v1/jobs", false, (*API).listJobs},
 	{"GET", "/v1/jobs/{id}", false, (*API).getJob},
 }
@@ -101,6 +107,9 @@ func (a *API) Handler() http.Handler {
 	}
 	if a.LinkTTL == 0 {
 		a.LinkTTL = 15 * time.Minute
+	}
+	if a.LockLease == 0 {
+		a.LockLease = 5 * time.Minute
 	}
 	if a.UploadTTL == 0 {
 		a.UploadTTL = 15 * time.Minute

@@ -57,7 +57,11 @@ func (a *API) getJob(w http.ResponseWriter, r *http.Request, id authn.Identity) 
 			}
 		}
 		if j.ResultsKey != "" {
-			if l.Results, err = a.Files.PresignGet(r.Context(), j.ResultsKey, base+"-results.csv", a.LinkTTL); err != nil {
+			name := base + "-results.csv"
+			if j.Type == jobs.TypeExport {
+				name = j.FileName // the export's ZIP
+			}
+			if l.Results, err = a.Files.PresignGet(r.Context(), j.ResultsKey, name, a.LinkTTL); err != nil {
 				return err
 			}
 		}

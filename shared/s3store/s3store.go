@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -203,4 +204,15 @@ func (st *Store) PresignUpload(ctx context.Context, key string, maxBytes int64, 
 		fields[k] = v
 	}
 	return Upload{URL: req.URL, Fields: fields}, nil
+}
+
+// PutFile uploads the open file f (size bytes, read from its start) to key.
+func (st *Store) PutFile(ctx context.Context, key, contentType string, f *os.File, size int64) error {
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return bulkerr.Wrap(bulkerr.Internal, err, "rewinding %s", f.Name())
+	}
+	_, err := st.client.PutObject(ctx, &s3.PutObjectInput{
+		Bucket: &st.bucket, Key: &key, Body: f, ContentType: &contentType, ContentLength: aws.Int64(size),
+	})
+	return classify(err, "writing %s", key)
 }
