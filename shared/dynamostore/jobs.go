@@ -2,6 +2,7 @@ package dynamostore
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"time"
 
@@ -167,23 +168,26 @@ func (st *Store) Finish(ctx context.Context, tenant, id string, status jobs.Stat
 		set += ", resultsKey = :rk"
 		vals[":rk"] = s(resultsKey)
 	}
-	_, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+	done, err := st.finalWrite(ctx, tenant, id, ddbtypes.Update{
 		TableName: &st.tables.Jobs, Key: key(tenant, id),
 		UpdateExpression:          aws.String(set),
 		ConditionExpression:       aws.String("#st = :ip OR #st = :final"),
 		ExpressionAttributeNames:  names,
 		ExpressionAttributeValues: vals,
 	})
-	if isConditionFailed(err) {
+	if err != nil {
+		return classify(err, "finishing job %s", id)
+	}
+	if !done {
 		return st.transitionError(ctx, tenant, id, status)
 	}
-	return classify(err, "finishing job %s", id)
+	return nil
 }
 
 // Fail marks a job Failed with a reason the tenant can act on. A job already
 // final keeps its status (the first final status wins) and Fail returns nil.
 func (st *Store) Fail(ctx context.Context, tenant, id, reason string, at time.Time) error {
-	_, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+	done, err := st.finalWrite(ctx, tenant, id, ddbtypes.Update{
 		TableName: &st.tables.Jobs, Key: key(tenant, id),
 		UpdateExpression:         aws.String("SET #st = :failed, message = :msg, endedAt = :at"),
 		ConditionExpression:      aws.String("attribute_exists(pk) AND (#st = :new OR #st = :ip)"),
@@ -194,13 +198,55 @@ func (st *Store) Fail(ctx context.Context, tenant, id, reason string, at time.Ti
 			":new": s(string(jobs.StatusNew)), ":ip": s(string(jobs.StatusInProgress)),
 		},
 	})
-	if isConditionFailed(err) {
+	if err != nil {
+		return classify(err, "failing job %s", id)
+	}
+	if !done {
 		if _, gerr := st.GetJob(ctx, tenant, id); gerr != nil {
 			return gerr
 		}
-		return nil
 	}
-	return classify(err, "failing job %s", id)
+	return nil
+}
+
+// finalWrite applies upd, the update that gives a job its final status,
+// and in the same transaction releases the tenant lock when that job holds
+// it: a client that sees the final status can start the next bulk
+// operation at once. When the job does not hold the lock (it never got it,
+// lost it to an expired lease, or a retried step released it already) the
+// update is applied alone. It returns false when upd's own condition
+// failed.
+func (st *Store) finalWrite(ctx context.Context, tenant, id string, upd ddbtypes.Update) (bool, error) {
+	_, err := st.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
+		TransactItems: []ddbtypes.TransactWriteItem{
+			{Update: &upd},
+			{Delete: &ddbtypes.Delete{
+				TableName: &st.tables.Control, Key: lockKey(tenant),
+				ConditionExpression:       aws.String("holder = :job"),
+				ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":job": s(id)},
+			}},
+		},
+	})
+	var tce *ddbtypes.TransactionCanceledException
+	if !errors.As(err, &tce) {
+		return err == nil, err
+	}
+	reasons := tce.CancellationReasons
+	if len(reasons) == 2 && aws.ToString(reasons[0].Code) == "ConditionalCheckFailed" {
+		return false, nil
+	}
+	if len(reasons) != 2 || aws.ToString(reasons[1].Code) != "ConditionalCheckFailed" {
+		return false, err // a conflict or throttling: classify makes it transient
+	}
+	_, err = st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: upd.TableName, Key: upd.Key, UpdateExpression: upd.UpdateExpression,
+		ConditionExpression: upd.ConditionExpression, ExpressionAttributeNames: upd.ExpressionAttributeNames,
+		ExpressionAttributeValues: upd.ExpressionAttributeValues,
+	})
+	if isConditionFailed(err) {
+		return false, nil
+	}
+	return err == nil, err
 }
 
 func (st *Store) transitionError(ctx context.Context, tenant, id string, to jobs.Status) error {

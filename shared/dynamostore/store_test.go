@@ -245,3 +245,71 @@ func TestGetObjectsBatchesOverHundredKeys(t *testing.T) {
 		t.Fatalf("got %d objects, err %v", len(got), err)
 	}
 }
+
+// TestFinalStatusReleasesTheHoldersLock: the write that makes a job final
+// frees its tenant in the same transaction (a client that sees "Completed"
+// can start the next operation at once), leaves a lock held by another job
+// alone, and still fails a job that never held the lock.
+func TestFinalStatusReleasesTheHoldersLock(t *testing.T) {
+	db, clk := newStore(t)
+	ctx := context.Background()
+	tests := []struct {
+		name       string
+		holder     string // who holds the lock before the final write ("" = nobody)
+		fail       bool
+		wantHolder string // who holds it after
+		wantStatus jobs.Status
+	}{
+		{name: "finish by the holder", holder: "job-1", wantHolder: "", wantStatus: jobs.StatusCompleted},
+		{name: "fail by the holder", holder: "job-1", fail: true, wantHolder: "", wantStatus: jobs.StatusFailed},
+		{name: "finish while another job holds the lock", holder: "job-other", wantHolder: "job-other", wantStatus: jobs.StatusCompleted},
+		{name: "fail without the lock", holder: "", fail: true, wantHolder: "", wantStatus: jobs.StatusFailed},
+	}
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tenant := fmt.Sprintf("final-%d", i)
+			if err := db.CreateJob(ctx, jobs.Job{Tenant: tenant, ID: "job-1", Type: jobs.TypeImport, Status: jobs.StatusNew, SubmittedAt: clk.now()}); err != nil {
+				t.Fatal(err)
+			}
+			if tc.holder != "" {
+				if l, err := db.AcquireLock(ctx, tenant, tc.holder, time.Minute); err != nil || !l.Acquired {
+					t.Fatal(l, err)
+				}
+			}
+			var err error
+			if tc.fail {
+				err = db.Fail(ctx, tenant, "job-1", "broken", clk.now())
+			} else {
+				if err = db.MarkInProgress(ctx, tenant, "job-1", 1, 1, clk.now()); err == nil {
+					err = db.Finish(ctx, tenant, "job-1", jobs.StatusCompleted, "", "r.csv", clk.now())
+				}
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			j, err := db.GetJob(ctx, tenant, "job-1")
+			if err != nil || j.Status != tc.wantStatus {
+				t.Fatalf("status %s (%v), want %s", j.Status, err, tc.wantStatus)
+			}
+			l, err := db.PeekLock(ctx, tenant)
+			if err != nil || l.Holder != tc.wantHolder {
+				t.Fatalf("lock holder %q (%v), want %q", l.Holder, err, tc.wantHolder)
+			}
+			// Repeating the final write is a no-op, not an error.
+			if tc.fail {
+				err = db.Fail(ctx, tenant, "job-1", "again", clk.now())
+			} else {
+				err = db.Finish(ctx, tenant, "job-1", jobs.StatusCompleted, "", "r.csv", clk.now())
+			}
+			if err != nil {
+				t.Fatalf("repeated final write: %v", err)
+			}
+			// A final job cannot be moved to another final status.
+			if !tc.fail {
+				if err := db.Finish(ctx, tenant, "job-1", jobs.StatusCompletedWithErrs, "", "", clk.now()); bulkerr.KindOf(err) != bulkerr.Conflict {
+					t.Fatalf("moving a completed job: %v, want Conflict", err)
+				}
+			}
+		})
+	}
+}

@@ -18,6 +18,7 @@ import (
 	"github.com/ccbulk/bulkops/shared/bulkerr"
 	"github.com/ccbulk/bulkops/shared/catalog"
 	"github.com/ccbulk/bulkops/shared/csvexport"
+	"github.com/ccbulk/bulkops/shared/exportspec"
 	"github.com/ccbulk/bulkops/shared/exportzip"
 	"github.com/ccbulk/bulkops/shared/jobs"
 	"github.com/ccbulk/bulkops/shared/objecttype"
@@ -29,6 +30,22 @@ type Request struct {
 	JobID       string   `json:"jobId"`
 	ObjectTypes []string `json:"objectTypes"`
 	Prefix      string   `json:"prefix,omitempty"`
+	// Options shape the files (fields, header style, filters, splits).
+	Options exportspec.Options `json:"options,omitzero"`
+	// Window limits the objects by their last write (zero: all).
+	Window exportspec.Window `json:"window,omitzero"`
+	// Limit, when positive, writes at most this many objects per type (a
+	// test export writes exportspec.TestExportRows).
+	Limit int `json:"limit,omitempty"`
+	// ScheduleID names the schedule that started the run, if any.
+	ScheduleID string `json:"scheduleId,omitempty"`
+}
+
+// FinishHook hears of every export job that reached a final status, once
+// per Handle (a retried invocation may repeat it): the dispatcher uses it
+// for a schedule's history, high-water mark and suspension on failure.
+type FinishHook interface {
+	ExportFinished(ctx context.Context, req Request, j jobs.Job) error
 }
 
 // jobStore is what the export needs of the job records.
@@ -73,7 +90,8 @@ type Flow struct {
 	Locks     lockStore
 	Files     fileStore
 	Objects   func(tenant string) ObjectLister
-	Events    notifier // optional
+	Events    notifier   // optional
+	Finished  FinishHook // optional
 	LockLease time.Duration
 	Now       func() time.Time
 	Log       *slog.Logger
@@ -108,11 +126,18 @@ func (f *Flow) Handle(ctx context.Context, raw json.RawMessage) (jobs.Job, error
 		if ferr := f.Jobs.Fail(context.WithoutCancel(ctx), req.Tenant, req.JobID, bulkerr.Message(err), f.Now()); ferr != nil {
 			return jobs.Job{}, ferr
 		}
-		f.announce(ctx, req)
-		return f.Jobs.GetJob(ctx, req.Tenant, req.JobID)
 	}
 	f.announce(ctx, req)
-	return f.Jobs.GetJob(ctx, req.Tenant, req.JobID)
+	final, err := f.Jobs.GetJob(context.WithoutCancel(ctx), req.Tenant, req.JobID)
+	if err != nil {
+		return jobs.Job{}, err
+	}
+	if f.Finished != nil {
+		if err := f.Finished.ExportFinished(context.WithoutCancel(ctx), req, final); err != nil {
+			log.ErrorContext(ctx, "recording the finished export", "err", err.Error())
+		}
+	}
+	return final, nil
 }
 
 func (f *Flow) announce(ctx context.Context, req Request) {

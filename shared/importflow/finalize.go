@@ -11,13 +11,24 @@ import (
 
 // Finalize merges the chunks' error and results parts in row order into one
 // error CSV and one results CSV, and sets the job's final status from its
-// counts. Running it again gives the same files and status.
+// counts. Writing the final status releases the tenant lock in the same
+// transaction, so a client that sees it can start the next operation at
+// once. Running it again gives the same files and status.
 func (f *Flow) Finalize(ctx context.Context, j JobRef, p PlanRef) (FinalizeResult, error) {
-	if err := f.Locks.ExtendLock(ctx, j.Tenant, j.JobID, f.Config.LockLease); err != nil {
-		return FinalizeResult{}, err
-	}
 	job, err := f.Jobs.GetJob(ctx, j.Tenant, j.JobID)
 	if err != nil {
+		return FinalizeResult{}, err
+	}
+	if job.Status.Final() && job.Status != jobs.StatusFailed {
+		// A retry after the final status was written (and the lock
+		// released with it): only the event may be missing.
+		if err := f.announce(ctx, j.Tenant, j.JobID); err != nil {
+			return FinalizeResult{}, err
+		}
+		return FinalizeResult{Status: string(job.Status), Total: job.Counts.Total, Failed: job.Counts.Failed,
+			ErrorKey: job.ErrorKey, ResultKey: job.ResultsKey}, nil
+	}
+	if err := f.Locks.ExtendLock(ctx, j.Tenant, j.JobID, f.Config.LockLease); err != nil {
 		return FinalizeResult{}, err
 	}
 	if job.Counts.Processed != p.Rows {
