@@ -3,7 +3,9 @@ package dynamostore
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -11,58 +13,191 @@ import (
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/ccbulk/bulkops/shared/bulkerr"
+	"github.com/ccbulk/bulkops/shared/exportspec"
 	"github.com/ccbulk/bulkops/shared/schedule"
 )
 
-// Schedule is a tenant's scheduled export (item pk "SCHED#<tenant>", sk
-// the schedule ID, in the control table). An active schedule with a next
-// run carries dueShard, which puts it in the sparse "due" index.
+// Schedule is a tenant's scheduled export, in the control table under pk
+// "SCHED#<tenant>", sk the schedule ID.
+//
+// The item holds the definition (title, description, types, prefix, when,
+// options, maxFailures, creator) as one JSON attribute "schedule", and the
+// state the dispatcher and the runs change as attributes of their own, so
+// that every change is one conditional write: nextRun (epoch ms), dueShard,
+// active, runningJob, submitted, failures, highWater, suspendedReason,
+// lastJob, lastRun, version, updatedAt. An active schedule with a next run
+// carries dueShard, which puts it in the sparse "due" index (dueShard,
+// nextRun).
+//
+// Version counts the changes a user makes or must see before editing:
+// creating (1), editing, suspending and resuming (by hand or after
+// failures). Claiming and finishing a run do not change it.
 type Schedule struct {
-	Tenant      string        `json:"-"`
-	ID          string        `json:"id"`
-	Title       string        `json:"title"`
-	Description string        `json:"description,omitempty"`
-	ObjectTypes []string      `json:"objectTypes"`
-	Prefix      string        `json:"prefix,omitempty"`
-	Spec        schedule.Spec `json:"when"`
-	Active      bool          `json:"active"`
+	Tenant      string             `json:"-"`
+	ID          string             `json:"id"`
+	Title       string             `json:"title"`
+	Description string             `json:"description,omitempty"`
+	ObjectTypes []string           `json:"objectTypes"`
+	Prefix      string             `json:"prefix,omitempty"`
+	Spec        schedule.Spec      `json:"when"`
+	Options     exportspec.Options `json:"options,omitzero"`
+	// MaxFailures is how many consecutive failed runs suspend the
+	// schedule; 0 means 1.
+	MaxFailures int  `json:"maxFailures,omitempty"`
+	Active      bool `json:"active"`
 	// NextRun is the next planned run; zero when there is none.
-	NextRun   time.Time  `json:"nextRun,omitzero"`
-	LastRun   *time.Time `json:"lastRun,omitempty"`
-	LastJob   string     `json:"lastJob,omitempty"`
-	CreatedBy string     `json:"createdBy"`
-	CreatedAt time.Time  `json:"createdAt"`
+	NextRun time.Time  `json:"nextRun,omitzero"`
+	LastRun *time.Time `json:"lastRun,omitempty"`
+	LastJob string     `json:"lastJob,omitempty"`
+	// RunningJob is the job of the run in progress; while it is set the
+	// schedule is neither run again, edited nor deleted.
+	RunningJob string `json:"runningJob,omitempty"`
+	// HighWater is the To of the last successful run's window (the start
+	// of the next incremental window).
+	HighWater time.Time `json:"highWater,omitzero"`
+	// Failures counts consecutive failed runs.
+	Failures        int    `json:"consecutiveFailures"`
+	SuspendedReason string `json:"suspendedReason,omitempty"`
+	// Submitted marks a once schedule whose run was claimed; it can no
+	// longer be edited.
+	Submitted bool      `json:"submitted,omitempty"`
+	CreatedBy string    `json:"createdBy"`
+	CreatedAt time.Time `json:"createdAt"`
+	UpdatedAt time.Time `json:"updatedAt,omitzero"`
+	Version   int64     `json:"version"`
 }
+
+// FailureLimit is how many consecutive failed runs suspend s (MaxFailures,
+// at least 1).
+func (s Schedule) FailureLimit() int { return max(s.MaxFailures, 1) }
+
+// scheduleBody is the definition part of a schedule item ("schedule").
+type scheduleBody struct {
+	ID          string             `json:"id"`
+	Title       string             `json:"title"`
+	Description string             `json:"description,omitempty"`
+	ObjectTypes []string           `json:"objectTypes"`
+	Prefix      string             `json:"prefix,omitempty"`
+	Spec        schedule.Spec      `json:"when"`
+	Options     exportspec.Options `json:"options,omitzero"`
+	MaxFailures int                `json:"maxFailures,omitempty"`
+	CreatedBy   string             `json:"createdBy"`
+	CreatedAt   time.Time          `json:"createdAt"`
+}
+
+// ScheduleRun is one run of a schedule in its history (pk
+// "SCHEDRUN#<tenant>#<schedule>", sk the job ID, kept RunRetention). It
+// holds only the run's identity: status, times, rows, files, link and error
+// are the job's (GetJob).
+type ScheduleRun struct {
+	Tenant     string `json:"-"`
+	ScheduleID string `json:"scheduleId"`
+	JobID      string `json:"jobId"`
+	// Planned is the run's planned time; zero for test and manual runs.
+	Planned time.Time `json:"planned,omitzero"`
+	// Window is the objects the run took by their last write.
+	Window exportspec.Window `json:"window,omitzero"`
+	// Test marks a test export (the first rows of each type).
+	Test bool `json:"test,omitempty"`
+	// At is when the run was started.
+	At time.Time `json:"at"`
+}
+
+// RunRetention is how long a schedule's run history is kept.
+const RunRetention = 90 * 24 * time.Hour
 
 // dueShard is the one partition of the "due" index.
 const dueShard = "due"
+
+// maxStateRetries bounds the optimistic retries of FinishRun.
+const maxStateRetries = 5
 
 func scheduleKey(tenant, id string) map[string]ddbtypes.AttributeValue {
 	return key("SCHED#"+tenant, id)
 }
 
-// PutSchedule creates s; it fails with Conflict if the ID exists.
-func (st *Store) PutSchedule(ctx context.Context, s Schedule) error {
-	body, err := json.Marshal(s)
+func s2(v string) ddbtypes.AttributeValue { return &ddbtypes.AttributeValueMemberS{Value: v} }
+
+func boolAV(v bool) ddbtypes.AttributeValue { return &ddbtypes.AttributeValueMemberBOOL{Value: v} }
+
+func timeAV(t time.Time) ddbtypes.AttributeValue { return s(t.UTC().Format(time.RFC3339Nano)) }
+
+// checkSchedule reports what is wrong with a schedule's definition.
+func checkSchedule(s Schedule) error {
+	if s.Tenant == "" || s.ID == "" {
+		return bulkerr.New(bulkerr.Invalid, "a schedule needs a tenant and an ID")
+	}
+	if len(s.ObjectTypes) == 0 {
+		return bulkerr.New(bulkerr.Invalid, "schedule %s names no object type; give at least one", s.ID)
+	}
+	if err := s.Spec.Validate(); err != nil {
+		return err
+	}
+	return s.Options.Validate()
+}
+
+func encodeBody(s Schedule) (ddbtypes.AttributeValue, error) {
+	raw, err := json.Marshal(scheduleBody{
+		ID: s.ID, Title: s.Title, Description: s.Description, ObjectTypes: s.ObjectTypes, Prefix: s.Prefix,
+		Spec: s.Spec, Options: s.Options, MaxFailures: s.MaxFailures, CreatedBy: s.CreatedBy, CreatedAt: s.CreatedAt,
+	})
 	if err != nil {
-		return bulkerr.Wrap(bulkerr.Internal, err, "encoding schedule %s", s.ID)
+		return nil, bulkerr.Wrap(bulkerr.Internal, err, "encoding schedule %s", s.ID)
+	}
+	return s2(string(raw)), nil
+}
+
+// PutSchedule creates s with Version 1; it fails with Conflict if the ID
+// exists and with Invalid if the definition is not valid. The state fields
+// of s (Active, NextRun, HighWater, …) are stored as given.
+func (st *Store) PutSchedule(ctx context.Context, s Schedule) error {
+	if err := checkSchedule(s); err != nil {
+		return err
+	}
+	body, err := encodeBody(s)
+	if err != nil {
+		return err
 	}
 	item := scheduleKey(s.Tenant, s.ID)
-	item["schedule"] = &ddbtypes.AttributeValueMemberS{Value: string(body)}
+	item["schedule"] = body
+	item["active"] = boolAV(s.Active)
+	item["failures"] = n(int64(s.Failures))
+	item["version"] = n(1)
 	if s.Active && !s.NextRun.IsZero() {
 		item["dueShard"] = s2(dueShard)
+	}
+	if !s.NextRun.IsZero() {
 		item["nextRun"] = n(s.NextRun.UnixMilli())
+	}
+	if s.LastJob != "" {
+		item["lastJob"] = s2(s.LastJob)
+	}
+	if s.LastRun != nil {
+		item["lastRun"] = n(s.LastRun.UnixMilli())
+	}
+	if s.RunningJob != "" {
+		item["runningJob"] = s2(s.RunningJob)
+	}
+	if s.Submitted {
+		item["submitted"] = boolAV(true)
+	}
+	if !s.HighWater.IsZero() {
+		item["highWater"] = timeAV(s.HighWater)
+	}
+	if s.SuspendedReason != "" {
+		item["suspendedReason"] = s2(s.SuspendedReason)
+	}
+	if !s.UpdatedAt.IsZero() {
+		item["updatedAt"] = timeAV(s.UpdatedAt)
 	}
 	_, err = st.db.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName: &st.tables.Control, Item: item, ConditionExpression: aws.String("attribute_not_exists(pk)"),
 	})
 	if isConditionFailed(err) {
-		return bulkerr.New(bulkerr.Conflict, "schedule %s already exists", s.ID)
+		return bulkerr.New(bulkerr.Conflict, "schedule %s already exists; choose another ID", s.ID)
 	}
 	return classify(err, "creating schedule %s", s.ID)
 }
-
-func s2(v string) ddbtypes.AttributeValue { return &ddbtypes.AttributeValueMemberS{Value: v} }
 
 func decodeSchedule(tenant string, item map[string]ddbtypes.AttributeValue) (Schedule, error) {
 	var s Schedule
@@ -70,31 +205,66 @@ func decodeSchedule(tenant string, item map[string]ddbtypes.AttributeValue) (Sch
 	if raw == nil {
 		return s, bulkerr.New(bulkerr.Internal, "schedule item without a body")
 	}
+	// Items written before the state attributes existed hold the whole
+	// schedule in the body; the attributes, when present, win.
 	if err := json.Unmarshal([]byte(raw.Value), &s); err != nil {
 		return s, bulkerr.Wrap(bulkerr.Internal, err, "decoding a schedule")
 	}
 	s.Tenant = tenant
 	if pk, ok := item["pk"].(*ddbtypes.AttributeValueMemberS); ok && tenant == "" {
-		s.Tenant = pk.Value[len("SCHED#"):]
+		s.Tenant = strings.TrimPrefix(pk.Value, "SCHED#")
 	}
 	// nextRun, when present, is the authority (the claim moves it).
-	if v, ok := item["nextRun"].(*ddbtypes.AttributeValueMemberN); ok {
-		if ms, err := strconv.ParseInt(v.Value, 10, 64); err == nil {
-			s.NextRun = time.UnixMilli(ms).UTC()
-		}
-	} else {
-		s.NextRun = time.Time{}
+	s.NextRun = time.Time{}
+	if ms, ok := schedNum(item, "nextRun"); ok {
+		s.NextRun = time.UnixMilli(ms).UTC()
 	}
-	if v, ok := item["lastJob"].(*ddbtypes.AttributeValueMemberS); ok {
-		s.LastJob = v.Value
+	if ms, ok := schedNum(item, "lastRun"); ok {
+		t := time.UnixMilli(ms).UTC()
+		s.LastRun = &t
 	}
-	if v, ok := item["lastRun"].(*ddbtypes.AttributeValueMemberN); ok {
-		if ms, err := strconv.ParseInt(v.Value, 10, 64); err == nil {
-			t := time.UnixMilli(ms).UTC()
-			s.LastRun = &t
-		}
+	if v, ok := item["active"].(*ddbtypes.AttributeValueMemberBOOL); ok {
+		s.Active = v.Value
 	}
+	if v, ok := item["submitted"].(*ddbtypes.AttributeValueMemberBOOL); ok {
+		s.Submitted = v.Value
+	}
+	if v, ok := schedNum(item, "failures"); ok {
+		s.Failures = int(v)
+	}
+	if v, ok := schedNum(item, "version"); ok {
+		s.Version = v
+	}
+	s.LastJob = schedStr(item, "lastJob")
+	s.RunningJob = schedStr(item, "runningJob")
+	s.SuspendedReason = schedStr(item, "suspendedReason")
+	s.HighWater = schedTime(item, "highWater")
+	s.UpdatedAt = schedTime(item, "updatedAt")
 	return s, nil
+}
+
+func schedNum(item map[string]ddbtypes.AttributeValue, name string) (int64, bool) {
+	v, ok := item[name].(*ddbtypes.AttributeValueMemberN)
+	if !ok {
+		return 0, false
+	}
+	i, err := strconv.ParseInt(v.Value, 10, 64)
+	return i, err == nil
+}
+
+func schedStr(item map[string]ddbtypes.AttributeValue, name string) string {
+	if v, ok := item[name].(*ddbtypes.AttributeValueMemberS); ok {
+		return v.Value
+	}
+	return ""
+}
+
+func schedTime(item map[string]ddbtypes.AttributeValue, name string) time.Time {
+	t, err := time.Parse(time.RFC3339Nano, schedStr(item, name))
+	if err != nil {
+		return time.Time{}
+	}
+	return t.UTC()
 }
 
 // GetSchedule returns one schedule of tenant, or NotFound.
@@ -109,8 +279,190 @@ func (st *Store) GetSchedule(ctx context.Context, tenant, id string) (Schedule, 
 	return decodeSchedule(tenant, out.Item)
 }
 
+// ListSchedules returns every schedule of tenant by ID (IDs are ULIDs, so
+// in creation order), with one Query (followed page by page past 1 MB).
+func (st *Store) ListSchedules(ctx context.Context, tenant string) ([]Schedule, error) {
+	in := &dynamodb.QueryInput{
+		TableName:                 &st.tables.Control,
+		KeyConditionExpression:    aws.String("pk = :pk"),
+		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":pk": s("SCHED#" + tenant)},
+		ConsistentRead:            consistent,
+	}
+	list := []Schedule{}
+	for {
+		out, err := st.db.Query(ctx, in)
+		if err != nil {
+			return nil, classify(err, "listing the schedules of tenant %s", tenant)
+		}
+		for _, it := range out.Items {
+			sc, err := decodeSchedule(tenant, it)
+			if err != nil {
+				return nil, err
+			}
+			list = append(list, sc)
+		}
+		if len(out.LastEvaluatedKey) == 0 {
+			return list, nil
+		}
+		in.ExclusiveStartKey = out.LastEvaluatedKey
+	}
+}
+
+// versionCondition is the condition that the stored version is v (items
+// written before versions existed count as version 0).
+func versionCondition(v int64, values map[string]ddbtypes.AttributeValue) string {
+	if v == 0 {
+		return "attribute_not_exists(version)"
+	}
+	values[":ver"] = n(v)
+	return "version = :ver"
+}
+
+// UpdateSchedule replaces the definition of s (title, description, object
+// types, prefix, when, options, maxFailures) and its next run (and with it
+// its entry in the due index, when the stored schedule is active) if the
+// stored version is s.Version; it bumps Version and sets UpdatedAt. It
+// fails with Conflict when the schedule changed since it was read, while a
+// run is in progress and for a once schedule whose run was submitted;
+// with NotFound when it does not exist.
+func (st *Store) UpdateSchedule(ctx context.Context, s Schedule) error {
+	if err := checkSchedule(s); err != nil {
+		return err
+	}
+	cur, err := st.GetSchedule(ctx, s.Tenant, s.ID)
+	if err != nil {
+		return err
+	}
+	if err := editable(cur, s.Version); err != nil {
+		return err
+	}
+	body, err := encodeBody(Schedule{
+		ID: s.ID, Title: s.Title, Description: s.Description, ObjectTypes: s.ObjectTypes, Prefix: s.Prefix,
+		Spec: s.Spec, Options: s.Options, MaxFailures: s.MaxFailures, CreatedBy: cur.CreatedBy, CreatedAt: cur.CreatedAt,
+	})
+	if err != nil {
+		return err
+	}
+	values := map[string]ddbtypes.AttributeValue{
+		":body": body, ":one": n(1), ":at": timeAV(st.now()), ":t": boolAV(true),
+	}
+	// Every change of active bumps the version, so the stored active read
+	// above still holds when the version condition does.
+	cond := versionCondition(cur.Version, values) + " AND attribute_not_exists(runningJob) AND (attribute_not_exists(submitted) OR submitted <> :t)"
+	set := "SET #sc = :body, version = if_not_exists(version, :zero) + :one, updatedAt = :at"
+	values[":zero"] = n(0)
+	var remove []string
+	switch {
+	case s.NextRun.IsZero():
+		remove = append(remove, "nextRun", "dueShard")
+	case cur.Active:
+		set += ", nextRun = :next, dueShard = :due"
+		values[":next"], values[":due"] = n(s.NextRun.UnixMilli()), s2(dueShard)
+	default:
+		set += ", nextRun = :next"
+		values[":next"] = n(s.NextRun.UnixMilli())
+		remove = append(remove, "dueShard")
+	}
+	expr := set
+	if len(remove) > 0 {
+		expr += " REMOVE " + strings.Join(remove, ", ")
+	}
+	_, err = st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: &st.tables.Control, Key: scheduleKey(s.Tenant, s.ID),
+		UpdateExpression: aws.String(expr), ConditionExpression: aws.String(cond),
+		ExpressionAttributeNames: map[string]string{"#sc": "schedule"}, ExpressionAttributeValues: values,
+	})
+	if isConditionFailed(err) {
+		now, gerr := st.GetSchedule(ctx, s.Tenant, s.ID)
+		if gerr != nil {
+			return gerr
+		}
+		if eerr := editable(now, s.Version); eerr != nil {
+			return eerr
+		}
+		return bulkerr.New(bulkerr.Conflict, "schedule %s changed while it was being saved; reload it and retry", s.ID)
+	}
+	return classify(err, "updating schedule %s", s.ID)
+}
+
+// editable says why cur cannot take an edit made from version v.
+func editable(cur Schedule, v int64) error {
+	switch {
+	case cur.RunningJob != "":
+		return bulkerr.New(bulkerr.Conflict, "schedule %s is running (job %s); edit it after the run ends", cur.ID, cur.RunningJob)
+	case cur.Submitted && cur.Spec.Frequency == schedule.Once:
+		return bulkerr.New(bulkerr.Conflict, "schedule %s runs once and its run was already submitted (job %s); clone it to run it again with changes", cur.ID, cur.LastJob)
+	case cur.Version != v:
+		return bulkerr.New(bulkerr.Conflict, "schedule %s was changed by someone else (version %d, yours %d); reload it and retry", cur.ID, cur.Version, v)
+	}
+	return nil
+}
+
+// DeleteSchedule deletes a schedule (its run history expires on its own).
+// It fails with NotFound when it does not exist and with Conflict while a
+// run is in progress.
+func (st *Store) DeleteSchedule(ctx context.Context, tenant, id string) error {
+	_, err := st.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+		TableName: &st.tables.Control, Key: scheduleKey(tenant, id),
+		ConditionExpression: aws.String("attribute_exists(pk) AND attribute_not_exists(runningJob)"),
+	})
+	if isConditionFailed(err) {
+		cur, gerr := st.GetSchedule(ctx, tenant, id)
+		if gerr != nil {
+			return gerr
+		}
+		if cur.RunningJob != "" {
+			return bulkerr.New(bulkerr.Conflict, "schedule %s is running (job %s); delete it after the run ends, or suspend it now so it does not run again", id, cur.RunningJob)
+		}
+		return bulkerr.New(bulkerr.Conflict, "schedule %s changed while it was being deleted; retry", id)
+	}
+	return classify(err, "deleting schedule %s", id)
+}
+
+// SetScheduleActive suspends (active false: the schedule leaves the due
+// index and reason is stored) or resumes a schedule (active true: next is
+// its next run, computed by the caller, a zero next leaving it out of the
+// due index; failures are reset and the reason cleared). Either bumps
+// Version. It returns the stored schedule, or NotFound.
+func (st *Store) SetScheduleActive(ctx context.Context, tenant, id string, active bool, next time.Time, reason string) (Schedule, error) {
+	values := map[string]ddbtypes.AttributeValue{
+		":act": boolAV(active), ":one": n(1), ":zero": n(0), ":at": timeAV(st.now()),
+	}
+	expr := "SET active = :act, version = if_not_exists(version, :zero) + :one, updatedAt = :at"
+	switch {
+	case !active:
+		expr += ", suspendedReason = :r REMOVE dueShard, nextRun"
+		if reason == "" {
+			reason = "suspended"
+		}
+		values[":r"] = s2(reason)
+	case next.IsZero():
+		expr += ", failures = :zero REMOVE suspendedReason, dueShard, nextRun"
+	default:
+		expr += ", failures = :zero, nextRun = :next, dueShard = :due REMOVE suspendedReason"
+		values[":next"], values[":due"] = n(next.UnixMilli()), s2(dueShard)
+	}
+	out, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: &st.tables.Control, Key: scheduleKey(tenant, id),
+		UpdateExpression: aws.String(expr), ConditionExpression: aws.String("attribute_exists(pk)"),
+		ExpressionAttributeValues: values, ReturnValues: ddbtypes.ReturnValueAllNew,
+	})
+	if isConditionFailed(err) {
+		return Schedule{}, bulkerr.New(bulkerr.NotFound, "schedule %s not found", id)
+	}
+	if err != nil {
+		verb := "suspending"
+		if active {
+			verb = "resuming"
+		}
+		return Schedule{}, classify(err, "%s schedule %s", verb, id)
+	}
+	return decodeSchedule(tenant, out.Attributes)
+}
+
 // DueSchedules returns active schedules whose next run is at or before now,
-// earliest first, with one Query of the "due" index (at most limit).
+// earliest first, with one Query of the "due" index (at most limit). The
+// index is eventually consistent: ClaimRun decides.
 func (st *Store) DueSchedules(ctx context.Context, now time.Time, limit int32) ([]Schedule, error) {
 	out, err := st.db.Query(ctx, &dynamodb.QueryInput{
 		TableName: &st.tables.Control, IndexName: aws.String("due"),
@@ -133,24 +485,28 @@ func (st *Store) DueSchedules(ctx context.Context, now time.Time, limit int32) (
 }
 
 // ClaimRun takes the run of schedule id planned for planned, by one
-// conditional write on nextRun: it moves nextRun to following (or out of
-// the due index when there is no more run) and records the job. Of
-// overlapping dispatcher ticks exactly one claims a run; the others get
-// false.
+// conditional write: the schedule must still be due at planned (active,
+// nextRun unchanged) and have no run in progress. It moves nextRun to
+// following (or, when there is no more run, as for a once schedule, takes
+// it out of the due index and marks it Submitted) and records job as the
+// running and the last job. Of overlapping dispatcher ticks exactly one
+// claims a run; the others get false, as does a schedule whose previous
+// run has not finished (FinishRun).
 func (st *Store) ClaimRun(ctx context.Context, tenant, id string, planned, following time.Time, more bool, job string) (bool, error) {
 	in := &dynamodb.UpdateItemInput{
 		TableName:           &st.tables.Control,
 		Key:                 scheduleKey(tenant, id),
-		ConditionExpression: aws.String("nextRun = :planned"),
+		ConditionExpression: aws.String("nextRun = :planned AND attribute_exists(dueShard) AND attribute_not_exists(runningJob)"),
 		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{
 			":planned": n(planned.UnixMilli()), ":job": s2(job), ":last": n(planned.UnixMilli()),
 		},
 	}
 	if more {
-		in.UpdateExpression = aws.String("SET nextRun = :next, lastJob = :job, lastRun = :last")
+		in.UpdateExpression = aws.String("SET nextRun = :next, lastJob = :job, lastRun = :last, runningJob = :job")
 		in.ExpressionAttributeValues[":next"] = n(following.UnixMilli())
 	} else {
-		in.UpdateExpression = aws.String("SET lastJob = :job, lastRun = :last REMOVE nextRun, dueShard")
+		in.UpdateExpression = aws.String("SET lastJob = :job, lastRun = :last, runningJob = :job, submitted = :t REMOVE nextRun, dueShard")
+		in.ExpressionAttributeValues[":t"] = boolAV(true)
 	}
 	_, err := st.db.UpdateItem(ctx, in)
 	if isConditionFailed(err) {
@@ -160,4 +516,139 @@ func (st *Store) ClaimRun(ctx context.Context, tenant, id string, planned, follo
 		return false, classify(err, "claiming a run of schedule %s", id)
 	}
 	return true, nil
+}
+
+// FinishRun ends the run of job (the schedule's RunningJob): a successful
+// run (ok) resets the consecutive failures and moves the high-water mark
+// up to highWater (never down); a failed one counts a failure, and the
+// schedule suspends itself (inactive, out of the due index, with a reason
+// naming the count and reason) when the failures reach its FailureLimit.
+// When job is not the running job (the run was finished before, or never
+// claimed) nothing changes: a repeated call is harmless. It returns the
+// stored schedule, or NotFound.
+func (st *Store) FinishRun(ctx context.Context, tenant, id, job string, ok bool, highWater time.Time, reason string) (Schedule, error) {
+	for range maxStateRetries {
+		cur, err := st.GetSchedule(ctx, tenant, id)
+		if err != nil || cur.RunningJob != job || job == "" {
+			return cur, err
+		}
+		values := map[string]ddbtypes.AttributeValue{
+			":job": s2(job), ":f": n(int64(cur.Failures)),
+		}
+		cond := "runningJob = :job AND " + failuresCondition(cur.Failures, values)
+		var expr string
+		if ok {
+			expr = "SET failures = :zero"
+			values[":zero"] = n(0)
+			if highWater.After(cur.HighWater) {
+				expr += ", highWater = :hw"
+				values[":hw"] = timeAV(highWater)
+			}
+			expr += " REMOVE runningJob"
+		} else {
+			failures := cur.Failures + 1
+			values[":nf"] = n(int64(failures))
+			expr = "SET failures = :nf"
+			if failures >= cur.FailureLimit() {
+				expr += ", active = :false, suspendedReason = :r, version = if_not_exists(version, :zero) + :one, updatedAt = :at REMOVE runningJob, dueShard, nextRun"
+				values[":false"], values[":zero"], values[":one"], values[":at"] = boolAV(false), n(0), n(1), timeAV(st.now())
+				values[":r"] = s2(suspendReason(failures, reason))
+			} else {
+				expr += " REMOVE runningJob"
+			}
+		}
+		out, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName: &st.tables.Control, Key: scheduleKey(tenant, id),
+			UpdateExpression: aws.String(expr), ConditionExpression: aws.String(cond),
+			ExpressionAttributeValues: values, ReturnValues: ddbtypes.ReturnValueAllNew,
+		})
+		if isConditionFailed(err) {
+			continue // another change came between: read again
+		}
+		if err != nil {
+			return Schedule{}, classify(err, "finishing the run %s of schedule %s", job, id)
+		}
+		return decodeSchedule(tenant, out.Attributes)
+	}
+	return Schedule{}, bulkerr.New(bulkerr.Transient, "finishing the run %s of schedule %s: the schedule kept changing; retry", job, id)
+}
+
+func failuresCondition(f int, values map[string]ddbtypes.AttributeValue) string {
+	if f == 0 {
+		return "(attribute_not_exists(failures) OR failures = :f)"
+	}
+	return "failures = :f"
+}
+
+func suspendReason(failures int, reason string) string {
+	what := "its run failed"
+	if failures > 1 {
+		what = fmt.Sprintf("%d consecutive runs failed", failures)
+	}
+	if reason == "" {
+		reason = "no reason given"
+	}
+	return fmt.Sprintf("suspended after %s; the last one: %s. Fix the cause, then resume the schedule", what, reason)
+}
+
+func runKey(tenant, schedule, job string) map[string]ddbtypes.AttributeValue {
+	return key("SCHEDRUN#"+tenant+"#"+schedule, job)
+}
+
+// RecordRun adds a run to its schedule's history, kept RunRetention (TTL
+// attribute expiresAt). Recording the same job again replaces the entry.
+func (st *Store) RecordRun(ctx context.Context, r ScheduleRun) error {
+	if r.Tenant == "" || r.ScheduleID == "" || r.JobID == "" {
+		return bulkerr.New(bulkerr.Invalid, "a schedule run needs a tenant, a schedule and a job")
+	}
+	raw, err := json.Marshal(r)
+	if err != nil {
+		return bulkerr.Wrap(bulkerr.Internal, err, "encoding run %s of schedule %s", r.JobID, r.ScheduleID)
+	}
+	item := runKey(r.Tenant, r.ScheduleID, r.JobID)
+	item["run"] = s2(string(raw))
+	item["expiresAt"] = n(st.now().Add(RunRetention).Unix())
+	_, err = st.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &st.tables.Control, Item: item})
+	return classify(err, "recording run %s of schedule %s", r.JobID, r.ScheduleID)
+}
+
+// ListRuns returns up to limit (1 to 1000; otherwise 100) runs of a
+// schedule, newest first (job IDs are ULIDs), leaving out expired entries
+// that DynamoDB has not removed yet.
+func (st *Store) ListRuns(ctx context.Context, tenant, scheduleID string, limit int32) ([]ScheduleRun, error) {
+	if limit <= 0 || limit > 1000 {
+		limit = 100
+	}
+	in := &dynamodb.QueryInput{
+		TableName:              &st.tables.Control,
+		KeyConditionExpression: aws.String("pk = :pk"),
+		FilterExpression:       aws.String("attribute_not_exists(expiresAt) OR expiresAt > :now"),
+		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{
+			":pk": s("SCHEDRUN#" + tenant + "#" + scheduleID), ":now": n(st.now().Unix()),
+		},
+		ScanIndexForward: aws.Bool(false),
+		Limit:            aws.Int32(limit),
+	}
+	runs := []ScheduleRun{}
+	for {
+		out, err := st.db.Query(ctx, in)
+		if err != nil {
+			return nil, classify(err, "listing the runs of schedule %s", scheduleID)
+		}
+		for _, it := range out.Items {
+			var r ScheduleRun
+			if err := json.Unmarshal([]byte(schedStr(it, "run")), &r); err != nil {
+				return nil, bulkerr.Wrap(bulkerr.Internal, err, "decoding a run of schedule %s", scheduleID)
+			}
+			r.Tenant = tenant
+			runs = append(runs, r)
+			if int32(len(runs)) == limit {
+				return runs, nil
+			}
+		}
+		if len(out.LastEvaluatedKey) == 0 {
+			return runs, nil
+		}
+		in.ExclusiveStartKey = out.LastEvaluatedKey
+	}
 }
