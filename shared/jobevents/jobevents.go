@@ -1,13 +1,15 @@
 // Package jobevents publishes every job status transition (New, In
 // Progress, Completed, Completed with errors, Failed) as an EventBridge
-// event, so tenants and operators can subscribe (e-mail, chat, webhooks)
-// without polling. Delivery is at least once: a step whose publish fails is
+// event ("Bulk Job Status Changed"), and an "Export Failed" event when a
+// scheduled export fails, so tenants and operators can subscribe (e-mail,
+// chat, webhooks) without polling. Delivery is at least once: a step whose publish fails is
 // retried by the state machine, and the transition itself is idempotent.
 package jobevents
 
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -71,23 +73,50 @@ func DetailOf(j jobs.Job) Detail {
 // JobChanged publishes the job's current state. A failure is Transient, so
 // the step that made the transition is retried and publishes again.
 func (p *Publisher) JobChanged(ctx context.Context, j jobs.Job) error {
-	raw, err := json.Marshal(DetailOf(j))
+	return p.put(ctx, DetailType, DetailOf(j), fmt.Sprintf("the %s event of job %s", j.Status, j.ID))
+}
+
+// ExportFailedType is the detail-type of the event a failed scheduled
+// export sends.
+const ExportFailedType = "Export Failed"
+
+// ExportFailedDetail is the detail of an "Export Failed" event: which
+// schedule's run failed, why, how many runs in a row failed, and whether
+// the schedule suspended itself.
+type ExportFailedDetail struct {
+	Tenant              string `json:"tenant"`
+	ScheduleID          string `json:"scheduleId"`
+	Title               string `json:"title"`
+	JobID               string `json:"jobId"`
+	Reason              string `json:"reason"`
+	ConsecutiveFailures int    `json:"consecutiveFailures"`
+	Suspended           bool   `json:"suspended"`
+}
+
+// ExportFailed publishes an "Export Failed" event. A failure is Transient.
+func (p *Publisher) ExportFailed(ctx context.Context, d ExportFailedDetail) error {
+	return p.put(ctx, ExportFailedType, d, fmt.Sprintf("the Export Failed event of job %s (schedule %s)", d.JobID, d.ScheduleID))
+}
+
+// put sends one event with source Source.
+func (p *Publisher) put(ctx context.Context, detailType string, detail any, what string) error {
+	raw, err := json.Marshal(detail)
 	if err != nil {
-		return bulkerr.Wrap(bulkerr.Internal, err, "encoding the event of job %s", j.ID)
+		return bulkerr.Wrap(bulkerr.Internal, err, "encoding %s", what)
 	}
 	out, err := p.client.PutEvents(ctx, &eventbridge.PutEventsInput{Entries: []ebtypes.PutEventsRequestEntry{{
-		EventBusName: aws.String(p.bus), Source: aws.String(Source), DetailType: aws.String(DetailType),
+		EventBusName: aws.String(p.bus), Source: aws.String(Source), DetailType: aws.String(detailType),
 		Detail: aws.String(string(raw)), Resources: []string{},
 	}}})
 	if err != nil {
-		return bulkerr.Wrap(bulkerr.Transient, err, "publishing the %s event of job %s", j.Status, j.ID)
+		return bulkerr.Wrap(bulkerr.Transient, err, "publishing %s", what)
 	}
 	if out.FailedEntryCount > 0 {
 		msg := ""
 		if len(out.Entries) > 0 {
 			msg = aws.ToString(out.Entries[0].ErrorCode) + ": " + aws.ToString(out.Entries[0].ErrorMessage)
 		}
-		return bulkerr.New(bulkerr.Transient, "publishing the %s event of job %s was refused (%s)", j.Status, j.ID, msg)
+		return bulkerr.New(bulkerr.Transient, "publishing %s was refused (%s)", what, msg)
 	}
 	return nil
 }
