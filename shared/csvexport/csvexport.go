@@ -5,9 +5,12 @@
 package csvexport
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/csv"
 	"io"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/ccbulk/bulkops/shared/catalog"
@@ -17,11 +20,22 @@ import (
 // bom starts every file, so Excel opens it as UTF-8.
 var bom = []byte{0xEF, 0xBB, 0xBF}
 
-// Layout is the column layout of one type's file: the type's columns and,
-// for GAX agents, one column per related object of each family.
+// Layout is the column layout of one type's file: the action column of GAX
+// types, the chosen columns (each whole, or one value of a multi-valued
+// field per column) and, for GAX agents, one column per related object of
+// each chosen family.
 type Layout struct {
 	t    *objecttype.Type
+	cols []outCol
+	keys bool // header style: field keys instead of import headers
 	fams []famCol
+}
+
+// outCol is one output column: a type column, whole (nth 0) or its nth
+// value (1-based) when multi-valued fields get a column per value.
+type outCol struct {
+	c   *objecttype.Column
+	nth int
 }
 
 // famCol is one "<Prefix>:<name>" column.
@@ -30,28 +44,37 @@ type famCol struct {
 	name string
 }
 
-// NewLayout lays out t's columns. related lists, per family prefix, the
-// related names that get a column (see Related); it is ignored for types
-// without families.
+// NewLayout lays out t's columns: every import column with its import
+// header, multi-values joined (the default export, which imports back
+// unchanged). related lists, per family prefix, the related names that get
+// a column (see Related); it is ignored for types without families.
 func NewLayout(t *objecttype.Type, related map[string][]string) *Layout {
 	l := &Layout{t: t}
+	for i := range t.Columns {
+		l.cols = append(l.cols, outCol{c: &t.Columns[i]})
+	}
 	for i := range t.Families {
-		f := &t.Families[i]
-		names := append([]string(nil), related[f.Prefix]...)
-		sort.Slice(names, func(a, b int) bool {
-			return objecttype.NormalizeName(names[a]) < objecttype.NormalizeName(names[b])
-		})
-		seen := map[string]bool{}
-		for _, n := range names {
-			k := objecttype.NormalizeName(n)
-			if k == "" || seen[k] {
-				continue
-			}
-			seen[k] = true
-			l.fams = append(l.fams, famCol{fam: f, name: n})
-		}
+		l.addFamily(&t.Families[i], related[t.Families[i].Prefix])
 	}
 	return l
+}
+
+// addFamily adds one column per distinct related name of f, sorted by
+// normalized name.
+func (l *Layout) addFamily(f *objecttype.Family, related []string) {
+	names := append([]string(nil), related...)
+	sort.Slice(names, func(a, b int) bool {
+		return objecttype.NormalizeName(names[a]) < objecttype.NormalizeName(names[b])
+	})
+	seen := map[string]bool{}
+	for _, n := range names {
+		k := objecttype.NormalizeName(n)
+		if k == "" || seen[k] {
+			continue
+		}
+		seen[k] = true
+		l.fams = append(l.fams, famCol{fam: f, name: n})
+	}
 }
 
 // Related collects, per family prefix, the related names that objs use: the
@@ -76,10 +99,25 @@ func Related(t *objecttype.Type, objs []catalog.Object) map[string][]string {
 	return out
 }
 
-// Header is the header row: the type's canonical headers, then the family
-// columns.
+// Header is the header row: the action column of GAX types, the chosen
+// columns (import headers, or field keys with the keys style; "<header> n"
+// for the nth value of a multi-valued field laid out in columns), then the
+// family columns ("<Prefix>:<name>" in either style).
 func (l *Layout) Header() []string {
-	h := l.t.Headers()
+	h := make([]string, 0, len(l.cols)+len(l.fams)+1)
+	if l.t.Action {
+		h = append(h, objecttype.ActionHeader)
+	}
+	for _, oc := range l.cols {
+		name := oc.c.Header
+		if l.keys {
+			name = oc.c.Key
+		}
+		if oc.nth > 0 {
+			name += " " + strconv.Itoa(oc.nth)
+		}
+		h = append(h, name)
+	}
 	for _, fc := range l.fams {
 		h = append(h, fc.fam.Prefix+":"+fc.name)
 	}
@@ -88,15 +126,28 @@ func (l *Layout) Header() []string {
 
 // Row renders one stored object in the header's columns. Fields the object
 // lacks are blank; the GAX Action is UPDATE, since the object exists; a
-// family cell holds the level (levelled families) or Y, and is blank when
-// the object has no such relation (blank means "no change" on import).
+// multi-valued field laid out in columns has one value per column, blank
+// past its last value; a family cell holds the level (levelled families) or
+// Y, and is blank when the object has no such relation (blank means "no
+// change" on import).
 func (l *Layout) Row(o catalog.Object) []string {
-	row := make([]string, 0, len(l.t.Columns)+len(l.fams)+1)
+	row := make([]string, 0, len(l.cols)+len(l.fams)+1)
 	if l.t.Action {
 		row = append(row, "UPDATE")
 	}
-	for _, c := range l.t.Columns {
-		row = append(row, o.Fields[c.Key])
+	var values []string // the split values of the current multi column
+	for _, oc := range l.cols {
+		v := o.Fields[oc.c.Key]
+		if oc.nth > 0 {
+			if oc.nth == 1 {
+				values = objecttype.SplitMulti(v)
+			}
+			v = ""
+			if oc.nth <= len(values) {
+				v = values[oc.nth-1]
+			}
+		}
+		row = append(row, v)
 	}
 	var rel map[string]map[string]string // family key → normalized name → cell
 	for _, fc := range l.fams {
@@ -122,22 +173,35 @@ func (l *Layout) Row(o catalog.Object) []string {
 }
 
 // Writer streams rows of one layout as CSV (UTF-8 with BOM, CRLF, comma).
+// Each row is encoded on its own first, so a caller can see its size
+// (Encode, Size) before deciding which file it goes to.
 type Writer struct {
 	// Neutralize (on by default) protects cells against formula injection
 	// (objecttype.Neutralize); import undoes it, so files still round-trip.
 	Neutralize bool
 	l          *Layout
-	cw         *csv.Writer
-	header     bool
+	out        *bufio.Writer
+	enc        bytes.Buffer // the last encoded record
+	cw         *csv.Writer  // encodes into enc
+	header     []byte       // the encoded header, until written
+	size       int64        // BOM, header and rows written
 	err        error
 }
 
 // NewWriter returns a Writer of l's rows to w. The header is written with
 // the first row, or by Flush for an empty file.
 func NewWriter(w io.Writer, l *Layout) *Writer {
-	cw := csv.NewWriter(w)
-	cw.UseCRLF = true
-	return &Writer{Neutralize: true, l: l, cw: cw, err: writeBOM(w)}
+	ew := &Writer{Neutralize: true, l: l, out: bufio.NewWriter(w)}
+	ew.cw = csv.NewWriter(&ew.enc)
+	ew.cw.UseCRLF = true
+	_, ew.err = ew.out.Write(bom)
+	ew.size = int64(len(bom))
+	if ew.err == nil {
+		ew.err = ew.encode(l.Header())
+		ew.header = bytes.Clone(ew.enc.Bytes())
+		ew.size += int64(len(ew.header))
+	}
+	return ew
 }
 
 func writeBOM(w io.Writer) error {
@@ -145,19 +209,26 @@ func writeBOM(w io.Writer) error {
 	return err
 }
 
-func (w *Writer) writeHeader() {
-	if w.header || w.err != nil {
-		return
+// encode encodes one record into w.enc.
+func (w *Writer) encode(record []string) error {
+	w.enc.Reset()
+	if err := w.cw.Write(record); err != nil {
+		return err
 	}
-	w.header = true
-	w.err = w.cw.Write(w.l.Header())
+	w.cw.Flush()
+	return w.cw.Error()
 }
 
-// Write writes one object's row.
-func (w *Writer) Write(o catalog.Object) error {
-	w.writeHeader()
+// Size is the bytes of the file so far: the BOM, the header (written or
+// not) and the rows written.
+func (w *Writer) Size() int64 { return w.size }
+
+// Encode returns o's row as CSV bytes (neutralized if set) without writing
+// it; the bytes are valid until the next call of Encode or Write. Pass them
+// to WriteEncoded of this or another Writer of the same layout.
+func (w *Writer) Encode(o catalog.Object) ([]byte, error) {
 	if w.err != nil {
-		return w.err
+		return nil, w.err
 	}
 	row := w.l.Row(o)
 	if w.Neutralize {
@@ -165,8 +236,38 @@ func (w *Writer) Write(o catalog.Object) error {
 			row[i] = objecttype.Neutralize(c)
 		}
 	}
-	w.err = w.cw.Write(row)
+	if err := w.encode(row); err != nil {
+		return nil, err
+	}
+	return w.enc.Bytes(), nil
+}
+
+// WriteEncoded writes a row encoded by Encode.
+func (w *Writer) WriteEncoded(b []byte) error {
+	w.writeHeader()
+	if w.err != nil {
+		return w.err
+	}
+	_, w.err = w.out.Write(b)
+	w.size += int64(len(b))
 	return w.err
+}
+
+func (w *Writer) writeHeader() {
+	if w.header == nil || w.err != nil {
+		return
+	}
+	_, w.err = w.out.Write(w.header)
+	w.header = nil
+}
+
+// Write writes one object's row.
+func (w *Writer) Write(o catalog.Object) error {
+	b, err := w.Encode(o)
+	if err != nil {
+		return err
+	}
+	return w.WriteEncoded(b)
 }
 
 // Flush writes buffered rows (and the header of an empty file).
@@ -175,8 +276,8 @@ func (w *Writer) Flush() error {
 	if w.err != nil {
 		return w.err
 	}
-	w.cw.Flush()
-	return w.cw.Error()
+	w.err = w.out.Flush()
+	return w.err
 }
 
 // ExampleRow is a row that creates one example object of t, in the

@@ -41,6 +41,7 @@ type jobItem struct {
 	ErrorKey    string     `dynamodbav:"errorKey,omitempty"`
 	ResultsKey  string     `dynamodbav:"resultsKey,omitempty"`
 	Message     string     `dynamodbav:"message,omitempty"`
+	Files       int        `dynamodbav:"files,omitempty"`
 	ExpiresAt   int64      `dynamodbav:"expiresAt"`
 }
 
@@ -51,7 +52,7 @@ func toJobItem(j jobs.Job) jobItem {
 		SubmittedBy: j.SubmittedBy, SubmittedAt: j.SubmittedAt, StartedAt: j.StartedAt, EndedAt: j.EndedAt,
 		Total: j.Counts.Total, Processed: j.Counts.Processed, Created: j.Counts.Created,
 		Updated: j.Counts.Updated, Unchanged: j.Counts.Unchanged, Failed: j.Counts.Failed,
-		Chunks: j.Chunks, ErrorKey: j.ErrorKey, ResultsKey: j.ResultsKey, Message: j.Message,
+		Chunks: j.Chunks, ErrorKey: j.ErrorKey, ResultsKey: j.ResultsKey, Message: j.Message, Files: j.Files,
 		ExpiresAt: j.SubmittedAt.Add(jobs.Retention).Unix(),
 	}
 }
@@ -63,7 +64,7 @@ func (it jobItem) job() jobs.Job {
 		SubmittedBy: it.SubmittedBy, SubmittedAt: it.SubmittedAt, StartedAt: it.StartedAt, EndedAt: it.EndedAt,
 		Counts: jobs.Counts{Total: it.Total, Processed: it.Processed, Created: it.Created,
 			Updated: it.Updated, Unchanged: it.Unchanged, Failed: it.Failed},
-		Chunks: it.Chunks, ErrorKey: it.ErrorKey, ResultsKey: it.ResultsKey, Message: it.Message,
+		Chunks: it.Chunks, ErrorKey: it.ErrorKey, ResultsKey: it.ResultsKey, Message: it.Message, Files: it.Files,
 	}
 }
 
@@ -146,6 +147,26 @@ func (st *Store) MarkInProgress(ctx context.Context, tenant, id string, total, c
 		return st.transitionError(ctx, tenant, id, jobs.StatusInProgress)
 	}
 	return classify(err, "starting job %s", id)
+}
+
+// SetFiles records how many CSV files an export job's ZIP has; the export
+// calls it before Finish. Repeating it (a retried invocation) overwrites
+// the count with the same value.
+func (st *Store) SetFiles(ctx context.Context, tenant, id string, files int) error {
+	_, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                &st.tables.Jobs,
+		Key:                      key(tenant, id),
+		UpdateExpression:         aws.String("SET files = :f"),
+		ConditionExpression:      aws.String("attribute_exists(pk) AND #st = :ip"),
+		ExpressionAttributeNames: map[string]string{"#st": "status"},
+		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{
+			":f": n(int64(files)), ":ip": s(string(jobs.StatusInProgress)),
+		},
+	})
+	if isConditionFailed(err) {
+		return st.transitionError(ctx, tenant, id, jobs.StatusCompleted)
+	}
+	return classify(err, "recording the files of job %s", id)
 }
 
 // Finish sets a job's final status (Completed or Completed with errors),

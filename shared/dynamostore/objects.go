@@ -12,6 +12,7 @@ import (
 
 	"github.com/ccbulk/bulkops/shared/bulkerr"
 	"github.com/ccbulk/bulkops/shared/catalog"
+	"github.com/ccbulk/bulkops/shared/exportspec"
 )
 
 // objectItem is a configuration object as stored in the objects table.
@@ -237,6 +238,80 @@ func (o *Objects) Each(ctx context.Context, typ string, fn func(catalog.Object) 
 			return bulkerr.Wrap(bulkerr.Internal, err, "decoding %s objects", typ)
 		}
 		for _, it := range items {
+			if err := fn(it.object()); err != nil {
+				return err
+			}
+		}
+		if len(out.LastEvaluatedKey) == 0 {
+			return nil
+		}
+		start = out.LastEvaluatedKey
+	}
+}
+
+// updatedSecond is the layout of updatedAt up to the second. updatedAt is
+// written by attributevalue's default time encoding, time.RFC3339Nano of a
+// UTC time ("2026-11-22T10:00:00Z", "2026-11-22T10:00:00.5Z"): fixed width
+// up to the second, so such strings sort by time across seconds, but not
+// within one (trailing zeros are dropped and "." sorts before "Z").
+const updatedSecond = "2006-01-02T15:04:05"
+
+// updatedBounds are the ByUpdated sort-key bounds that take every object
+// written in w: whole seconds, from the second of w.From (its prefix sorts
+// before every value of that second and after every earlier one) up to the
+// second after that of w.To (exclusive; every value of that second sorts
+// at or after its prefix). Empty for an open side. The caller drops the
+// objects of the boundary seconds that lie outside w.
+func updatedBounds(w exportspec.Window) (lo, hi string) {
+	if !w.From.IsZero() {
+		lo = w.From.UTC().Format(updatedSecond)
+	}
+	if !w.To.IsZero() {
+		hi = w.To.UTC().Truncate(time.Second).Add(time.Second).Format(updatedSecond)
+	}
+	return lo, hi
+}
+
+// EachUpdated calls fn with every stored object of type typ last written in
+// w (From inclusive, To exclusive; a zero side is open), in order of last
+// write, one Query page of the ByUpdated index at a time, so memory does
+// not grow with the number of objects. The index is eventually consistent:
+// a write of the last moments may be missing.
+func (o *Objects) EachUpdated(ctx context.Context, typ string, w exportspec.Window, fn func(catalog.Object) error) error {
+	cond := "pk = :p"
+	vals := map[string]ddbtypes.AttributeValue{":p": s(objectPK(o.tenant, typ))}
+	lo, hi := updatedBounds(w)
+	switch {
+	case lo != "" && hi != "":
+		cond += " AND updatedAt BETWEEN :lo AND :hi" // no stored value equals hi: they end in Z
+		vals[":lo"], vals[":hi"] = s(lo), s(hi)
+	case lo != "":
+		cond += " AND updatedAt >= :lo"
+		vals[":lo"] = s(lo)
+	case hi != "":
+		cond += " AND updatedAt < :hi"
+		vals[":hi"] = s(hi)
+	}
+	var start map[string]ddbtypes.AttributeValue
+	for {
+		out, err := o.st.db.Query(ctx, &dynamodb.QueryInput{
+			TableName:                 &o.st.tables.Objects,
+			IndexName:                 aws.String("ByUpdated"),
+			KeyConditionExpression:    aws.String(cond),
+			ExpressionAttributeValues: vals,
+			ExclusiveStartKey:         start,
+		})
+		if err != nil {
+			return classify(err, "reading %s objects written in the window", typ)
+		}
+		var items []objectItem
+		if err := attributevalue.UnmarshalListOfMaps(out.Items, &items); err != nil {
+			return bulkerr.Wrap(bulkerr.Internal, err, "decoding %s objects", typ)
+		}
+		for _, it := range items {
+			if !w.Contains(it.UpdatedAt) {
+				continue // the boundary seconds' other objects
+			}
 			if err := fn(it.object()); err != nil {
 				return err
 			}

@@ -1,7 +1,10 @@
 // Package exportflow runs one export job: it reads a tenant's objects of
-// one or more types page by page, writes them as a ZIP of CSV parts in the
-// import columns (package exportzip) to a temporary file, uploads it under
-// exports/<tenant>/<job>/ and finishes the job with a link target. The
+// one or more types page by page (all of them, or those last written in
+// the request's window), keeps those that pass the options' filters (at
+// most Limit per type), writes them as a ZIP of CSV parts (package
+// exportzip) in the layout the options choose (the import columns by
+// default) to a temporary file, uploads it under exports/<tenant>/<job>/
+// and finishes the job with a link target and its number of files. The
 // tenant lock, taken by whoever started the job (the API for on-demand
 // exports), is extended while it runs and released at the end, whatever
 // happens.
@@ -10,6 +13,7 @@ package exportflow
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -52,6 +56,7 @@ type FinishHook interface {
 type jobStore interface {
 	GetJob(ctx context.Context, tenant, id string) (jobs.Job, error)
 	MarkInProgress(ctx context.Context, tenant, id string, total, chunks int, at time.Time) error
+	SetFiles(ctx context.Context, tenant, id string, files int) error
 	Finish(ctx context.Context, tenant, id string, status jobs.Status, errorKey, resultsKey string, at time.Time) error
 	Fail(ctx context.Context, tenant, id, reason string, at time.Time) error
 }
@@ -69,7 +74,11 @@ type lockStore interface {
 
 // ObjectLister reads one tenant's objects (dynamostore.Objects).
 type ObjectLister interface {
+	// Each calls fn with every object of type typ.
 	Each(ctx context.Context, typ string, fn func(catalog.Object) error) error
+	// EachUpdated calls fn with every object of type typ last written in w.
+	EachUpdated(ctx context.Context, typ string, w exportspec.Window, fn func(catalog.Object) error) error
+	// Count is how many objects of type typ there are.
 	Count(ctx context.Context, typ string) (int, error)
 }
 
@@ -151,7 +160,86 @@ func (f *Flow) announce(ctx context.Context, req Request) {
 	}
 }
 
+// errLimit stops reading a type once Limit objects were taken.
+var errLimit = errors.New("limit reached")
+
+// export is one running export: the request, its object reader and the
+// lock lease it keeps alive.
+type export struct {
+	f          *Flow
+	req        Request
+	objs       ObjectLister
+	lastExtend time.Time
+}
+
+// each calls fn with the objects of t the export takes, in read order: in
+// the window, passing p's filters, at most req.Limit. It extends the lock
+// as it goes.
+func (e *export) each(ctx context.Context, t *objecttype.Type, p *csvexport.Plan, fn func(catalog.Object) error) error {
+	taken := 0
+	visit := func(o catalog.Object) error {
+		if time.Since(e.lastExtend) > e.f.LockLease/3 {
+			if err := e.f.Locks.ExtendLock(ctx, e.req.Tenant, e.req.JobID, e.f.LockLease); err != nil {
+				return err
+			}
+			e.lastExtend = time.Now()
+		}
+		if !p.Keep(o) {
+			return nil
+		}
+		if e.req.Limit > 0 && taken >= e.req.Limit {
+			return errLimit
+		}
+		taken++
+		return fn(o)
+	}
+	var err error
+	if e.req.Window.All() {
+		err = e.objs.Each(ctx, t.Slug, visit)
+	} else {
+		err = e.objs.EachUpdated(ctx, t.Slug, e.req.Window, visit)
+	}
+	if errors.Is(err, errLimit) {
+		return nil
+	}
+	return err
+}
+
+// prepare counts the objects of t the export will take. When t's layout
+// depends on the data (GAX family columns, multi-valued fields in columns)
+// or the objects taken cannot be counted by a plain Count (filters, a
+// window), it makes one pass over them that both shows them to p (Observe)
+// and counts them.
+func (e *export) prepare(ctx context.Context, t *objecttype.Type, p *csvexport.Plan) (int, error) {
+	if !p.NeedsPass() && !p.Filtered() && e.req.Window.All() {
+		n, err := e.objs.Count(ctx, t.Slug)
+		if err != nil {
+			return 0, err
+		}
+		if e.req.Limit > 0 {
+			n = min(n, e.req.Limit)
+		}
+		return n, nil
+	}
+	n := 0
+	err := e.each(ctx, t, p, func(o catalog.Object) error {
+		n++
+		p.Observe(o)
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("finding the %s objects and columns of the export: %w", t.Name, err)
+	}
+	return n, nil
+}
+
 func (f *Flow) run(ctx context.Context, req Request, j jobs.Job) error {
+	if err := req.Options.Validate(); err != nil {
+		return err
+	}
+	if req.Limit < 0 {
+		return bulkerr.New(bulkerr.Invalid, "limit %d is negative; give a positive number of objects per type, or 0 for all", req.Limit)
+	}
 	if err := exportzip.ValidatePrefix(req.Prefix); err != nil {
 		return err
 	}
@@ -166,10 +254,20 @@ func (f *Flow) run(ctx context.Context, req Request, j jobs.Job) error {
 	if len(types) == 0 {
 		return bulkerr.New(bulkerr.Invalid, "the export names no object type")
 	}
-	objs := f.Objects(req.Tenant)
+	// Resolve every type's options before reading anything, so a bad field
+	// fails the job at once.
+	plans := make([]*csvexport.Plan, len(types))
+	for i, t := range types {
+		p, err := csvexport.NewPlan(t, req.Options)
+		if err != nil {
+			return err
+		}
+		plans[i] = p
+	}
+	e := &export{f: f, req: req, objs: f.Objects(req.Tenant), lastExtend: time.Now()}
 	total := 0
-	for _, t := range types {
-		n, err := objs.Count(ctx, t.Slug)
+	for i, t := range types {
+		n, err := e.prepare(ctx, t, plans[i])
 		if err != nil {
 			return err
 		}
@@ -186,32 +284,22 @@ func (f *Flow) run(ctx context.Context, req Request, j jobs.Job) error {
 	}
 	defer os.Remove(tmp.Name())
 	defer tmp.Close()
-	zw := exportzip.New(tmp, 0, f.Now().UTC())
+	zw := exportzip.ForOptions(tmp, req.Options, f.Now().UTC())
 	rows := 0
-	lastExtend := time.Now()
-	for _, t := range types {
-		layout, err := f.layout(ctx, objs, t)
-		if err != nil {
-			return err
-		}
-		if err := zw.Begin(t, layout); err != nil {
+	for i, t := range types {
+		if err := zw.Begin(t, plans[i].Layout()); err != nil {
 			return bulkerr.Wrap(bulkerr.Internal, err, "writing the export")
 		}
-		err = objs.Each(ctx, t.Slug, func(o catalog.Object) error {
+		err := e.each(ctx, t, plans[i], func(o catalog.Object) error {
 			rows++
-			if time.Since(lastExtend) > f.LockLease/3 {
-				if err := f.Locks.ExtendLock(ctx, req.Tenant, req.JobID, f.LockLease); err != nil {
-					return err
-				}
-				lastExtend = time.Now()
-			}
 			return zw.Write(o)
 		})
 		if err != nil {
 			return err
 		}
 	}
-	if _, err := zw.Close(); err != nil {
+	parts, err := zw.Close()
+	if err != nil {
 		return bulkerr.Wrap(bulkerr.Internal, err, "writing the export")
 	}
 	size, err := tmp.Seek(0, 2)
@@ -225,35 +313,12 @@ func (f *Flow) run(ctx context.Context, req Request, j jobs.Job) error {
 	if err := f.Counts.CommitChunk(ctx, req.Tenant, req.JobID, 0, jobs.Counts{Processed: rows}); err != nil {
 		return err
 	}
+	if err := f.Jobs.SetFiles(ctx, req.Tenant, req.JobID, len(parts)); err != nil {
+		return err
+	}
 	if err := f.Jobs.Finish(ctx, req.Tenant, req.JobID, jobs.StatusCompleted, "", key, f.Now()); err != nil {
 		return err
 	}
-	f.Log.InfoContext(ctx, "export finished", "tenant", req.Tenant, "job", req.JobID, "rows", rows, "bytes", size, "key", key)
+	f.Log.InfoContext(ctx, "export finished", "tenant", req.Tenant, "job", req.JobID, "rows", rows, "files", len(parts), "bytes", size, "key", key)
 	return nil
-}
-
-// layout is a type's export layout; GAX agents need one pass to find the
-// family columns (skills, groups, switches) in use.
-func (f *Flow) layout(ctx context.Context, objs ObjectLister, t *objecttype.Type) (*csvexport.Layout, error) {
-	if len(t.Families) == 0 {
-		return csvexport.NewLayout(t, nil), nil
-	}
-	related := map[string][]string{}
-	seen := map[string]bool{}
-	err := objs.Each(ctx, t.Slug, func(o catalog.Object) error {
-		for prefix, names := range csvexport.Related(t, []catalog.Object{o}) {
-			for _, n := range names {
-				k := prefix + "\x00" + objecttype.NormalizeName(n)
-				if !seen[k] {
-					seen[k] = true
-					related[prefix] = append(related[prefix], n)
-				}
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("finding the columns of %s: %w", t.Name, err)
-	}
-	return csvexport.NewLayout(t, related), nil
 }

@@ -1,9 +1,10 @@
 // Package exportzip writes exports as a ZIP stream: one or more object
 // types, each split into CSV parts of at most MaxRows rows (5,000 by
-// default, as Webex does), in the import columns (package csvexport). It
-// streams: rows go straight into the deflate stream of the current part, so
-// memory does not grow with the number of objects. It imports nothing from
-// AWS.
+// default, as Webex does) and, when set, at most MaxBytes uncompressed
+// bytes, in the layout of package csvexport (the import columns by
+// default). It streams: rows go straight into the deflate stream of the
+// current part, so memory does not grow with the number of objects. It
+// imports nothing from AWS.
 package exportzip
 
 import (
@@ -18,6 +19,7 @@ import (
 	"github.com/ccbulk/bulkops/shared/bulkerr"
 	"github.com/ccbulk/bulkops/shared/catalog"
 	"github.com/ccbulk/bulkops/shared/csvexport"
+	"github.com/ccbulk/bulkops/shared/exportspec"
 	"github.com/ccbulk/bulkops/shared/objecttype"
 )
 
@@ -67,15 +69,20 @@ type File struct {
 type Writer struct {
 	// Neutralize protects cells against formula injection (default on).
 	Neutralize bool
-	zw         *zip.Writer
-	maxRows    int
-	date       time.Time
-	t          *objecttype.Type
-	layout     *csvexport.Layout
-	cur        *csvexport.Writer
-	part       int
-	files      []File
-	err        error
+	// MaxBytes, when positive, also starts a new part before a row would
+	// take the part's uncompressed CSV (BOM and header included) past this
+	// many bytes. A part always takes at least one row, so a single row
+	// larger than MaxBytes gets a part of its own.
+	MaxBytes int64
+	zw       *zip.Writer
+	maxRows  int
+	date     time.Time
+	t        *objecttype.Type
+	layout   *csvexport.Layout
+	cur      *csvexport.Writer
+	part     int
+	files    []File
+	err      error
 }
 
 // New returns a Writer of a ZIP to w with parts of at most maxRows rows
@@ -85,6 +92,17 @@ func New(w io.Writer, maxRows int, date time.Time) *Writer {
 		maxRows = DefaultMaxRows
 	}
 	return &Writer{Neutralize: true, zw: zip.NewWriter(w), maxRows: maxRows, date: date}
+}
+
+// ForOptions returns a Writer of a ZIP to w split and neutralized as o says:
+// parts of at most o.Rows() rows and, when o.SplitBytes is set, at most
+// that many bytes; formula neutralization unless o.NoNeutralize. The zero
+// Options give what New(w, 0, date) gives.
+func ForOptions(w io.Writer, o exportspec.Options, date time.Time) *Writer {
+	zw := New(w, o.Rows(), date)
+	zw.MaxBytes = o.SplitBytes
+	zw.Neutralize = !o.NoNeutralize
+	return zw
 }
 
 // Begin starts the objects of type t in layout l (csvexport.NewLayout).
@@ -123,7 +141,17 @@ func (w *Writer) Write(o catalog.Object) error {
 			return w.err
 		}
 	}
-	if w.err = w.cur.Write(o); w.err != nil {
+	var row []byte
+	if row, w.err = w.cur.Encode(o); w.err != nil {
+		return w.err
+	}
+	if w.MaxBytes > 0 && w.files[len(w.files)-1].Rows > 0 && w.cur.Size()+int64(len(row)) > w.MaxBytes {
+		// The encoded row stays valid: it belongs to the part just ended.
+		if w.err = w.startPart(); w.err != nil {
+			return w.err
+		}
+	}
+	if w.err = w.cur.WriteEncoded(row); w.err != nil {
 		return w.err
 	}
 	w.files[len(w.files)-1].Rows++

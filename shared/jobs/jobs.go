@@ -82,6 +82,8 @@ type Job struct {
 	ErrorKey      string     `json:"-"`
 	ResultsKey    string     `json:"-"`
 	Message       string     `json:"message,omitempty"`
+	// Files is how many CSV files an export's ZIP has (0 for imports).
+	Files int `json:"files,omitempty"`
 }
 
 // FinalStatus returns the status a job ends with once every row was
