@@ -19,10 +19,14 @@ type Starter interface {
 	StartExport(ctx context.Context, req Request) error
 }
 
-// scheduleStore finds due schedules and claims their runs.
+// scheduleStore finds due schedules, claims and ends their runs and keeps
+// their history (dynamostore.Store).
 type scheduleStore interface {
 	DueSchedules(ctx context.Context, now time.Time, limit int32) ([]dynamostore.Schedule, error)
 	ClaimRun(ctx context.Context, tenant, id string, planned, following time.Time, more bool, job string) (bool, error)
+	GetSchedule(ctx context.Context, tenant, id string) (dynamostore.Schedule, error)
+	FinishRun(ctx context.Context, tenant, id, job string, ok bool, highWater time.Time, reason string) (dynamostore.Schedule, error)
+	RecordRun(ctx context.Context, r dynamostore.ScheduleRun) error
 }
 
 // dispatchStore takes locks and records jobs.
@@ -30,6 +34,7 @@ type dispatchStore interface {
 	AcquireLock(ctx context.Context, tenant, job string, lease time.Duration) (dynamostore.Lock, error)
 	ReleaseLock(ctx context.Context, tenant, job string) error
 	CreateJob(ctx context.Context, j jobs.Job) error
+	GetJob(ctx context.Context, tenant, id string) (jobs.Job, error)
 	Fail(ctx context.Context, tenant, id, reason string, at time.Time) error
 }
 
@@ -39,6 +44,11 @@ type Dispatcher struct {
 	Schedules scheduleStore
 	Store     dispatchStore
 	Exports   Starter
+	// Finished, when set, hears of runs that failed before their export
+	// started (and of finished runs whose end was not recorded), so they
+	// count as failures and are announced like any other (ScheduleRuns).
+	// Without it the dispatcher ends such runs with FinishRun itself.
+	Finished  FinishHook
 	NewID     func() (string, error)
 	Now       func() time.Time
 	LockLease time.Duration
@@ -48,8 +58,10 @@ type Dispatcher struct {
 // Tick starts every due schedule's run once: it takes the tenant's lock for
 // a new job (a busy tenant's run stays due and is tried on the next tick),
 // claims the run by a conditional write on the schedule's next run (of
-// overlapping ticks only one wins; missed runs are caught up once), records
-// the job and starts the export. It returns the started job IDs.
+// overlapping ticks only one wins; missed runs are caught up once; a
+// schedule whose previous run is still in progress waits for it), records
+// the job and the run and starts the export. It returns the started job
+// IDs.
 func (d *Dispatcher) Tick(ctx context.Context) ([]string, error) {
 	now := d.Now()
 	due, err := d.Schedules.DueSchedules(ctx, now, 100)
@@ -75,6 +87,9 @@ func (d *Dispatcher) start(ctx context.Context, s dynamostore.Schedule, now time
 	if err != nil || !run {
 		return "", err
 	}
+	if s.RunningJob != "" {
+		return "", d.settle(ctx, s)
+	}
 	jobID, err := d.NewID()
 	if err != nil {
 		return "", bulkerr.Wrap(bulkerr.Internal, err, "making a job ID")
@@ -93,6 +108,29 @@ func (d *Dispatcher) start(ctx context.Context, s dynamostore.Schedule, now time
 		release()
 		return "", err
 	}
+	planned := s.NextRun
+	req := Request{Tenant: s.Tenant, JobID: jobID, ScheduleID: s.ID}
+	// From here on the schedule's run is this job's: whatever stops it
+	// must end the run, or the schedule would wait for it forever.
+	abandon := func(j jobs.Job, cause error) (string, error) {
+		bg := context.WithoutCancel(ctx)
+		if j.ID != "" {
+			_ = d.Store.Fail(bg, s.Tenant, jobID, j.Message, d.Now())
+		}
+		release()
+		j.Tenant, j.ID, j.Type, j.Status = s.Tenant, jobID, jobs.TypeExport, jobs.StatusFailed
+		d.finish(bg, req, j)
+		return "", cause
+	}
+	// The index is eventually consistent; the claimed item is the truth
+	// (the definition may have been edited, the high-water mark moved).
+	fresh, err := d.Schedules.GetSchedule(ctx, s.Tenant, s.ID)
+	if err != nil {
+		return abandon(jobs.Job{Message: "the schedule could not be read: " + bulkerr.Message(err)}, err)
+	}
+	s = fresh
+	req.ObjectTypes, req.Prefix, req.Options = s.ObjectTypes, s.Prefix, s.Options
+	req.Window = s.Options.WindowFor(now, s.HighWater)
 	var types []*objecttype.Type
 	for _, slug := range s.ObjectTypes {
 		if t, err := objecttype.Lookup(slug); err == nil {
@@ -105,14 +143,59 @@ func (d *Dispatcher) start(ctx context.Context, s dynamostore.Schedule, now time
 		SubmittedBy: "schedule " + s.Title + " (" + s.ID + ")", SubmittedAt: now.UTC(),
 	}
 	if err := d.Store.CreateJob(ctx, j); err != nil {
-		release()
-		return "", err
+		return abandon(jobs.Job{Message: "the export job could not be recorded: " + bulkerr.Message(err)}, err)
 	}
-	if err := d.Exports.StartExport(ctx, Request{Tenant: s.Tenant, JobID: jobID, ObjectTypes: s.ObjectTypes, Prefix: s.Prefix}); err != nil {
-		_ = d.Store.Fail(context.WithoutCancel(ctx), s.Tenant, jobID, "the scheduled export could not be started", d.Now())
-		release()
-		return "", err
+	if err := d.Schedules.RecordRun(ctx, dynamostore.ScheduleRun{Tenant: s.Tenant, ScheduleID: s.ID, JobID: jobID,
+		Planned: planned, Window: req.Window, At: now.UTC()}); err != nil {
+		d.Log.ErrorContext(ctx, "scheduled run not recorded in the history", "tenant", s.Tenant, "schedule", s.ID, "job", jobID, "err", err.Error())
 	}
-	d.Log.InfoContext(ctx, "scheduled export started", "tenant", s.Tenant, "schedule", s.ID, "job", jobID, "planned", s.NextRun, "next", following)
+	if err := d.Exports.StartExport(ctx, req); err != nil {
+		j.Message = "the scheduled export could not be started: " + bulkerr.Message(err)
+		return abandon(j, err)
+	}
+	d.Log.InfoContext(ctx, "scheduled export started", "tenant", s.Tenant, "schedule", s.ID, "job", jobID, "planned", planned, "next", following,
+		"from", req.Window.From, "to", req.Window.To)
 	return jobID, nil
+}
+
+// settle looks at the run still marked in progress on a due schedule: a
+// run whose job ended (its end was not recorded, say the export function
+// stopped before its hook) or whose job does not exist is ended now, so
+// the next tick runs the schedule; a run whose job is still going keeps
+// the schedule waiting.
+func (d *Dispatcher) settle(ctx context.Context, s dynamostore.Schedule) error {
+	// The index may lag: a run that just ended is no business of ours.
+	cur, err := d.Schedules.GetSchedule(ctx, s.Tenant, s.ID)
+	if err != nil || cur.RunningJob != s.RunningJob {
+		return err
+	}
+	j, err := d.Store.GetJob(ctx, s.Tenant, s.RunningJob)
+	switch {
+	case bulkerr.KindOf(err) == bulkerr.NotFound:
+		j = jobs.Job{Tenant: s.Tenant, ID: s.RunningJob, Type: jobs.TypeExport, Status: jobs.StatusFailed,
+			Message: "the run's export job was never recorded"}
+	case err != nil:
+		return err
+	case !j.Status.Final():
+		d.Log.InfoContext(ctx, "the previous run is still in progress; the scheduled export waits", "tenant", s.Tenant, "schedule", s.ID, "job", s.RunningJob)
+		return nil
+	}
+	d.Log.WarnContext(ctx, "ending a finished run that was still marked in progress", "tenant", s.Tenant, "schedule", s.ID, "job", j.ID, "status", j.Status)
+	// The run's window is not known here: the high-water mark stays, so
+	// the next incremental run takes this run's objects again.
+	d.finish(ctx, Request{Tenant: s.Tenant, JobID: j.ID, ScheduleID: s.ID}, j)
+	return nil
+}
+
+// finish ends a schedule's run through the hook, or directly.
+func (d *Dispatcher) finish(ctx context.Context, req Request, j jobs.Job) {
+	var err error
+	if d.Finished != nil {
+		err = d.Finished.ExportFinished(ctx, req, j)
+	} else {
+		_, err = d.Schedules.FinishRun(ctx, req.Tenant, req.ScheduleID, req.JobID, j.Status == jobs.StatusCompleted, req.Window.To, j.Message)
+	}
+	if err != nil {
+		d.Log.ErrorContext(ctx, "ending a scheduled run", "tenant", req.Tenant, "schedule", req.ScheduleID, "job", req.JobID, "err", err.Error())
+	}
 }
