@@ -12,7 +12,11 @@
 //     matched against the template's rules start the state machines;
 //   - serves EventBridge's PutEvents on -aws at / (the job events the
 //     import steps publish), and lists them at GET /_local/events;
-//   - serves the HTTP API on -api.
+//   - serves the HTTP API on -api;
+//   - plays the export schedule rule: every -export-tick it invokes the
+//     dispatcher function through its own Lambda Invoke API (AWS ticks it
+//     every ExportTickRate, one minute by default; locally faster, so a
+//     "once now" schedule runs within seconds).
 //
 // Endpoints of the other servers come from AWS_ENDPOINT_URL_* as usual.
 // GET /_local/health on -aws answers 200 once provisioning has finished.
@@ -52,8 +56,7 @@ var importFunctions = []string{"ImportControlFunction", "ImportPrepareFunction",
 
 // notServed are template functions this server does not run, and why.
 var notServed = map[string]string{
-	"ApiFunction":            "its handler is served directly on -api",
-	"ExportDispatchFunction": "scheduled exports are not built yet",
+	"ApiFunction": "its handler is served directly on -api",
 }
 
 // localAPI builds the HTTP API with the ApiFunction's environment from the
@@ -87,6 +90,7 @@ func run() error {
 	webhookARN := flag.String("webhook-arn", "arn:minio:sqs::BULKOPS:webhook", "MinIO notification target for the bucket's events (empty: none)")
 	params := flag.String("params", "", "template parameter overrides, Name=Value,Name=Value")
 	jwtKey := flag.String("jwt-key", ".tools/run/jwt-key.pem", "local RSA key that signs and verifies API tokens (created if missing; make token prints a token)")
+	exportTick := flag.Duration("export-tick", 5*time.Second, "how often the export schedule rule ticks the dispatcher (0: never)")
 	flag.Parse()
 
 	log := applog.New(os.Stderr)
@@ -113,6 +117,15 @@ func run() error {
 		getenv, err := names.Env(id, os.Getenv)
 		if err != nil {
 			return fmt.Errorf("function %s: %w", id, err)
+		}
+		if id == "ExportDispatchFunction" {
+			d, err := exportapp.NewDispatcher(ctx, getenv, os.Stderr)
+			if err != nil {
+				return fmt.Errorf("function %s: %w", id, err)
+			}
+			fnName, _ := names.Ref(id)
+			lambdas.Register(fnName, lambda.NewHandler(exportapp.DispatchHandler(d)))
+			continue
 		}
 		if id == "ExportFunction" {
 			flow, err := exportapp.New(ctx, getenv, os.Stderr)
@@ -192,6 +205,20 @@ func run() error {
 			time.Sleep(time.Second)
 		}
 	}()
+
+	if *exportTick > 0 {
+		fnName, _ := names.Ref("ExportDispatchFunction")
+		ticker := &devstack.ScheduleTicker{
+			Lambda: awsenv.Lambda(awsCfg), Function: fnName, Every: *exportTick, Log: log,
+			RuleARN: "arn:aws:events:us-east-1:000000000000:rule/" + *prefix + "export-tick",
+		}
+		go func() {
+			for !ready.Load() && ctx.Err() == nil { // tables first
+				time.Sleep(200 * time.Millisecond)
+			}
+			ticker.Run(ctx)
+		}()
+	}
 
 	select {
 	case <-ctx.Done():

@@ -1,21 +1,23 @@
-// Command export-dispatch is ticked by the export schedule rule. In the
-// walking skeleton it only logs the tick; scheduled exports come later.
+// Command export-dispatch is ticked by the export schedule rule: it claims
+// the due scheduled exports and starts the export function for each.
+// Wiring only: the work is in shared/exportflow.
 package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 
-	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
 
-	"github.com/ccbulk/bulkops/shared/applog"
+	"github.com/ccbulk/bulkops/shared/exportapp"
 )
 
 func main() {
-	log := applog.New(os.Stdout)
-	lambda.Start(func(ctx context.Context, ev events.CloudWatchEvent) error {
-		log.InfoContext(ctx, "export tick (scheduled exports are not built yet)", "time", ev.Time)
-		return nil
-	})
+	d, err := exportapp.NewDispatcher(context.Background(), os.Getenv, os.Stdout)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "export-dispatch:", err)
+		os.Exit(1)
+	}
+	lambda.Start(exportapp.DispatchHandler(d))
 }
