@@ -2,17 +2,27 @@ package exportflow_test
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
+	"net/http"
+	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/ccbulk/bulkops/shared/awsenv"
+	"github.com/ccbulk/bulkops/shared/bulkerr"
 	"github.com/ccbulk/bulkops/shared/dynamostore"
+	"github.com/ccbulk/bulkops/shared/exportapp"
 	"github.com/ccbulk/bulkops/shared/exportflow"
+	"github.com/ccbulk/bulkops/shared/exportspec"
 	"github.com/ccbulk/bulkops/shared/ident"
+	"github.com/ccbulk/bulkops/shared/jobevents"
 	"github.com/ccbulk/bulkops/shared/jobs"
 	"github.com/ccbulk/bulkops/shared/localtest"
+	"github.com/ccbulk/bulkops/shared/s3store"
 	"github.com/ccbulk/bulkops/shared/schedule"
 )
 
@@ -108,5 +118,407 @@ func TestDispatcherTicks(t *testing.T) {
 	started, err := d.Tick(ctx)
 	if err != nil || len(started) != 1 {
 		t.Fatalf("next tick started %v, %v", started, err)
+	}
+}
+
+// testClock is the settable clock of the dispatcher and the store.
+type testClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *testClock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *testClock) set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = t
+}
+
+// failingStarter refuses to start exports (the async invoke failed).
+type failingStarter struct{}
+
+func (failingStarter) StartExport(context.Context, exportflow.Request) error {
+	return bulkerr.New(bulkerr.Transient, "the export function could not be invoked")
+}
+
+// runRig is a dispatcher with its finish hook on DynamoDB Local, publishing
+// Export Failed events to the dev server's EventBridge.
+type runRig struct {
+	t      *testing.T
+	st     *localtest.Stack
+	db     *dynamostore.Store
+	clk    *testClock
+	rec    *startRecorder
+	d      *exportflow.Dispatcher
+	hook   *exportflow.ScheduleRuns
+	tenant string
+	bus    string // the dev server's EventBridge endpoint
+}
+
+func newRunRig(t *testing.T) *runRig {
+	st := localtest.Require(t)
+	st.Provision(t)
+	bus := os.Getenv("AWS_ENDPOINT_URL_EVENTBRIDGE")
+	if bus == "" {
+		t.Fatal("AWS_ENDPOINT_URL_EVENTBRIDGE is not set; source infra/local/env.sh")
+	}
+	clk := &testClock{t: time.Date(2026, 6, 4, 9, 0, 30, 0, time.UTC)}
+	db := dynamostore.New(st.Clients.DynamoDB, dynamostore.Tables{
+		Objects: st.Ref("ObjectsTable"), Jobs: st.Ref("JobsTable"), Control: st.Ref("ControlTable"),
+	}, clk.now)
+	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	hook := &exportflow.ScheduleRuns{Schedules: db, Events: jobevents.New(awsenv.EventBridge(st.Config), ""), Log: log}
+	rec := &startRecorder{}
+	ids := ident.NewGenerator(nil)
+	d := &exportflow.Dispatcher{Schedules: db, Store: db, Exports: rec, Finished: hook, LockLease: time.Minute,
+		NewID: func() (string, error) { return ids.New(clk.now()) }, Now: clk.now, Log: log}
+	return &runRig{t: t, st: st, db: db, clk: clk, rec: rec, d: d, hook: hook, tenant: localtest.UniquePrefix(t) + "acme", bus: bus}
+}
+
+// tick ticks the dispatcher at at and returns the requests it started.
+func (r *runRig) tick(at time.Time) []exportflow.Request {
+	r.t.Helper()
+	r.clk.set(at)
+	before := len(r.rec.got)
+	if _, err := r.d.Tick(context.Background()); err != nil {
+		r.t.Fatal(err)
+	}
+	return append([]exportflow.Request(nil), r.rec.got[before:]...)
+}
+
+// end plays the export function's end of a run: the job becomes Completed
+// or Failed and the finish hook hears of it.
+func (r *runRig) end(req exportflow.Request, ok bool, reason string) {
+	r.t.Helper()
+	ctx := context.Background()
+	now := r.clk.now()
+	if err := r.db.MarkInProgress(ctx, req.Tenant, req.JobID, 0, 1, now); err != nil {
+		r.t.Fatal(err)
+	}
+	var err error
+	if ok {
+		err = r.db.Finish(ctx, req.Tenant, req.JobID, jobs.StatusCompleted, "", "exports/x.zip", now)
+	} else {
+		err = r.db.Fail(ctx, req.Tenant, req.JobID, reason, now)
+	}
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	j, err := r.db.GetJob(ctx, req.Tenant, req.JobID)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	if err := r.hook.ExportFinished(ctx, req, j); err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+func (r *runRig) schedule(id string) dynamostore.Schedule {
+	r.t.Helper()
+	s, err := r.db.GetSchedule(context.Background(), r.tenant, id)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return s
+}
+
+// failedEvents returns the Export Failed events of the rig's tenant that
+// the dev server received, oldest first.
+func (r *runRig) failedEvents() []jobevents.ExportFailedDetail {
+	r.t.Helper()
+	resp, err := http.Get(r.bus + "/_local/events")
+	if err != nil {
+		r.t.Fatalf("the dev server's event list: %v", err)
+	}
+	defer resp.Body.Close()
+	var events []struct {
+		Source     string                       `json:"source"`
+		DetailType string                       `json:"detail-type"`
+		Detail     jobevents.ExportFailedDetail `json:"detail"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&events); err != nil {
+		r.t.Fatal(err)
+	}
+	var out []jobevents.ExportFailedDetail
+	for _, e := range events {
+		if e.Source == "bulkops" && e.DetailType == "Export Failed" && e.Detail.Tenant == r.tenant {
+			out = append(out, e.Detail)
+		}
+	}
+	return out
+}
+
+func hm(h, m int) time.Time { return time.Date(2026, 6, 4, h, m, 30, 0, time.UTC) }
+
+// TestIncrementalRunsFailuresAndSuspension follows an hourly incremental
+// schedule (suspends after 2 failures in a row) through its runs on
+// DynamoDB Local: the first window starts at zero, the next at the
+// high-water mark; a tick while a run is in progress starts nothing; a
+// failed run leaves the mark, so the catch-up run after missed hours
+// covers every missed window once; the second failure in a row suspends
+// the schedule and both failures go out as Export Failed events on the dev
+// server's EventBridge; resuming runs it again from the mark; every run is
+// in the history, newest first; a test run's end changes nothing.
+func TestIncrementalRunsFailuresAndSuspension(t *testing.T) {
+	r := newRunRig(t)
+	ctx := context.Background()
+	opts := exportspec.Options{Header: exportspec.HeaderKeys, Range: exportspec.Range{Mode: exportspec.RangeIncremental}}
+	if err := r.db.PutSchedule(ctx, dynamostore.Schedule{Tenant: r.tenant, ID: "S", Title: "Hourly delta", ObjectTypes: []string{"queue", "site"},
+		Prefix: "delta_", Spec: schedule.Spec{Frequency: schedule.Hourly, Time: "00:00"}, Options: opts, MaxFailures: 2,
+		Active: true, NextRun: hm(9, 0).Add(-30 * time.Second), CreatedBy: "t", CreatedAt: hm(8, 0)}); err != nil {
+		t.Fatal(err)
+	}
+	type run struct {
+		from, to time.Time
+		planned  time.Time
+	}
+	var history []run
+	startOne := func(at, planned, from time.Time) exportflow.Request {
+		t.Helper()
+		got := r.tick(at)
+		if len(got) != 1 {
+			t.Fatalf("tick at %s started %d runs, want 1", at, len(got))
+		}
+		req := got[0]
+		want := exportspec.Window{From: from, To: at}
+		if req.ScheduleID != "S" || req.Tenant != r.tenant || !req.Window.From.Equal(want.From) || !req.Window.To.Equal(want.To) ||
+			req.Options.Header != exportspec.HeaderKeys || req.Options.Range.Mode != exportspec.RangeIncremental || req.Prefix != "delta_" ||
+			strings.Join(req.ObjectTypes, ",") != "queue,site" || req.Limit != 0 {
+			t.Fatalf("request at %s: %+v, want window %+v", at, req, want)
+		}
+		if s := r.schedule("S"); s.RunningJob != req.JobID {
+			t.Fatalf("running job %q, want %s", s.RunningJob, req.JobID)
+		}
+		history = append(history, run{from, at, planned})
+		return req
+	}
+
+	// 09:00 — the first run takes everything up to now.
+	a := startOne(hm(9, 0), hm(9, 0).Add(-30*time.Second), time.Time{})
+	// 10:00 — a is still running: nothing starts, the schedule stays due.
+	if got := r.tick(hm(10, 0)); len(got) != 0 {
+		t.Fatalf("a run started while %s runs: %+v", a.JobID, got)
+	}
+	r.end(a, true, "")
+	if s := r.schedule("S"); !s.HighWater.Equal(hm(9, 0)) || s.Failures != 0 || s.RunningJob != "" {
+		t.Fatalf("after a success: %+v", s)
+	}
+	// 10:05 — caught up, from the high-water mark.
+	b := startOne(hm(10, 5), hm(10, 0).Add(-30*time.Second), hm(9, 0))
+	r.end(b, false, "queue: access denied")
+	if s := r.schedule("S"); !s.HighWater.Equal(hm(9, 0)) || s.Failures != 1 || !s.Active {
+		t.Fatalf("after one failure: %+v", s)
+	}
+	// 13:00 — 11:00, 12:00 and 13:00 were missed: one run covers them and
+	// b's failed window.
+	c := startOne(hm(13, 0), hm(11, 0).Add(-30*time.Second), hm(9, 0))
+	if got := r.tick(hm(13, 1)); len(got) != 0 {
+		t.Fatalf("missed runs caught up more than once: %+v", got)
+	}
+	if s := r.schedule("S"); !s.NextRun.Equal(hm(14, 0).Add(-30 * time.Second)) {
+		t.Fatalf("next run after the catch-up: %s", s.NextRun)
+	}
+	r.end(c, false, "site: throttled")
+	s := r.schedule("S")
+	if s.Active || s.Failures != 2 || !strings.Contains(s.SuspendedReason, "2 consecutive runs failed") || !strings.Contains(s.SuspendedReason, "site: throttled") {
+		t.Fatalf("after the second failure: %+v", s)
+	}
+	if got := r.tick(hm(15, 0)); len(got) != 0 {
+		t.Fatalf("a suspended schedule ran: %+v", got)
+	}
+	events := r.failedEvents()
+	want := []jobevents.ExportFailedDetail{
+		{Tenant: r.tenant, ScheduleID: "S", Title: "Hourly delta", JobID: b.JobID, Reason: "queue: access denied", ConsecutiveFailures: 1},
+		{Tenant: r.tenant, ScheduleID: "S", Title: "Hourly delta", JobID: c.JobID, Reason: "site: throttled", ConsecutiveFailures: 2, Suspended: true},
+	}
+	if len(events) != len(want) || events[0] != want[0] || events[1] != want[1] {
+		t.Fatalf("Export Failed events:\n%+v\nwant\n%+v", events, want)
+	}
+
+	// Resumed for 16:00: from the mark, which c's failure left at 09:00.
+	if _, err := r.db.SetScheduleActive(ctx, r.tenant, "S", true, hm(16, 0).Add(-30*time.Second), ""); err != nil {
+		t.Fatal(err)
+	}
+	d := startOne(hm(16, 0), hm(16, 0).Add(-30*time.Second), hm(9, 0))
+	r.end(d, true, "")
+	if s := r.schedule("S"); !s.HighWater.Equal(hm(16, 0)) || s.Failures != 0 || !s.Active {
+		t.Fatalf("after the resumed run: %+v", s)
+	}
+	// A test run of the schedule that fails counts nothing.
+	testReq := exportflow.Request{Tenant: r.tenant, JobID: "01TESTRUN00000000000000000", ScheduleID: "S", Limit: exportspec.TestExportRows}
+	if err := r.db.CreateJob(ctx, jobs.Job{Tenant: r.tenant, ID: testReq.JobID, Type: jobs.TypeExport, Status: jobs.StatusNew, SubmittedAt: hm(16, 1)}); err != nil {
+		t.Fatal(err)
+	}
+	r.end(testReq, false, "test failed")
+	if s := r.schedule("S"); s.Failures != 0 || !s.Active || !s.HighWater.Equal(hm(16, 0)) || len(r.failedEvents()) != 2 {
+		t.Fatalf("a test run changed the schedule: %+v", s)
+	}
+
+	runs, err := r.db.ListRuns(ctx, r.tenant, "S", 10)
+	if err != nil || len(runs) != len(history) {
+		t.Fatalf("history: %+v %v", runs, err)
+	}
+	for i, got := range runs {
+		w := history[len(history)-1-i]
+		if !got.Window.From.Equal(w.from) || !got.Window.To.Equal(w.to) || !got.Planned.Equal(w.planned) || !got.At.Equal(w.to) {
+			t.Fatalf("history[%d] = %+v, want %+v", i, got, w)
+		}
+	}
+	j, err := r.db.GetJob(ctx, r.tenant, d.JobID)
+	if err != nil || j.SubmittedBy != "schedule Hourly delta (S)" || !strings.HasPrefix(j.FileName, "delta_") {
+		t.Fatalf("job of the run: %+v %v", j, err)
+	}
+}
+
+// TestWindowsByRange: each range mode gives the run its window and
+// options.
+func TestWindowsByRange(t *testing.T) {
+	r := newRunRig(t)
+	ctx := context.Background()
+	from, to := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+	cases := []struct {
+		id    string
+		rng   exportspec.Range
+		hw    time.Time
+		wantW exportspec.Window
+	}{
+		{"all", exportspec.Range{}, time.Time{}, exportspec.Window{}},
+		{"all-explicit", exportspec.Range{Mode: exportspec.RangeAll}, hm(1, 0), exportspec.Window{}},
+		{"interval", exportspec.Range{Mode: exportspec.RangeInterval, From: &from, To: &to}, time.Time{}, exportspec.Window{From: from, To: to}},
+		{"interval-open", exportspec.Range{Mode: exportspec.RangeInterval, From: &from}, time.Time{}, exportspec.Window{From: from}},
+		{"incremental-first", exportspec.Range{Mode: exportspec.RangeIncremental}, time.Time{}, exportspec.Window{To: hm(9, 0)}},
+		{"incremental-next", exportspec.Range{Mode: exportspec.RangeIncremental}, hm(8, 0), exportspec.Window{From: hm(8, 0), To: hm(9, 0)}},
+	}
+	for i, c := range cases {
+		// one tenant per schedule: the tenant lock allows one run at a time
+		if err := r.db.PutSchedule(ctx, dynamostore.Schedule{Tenant: r.tenant + string(rune('a'+i)), ID: c.id, Title: c.id, ObjectTypes: []string{"site"},
+			Spec: schedule.Spec{Frequency: schedule.Daily, Time: "09:00"}, Options: exportspec.Options{Range: c.rng},
+			Active: true, NextRun: hm(9, 0).Add(-30 * time.Second), HighWater: c.hw, CreatedBy: "t", CreatedAt: hm(8, 0)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := r.tick(hm(9, 0))
+	byID := map[string]exportflow.Request{}
+	for _, req := range got {
+		byID[req.ScheduleID] = req
+	}
+	for _, c := range cases {
+		req, ok := byID[c.id]
+		if !ok {
+			t.Errorf("%s: not started", c.id)
+			continue
+		}
+		if !req.Window.From.Equal(c.wantW.From) || !req.Window.To.Equal(c.wantW.To) || req.Options.Range.Mode != c.rng.Mode {
+			t.Errorf("%s: window %+v options %+v, want %+v", c.id, req.Window, req.Options.Range, c.wantW)
+		}
+	}
+}
+
+// TestRunThatCannotStartOrLostItsEnd: a run whose export cannot be started
+// fails its job, frees the tenant lock and the schedule, and counts as a
+// failure (with its event); a run whose job ended without the hook hearing
+// of it is settled on the next due tick, and the tick after runs the
+// schedule again.
+func TestRunThatCannotStartOrLostItsEnd(t *testing.T) {
+	r := newRunRig(t)
+	ctx := context.Background()
+	put := func(id string, max int) {
+		if err := r.db.PutSchedule(ctx, dynamostore.Schedule{Tenant: r.tenant, ID: id, Title: id, ObjectTypes: []string{"site"},
+			Spec: schedule.Spec{Frequency: schedule.Hourly, Time: "00:00"}, MaxFailures: max,
+			Active: true, NextRun: hm(9, 0).Add(-30 * time.Second), CreatedBy: "t", CreatedAt: hm(8, 0)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put("nostart", 3)
+	r.d.Exports = failingStarter{}
+	r.clk.set(hm(9, 0))
+	if started, err := r.d.Tick(ctx); err != nil || len(started) != 0 {
+		t.Fatalf("started %v, %v", started, err)
+	}
+	s := r.schedule("nostart")
+	if s.RunningJob != "" || s.Failures != 1 || !s.Active || s.LastJob == "" {
+		t.Fatalf("after a run that could not start: %+v", s)
+	}
+	j, err := r.db.GetJob(ctx, r.tenant, s.LastJob)
+	if err != nil || j.Status != jobs.StatusFailed || !strings.Contains(j.Message, "could not be started") {
+		t.Fatalf("its job: %+v %v", j, err)
+	}
+	if l, _ := r.db.PeekLock(ctx, r.tenant); l.Holder != "" {
+		t.Fatalf("the tenant lock is still held by %s", l.Holder)
+	}
+	if ev := r.failedEvents(); len(ev) != 1 || ev[0].JobID != s.LastJob || ev[0].Suspended || ev[0].ConsecutiveFailures != 1 {
+		t.Fatalf("events: %+v", ev)
+	}
+	if err := r.db.DeleteSchedule(ctx, r.tenant, "nostart"); err != nil {
+		t.Fatal(err)
+	}
+
+	// A run whose end was lost.
+	r.d.Exports = r.rec
+	put("lost", 1)
+	got := r.tick(hm(9, 1))
+	if len(got) != 1 {
+		t.Fatalf("started %d", len(got))
+	}
+	if err := r.db.MarkInProgress(ctx, r.tenant, got[0].JobID, 0, 1, hm(9, 2)); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.db.Finish(ctx, r.tenant, got[0].JobID, jobs.StatusCompleted, "", "k", hm(9, 3)); err != nil {
+		t.Fatal(err)
+	}
+	// Due again at 10:00; the first tick settles the lost end, the next runs.
+	if again := r.tick(hm(10, 0)); len(again) != 0 {
+		t.Fatalf("ran before settling: %+v", again)
+	}
+	if s := r.schedule("lost"); s.RunningJob != "" || s.Failures != 0 || !s.Active {
+		t.Fatalf("after settling: %+v", s)
+	}
+	if again := r.tick(hm(10, 1)); len(again) != 1 {
+		t.Fatalf("after settling started %d runs, want 1", len(again))
+	}
+}
+
+// TestScheduledExportEndToEnd runs the dispatcher's requests through the
+// real export flow with the finish hook: a good export ends its run
+// (schedule free, failures 0), an export of an unknown type fails and
+// suspends the schedule with an Export Failed event.
+func TestScheduledExportEndToEnd(t *testing.T) {
+	r := newRunRig(t)
+	ctx := context.Background()
+	flow := exportapp.Assemble(r.db, s3store.New(r.st.Clients.S3, r.st.Ref("DataBucket")), time.Minute, slog.New(slog.NewJSONHandler(io.Discard, nil)))
+	flow.Finished = r.hook
+	for _, c := range []struct {
+		id    string
+		types []string
+	}{{"good", []string{"site"}}, {"bad", []string{"widgets"}}} {
+		if err := r.db.PutSchedule(ctx, dynamostore.Schedule{Tenant: r.tenant + c.id, ID: c.id, Title: c.id, ObjectTypes: c.types,
+			Spec: schedule.Spec{Frequency: schedule.Daily, Time: "09:00"}, Active: true, NextRun: hm(9, 0).Add(-30 * time.Second),
+			CreatedBy: "t", CreatedAt: hm(8, 0)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, req := range r.tick(hm(9, 0)) {
+		raw, err := json.Marshal(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := flow.Handle(ctx, raw); err != nil {
+			t.Fatal(err)
+		}
+	}
+	good, err := r.db.GetSchedule(ctx, r.tenant+"good", "good")
+	if err != nil || good.RunningJob != "" || good.Failures != 0 || !good.Active || good.LastJob == "" {
+		t.Fatalf("good: %+v %v", good, err)
+	}
+	if j, _ := r.db.GetJob(ctx, r.tenant+"good", good.LastJob); j.Status != jobs.StatusCompleted {
+		t.Fatalf("good's job: %+v", j)
+	}
+	bad, err := r.db.GetSchedule(ctx, r.tenant+"bad", "bad")
+	if err != nil || bad.RunningJob != "" || bad.Failures != 1 || bad.Active || !strings.Contains(bad.SuspendedReason, "widgets") {
+		t.Fatalf("bad: %+v %v", bad, err)
+	}
+	r.tenant += "bad"
+	if ev := r.failedEvents(); len(ev) != 1 || ev[0].JobID != bad.LastJob || !ev[0].Suspended || !strings.Contains(ev[0].Reason, "widgets") {
+		t.Fatalf("events: %+v", ev)
 	}
 }

@@ -55,11 +55,14 @@ func (r *ScheduleRuns) ExportFinished(ctx context.Context, req Request, j jobs.J
 	if err != nil {
 		return err
 	}
-	if ok || r.Events == nil {
+	if ok {
 		return nil
 	}
 	if r.Log != nil && !s.Active {
 		r.Log.WarnContext(ctx, "scheduled export suspended", "tenant", req.Tenant, "schedule", req.ScheduleID, "failures", s.Failures, "reason", s.SuspendedReason)
+	}
+	if r.Events == nil {
+		return nil
 	}
 	return r.Events.ExportFailed(ctx, jobevents.ExportFailedDetail{
 		Tenant: req.Tenant, ScheduleID: req.ScheduleID, Title: s.Title, JobID: req.JobID, Reason: reason,
