@@ -63,7 +63,7 @@ func (l LambdaExports) StartExport(ctx context.Context, req exportflow.Request) 
 func Assemble(db *dynamostore.Store, files *s3store.Store, auth authn.Authenticator, log *slog.Logger) *httpapi.API {
 	ids := ident.NewGenerator(nil)
 	return &httpapi.API{
-		Auth: auth, Jobs: db, Locks: db, Settings: db, Files: files, ExportStore: db,
+		Auth: auth, Jobs: db, Locks: db, Settings: db, Files: files, ExportStore: db, Schedules: db,
 		NewID: func() (string, error) { return ids.New(time.Now()) },
 		Now:   time.Now, Log: log,
 	}

@@ -8,8 +8,10 @@ import (
 
 	"github.com/ccbulk/bulkops/shared/authn"
 	"github.com/ccbulk/bulkops/shared/bulkerr"
+	"github.com/ccbulk/bulkops/shared/csvexport"
 	"github.com/ccbulk/bulkops/shared/dynamostore"
 	"github.com/ccbulk/bulkops/shared/exportflow"
+	"github.com/ccbulk/bulkops/shared/exportspec"
 	"github.com/ccbulk/bulkops/shared/exportzip"
 	"github.com/ccbulk/bulkops/shared/jobs"
 	"github.com/ccbulk/bulkops/shared/objecttype"
@@ -33,6 +35,46 @@ type exportStarter interface {
 type exportRequest struct {
 	ObjectTypes []string `json:"objectTypes"`
 	Prefix      string   `json:"prefix"`
+	// Options shape the files (fields, header, multi-values, filters,
+	// splits, an interval range); the zero value is the default export.
+	Options exportspec.Options `json:"options"`
+}
+
+// resolveTypes looks every named type up (slug, alias or name) and drops
+// repeats, keeping the first order; it refuses an empty list.
+func resolveTypes(names []string) ([]*objecttype.Type, []string, error) {
+	var types []*objecttype.Type
+	var slugs []string
+	seen := map[string]bool{}
+	for i, s := range names {
+		t, err := objecttype.Lookup(s)
+		if err != nil {
+			return nil, nil, bulkerr.Wrap(bulkerr.Invalid, err, "objectTypes[%d]: %s", i, bulkerr.Message(err))
+		}
+		if !seen[t.Slug] {
+			seen[t.Slug] = true
+			types, slugs = append(types, t), append(slugs, t.Slug)
+		}
+	}
+	if len(types) == 0 {
+		return nil, nil, bulkerr.New(bulkerr.Invalid, "objectTypes is empty; name one or more types, such as [\"queue\"]")
+	}
+	return types, slugs, nil
+}
+
+// checkOptions validates o and resolves its fields and filters against
+// every type, so a field a type lacks is refused now (400) and does not
+// fail the export later.
+func checkOptions(o exportspec.Options, types []*objecttype.Type) error {
+	if err := o.Validate(); err != nil {
+		return bulkerr.Wrap(bulkerr.Invalid, err, "options: %s", bulkerr.Message(err))
+	}
+	for _, t := range types {
+		if _, err := csvexport.NewPlan(t, o); err != nil {
+			return bulkerr.Wrap(bulkerr.Invalid, err, "options (object type %s): %s", t.Slug, bulkerr.Message(err))
+		}
+	}
+	return nil
 }
 
 // createExport starts an on-demand export of one or more object types: it
@@ -48,52 +90,74 @@ func (a *API) createExport(w http.ResponseWriter, r *http.Request, id authn.Iden
 		return err
 	}
 	if err := exportzip.ValidatePrefix(req.Prefix); err != nil {
+		return bulkerr.Wrap(bulkerr.Invalid, err, "prefix: %s", bulkerr.Message(err))
+	}
+	types, slugs, err := resolveTypes(req.ObjectTypes)
+	if err != nil {
 		return err
 	}
-	var types []*objecttype.Type
-	var slugs []string
-	seen := map[string]bool{}
-	for _, s := range req.ObjectTypes {
-		t, err := objecttype.Lookup(s)
-		if err != nil {
-			return err
-		}
-		if !seen[t.Slug] {
-			seen[t.Slug] = true
-			types, slugs = append(types, t), append(slugs, t.Slug)
-		}
+	if req.Options.Range.Mode == exportspec.RangeIncremental {
+		return bulkerr.New(bulkerr.Invalid, "options.range.mode incremental needs a schedule (it exports what changed since the last successful run); use all or interval here, or create a schedule")
 	}
-	if len(types) == 0 {
-		return bulkerr.New(bulkerr.Invalid, "objectTypes is empty; name one or more types, such as [\"queue\"]")
+	if err := checkOptions(req.Options, types); err != nil {
+		return err
+	}
+	now := a.Now().UTC()
+	j, err := a.startExport(r.Context(), id, exportzip.ZipName(req.Prefix, types, now), exportflow.Request{
+		Tenant: id.Tenant, ObjectTypes: slugs, Prefix: req.Prefix, Options: req.Options,
+		Window: req.Options.WindowFor(now, time.Time{}),
+	}, nil)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusAccepted, a.view(j))
+	return nil
+}
+
+// startExport takes the tenant's lock for a new export job (a Busy error
+// naming the active job while another bulk operation runs), records the
+// job under fileName, calls recorded (if not nil) and starts the export of
+// req with the job's ID. Whatever fails after the lock was taken fails the
+// job and releases the lock.
+func (a *API) startExport(ctx context.Context, id authn.Identity, fileName string, req exportflow.Request, recorded func(jobs.Job) error) (jobs.Job, error) {
+	if a.Exports == nil || a.ExportStore == nil {
+		return jobs.Job{}, bulkerr.New(bulkerr.Internal, "exports are not configured")
 	}
 	jobID, err := a.NewID()
 	if err != nil {
-		return bulkerr.Wrap(bulkerr.Internal, err, "making a job ID")
+		return jobs.Job{}, bulkerr.Wrap(bulkerr.Internal, err, "making a job ID")
 	}
-	ctx := r.Context()
 	lock, err := a.ExportStore.AcquireLock(ctx, id.Tenant, jobID, a.LockLease)
 	if err != nil {
-		return err
+		return jobs.Job{}, err
 	}
 	if !lock.Acquired {
-		return busyError{error: bulkerr.New(bulkerr.Busy, "another bulk operation is in progress (job %s); try again when it has finished", lock.Holder), job: lock.Holder}
+		return jobs.Job{}, busyError{error: bulkerr.New(bulkerr.Busy, "another bulk operation is in progress (job %s); try again when it has finished", lock.Holder), job: lock.Holder}
 	}
+	bg := context.WithoutCancel(ctx)
 	now := a.Now().UTC()
 	j := jobs.Job{
-		Tenant: id.Tenant, ID: jobID, Type: jobs.TypeExport, ObjectType: strings.Join(slugs, ","),
-		FileName: exportzip.ZipName(req.Prefix, types, now), Status: jobs.StatusNew,
-		SubmittedBy: id.User, SubmittedAt: now,
+		Tenant: id.Tenant, ID: jobID, Type: jobs.TypeExport, ObjectType: strings.Join(req.ObjectTypes, ","),
+		FileName: fileName, Status: jobs.StatusNew, SubmittedBy: id.User, SubmittedAt: now,
 	}
 	if err := a.ExportStore.CreateJob(ctx, j); err != nil {
-		_ = a.ExportStore.ReleaseLock(context.WithoutCancel(ctx), id.Tenant, jobID)
-		return err
+		_ = a.ExportStore.ReleaseLock(bg, id.Tenant, jobID)
+		return jobs.Job{}, err
 	}
-	if err := a.Exports.StartExport(ctx, exportflow.Request{Tenant: id.Tenant, JobID: jobID, ObjectTypes: slugs, Prefix: req.Prefix}); err != nil {
-		_ = a.ExportStore.Fail(context.WithoutCancel(ctx), id.Tenant, jobID, "the export could not be started; try again", a.Now())
-		_ = a.ExportStore.ReleaseLock(context.WithoutCancel(ctx), id.Tenant, jobID)
-		return bulkerr.Wrap(bulkerr.Transient, err, "the export could not be started; try again")
+	abandon := func(err error, reason string) (jobs.Job, error) {
+		_ = a.ExportStore.Fail(bg, id.Tenant, jobID, reason, a.Now())
+		_ = a.ExportStore.ReleaseLock(bg, id.Tenant, jobID)
+		return jobs.Job{}, err
 	}
-	a.Log.InfoContext(ctx, "export started", "tenant", id.Tenant, "job", jobID, "types", slugs)
-	writeJSON(w, http.StatusAccepted, a.view(j))
-	return nil
+	if recorded != nil {
+		if err := recorded(j); err != nil {
+			return abandon(err, "the export could not be recorded; try again")
+		}
+	}
+	req.Tenant, req.JobID = id.Tenant, jobID
+	if err := a.Exports.StartExport(ctx, req); err != nil {
+		return abandon(bulkerr.Wrap(bulkerr.Transient, err, "the export could not be started; try again"), "the export could not be started; try again")
+	}
+	a.Log.InfoContext(ctx, "export started", "tenant", id.Tenant, "job", jobID, "types", req.ObjectTypes, "schedule", req.ScheduleID, "limit", req.Limit)
+	return j, nil
 }

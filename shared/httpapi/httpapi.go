@@ -65,6 +65,8 @@ type API struct {
 	// ExportStore and Exports start on-demand exports.
 	ExportStore exportStore
 	Exports     exportStarter
+	// Schedules keeps scheduled exports and their history.
+	Schedules scheduleStore
 	// LockLease is the lease an export takes on the tenant lock (default 5 minutes).
 	LockLease time.Duration
 	// NewID returns a new time-sortable job ID.
@@ -95,6 +97,16 @@ var routes = []route{
 	{"POST", "/v1/exports", false, (*API).createExport},
 	{"GET", "/v1/jobs", false, (*API).listJobs},
 	{"GET", "/v1/jobs/{id}", false, (*API).getJob},
+	{"GET", "/v1/schedules", false, (*API).listSchedules},
+	{"POST", "/v1/schedules", false, (*API).createSchedule},
+	{"GET", "/v1/schedules/{id}", false, (*API).getSchedule},
+	{"PUT", "/v1/schedules/{id}", false, (*API).updateSchedule},
+	{"DELETE", "/v1/schedules/{id}", false, (*API).deleteSchedule},
+	{"POST", "/v1/schedules/{id}/clone", false, (*API).cloneSchedule},
+	{"POST", "/v1/schedules/{id}/suspend", false, (*API).suspendSchedule},
+	{"POST", "/v1/schedules/{id}/resume", false, (*API).resumeSchedule},
+	{"POST", "/v1/schedules/{id}/test", false, (*API).testSchedule},
+	{"GET", "/v1/schedules/{id}/runs", false, (*API).listRuns},
 }
 
 // Handler returns the API as an http.Handler.

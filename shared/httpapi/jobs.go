@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -48,27 +49,37 @@ func (a *API) getJob(w http.ResponseWriter, r *http.Request, id authn.Identity) 
 		return err
 	}
 	v := a.view(j)
-	if j.ErrorKey != "" || j.ResultsKey != "" {
-		l := &links{ExpiresAt: a.Now().Add(a.LinkTTL).UTC()}
-		base := strings.TrimSuffix(j.FileName, ".csv")
-		if j.ErrorKey != "" {
-			if l.Errors, err = a.Files.PresignGet(r.Context(), j.ErrorKey, base+"-errors.csv", a.LinkTTL); err != nil {
-				return err
-			}
-		}
-		if j.ResultsKey != "" {
-			name := base + "-results.csv"
-			if j.Type == jobs.TypeExport {
-				name = j.FileName // the export's ZIP
-			}
-			if l.Results, err = a.Files.PresignGet(r.Context(), j.ResultsKey, name, a.LinkTTL); err != nil {
-				return err
-			}
-		}
-		v.Links = l
+	if v.Links, err = a.jobLinks(r.Context(), j); err != nil {
+		return err
 	}
 	writeJSON(w, http.StatusOK, v)
 	return nil
+}
+
+// jobLinks signs short-lived links to a job's error and results files
+// (an export's results file is its ZIP); nil when it has neither.
+func (a *API) jobLinks(ctx context.Context, j jobs.Job) (*links, error) {
+	if j.ErrorKey == "" && j.ResultsKey == "" {
+		return nil, nil
+	}
+	l := &links{ExpiresAt: a.Now().Add(a.LinkTTL).UTC()}
+	base := strings.TrimSuffix(j.FileName, ".csv")
+	var err error
+	if j.ErrorKey != "" {
+		if l.Errors, err = a.Files.PresignGet(ctx, j.ErrorKey, base+"-errors.csv", a.LinkTTL); err != nil {
+			return nil, err
+		}
+	}
+	if j.ResultsKey != "" {
+		name := base + "-results.csv"
+		if j.Type == jobs.TypeExport {
+			name = j.FileName // the export's ZIP
+		}
+		if l.Results, err = a.Files.PresignGet(ctx, j.ResultsKey, name, a.LinkTTL); err != nil {
+			return nil, err
+		}
+	}
+	return l, nil
 }
 
 // jobFilter is what GET /v1/jobs filters on.
