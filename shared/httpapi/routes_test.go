@@ -3,6 +3,7 @@ package httpapi
 import (
 	"encoding/json"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -88,4 +89,75 @@ func TestRoutesMatchTemplate(t *testing.T) {
 			t.Errorf("%s: public=%v in code, %v in the template", k, rt.public, public[k])
 		}
 	}
+}
+
+// TestOpenAPIOperationsAreComplete: every operation has an operationId,
+// declares each {param} of its path, answers 401 when it needs a token,
+// and every $ref in the document resolves.
+func TestOpenAPIOperationsAreComplete(t *testing.T) {
+	var doc map[string]any
+	if err := json.Unmarshal(OpenAPI, &doc); err != nil {
+		t.Fatal(err)
+	}
+	params := regexp.MustCompile(`\{([^}]+)\}`)
+	comps, _ := doc["components"].(map[string]any)
+	resolve := func(ref string) (map[string]any, bool) {
+		parts := strings.Split(strings.TrimPrefix(ref, "#/components/"), "/")
+		if len(parts) != 2 || !strings.HasPrefix(ref, "#/components/") {
+			return nil, false
+		}
+		sec, _ := comps[parts[0]].(map[string]any)
+		v, ok := sec[parts[1]].(map[string]any)
+		return v, ok
+	}
+	ids := map[string]string{}
+	for _, rt := range routes {
+		p := doc["paths"].(map[string]any)[rt.pattern].(map[string]any)
+		op, _ := p[strings.ToLower(rt.method)].(map[string]any)
+		k := rt.method + " " + rt.pattern
+		id, _ := op["operationId"].(string)
+		if id == "" || ids[id] != "" {
+			t.Errorf("%s: operationId %q missing or also used by %s", k, id, ids[id])
+		}
+		ids[id] = k
+		declared := map[string]bool{}
+		list, _ := op["parameters"].([]any)
+		for _, x := range list {
+			prm, _ := x.(map[string]any)
+			if ref, ok := prm["$ref"].(string); ok {
+				prm, _ = resolve(ref)
+			}
+			if prm["in"] == "path" {
+				declared[prm["name"].(string)] = true
+			}
+		}
+		for _, m := range params.FindAllStringSubmatch(rt.pattern, -1) {
+			if !declared[m[1]] {
+				t.Errorf("%s: path parameter %s is not declared", k, m[1])
+			}
+		}
+		responses, _ := op["responses"].(map[string]any)
+		if _, ok := responses["401"]; !rt.public && !ok {
+			t.Errorf("%s needs a token but documents no 401", k)
+		}
+	}
+	var walk func(v any)
+	walk = func(v any) {
+		switch x := v.(type) {
+		case map[string]any:
+			if ref, ok := x["$ref"].(string); ok {
+				if _, ok := resolve(ref); !ok {
+					t.Errorf("$ref %s does not resolve", ref)
+				}
+			}
+			for _, y := range x {
+				walk(y)
+			}
+		case []any:
+			for _, y := range x {
+				walk(y)
+			}
+		}
+	}
+	walk(doc)
 }

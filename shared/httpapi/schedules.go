@@ -98,6 +98,13 @@ func definition(b scheduleBody) (dynamostore.Schedule, error) {
 	if err := exportzip.ValidatePrefix(b.Prefix); err != nil {
 		return dynamostore.Schedule{}, bulkerr.Wrap(bulkerr.Invalid, err, "prefix: %s", bulkerr.Message(err))
 	}
+	switch b.When.Frequency {
+	case schedule.Once, schedule.Hourly, schedule.Daily, schedule.Weekly, schedule.Monthly:
+	case "":
+		return bad("when.frequency is required: once, hourly, daily, weekly or monthly")
+	default:
+		return bad("when.frequency %q is not one of once, hourly, daily, weekly, monthly", b.When.Frequency)
+	}
 	if err := b.When.Validate(); err != nil {
 		return dynamostore.Schedule{}, bulkerr.Wrap(bulkerr.Invalid, err, "when: %s", bulkerr.Message(err))
 	}
@@ -396,12 +403,12 @@ func (a *API) resumeSchedule(w http.ResponseWriter, r *http.Request, id authn.Id
 	if err != nil {
 		return err
 	}
+	if cur.Spec.Frequency == schedule.Once && cur.Submitted {
+		return bulkerr.New(bulkerr.Conflict, "schedule %s runs once and already ran (job %s); clone it to run it again", sid, cur.LastJob)
+	}
 	if cur.Active {
 		writeJSON(w, http.StatusOK, viewSchedule(cur))
 		return nil
-	}
-	if cur.Spec.Frequency == schedule.Once && cur.Submitted {
-		return bulkerr.New(bulkerr.Conflict, "schedule %s runs once and already ran (job %s); clone it to run it again", sid, cur.LastJob)
 	}
 	next, ok, err := cur.Spec.Next(a.Now())
 	if err != nil {
