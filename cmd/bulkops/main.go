@@ -6,6 +6,7 @@
 //	bulkops job ID
 //	bulkops template T [--example] [-o FILE]
 //	bulkops export T[,T...] [--prefix P] [--wait] [-o FILE]
+//	bulkops schedules list|show|create|edit|clone|suspend|resume|delete|test|runs ...
 //	bulkops token [--tenant T] [--user U]      (local stack only)
 //
 // The API's base URL comes from --api or BULKOPS_API (default
@@ -28,6 +29,7 @@ import (
 
 	"github.com/ccbulk/bulkops/shared/apiclient"
 	"github.com/ccbulk/bulkops/shared/authn"
+	"github.com/ccbulk/bulkops/shared/exportspec"
 )
 
 const usage = `usage:
@@ -36,6 +38,7 @@ const usage = `usage:
   bulkops job ID
   bulkops template T [--example] [-o FILE]
   bulkops export T[,T...] [--prefix P] [--wait] [-o FILE]
+  bulkops schedules list|show|create|edit|clone|suspend|resume|delete|test|runs ...  (bulkops schedules help)
   bulkops token [--tenant T] [--user U] [--key FILE]   (local stack only)
 common flags: --api URL (BULKOPS_API), --token TOKEN (BULKOPS_TOKEN)
 `
@@ -167,6 +170,8 @@ func run(ctx context.Context, args []string, out, info io.Writer) error {
 			return err
 		}
 		return exportTypes(ctx, c, strings.Split(typ[0], ","), *prefix, *wait, *o, *timeout, out, info)
+	case "schedules":
+		return schedulesCmd(ctx, fs, args, client, out, info)
 	case "token":
 		tenant := fs.String("tenant", "demo", "tenant")
 		user := fs.String("user", "admin@demo.example", "user (e-mail)")
@@ -266,7 +271,7 @@ func importFile(ctx context.Context, c *apiclient.Client, path, typ string, dry,
 // exportTypes starts an export and, with wait, follows it and downloads
 // the ZIP.
 func exportTypes(ctx context.Context, c *apiclient.Client, types []string, prefix string, wait bool, o string, timeout time.Duration, out, info io.Writer) error {
-	j, err := c.CreateExport(ctx, types, prefix)
+	j, err := c.CreateExport(ctx, types, prefix, exportspec.Options{})
 	if err != nil {
 		return err
 	}
@@ -275,7 +280,13 @@ func exportTypes(ctx context.Context, c *apiclient.Client, types []string, prefi
 		fmt.Fprintln(out, j.ID)
 		return nil
 	}
-	j, err = follow(ctx, c, j.ID, timeout, info)
+	return waitAndDownload(ctx, c, j.ID, o, timeout, out, info)
+}
+
+// waitAndDownload follows an export job to its end, prints it and saves
+// its ZIP to o (default the ZIP's own name).
+func waitAndDownload(ctx context.Context, c *apiclient.Client, id, o string, timeout time.Duration, out, info io.Writer) error {
+	j, err := follow(ctx, c, id, timeout, info)
 	if err != nil {
 		return err
 	}

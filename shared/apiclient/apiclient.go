@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/ccbulk/bulkops/shared/exportspec"
 	"github.com/ccbulk/bulkops/shared/jobs"
 	"github.com/ccbulk/bulkops/shared/s3store"
 )
@@ -151,10 +152,11 @@ func (c *Client) Upload(ctx context.Context, up s3store.Upload, fileName string,
 	return nil
 }
 
-// CreateExport starts an export of the given types.
-func (c *Client) CreateExport(ctx context.Context, types []string, prefix string) (Job, error) {
+// CreateExport starts an export of the given types, shaped by opts (the
+// zero value is the default export).
+func (c *Client) CreateExport(ctx context.Context, types []string, prefix string, opts exportspec.Options) (Job, error) {
 	var j Job
-	err := c.do(ctx, "POST", "/v1/exports", map[string]any{"objectTypes": types, "prefix": prefix}, &j)
+	err := c.do(ctx, "POST", "/v1/exports", map[string]any{"objectTypes": types, "prefix": prefix, "options": opts}, &j)
 	return j, err
 }
 

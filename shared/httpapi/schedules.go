@@ -123,8 +123,26 @@ func definition(b scheduleBody) (dynamostore.Schedule, error) {
 	}
 	return dynamostore.Schedule{
 		Title: title, Description: b.Description, ObjectTypes: slugs, Prefix: b.Prefix,
-		Spec: b.When, Options: b.Options, MaxFailures: maxFailures,
+		Spec: tidy(b.When), Options: b.Options, MaxFailures: maxFailures,
 	}, nil
+}
+
+// tidy drops the parts of a valid spec its frequency does not use (an at
+// left over from a once schedule made daily, say), so a stored schedule
+// shows only what applies.
+func tidy(w schedule.Spec) schedule.Spec {
+	if w.Frequency != schedule.Once {
+		w.At = ""
+	} else {
+		w.Time = ""
+	}
+	if w.Frequency != schedule.Weekly {
+		w.Weekday = 0
+	}
+	if w.Frequency != schedule.Monthly {
+		w.Day = 0
+	}
+	return w
 }
 
 // nextRun is the first run of spec after now; a once schedule without a
