@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/ccbulk/bulkops/shared/audiozip/audiotest"
+	"github.com/ccbulk/bulkops/shared/exportspec"
 	"github.com/ccbulk/bulkops/shared/localtest"
 )
 
@@ -23,7 +25,7 @@ import (
 // job in `jobs` and `job`.
 func TestCLIEndToEnd(t *testing.T) {
 	st := localtest.Require(t)
-	api := "http://127.0.0.1:3000"
+	api := e2eAPI()
 	resp, err := http.Get(api + "/v1/health")
 	if err != nil || resp.StatusCode != http.StatusOK {
 		t.Fatalf("the dev server's API is not up at %s (make stack-up): %v", api, err)
@@ -110,4 +112,114 @@ func TestCLIEndToEnd(t *testing.T) {
 	if _, _, err := cli("jobs", "--token", "not-a-token"); err == nil || !strings.Contains(err.Error(), "401") {
 		t.Fatalf("bad token: %v", err)
 	}
+}
+
+// TestCLISchedulesEndToEnd runs the schedule commands against the running
+// dev server: create a daily schedule, list it, run a test export (the real
+// export function, at most exportspec.TestExportRows objects per type) and
+// download its ZIP, see it in the history, suspend, resume and delete.
+func TestCLISchedulesEndToEnd(t *testing.T) {
+	st := localtest.Require(t)
+	api := e2eAPI()
+	resp, err := http.Get(api + "/v1/health")
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("the dev server's API is not up at %s (make stack-up): %v", api, err)
+	}
+	resp.Body.Close()
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	tenant := "cli-sched-" + hex.EncodeToString(b[:])
+	ctx := context.Background()
+	cli := func(args ...string) (string, string, error) {
+		var out, info bytes.Buffer
+		err := run(ctx, append(args, "--api", api), &out, &info)
+		return out.String(), info.String(), err
+	}
+	tok, _, err := cli("token", "--tenant", tenant, "--key", filepath.Join(st.Root, ".tools", "run", "jwt-key.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok = strings.TrimSpace(tok)
+
+	// More work types than a test export writes.
+	const objects = exportspec.TestExportRows + 5
+	var csv strings.Builder
+	csv.WriteString("Name,Description,Type\n")
+	for i := range objects {
+		fmt.Fprintf(&csv, "Code %02d,test object,IDLE_CODE\n", i)
+	}
+	csvPath := filepath.Join(t.TempDir(), "codes.csv")
+	if err := os.WriteFile(csvPath, []byte(csv.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, info, err := cli("import", csvPath, "--type", "work-type", "--wait", "--token", tok); err != nil || !strings.Contains(out, fmt.Sprintf("%d created", objects)) {
+		t.Fatalf("import: %v\n%s\n%s", err, out, info)
+	}
+
+	out, info, err := cli("schedules", "create", "--title", "CLI nightly", "--types", "work-type,queue", "--frequency", "daily",
+		"--time", "03:00", "--tz", "Europe/Berlin", "--prefix", "cli_", "--range", "incremental", "--token", tok)
+	if err != nil || !strings.Contains(out, "daily at 03:00 Europe/Berlin") {
+		t.Fatalf("create: %v\n%s\n%s", err, out, info)
+	}
+	id := strings.TrimSuffix(strings.TrimPrefix(strings.TrimSpace(info), "schedule "), " created")
+	if len(id) != 26 {
+		t.Fatalf("no schedule ID in %q", info)
+	}
+	if out, _, err := cli("schedules", "list", "--token", tok); err != nil || !strings.Contains(out, id) || !strings.Contains(out, "CLI nightly") || !strings.Contains(out, "active") {
+		t.Fatalf("list: %v\n%s", err, out)
+	}
+
+	zipOut := filepath.Join(t.TempDir(), "test.zip")
+	out, info, err = cli("schedules", "test", id, "--wait", "-o", zipOut, "--timeout", "2m", "--token", tok)
+	if err != nil || !strings.Contains(out, "Completed") || !strings.Contains(info, "TEST_cli_Export_") {
+		t.Fatalf("test export: %v\n%s\n%s", err, out, info)
+	}
+	zr, err := zip.OpenReader(zipOut)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zr.Close()
+	rows := map[string]int{}
+	for _, f := range zr.File {
+		rc, err := f.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, _ := io.ReadAll(rc)
+		rc.Close()
+		rows[strings.SplitN(f.Name, "_", 2)[0]] += strings.Count(string(data), "\r\n") - 1 // less the header
+	}
+	// Every type is written, the 15 work types cut to the test's 10.
+	if len(rows) != 2 || rows["WorkType"] != exportspec.TestExportRows || rows["Queue"] != 0 {
+		t.Fatalf("test export rows per type: %v (files %v)", rows, zr.File)
+	}
+
+	out, _, err = cli("schedules", "runs", id, "--token", tok)
+	if err != nil || !strings.Contains(out, "test") || !strings.Contains(out, "Completed") || !strings.Contains(out, fmt.Sprint(exportspec.TestExportRows)) {
+		t.Fatalf("runs: %v\n%s", err, out)
+	}
+	if out, _, err := cli("schedules", "suspend", id, "--token", tok); err != nil || !strings.Contains(out, "suspended") {
+		t.Fatalf("suspend: %v\n%s", err, out)
+	}
+	if out, _, err := cli("schedules", "resume", id, "--token", tok); err != nil || !strings.Contains(out, "active") {
+		t.Fatalf("resume: %v\n%s", err, out)
+	}
+	if out, _, err := cli("schedules", "edit", id, "--time", "04:00", "--token", tok); err != nil || !strings.Contains(out, "daily at 04:00 Europe/Berlin") {
+		t.Fatalf("edit: %v\n%s", err, out)
+	}
+	if out, _, err := cli("schedules", "delete", id, "--token", tok); err != nil || !strings.Contains(out, "deleted") {
+		t.Fatalf("delete: %v\n%s", err, out)
+	}
+	if _, _, err := cli("schedules", "show", id, "--token", tok); err == nil || !strings.Contains(err.Error(), "404") {
+		t.Fatalf("show after delete: %v", err)
+	}
+}
+
+// e2eAPI is the dev server's API: BULKOPS_API_URL (infra/local/env.sh sets
+// it) or the default address.
+func e2eAPI() string {
+	if u := os.Getenv("BULKOPS_API_URL"); u != "" {
+		return strings.TrimSuffix(u, "/")
+	}
+	return "http://127.0.0.1:3000"
 }
