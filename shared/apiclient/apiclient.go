@@ -156,7 +156,12 @@ func (c *Client) Upload(ctx context.Context, up s3store.Upload, fileName string,
 // zero value is the default export).
 func (c *Client) CreateExport(ctx context.Context, types []string, prefix string, opts exportspec.Options) (Job, error) {
 	var j Job
-	err := c.do(ctx, "POST", "/v1/exports", map[string]any{"objectTypes": types, "prefix": prefix, "options": opts}, &j)
+	body := struct {
+		ObjectTypes []string           `json:"objectTypes"`
+		Prefix      string             `json:"prefix,omitempty"`
+		Options     exportspec.Options `json:"options,omitzero"` // left out when default, for older servers
+	}{types, prefix, opts}
+	err := c.do(ctx, "POST", "/v1/exports", body, &j)
 	return j, err
 }
 
