@@ -36,6 +36,7 @@ type dispatchStore interface {
 	CreateJob(ctx context.Context, j jobs.Job) error
 	GetJob(ctx context.Context, tenant, id string) (jobs.Job, error)
 	Fail(ctx context.Context, tenant, id, reason string, at time.Time) error
+	PeekLock(ctx context.Context, tenant string) (dynamostore.Lock, error)
 }
 
 // Dispatcher starts due scheduled exports; the EventBridge schedule rule
@@ -177,8 +178,28 @@ func (d *Dispatcher) settle(ctx context.Context, s dynamostore.Schedule) error {
 	case err != nil:
 		return err
 	case !j.Status.Final():
-		d.Log.InfoContext(ctx, "the previous run is still in progress; the scheduled export waits", "tenant", s.Tenant, "schedule", s.ID, "job", s.RunningJob)
-		return nil
+		// A live export holds the tenant lock and extends its lease; a
+		// job that lost it (the export function timed out or crashed
+		// before it could fail the job) would keep the schedule waiting
+		// forever, so it is failed here.
+		l, err := d.Store.PeekLock(ctx, s.Tenant)
+		if err != nil {
+			return err
+		}
+		if l.Holder == j.ID || d.Now().Sub(j.SubmittedAt) < d.LockLease {
+			d.Log.InfoContext(ctx, "the previous run is still in progress; the scheduled export waits", "tenant", s.Tenant, "schedule", s.ID, "job", s.RunningJob)
+			return nil
+		}
+		msg := "the export stopped without finishing (it ran out of time or crashed); the next run exports its objects again"
+		if err := d.Store.Fail(ctx, s.Tenant, j.ID, msg, d.Now()); err != nil {
+			return err
+		}
+		if j, err = d.Store.GetJob(ctx, s.Tenant, j.ID); err != nil {
+			return err
+		}
+		if !j.Status.Final() {
+			return nil
+		}
 	}
 	d.Log.WarnContext(ctx, "ending a finished run that was still marked in progress", "tenant", s.Tenant, "schedule", s.ID, "job", j.ID, "status", j.Status)
 	// The run's window is not known here: the high-water mark stays, so

@@ -473,8 +473,35 @@ func TestRunThatCannotStartOrLostItsEnd(t *testing.T) {
 	if s := r.schedule("lost"); s.RunningJob != "" || s.Failures != 0 || !s.Active {
 		t.Fatalf("after settling: %+v", s)
 	}
-	if again := r.tick(hm(10, 1)); len(again) != 1 {
+	again := r.tick(hm(10, 1))
+	if len(again) != 1 {
 		t.Fatalf("after settling started %d runs, want 1", len(again))
+	}
+
+	// A run whose export stopped without ending its job (a timed-out
+	// function): while the job holds the tenant lock the schedule waits;
+	// once the lease has run out, the next due tick fails the job and
+	// ends the run (here the one failure allowed suspends the schedule).
+	stuck := again[0].JobID
+	r.clk.set(hm(10, 59).Add(30 * time.Second))
+	if err := r.db.ExtendLock(ctx, r.tenant, stuck, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if got := r.tick(hm(11, 0)); len(got) != 0 {
+		t.Fatalf("ran while the previous run holds the lock: %+v", got)
+	}
+	if j, _ := r.db.GetJob(ctx, r.tenant, stuck); j.Status.Final() {
+		t.Fatalf("a live run's job was ended: %+v", j)
+	}
+	if got := r.tick(hm(12, 0)); len(got) != 0 {
+		t.Fatalf("started %+v", got)
+	}
+	j, err = r.db.GetJob(ctx, r.tenant, stuck)
+	if err != nil || j.Status != jobs.StatusFailed || !strings.Contains(j.Message, "stopped without finishing") {
+		t.Fatalf("stuck job: %+v %v", j, err)
+	}
+	if s := r.schedule("lost"); s.RunningJob != "" || s.Active || s.Failures != 1 {
+		t.Fatalf("after the stuck run: %+v", s)
 	}
 }
 
