@@ -67,6 +67,11 @@ func (s Spec) check() (checked, error) {
 	bad := func(format string, args ...any) (checked, error) {
 		return checked{}, bulkerr.New(bulkerr.Invalid, format, args...)
 	}
+	switch s.Frequency {
+	case Once, Hourly, Daily, Weekly, Monthly:
+	default:
+		return bad("frequency %q is not one of once, hourly, daily, weekly, monthly", s.Frequency)
+	}
 	if s.TimeZone != "" {
 		loc, err := time.LoadLocation(s.TimeZone)
 		if err != nil || s.TimeZone == "Local" {

@@ -115,6 +115,7 @@ func TestValidate(t *testing.T) {
 		want string
 	}{
 		{Spec{Frequency: "yearly", Time: "06:00"}, "not one of once, hourly"},
+		{Spec{Frequency: "yearly"}, "not one of once, hourly"}, // the frequency is named first, not the missing time
 		{Spec{Frequency: Daily, Time: "25:00"}, "not a time of day"},
 		{Spec{Frequency: Daily, Time: "06:00", TimeZone: "Mars/Olympus"}, "not an IANA time zone"},
 		{Spec{Frequency: Monthly, Time: "06:00", Day: 32}, "day 32"},
