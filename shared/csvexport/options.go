@@ -91,7 +91,7 @@ func NewPlan(t *objecttype.Type, o exportspec.Options) (*Plan, error) {
 		r := filter{op: fl.Op, value: objecttype.NormalizeName(fl.Value)}
 		switch {
 		case f.col != nil:
-			r.key, r.multi = f.col.Key, f.col.Multi
+			r.key, r.multi = f.col.Key, multi(f.col)
 		case f.fam != nil:
 			r.key, r.multi = f.fam.Key, true
 		default:
@@ -117,7 +117,7 @@ func (p *Plan) NeedsPass() bool {
 	}
 	if p.split {
 		for _, c := range p.cols {
-			if c.Multi {
+			if multi(c) {
 				return true
 			}
 		}
@@ -195,7 +195,7 @@ func (p *Plan) Observe(o catalog.Object) {
 		return
 	}
 	for _, c := range p.cols {
-		if !c.Multi {
+		if !multi(c) {
 			continue
 		}
 		if n := len(objecttype.SplitMulti(o.Fields[c.Key])); n > p.longest[c.Key] {
@@ -213,7 +213,7 @@ func (p *Plan) Observe(o catalog.Object) {
 func (p *Plan) Layout() *Layout {
 	l := &Layout{t: p.t, keys: p.keys}
 	for _, c := range p.cols {
-		if !p.split || !c.Multi {
+		if !p.split || !multi(c) {
 			l.cols = append(l.cols, outCol{c: c})
 			continue
 		}
@@ -226,6 +226,10 @@ func (p *Plan) Layout() *Layout {
 	}
 	return l
 }
+
+// multi reports whether c holds several values (Multi, or a name=value
+// list, which is always multi-valued).
+func multi(c *objecttype.Column) bool { return c.Multi || c.Kind == objecttype.Pairs }
 
 // field is a resolved field name: a column, a family, or neither (the GAX
 // action column).
