@@ -32,10 +32,11 @@ type Plan struct {
 
 // filter is one resolved exportspec.Filter.
 type filter struct {
-	key   string // field key (a column's or a family's)
-	multi bool
-	op    exportspec.FilterOp
-	value string // normalized
+	key    string // field key (a column's or a family's)
+	absent bool   // the type lacks the field: its value is empty
+	multi  bool
+	op     exportspec.FilterOp
+	value  string // normalized
 }
 
 // NewPlan resolves o's fields and filters against t. Fields and filter
@@ -46,6 +47,60 @@ type filter struct {
 // (exportspec.Options.Validate); enums it does not know fall back to the
 // defaults.
 func NewPlan(t *objecttype.Type, o exportspec.Options) (*Plan, error) {
+	return newPlan(t, o, false)
+}
+
+// NewPlans resolves o for each of the types of one export. A field or
+// filter field that some of the types have is written (or filtered on) for
+// those; for the others a field they lack is left out, and a filter on it
+// sees an empty value. A field none of the types has is an Invalid error
+// as for NewPlan, for the first type.
+func NewPlans(types []*objecttype.Type, o exportspec.Options) ([]*Plan, error) {
+	if len(types) > 1 {
+		check := func(names []string, what string) error {
+			for i, name := range names {
+				var first error
+				for _, t := range types {
+					_, err := resolveField(t, name, fmt.Sprintf("%s[%d]", what, i))
+					if err == nil {
+						first = nil
+						break
+					}
+					if first == nil {
+						first = err
+					}
+				}
+				if first != nil {
+					return first
+				}
+			}
+			return nil
+		}
+		if err := check(o.Fields, "fields"); err != nil {
+			return nil, err
+		}
+		var ff []string
+		for _, f := range o.Filters {
+			ff = append(ff, f.Field)
+		}
+		if err := check(ff, "filters"); err != nil {
+			return nil, err
+		}
+	}
+	plans := make([]*Plan, len(types))
+	for i, t := range types {
+		p, err := newPlan(t, o, len(types) > 1)
+		if err != nil {
+			return nil, err
+		}
+		plans[i] = p
+	}
+	return plans, nil
+}
+
+// newPlan is NewPlan; lenient leaves out fields t lacks and makes filters
+// on them see an empty value.
+func newPlan(t *objecttype.Type, o exportspec.Options, lenient bool) (*Plan, error) {
 	p := &Plan{t: t, keys: o.Header == exportspec.HeaderKeys, split: o.MultiValue == exportspec.MultiColumns}
 	if len(o.Fields) == 0 {
 		for i := range t.Columns {
@@ -72,6 +127,9 @@ func NewPlan(t *objecttype.Type, o exportspec.Options) (*Plan, error) {
 		for i, name := range o.Fields {
 			f, err := resolveField(t, name, fmt.Sprintf("fields[%d]", i))
 			if err != nil {
+				if lenient {
+					continue
+				}
 				return nil, err
 			}
 			switch {
@@ -85,11 +143,13 @@ func NewPlan(t *objecttype.Type, o exportspec.Options) (*Plan, error) {
 	}
 	for i, fl := range o.Filters {
 		f, err := resolveField(t, fl.Field, fmt.Sprintf("filters[%d]", i))
-		if err != nil {
+		if err != nil && !lenient {
 			return nil, err
 		}
 		r := filter{op: fl.Op, value: objecttype.NormalizeName(fl.Value)}
 		switch {
+		case err != nil:
+			r.absent = true
 		case f.col != nil:
 			r.key, r.multi = f.col.Key, multi(f.col)
 		case f.fam != nil:
@@ -131,7 +191,11 @@ func (p *Plan) Filtered() bool { return len(p.filters) > 0 }
 // Keep reports whether o passes every filter.
 func (p *Plan) Keep(o catalog.Object) bool {
 	for _, f := range p.filters {
-		if !f.match(o.Fields[f.key]) {
+		v := ""
+		if !f.absent {
+			v = o.Fields[f.key]
+		}
+		if !f.match(v) {
 			return false
 		}
 	}

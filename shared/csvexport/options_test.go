@@ -315,3 +315,35 @@ func TestEncodeSize(t *testing.T) {
 		t.Fatalf("Size %d, file %d bytes", w.Size(), buf.Len())
 	}
 }
+
+// TestNewPlans: in an export of several types a field some of them lack is
+// left out for those, a filter on it sees an empty value, and a field none
+// has is an error.
+func TestNewPlans(t *testing.T) {
+	wt, site := mustType(t, "work-type"), mustType(t, "site")
+	plans, err := NewPlans([]*objecttype.Type{wt, site}, exportspec.Options{Fields: []string{"Description", "Multimedia Profile"},
+		Filters: []exportspec.Filter{{Field: "description", Op: exportspec.OpEmpty}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h := strings.Join(plans[0].Layout().Header(), ","); h != "Name,Description" {
+		t.Errorf("work type header %s", h)
+	}
+	if h := strings.Join(plans[1].Layout().Header(), ","); h != "Name,Multimedia Profile" {
+		t.Errorf("site header %s", h)
+	}
+	if !plans[1].Keep(obj("site", "Boston", "multimediaProfile", "x")) || plans[0].Keep(obj("work-type", "L", "description", "d")) {
+		t.Error("a filter on a field the type lacks does not see an empty value")
+	}
+	_, err = NewPlans([]*objecttype.Type{wt, site}, exportspec.Options{Fields: []string{"Name", "Multimedia Profil"}})
+	if err == nil || !strings.Contains(bulkerr.Message(err), `fields[1]: "Multimedia Profil" is not a Work Type field`) {
+		t.Errorf("a field no type has: %v", err)
+	}
+	_, err = NewPlans([]*objecttype.Type{wt, site}, exportspec.Options{Filters: []exportspec.Filter{{Field: "Typ", Op: exportspec.OpEmpty}}})
+	if err == nil || !strings.Contains(bulkerr.Message(err), `filters[0]: "Typ" is not a Work Type field; did you mean "Type"?`) {
+		t.Errorf("a filter field no type has: %v", err)
+	}
+	if _, err := NewPlans([]*objecttype.Type{wt}, exportspec.Options{Fields: []string{"Multimedia Profile"}}); err == nil {
+		t.Error("a single-type export accepted a field of another type")
+	}
+}

@@ -278,6 +278,9 @@ func updatedBounds(w exportspec.Window) (lo, hi string) {
 // not grow with the number of objects. The index is eventually consistent:
 // a write of the last moments may be missing.
 func (o *Objects) EachUpdated(ctx context.Context, typ string, w exportspec.Window, fn func(catalog.Object) error) error {
+	if !w.From.IsZero() && !w.To.IsZero() && !w.To.After(w.From) {
+		return nil // an empty window
+	}
 	cond := "pk = :p"
 	vals := map[string]ddbtypes.AttributeValue{":p": s(objectPK(o.tenant, typ))}
 	lo, hi := updatedBounds(w)

@@ -256,13 +256,9 @@ func (f *Flow) run(ctx context.Context, req Request, j jobs.Job) error {
 	}
 	// Resolve every type's options before reading anything, so a bad field
 	// fails the job at once.
-	plans := make([]*csvexport.Plan, len(types))
-	for i, t := range types {
-		p, err := csvexport.NewPlan(t, req.Options)
-		if err != nil {
-			return err
-		}
-		plans[i] = p
+	plans, err := csvexport.NewPlans(types, req.Options)
+	if err != nil {
+		return err
 	}
 	e := &export{f: f, req: req, objs: f.Objects(req.Tenant), lastExtend: time.Now()}
 	total := 0
