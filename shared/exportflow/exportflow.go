@@ -187,11 +187,14 @@ func (e *export) each(ctx context.Context, t *objecttype.Type, p *csvexport.Plan
 		if !p.Keep(o) {
 			return nil
 		}
-		if e.req.Limit > 0 && taken >= e.req.Limit {
-			return errLimit
-		}
 		taken++
-		return fn(o)
+		if err := fn(o); err != nil {
+			return err
+		}
+		if e.req.Limit > 0 && taken >= e.req.Limit {
+			return errLimit // read no further
+		}
+		return nil
 	}
 	var err error
 	if e.req.Window.All() {
