@@ -71,6 +71,7 @@ func NewDispatcher(ctx context.Context, getenv func(string) string, logOut io.Wr
 		NewID:     func() (string, error) { return ids.New(time.Now()) },
 		Now:       time.Now,
 		LockLease: cfg.LockLease,
+		IndexLag:  time.Minute,
 		Log:       log,
 	}, nil
 }

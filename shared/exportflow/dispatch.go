@@ -53,7 +53,10 @@ type Dispatcher struct {
 	NewID     func() (string, error)
 	Now       func() time.Time
 	LockLease time.Duration
-	Log       *slog.Logger
+	// IndexLag is how far behind now an incremental run's window ends
+	// (exportapp sets a minute; zero in tests that read their own writes).
+	IndexLag time.Duration
+	Log      *slog.Logger
 }
 
 // Tick starts every due schedule's run once: it takes the tenant's lock for
@@ -131,7 +134,10 @@ func (d *Dispatcher) start(ctx context.Context, s dynamostore.Schedule, now time
 	}
 	s = fresh
 	req.ObjectTypes, req.Prefix, req.Options = s.ObjectTypes, s.Prefix, s.Options
-	req.Window = s.Options.WindowFor(now, s.HighWater)
+	// An incremental window ends IndexLag before now: objects written in
+	// that last moment may not be in the (eventually consistent) ByUpdated
+	// index yet, so they belong to the next run's window.
+	req.Window = s.Options.WindowFor(now.Add(-d.IndexLag), s.HighWater)
 	var types []*objecttype.Type
 	for _, slug := range s.ObjectTypes {
 		if t, err := objecttype.Lookup(slug); err == nil {

@@ -295,7 +295,12 @@ func TestIncrementalRunsFailuresAndSuspension(t *testing.T) {
 
 	// 09:00 — the first run takes everything up to now.
 	a := startOne(hm(9, 0), hm(9, 0).Add(-30*time.Second), time.Time{})
-	// 10:00 — a is still running: nothing starts, the schedule stays due.
+	// 10:00 — a is still running (a live export extends its lease on the
+	// tenant lock): nothing starts, the schedule stays due.
+	r.clk.set(hm(9, 59))
+	if err := r.db.ExtendLock(ctx, r.tenant, a.JobID, 2*time.Minute); err != nil {
+		t.Fatal(err)
+	}
 	if got := r.tick(hm(10, 0)); len(got) != 0 {
 		t.Fatalf("a run started while %s runs: %+v", a.JobID, got)
 	}
@@ -386,9 +391,12 @@ func TestWindowsByRange(t *testing.T) {
 		{"all-explicit", exportspec.Range{Mode: exportspec.RangeAll}, hm(1, 0), exportspec.Window{}},
 		{"interval", exportspec.Range{Mode: exportspec.RangeInterval, From: &from, To: &to}, time.Time{}, exportspec.Window{From: from, To: to}},
 		{"interval-open", exportspec.Range{Mode: exportspec.RangeInterval, From: &from}, time.Time{}, exportspec.Window{From: from}},
-		{"incremental-first", exportspec.Range{Mode: exportspec.RangeIncremental}, time.Time{}, exportspec.Window{To: hm(9, 0)}},
-		{"incremental-next", exportspec.Range{Mode: exportspec.RangeIncremental}, hm(8, 0), exportspec.Window{From: hm(8, 0), To: hm(9, 0)}},
+		{"incremental-first", exportspec.Range{Mode: exportspec.RangeIncremental}, time.Time{}, exportspec.Window{To: hm(8, 59)}},
+		{"incremental-next", exportspec.Range{Mode: exportspec.RangeIncremental}, hm(8, 0), exportspec.Window{From: hm(8, 0), To: hm(8, 59)}},
 	}
+	// Incremental windows end IndexLag before the run, so writes not yet
+	// in the ByUpdated index fall into the next window.
+	r.d.IndexLag = time.Minute
 	for i, c := range cases {
 		// one tenant per schedule: the tenant lock allows one run at a time
 		if err := r.db.PutSchedule(ctx, dynamostore.Schedule{Tenant: r.tenant + string(rune('a'+i)), ID: c.id, Title: c.id, ObjectTypes: []string{"site"},

@@ -128,6 +128,9 @@ func (f *Flow) Handle(ctx context.Context, raw json.RawMessage) (jobs.Job, error
 		return jobs.Job{}, err
 	}
 	if j.Status.Final() {
+		// A retried invocation: the export is done, but its end may not
+		// have reached the hook (FinishRun is idempotent).
+		f.finished(ctx, req, j)
 		return j, nil
 	}
 	if err := f.run(ctx, req, j); err != nil {
@@ -141,12 +144,18 @@ func (f *Flow) Handle(ctx context.Context, raw json.RawMessage) (jobs.Job, error
 	if err != nil {
 		return jobs.Job{}, err
 	}
-	if f.Finished != nil {
-		if err := f.Finished.ExportFinished(context.WithoutCancel(ctx), req, final); err != nil {
-			log.ErrorContext(ctx, "recording the finished export", "err", err.Error())
-		}
-	}
+	f.finished(ctx, req, final)
 	return final, nil
+}
+
+// finished tells the finish hook, if any, that j has ended.
+func (f *Flow) finished(ctx context.Context, req Request, j jobs.Job) {
+	if f.Finished == nil {
+		return
+	}
+	if err := f.Finished.ExportFinished(context.WithoutCancel(ctx), req, j); err != nil {
+		f.Log.ErrorContext(ctx, "recording the finished export", "tenant", req.Tenant, "job", req.JobID, "err", err.Error())
+	}
 }
 
 func (f *Flow) announce(ctx context.Context, req Request) {
