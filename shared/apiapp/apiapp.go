@@ -6,19 +6,15 @@ package apiapp
 
 import (
 	"context"
-	"encoding/json"
 	"io"
 	"log/slog"
 	"time"
-
-	"github.com/aws/aws-sdk-go-v2/service/lambda"
-	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 
 	"github.com/ccbulk/bulkops/shared/applog"
 	"github.com/ccbulk/bulkops/shared/authn"
 	"github.com/ccbulk/bulkops/shared/awsenv"
 	"github.com/ccbulk/bulkops/shared/dynamostore"
-	"github.com/ccbulk/bulkops/shared/exportflow"
+	"github.com/ccbulk/bulkops/shared/exportapp"
 	"github.com/ccbulk/bulkops/shared/httpapi"
 	"github.com/ccbulk/bulkops/shared/ident"
 	"github.com/ccbulk/bulkops/shared/importapp"
@@ -34,28 +30,9 @@ func New(ctx context.Context, getenv func(string) string, logOut io.Writer, auth
 	}
 	api := Assemble(res.DB, res.Files, auth, applog.New(logOut))
 	if fn := getenv("BULKOPS_EXPORT_FUNCTION"); fn != "" {
-		api.Exports = LambdaExports{Client: awsenv.Lambda(res.AWS), Function: fn}
+		api.Exports = exportapp.LambdaStarter{Client: awsenv.Lambda(res.AWS), Function: fn}
 	}
 	return api, nil
-}
-
-// LambdaExports starts exports by invoking the export function
-// asynchronously (InvocationType Event).
-type LambdaExports struct {
-	Client   *lambda.Client
-	Function string
-}
-
-// StartExport implements the API's exportStarter.
-func (l LambdaExports) StartExport(ctx context.Context, req exportflow.Request) error {
-	payload, err := json.Marshal(req)
-	if err != nil {
-		return err
-	}
-	_, err = l.Client.Invoke(ctx, &lambda.InvokeInput{
-		FunctionName: &l.Function, InvocationType: lambdatypes.InvocationTypeEvent, Payload: payload,
-	})
-	return err
 }
 
 // Assemble builds the API from its parts; tests use it with their own
