@@ -423,8 +423,10 @@ func (st *Store) DeleteSchedule(ctx context.Context, tenant, id string) error {
 // index and reason is stored) or resumes a schedule (active true: next is
 // its next run, computed by the caller, a zero next leaving it out of the
 // due index; failures are reset and the reason cleared). Either bumps
-// Version. It returns the stored schedule, or NotFound.
-func (st *Store) SetScheduleActive(ctx context.Context, tenant, id string, active bool, next time.Time, reason string) (Schedule, error) {
+// Version. A non-zero version must be the stored one (the caller computed
+// next from that version's definition); otherwise it is a Conflict. It
+// returns the stored schedule, or NotFound.
+func (st *Store) SetScheduleActive(ctx context.Context, tenant, id string, version int64, active bool, next time.Time, reason string) (Schedule, error) {
 	values := map[string]ddbtypes.AttributeValue{
 		":act": boolAV(active), ":one": n(1), ":zero": n(0), ":at": timeAV(st.now()),
 	}
@@ -442,13 +444,21 @@ func (st *Store) SetScheduleActive(ctx context.Context, tenant, id string, activ
 		expr += ", failures = :zero, nextRun = :next, dueShard = :due REMOVE suspendedReason"
 		values[":next"], values[":due"] = n(next.UnixMilli()), s2(dueShard)
 	}
+	cond := "attribute_exists(pk)"
+	if version != 0 {
+		cond += " AND version = :v"
+		values[":v"] = n(version)
+	}
 	out, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: &st.tables.Control, Key: scheduleKey(tenant, id),
-		UpdateExpression: aws.String(expr), ConditionExpression: aws.String("attribute_exists(pk)"),
+		UpdateExpression: aws.String(expr), ConditionExpression: aws.String(cond),
 		ExpressionAttributeValues: values, ReturnValues: ddbtypes.ReturnValueAllNew,
 	})
 	if isConditionFailed(err) {
-		return Schedule{}, bulkerr.New(bulkerr.NotFound, "schedule %s not found", id)
+		if _, gerr := st.GetSchedule(ctx, tenant, id); gerr != nil {
+			return Schedule{}, gerr
+		}
+		return Schedule{}, bulkerr.New(bulkerr.Conflict, "schedule %s was changed meanwhile (it is no longer at version %d); reload it and try again", id, version)
 	}
 	if err != nil {
 		verb := "suspending"

@@ -246,7 +246,7 @@ func TestSuspendAndResume(t *testing.T) {
 		{"resume without a next run", true, time.Time{}, "", 5, 0, time.Time{}},
 	}
 	for i, c := range steps {
-		got, err := db.SetScheduleActive(ctx, "acme", "S", c.active, c.next, c.reason)
+		got, err := db.SetScheduleActive(ctx, "acme", "S", 0, c.active, c.next, c.reason)
 		if err != nil {
 			t.Fatalf("%s: %v", c.name, err)
 		}
@@ -262,8 +262,19 @@ func TestSuspendAndResume(t *testing.T) {
 			}
 		}
 	}
-	_, err := db.SetScheduleActive(ctx, "acme", "missing", false, time.Time{}, "x")
+	_, err := db.SetScheduleActive(ctx, "acme", "missing", 0, false, time.Time{}, "x")
 	wantKind(t, err, bulkerr.NotFound, "missing")
+	// A resume computed from an older version (an edit came between) is
+	// refused; from the stored version it goes through.
+	cur, err := db.GetSchedule(ctx, "acme", "S")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = db.SetScheduleActive(ctx, "acme", "S", cur.Version-1, true, next, "")
+	wantKind(t, err, bulkerr.Conflict, "reload")
+	if got, err := db.SetScheduleActive(ctx, "acme", "S", cur.Version, true, next, ""); err != nil || got.Version != cur.Version+1 || !got.NextRun.Equal(next) {
+		t.Fatalf("resume at the stored version: %+v %v", got, err)
+	}
 }
 
 // TestFinishRun: outcomes in a row with MaxFailures 3 — a success resets

@@ -29,7 +29,7 @@ type scheduleStore interface {
 	ListSchedules(ctx context.Context, tenant string) ([]dynamostore.Schedule, error)
 	UpdateSchedule(ctx context.Context, s dynamostore.Schedule) error
 	DeleteSchedule(ctx context.Context, tenant, id string) error
-	SetScheduleActive(ctx context.Context, tenant, id string, active bool, next time.Time, reason string) (dynamostore.Schedule, error)
+	SetScheduleActive(ctx context.Context, tenant, id string, version int64, active bool, next time.Time, reason string) (dynamostore.Schedule, error)
 	RecordRun(ctx context.Context, r dynamostore.ScheduleRun) error
 	ListRuns(ctx context.Context, tenant, scheduleID string, limit int32) ([]dynamostore.ScheduleRun, error)
 }
@@ -394,7 +394,7 @@ func (a *API) suspendSchedule(w http.ResponseWriter, r *http.Request, id authn.I
 	if err != nil {
 		return err
 	}
-	s, err := st.SetScheduleActive(r.Context(), id.Tenant, sid, false, time.Time{}, "suspended by "+id.User)
+	s, err := st.SetScheduleActive(r.Context(), id.Tenant, sid, 0, false, time.Time{}, "suspended by "+id.User)
 	if err != nil {
 		return err
 	}
@@ -435,7 +435,7 @@ func (a *API) resumeSchedule(w http.ResponseWriter, r *http.Request, id authn.Id
 	if !ok {
 		return bulkerr.New(bulkerr.Conflict, "schedule %s runs once at %s (%s), which has passed; edit when.at to a future time (or clone it), then resume it", sid, cur.Spec.At, zoneName(cur.Spec))
 	}
-	s, err := st.SetScheduleActive(ctx, id.Tenant, sid, true, next.UTC(), "")
+	s, err := st.SetScheduleActive(ctx, id.Tenant, sid, cur.Version, true, next.UTC(), "")
 	if err != nil {
 		return err
 	}
