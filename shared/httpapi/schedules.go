@@ -183,6 +183,17 @@ func (a *API) schedules() (scheduleStore, error) {
 	return a.Schedules, nil
 }
 
+// scheduleTarget is the store and the schedule ID of a /v1/schedules/{id}
+// request.
+func (a *API) scheduleTarget(r *http.Request) (scheduleStore, string, error) {
+	st, err := a.schedules()
+	if err != nil {
+		return nil, "", err
+	}
+	sid, err := scheduleID(r)
+	return st, sid, err
+}
+
 // listSchedules lists the tenant's schedules, oldest first.
 func (a *API) listSchedules(w http.ResponseWriter, r *http.Request, id authn.Identity) error {
 	st, err := a.schedules()
@@ -203,11 +214,7 @@ func (a *API) listSchedules(w http.ResponseWriter, r *http.Request, id authn.Ide
 
 // getSchedule shows one schedule; another tenant's is not found.
 func (a *API) getSchedule(w http.ResponseWriter, r *http.Request, id authn.Identity) error {
-	st, err := a.schedules()
-	if err != nil {
-		return err
-	}
-	sid, err := scheduleID(r)
+	st, sid, err := a.scheduleTarget(r)
 	if err != nil {
 		return err
 	}
@@ -272,11 +279,7 @@ func (a *API) createSchedule(w http.ResponseWriter, r *http.Request, id authn.Id
 // schedule already submitted; an active schedule's next run is planned
 // anew, a suspended one gets its next run when it is resumed.
 func (a *API) updateSchedule(w http.ResponseWriter, r *http.Request, id authn.Identity) error {
-	st, err := a.schedules()
-	if err != nil {
-		return err
-	}
-	sid, err := scheduleID(r)
+	st, sid, err := a.scheduleTarget(r)
 	if err != nil {
 		return err
 	}
@@ -320,11 +323,7 @@ func (a *API) updateSchedule(w http.ResponseWriter, r *http.Request, id authn.Id
 
 // deleteSchedule deletes a schedule (409 while it runs).
 func (a *API) deleteSchedule(w http.ResponseWriter, r *http.Request, id authn.Identity) error {
-	st, err := a.schedules()
-	if err != nil {
-		return err
-	}
-	sid, err := scheduleID(r)
+	st, sid, err := a.scheduleTarget(r)
 	if err != nil {
 		return err
 	}
@@ -347,11 +346,7 @@ type cloneRequest struct {
 // of a once schedule whose time has passed is created suspended, to be
 // given a new time and resumed.
 func (a *API) cloneSchedule(w http.ResponseWriter, r *http.Request, id authn.Identity) error {
-	st, err := a.schedules()
-	if err != nil {
-		return err
-	}
-	sid, err := scheduleID(r)
+	st, sid, err := a.scheduleTarget(r)
 	if err != nil {
 		return err
 	}
@@ -386,11 +381,7 @@ func (a *API) cloneSchedule(w http.ResponseWriter, r *http.Request, id authn.Ide
 // suspendSchedule stops a schedule from running until it is resumed (a
 // run in progress goes on).
 func (a *API) suspendSchedule(w http.ResponseWriter, r *http.Request, id authn.Identity) error {
-	st, err := a.schedules()
-	if err != nil {
-		return err
-	}
-	sid, err := scheduleID(r)
+	st, sid, err := a.scheduleTarget(r)
 	if err != nil {
 		return err
 	}
@@ -408,11 +399,7 @@ func (a *API) suspendSchedule(w http.ResponseWriter, r *http.Request, id authn.I
 // A once schedule that already ran or whose time has passed cannot be
 // resumed (409); an active schedule is left as it is.
 func (a *API) resumeSchedule(w http.ResponseWriter, r *http.Request, id authn.Identity) error {
-	st, err := a.schedules()
-	if err != nil {
-		return err
-	}
-	sid, err := scheduleID(r)
+	st, sid, err := a.scheduleTarget(r)
 	if err != nil {
 		return err
 	}
@@ -451,11 +438,7 @@ func (a *API) resumeSchedule(w http.ResponseWriter, r *http.Request, id authn.Id
 // is recorded in the schedule's history as a test, and leaves the
 // schedule's state (next run, failures, high-water mark) alone.
 func (a *API) testSchedule(w http.ResponseWriter, r *http.Request, id authn.Identity) error {
-	st, err := a.schedules()
-	if err != nil {
-		return err
-	}
-	sid, err := scheduleID(r)
+	st, sid, err := a.scheduleTarget(r)
 	if err != nil {
 		return err
 	}
@@ -511,11 +494,7 @@ const statusUnknown jobs.Status = "Unknown"
 // default 25): each run with its job's status, times, rows, files, error,
 // progress and ETA while it runs, and the ZIP's link once Completed.
 func (a *API) listRuns(w http.ResponseWriter, r *http.Request, id authn.Identity) error {
-	st, err := a.schedules()
-	if err != nil {
-		return err
-	}
-	sid, err := scheduleID(r)
+	st, sid, err := a.scheduleTarget(r)
 	if err != nil {
 		return err
 	}
