@@ -341,7 +341,7 @@ func TestIncrementalRunsFailuresAndSuspension(t *testing.T) {
 	}
 
 	// Resumed for 16:00: from the mark, which c's failure left at 09:00.
-	if _, err := r.db.SetScheduleActive(ctx, r.tenant, "S", true, hm(16, 0).Add(-30*time.Second), ""); err != nil {
+	if _, err := r.db.SetScheduleActive(ctx, r.tenant, "S", 0, true, hm(16, 0).Add(-30*time.Second), ""); err != nil {
 		t.Fatal(err)
 	}
 	d := startOne(hm(16, 0), hm(16, 0).Add(-30*time.Second), hm(9, 0))
@@ -556,4 +556,158 @@ func TestScheduledExportEndToEnd(t *testing.T) {
 	if ev := r.failedEvents(); len(ev) != 1 || ev[0].JobID != bad.LastJob || !ev[0].Suspended || !strings.Contains(ev[0].Reason, "widgets") {
 		t.Fatalf("events: %+v", ev)
 	}
+}
+
+// dstTick is one dispatcher tick of TestDispatcherAcrossDaylightSaving:
+// the instant, and the planned time of the run it must start (zero: it
+// must start none).
+type dstTick struct {
+	at      time.Time
+	planned time.Time
+}
+
+// TestDispatcherAcrossDaylightSaving runs Europe/Berlin schedules through
+// the dispatcher on DynamoDB Local across the transitions of 2026 (clocks
+// go forward on 29 March at 02:00 CET to 03:00 CEST, back on 25 October at
+// 03:00 CEST to 02:00 CET), as shared/schedule documents them: a daily
+// 02:30 falls into the skipped hour on 29 March and runs when the gap ends
+// (03:00 CEST, 01:00 UTC), not lost, then at 02:30 CEST the next day; a
+// daily 02:30 exists twice on 25 October and runs once, at its first
+// occurrence (02:30 CEST, 00:30 UTC), then at 02:30 CET the next day; an
+// hourly schedule runs every real hour across both nights (in UTC no hour
+// doubled or skipped). Each case ticks at its runs' instants and at
+// instants in between (among them the other readings of the wall-clock
+// time) that must start nothing, ends each run before the next is due, and
+// checks the requests started, the schedule's next run after every tick
+// and the planned times and start times in the run history.
+func TestDispatcherAcrossDaylightSaving(t *testing.T) {
+	u := func(month time.Month, day, h, m, s int) time.Time {
+		return time.Date(2026, month, day, h, m, s, 0, time.UTC)
+	}
+	// hourlyTicks runs an hourly schedule from first for n real hours: a
+	// tick 20 s after each run is due (it runs), at half past (nothing)
+	// and a second before the next (nothing).
+	hourlyTicks := func(first time.Time, n int) []dstTick {
+		var ticks []dstTick
+		for i := range n {
+			p := first.Add(time.Duration(i) * time.Hour)
+			ticks = append(ticks, dstTick{p.Add(20 * time.Second), p}, dstTick{at: p.Add(30 * time.Minute)}, dstTick{at: p.Add(time.Hour - time.Second)})
+		}
+		return ticks
+	}
+	cases := []struct {
+		name    string
+		spec    schedule.Spec
+		created time.Time
+		ticks   []dstTick
+		// next is the schedule's next run after the last tick.
+		next time.Time
+	}{
+		{
+			name: "daily 02:30 on the spring-forward day runs at 03:00 CEST",
+			spec: schedule.Spec{Frequency: schedule.Daily, Time: "02:30", TimeZone: "Europe/Berlin"}, created: u(3, 28, 10, 0, 0),
+			ticks: []dstTick{
+				{at: u(3, 29, 0, 30, 0)},                  // 01:30 CET: 02:30 CET would be 01:30 UTC, it is not yet due
+				{at: u(3, 29, 0, 59, 59)},                 // 01:59:59 CET, the last second before the gap
+				{u(3, 29, 1, 0, 20), u(3, 29, 1, 0, 0)},   // 03:00:20 CEST: the gap has ended
+				{at: u(3, 29, 1, 30, 0)},                  // 03:30 CEST (where Go's time.Date puts 02:30): no second run
+				{at: u(3, 29, 22, 0, 0)},                  // midnight
+				{at: u(3, 30, 0, 29, 59)},                 // 02:29:59 CEST
+				{u(3, 30, 0, 30, 20), u(3, 30, 0, 30, 0)}, // 02:30 CEST
+				{at: u(3, 30, 1, 0, 0)},                   // 03:00 CEST: not at the gap's end on a normal day
+			},
+			next: u(3, 31, 0, 30, 0),
+		},
+		{
+			name: "daily 02:30 on the fall-back day runs once",
+			spec: schedule.Spec{Frequency: schedule.Daily, Time: "02:30", TimeZone: "Europe/Berlin"}, created: u(10, 24, 10, 0, 0),
+			ticks: []dstTick{
+				{at: u(10, 25, 0, 29, 59)},                  // 02:29:59 CEST
+				{u(10, 25, 0, 30, 20), u(10, 25, 0, 30, 0)}, // the first 02:30 (CEST)
+				{at: u(10, 25, 1, 0, 0)},                    // the second 02:00 (CET)
+				{at: u(10, 25, 1, 30, 0)},                   // the second 02:30 (CET): not again
+				{at: u(10, 25, 1, 30, 20)},
+				{at: u(10, 25, 2, 30, 0)},                   // 03:30 CET
+				{at: u(10, 26, 0, 30, 0)},                   // 01:30 CET: a day after the CEST run is not due
+				{at: u(10, 26, 1, 29, 59)},                  // 02:29:59 CET
+				{u(10, 26, 1, 30, 20), u(10, 26, 1, 30, 0)}, // 02:30 CET
+			},
+			next: u(10, 27, 1, 30, 0),
+		},
+		{
+			// 00:30 CEST, 01:30 CEST, 02:30 CEST, 02:30 CET, 03:30 CET,
+			// 04:30 CET: the repeated hour is two real hours, both run.
+			name: "hourly at :30 across the fall-back night runs every real hour",
+			spec: schedule.Spec{Frequency: schedule.Hourly, Time: "00:30", TimeZone: "Europe/Berlin"}, created: u(10, 24, 22, 0, 0),
+			ticks: hourlyTicks(u(10, 24, 22, 30, 0), 6),
+			next:  u(10, 25, 4, 30, 0),
+		},
+		{
+			// 00:30 CET, 01:30 CET, 03:30 CEST, 04:30 CEST: the skipped
+			// hour does not exist, no real hour is missed.
+			name: "hourly at :30 across the spring-forward night runs every real hour",
+			spec: schedule.Spec{Frequency: schedule.Hourly, Time: "00:30", TimeZone: "Europe/Berlin"}, created: u(3, 28, 23, 0, 0),
+			ticks: hourlyTicks(u(3, 28, 23, 30, 0), 4),
+			next:  u(3, 29, 3, 30, 0),
+		},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := newRunRig(t)
+			ctx := context.Background()
+			first, ok, err := c.spec.Next(c.created)
+			if err != nil || !ok {
+				t.Fatalf("first run after %s: %v %v", c.created, ok, err)
+			}
+			r.clk.set(c.created)
+			if err := r.db.PutSchedule(ctx, dynamostore.Schedule{Tenant: r.tenant, ID: "dst", Title: c.name, ObjectTypes: []string{"site"},
+				Spec: c.spec, Active: true, NextRun: first, CreatedBy: "t", CreatedAt: c.created}); err != nil {
+				t.Fatal(err)
+			}
+			var planned, at []time.Time
+			for _, tk := range c.ticks {
+				got := r.tick(tk.at)
+				if tk.planned.IsZero() {
+					if len(got) != 0 {
+						t.Fatalf("tick at %s (%s) started %d runs, want none", tk.at.Format(time.RFC3339), berlin(tk.at), len(got))
+					}
+					continue
+				}
+				if len(got) != 1 || got[0].ScheduleID != "dst" || got[0].Tenant != r.tenant {
+					t.Fatalf("tick at %s (%s) started %+v, want the run planned for %s", tk.at.Format(time.RFC3339), berlin(tk.at), got, tk.planned.Format(time.RFC3339))
+				}
+				planned, at = append(planned, tk.planned), append(at, tk.at)
+				r.end(got[0], true, "")
+				if s := r.schedule("dst"); s.RunningJob != "" || s.LastJob != got[0].JobID {
+					t.Fatalf("after the run of %s: running %q, last %q", tk.at.Format(time.RFC3339), s.RunningJob, s.LastJob)
+				}
+			}
+			if s := r.schedule("dst"); !s.NextRun.Equal(c.next) {
+				t.Errorf("next run after the last tick: %s (%s), want %s (%s)", s.NextRun.Format(time.RFC3339), berlin(s.NextRun), c.next.Format(time.RFC3339), berlin(c.next))
+			}
+			runs, err := r.db.ListRuns(ctx, r.tenant, "dst", 100)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(runs) != len(planned) {
+				t.Fatalf("history holds %d runs, want %d", len(runs), len(planned))
+			}
+			for i, run := range runs {
+				k := len(planned) - 1 - i // newest first
+				if !run.Planned.Equal(planned[k]) || !run.At.Equal(at[k]) {
+					t.Errorf("history[%d]: planned %s, started %s; want planned %s (%s), started %s",
+						i, run.Planned.Format(time.RFC3339), run.At.Format(time.RFC3339), planned[k].Format(time.RFC3339), berlin(planned[k]), at[k].Format(time.RFC3339))
+				}
+			}
+		})
+	}
+}
+
+// berlin is t on Berlin's wall clock, for messages.
+func berlin(t time.Time) string {
+	loc, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		return "?"
+	}
+	return t.In(loc).Format("2006-01-02 15:04:05 MST")
 }
