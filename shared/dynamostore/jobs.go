@@ -149,24 +149,43 @@ func (st *Store) MarkInProgress(ctx context.Context, tenant, id string, total, c
 	return classify(err, "starting job %s", id)
 }
 
-// SetFiles records how many CSV files an export job's ZIP has; the export
-// calls it before Finish. Repeating it (a retried invocation) overwrites
-// the count with the same value.
-func (st *Store) SetFiles(ctx context.Context, tenant, id string, files int) error {
+// SetExportResult records an export job's total (the objects it wrote)
+// and how many CSV files its ZIP has; the export calls it before Finish.
+// Repeating it (a retried invocation) writes the same values again.
+func (st *Store) SetExportResult(ctx context.Context, tenant, id string, total, files int) error {
 	_, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                &st.tables.Jobs,
 		Key:                      key(tenant, id),
-		UpdateExpression:         aws.String("SET files = :f"),
+		UpdateExpression:         aws.String("SET #total = :t, files = :f"),
 		ConditionExpression:      aws.String("attribute_exists(pk) AND #st = :ip"),
-		ExpressionAttributeNames: map[string]string{"#st": "status"},
+		ExpressionAttributeNames: map[string]string{"#st": "status", "#total": "total"},
 		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{
-			":f": n(int64(files)), ":ip": s(string(jobs.StatusInProgress)),
+			":t": n(int64(total)), ":f": n(int64(files)), ":ip": s(string(jobs.StatusInProgress)),
 		},
 	})
 	if isConditionFailed(err) {
 		return st.transitionError(ctx, tenant, id, jobs.StatusCompleted)
 	}
-	return classify(err, "recording the files of job %s", id)
+	return classify(err, "recording the result of job %s", id)
+}
+
+// SetTotal sets the total of a job In Progress whose total was not known
+// when it started (an export counts its objects while it writes them).
+func (st *Store) SetTotal(ctx context.Context, tenant, id string, total int) error {
+	_, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                &st.tables.Jobs,
+		Key:                      key(tenant, id),
+		UpdateExpression:         aws.String("SET #total = :t"),
+		ConditionExpression:      aws.String("attribute_exists(pk) AND #st = :ip"),
+		ExpressionAttributeNames: map[string]string{"#st": "status", "#total": "total"},
+		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{
+			":t": n(int64(total)), ":ip": s(string(jobs.StatusInProgress)),
+		},
+	})
+	if isConditionFailed(err) {
+		return st.transitionError(ctx, tenant, id, jobs.StatusInProgress)
+	}
+	return classify(err, "setting the total of job %s", id)
 }
 
 // Finish sets a job's final status (Completed or Completed with errors),

@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/ccbulk/bulkops/shared/bulkerr"
@@ -56,7 +57,8 @@ type FinishHook interface {
 type jobStore interface {
 	GetJob(ctx context.Context, tenant, id string) (jobs.Job, error)
 	MarkInProgress(ctx context.Context, tenant, id string, total, chunks int, at time.Time) error
-	SetFiles(ctx context.Context, tenant, id string, files int) error
+	SetTotal(ctx context.Context, tenant, id string, total int) error
+	SetExportResult(ctx context.Context, tenant, id string, total, files int) error
 	Finish(ctx context.Context, tenant, id string, status jobs.Status, errorKey, resultsKey string, at time.Time) error
 	Fail(ctx context.Context, tenant, id, reason string, at time.Time) error
 }
@@ -217,22 +219,63 @@ func (e *export) each(ctx context.Context, t *objecttype.Type, p *csvexport.Plan
 	return err
 }
 
-// prepare counts the objects of t the export will take. When t's layout
-// depends on the data (GAX family columns, multi-valued fields in columns)
-// or the objects taken cannot be counted by a plain Count (filters, a
-// window), it makes one pass over them that both shows them to p (Observe)
-// and counts them.
-func (e *export) prepare(ctx context.Context, t *objecttype.Type, p *csvexport.Plan) (int, error) {
-	if !p.NeedsPass() && !p.Filtered() && e.req.Window.All() {
-		n, err := e.objs.Count(ctx, t.Slug)
-		if err != nil {
-			return 0, err
-		}
-		if e.req.Limit > 0 {
-			n = min(n, e.req.Limit)
-		}
-		return n, nil
+// progressRows is how many rows an export writes between progress
+// commits (percent and ETA on the job).
+const progressRows = 5000
+
+// plain reports whether the objects of a type that p exports are simply
+// all of them (at most Limit): no first pass is needed to lay them out or
+// to count them.
+func (e *export) plain(p *csvexport.Plan) bool {
+	return !p.NeedsPass() && !p.Filtered() && e.req.Window.All()
+}
+
+// countLater counts the objects of types in the background, while the
+// export writes them, and sets the job's total to known plus that count,
+// so percent and ETA appear without the export reading everything twice
+// first. The returned stop ends the count if it is still going and waits
+// for it; the export sets the exact total when it finishes either way.
+func (e *export) countLater(ctx context.Context, types []*objecttype.Type, known int) (stop func()) {
+	if len(types) == 0 {
+		return func() {}
 	}
+	cctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		total := known
+		for _, t := range types {
+			n, err := e.objs.Count(cctx, t.Slug)
+			if err != nil {
+				if cctx.Err() == nil {
+					e.f.Log.WarnContext(ctx, "counting the export's objects", "type", t.Slug, "err", err.Error())
+				}
+				return
+			}
+			if e.req.Limit > 0 {
+				n = min(n, e.req.Limit)
+			}
+			total += n
+		}
+		if err := e.f.Jobs.SetTotal(cctx, e.req.Tenant, e.req.JobID, total); err != nil && cctx.Err() == nil {
+			e.f.Log.WarnContext(ctx, "setting the export's total", "err", err.Error())
+		}
+	}()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			cancel()
+			<-done
+		})
+	}
+}
+
+// prepare makes one pass over the objects of t the export will take, for
+// a type that is not plain: its layout depends on the data (GAX family
+// columns, multi-valued fields in columns) or the objects taken cannot be
+// counted by a plain Count (filters, a window). The pass shows them to p
+// (Observe) and counts them.
+func (e *export) prepare(ctx context.Context, t *objecttype.Type, p *csvexport.Plan) (int, error) {
 	n := 0
 	err := e.each(ctx, t, p, func(o catalog.Object) error {
 		n++
@@ -274,7 +317,12 @@ func (f *Flow) run(ctx context.Context, req Request, j jobs.Job) error {
 	}
 	e := &export{f: f, req: req, objs: f.Objects(req.Tenant), lastExtend: time.Now()}
 	total := 0
+	var plain []*objecttype.Type // counted while the export runs
 	for i, t := range types {
+		if e.plain(plans[i]) {
+			plain = append(plain, t)
+			continue
+		}
 		n, err := e.prepare(ctx, t, plans[i])
 		if err != nil {
 			return err
@@ -285,6 +333,8 @@ func (f *Flow) run(ctx context.Context, req Request, j jobs.Job) error {
 		return err
 	}
 	f.announce(ctx, req)
+	stopCount := e.countLater(ctx, plain, total)
+	defer stopCount()
 
 	tmp, err := os.CreateTemp("", "export-*.zip")
 	if err != nil {
@@ -293,19 +343,38 @@ func (f *Flow) run(ctx context.Context, req Request, j jobs.Job) error {
 	defer os.Remove(tmp.Name())
 	defer tmp.Close()
 	zw := exportzip.ForOptions(tmp, req.Options, f.Now().UTC())
-	rows := 0
+	rows, pending, chunk := 0, 0, 0
+	// Progress is committed every progressRows rows: fixed boundaries, so
+	// a retried invocation commits the same chunks and counts them once.
+	commit := func() error {
+		if pending == 0 {
+			return nil
+		}
+		chunk++
+		err := f.Counts.CommitChunk(ctx, req.Tenant, req.JobID, chunk, jobs.Counts{Processed: pending})
+		pending = 0
+		return err
+	}
 	for i, t := range types {
 		if err := zw.Begin(t, plans[i].Layout()); err != nil {
 			return bulkerr.Wrap(bulkerr.Internal, err, "writing the export")
 		}
 		err := e.each(ctx, t, plans[i], func(o catalog.Object) error {
 			rows++
-			return zw.Write(o)
+			pending++
+			if err := zw.Write(o); err != nil {
+				return err
+			}
+			if pending == progressRows {
+				return commit()
+			}
+			return nil
 		})
 		if err != nil {
 			return err
 		}
 	}
+	stopCount()
 	parts, err := zw.Close()
 	if err != nil {
 		return bulkerr.Wrap(bulkerr.Internal, err, "writing the export")
@@ -318,10 +387,10 @@ func (f *Flow) run(ctx context.Context, req Request, j jobs.Job) error {
 	if err := f.Files.PutFile(ctx, key, "application/zip", tmp, size); err != nil {
 		return err
 	}
-	if err := f.Counts.CommitChunk(ctx, req.Tenant, req.JobID, 0, jobs.Counts{Processed: rows}); err != nil {
+	if err := commit(); err != nil {
 		return err
 	}
-	if err := f.Jobs.SetFiles(ctx, req.Tenant, req.JobID, len(parts)); err != nil {
+	if err := f.Jobs.SetExportResult(ctx, req.Tenant, req.JobID, rows, len(parts)); err != nil {
 		return err
 	}
 	if err := f.Jobs.Finish(ctx, req.Tenant, req.JobID, jobs.StatusCompleted, "", key, f.Now()); err != nil {

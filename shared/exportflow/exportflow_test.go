@@ -135,6 +135,27 @@ func TestExportJob(t *testing.T) {
 	if err != nil || again.Status != jobs.StatusCompleted || again.Counts.Processed != 5004 {
 		t.Fatalf("retried invocation: %s %+v %v", again.Status, again.Counts, err)
 	}
+
+	// An invocation that died after committing the progress of its first
+	// 5,000 rows is retried: the rows are counted once.
+	const crashed = "01JEXPORT00000000000000003"
+	if l, err := db.AcquireLock(ctx, "exp", crashed, time.Minute); err != nil || !l.Acquired {
+		t.Fatalf("lock: %+v %v", l, err)
+	}
+	if err := db.CreateJob(ctx, jobs.Job{Tenant: "exp", ID: crashed, Type: jobs.TypeExport, ObjectType: "work-type",
+		FileName: "WorkType_retry.zip", Status: jobs.StatusNew, SubmittedBy: "t@exp", SubmittedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.MarkInProgress(ctx, "exp", crashed, 0, 1, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.CommitChunk(ctx, "exp", crashed, 1, jobs.Counts{Processed: 5000}); err != nil {
+		t.Fatal(err)
+	}
+	retried, err := flow.Handle(ctx, []byte(`{"tenant":"exp","jobId":"`+crashed+`","objectTypes":["work-type"]}`))
+	if err != nil || retried.Status != jobs.StatusCompleted || retried.Counts.Processed != 5003 || retried.Counts.Total != 5003 || retried.Files != 2 {
+		t.Fatalf("retried after a crash: %s %+v files %d %q %v", retried.Status, retried.Counts, retried.Files, retried.Message, err)
+	}
 }
 
 // exportClock is a settable clock for the store, so objects get chosen

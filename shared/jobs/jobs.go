@@ -118,7 +118,7 @@ func (j Job) ProgressAt(now time.Time) Progress {
 		if j.StartedAt != nil && j.Counts.Processed > 0 {
 			elapsed := now.Sub(*j.StartedAt)
 			perRow := elapsed / time.Duration(j.Counts.Processed)
-			eta := perRow * time.Duration(j.Counts.Total-j.Counts.Processed)
+			eta := perRow * time.Duration(max(0, j.Counts.Total-j.Counts.Processed))
 			p.ETA = &eta
 		}
 	}
