@@ -15,7 +15,7 @@ LAMBDA_GO := GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build -tags lambda.norp
 
 .PHONY: help
 help: ## list the targets
-	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk -F':.*?## ' '{printf "  %-16s %s\n", $$1, $$2}'
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk -F':.*?## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
 # ------------------------------------------------------------------ build
 .PHONY: build
