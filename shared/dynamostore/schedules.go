@@ -106,6 +106,9 @@ type ScheduleRun struct {
 // RunRetention is how long a schedule's run history is kept.
 const RunRetention = 90 * 24 * time.Hour
 
+// runningShard is the one partition of the "running" index.
+const runningShard = "running"
+
 // dueShard is the one partition of the "due" index.
 const dueShard = "due"
 
@@ -494,6 +497,31 @@ func (st *Store) DueSchedules(ctx context.Context, now time.Time, limit int32) (
 	return list, nil
 }
 
+// RunningSchedules returns schedules whose run has been in progress since
+// before since, oldest first, with one Query of the sparse "running" index
+// (at most limit): the dispatcher settles those whose export died. The
+// index is eventually consistent; callers re-read the schedule.
+func (st *Store) RunningSchedules(ctx context.Context, since time.Time, limit int32) ([]Schedule, error) {
+	out, err := st.db.Query(ctx, &dynamodb.QueryInput{
+		TableName: &st.tables.Control, IndexName: aws.String("running"),
+		KeyConditionExpression:    aws.String("runningShard = :r AND runningSince <= :since"),
+		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":r": s2(runningShard), ":since": n(since.UnixMilli())},
+		Limit:                     aws.Int32(limit),
+	})
+	if err != nil {
+		return nil, classify(err, "finding schedules with a run in progress")
+	}
+	list := make([]Schedule, 0, len(out.Items))
+	for _, it := range out.Items {
+		s, err := decodeSchedule("", it)
+		if err != nil {
+			return nil, err
+		}
+		list = append(list, s)
+	}
+	return list, nil
+}
+
 // ClaimRun takes the run of schedule id planned for planned, by one
 // conditional write: the schedule must still be due at planned (active,
 // nextRun unchanged) and have no run in progress. It moves nextRun to
@@ -506,16 +534,20 @@ func (st *Store) ClaimRun(ctx context.Context, tenant, id string, planned, follo
 	in := &dynamodb.UpdateItemInput{
 		TableName:           &st.tables.Control,
 		Key:                 scheduleKey(tenant, id),
-		ConditionExpression: aws.String("nextRun = :planned AND attribute_exists(dueShard) AND attribute_not_exists(runningJob)"),
+		ConditionExpression: aws.String("nextRun = :planned AND attribute_exists(dueShard) AND active = :true AND attribute_not_exists(runningJob)"),
 		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{
-			":planned": n(planned.UnixMilli()), ":job": s2(job), ":last": n(planned.UnixMilli()),
+			":planned": n(planned.UnixMilli()), ":job": s2(job), ":last": n(planned.UnixMilli()), ":true": boolAV(true),
 		},
 	}
+	// runningShard/runningSince put the run in the sparse "running" index
+	// until FinishRun, where the dispatcher finds it if its export dies.
+	in.ExpressionAttributeValues[":rs"] = s2(runningShard)
+	in.ExpressionAttributeValues[":since"] = n(st.now().UnixMilli())
 	if more {
-		in.UpdateExpression = aws.String("SET nextRun = :next, lastJob = :job, lastRun = :last, runningJob = :job")
+		in.UpdateExpression = aws.String("SET nextRun = :next, lastJob = :job, lastRun = :last, runningJob = :job, runningShard = :rs, runningSince = :since")
 		in.ExpressionAttributeValues[":next"] = n(following.UnixMilli())
 	} else {
-		in.UpdateExpression = aws.String("SET lastJob = :job, lastRun = :last, runningJob = :job, submitted = :t REMOVE nextRun, dueShard")
+		in.UpdateExpression = aws.String("SET lastJob = :job, lastRun = :last, runningJob = :job, runningShard = :rs, runningSince = :since, submitted = :t REMOVE nextRun, dueShard")
 		in.ExpressionAttributeValues[":t"] = boolAV(true)
 	}
 	_, err := st.db.UpdateItem(ctx, in)
@@ -554,17 +586,17 @@ func (st *Store) FinishRun(ctx context.Context, tenant, id, job string, ok bool,
 				expr += ", highWater = :hw"
 				values[":hw"] = timeAV(highWater)
 			}
-			expr += " REMOVE runningJob"
+			expr += " REMOVE runningJob, runningShard, runningSince"
 		} else {
 			failures := cur.Failures + 1
 			values[":nf"] = n(int64(failures))
 			expr = "SET failures = :nf"
 			if failures >= cur.FailureLimit() {
-				expr += ", active = :false, suspendedReason = :r, version = if_not_exists(version, :zero) + :one, updatedAt = :at REMOVE runningJob, dueShard, nextRun"
+				expr += ", active = :false, suspendedReason = :r, version = if_not_exists(version, :zero) + :one, updatedAt = :at REMOVE runningJob, runningShard, runningSince, dueShard, nextRun"
 				values[":false"], values[":zero"], values[":one"], values[":at"] = boolAV(false), n(0), n(1), timeAV(st.now())
 				values[":r"] = s2(suspendReason(failures, reason))
 			} else {
-				expr += " REMOVE runningJob"
+				expr += " REMOVE runningJob, runningShard, runningSince"
 			}
 		}
 		out, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{

@@ -23,6 +23,7 @@ type Starter interface {
 // their history (dynamostore.Store).
 type scheduleStore interface {
 	DueSchedules(ctx context.Context, now time.Time, limit int32) ([]dynamostore.Schedule, error)
+	RunningSchedules(ctx context.Context, since time.Time, limit int32) ([]dynamostore.Schedule, error)
 	ClaimRun(ctx context.Context, tenant, id string, planned, following time.Time, more bool, job string) (bool, error)
 	GetSchedule(ctx context.Context, tenant, id string) (dynamostore.Schedule, error)
 	FinishRun(ctx context.Context, tenant, id, job string, ok bool, highWater time.Time, reason string) (dynamostore.Schedule, error)
@@ -83,6 +84,19 @@ func (d *Dispatcher) Tick(ctx context.Context) ([]string, error) {
 			started = append(started, id)
 		}
 	}
+	// Runs that have gone on longer than a lease may have died (their
+	// export timed out before it could end the job); settle finds out.
+	// Once schedules and suspended ones are not due, so this is how their
+	// dead runs are ended.
+	running, err := d.Schedules.RunningSchedules(ctx, now.Add(-d.LockLease), 100)
+	if err != nil {
+		return started, err
+	}
+	for _, s := range running {
+		if err := d.settle(ctx, s); err != nil {
+			d.Log.ErrorContext(ctx, "settling a scheduled run", "tenant", s.Tenant, "schedule", s.ID, "job", s.RunningJob, "err", err.Error())
+		}
+	}
 	return started, nil
 }
 
@@ -93,6 +107,9 @@ func (d *Dispatcher) start(ctx context.Context, s dynamostore.Schedule, now time
 	}
 	if s.RunningJob != "" {
 		return "", d.settle(ctx, s)
+	}
+	if !s.Active {
+		return "", nil // suspended while its last run was in progress; that run has ended
 	}
 	jobID, err := d.NewID()
 	if err != nil {

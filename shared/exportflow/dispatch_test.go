@@ -317,6 +317,9 @@ func TestIncrementalRunsFailuresAndSuspension(t *testing.T) {
 	// 13:00 — 11:00, 12:00 and 13:00 were missed: one run covers them and
 	// b's failed window.
 	c := startOne(hm(13, 0), hm(11, 0).Add(-30*time.Second), hm(9, 0))
+	if err := r.db.ExtendLock(ctx, r.tenant, c.JobID, 2*time.Minute); err != nil { // c is alive
+		t.Fatal(err)
+	}
 	if got := r.tick(hm(13, 1)); len(got) != 0 {
 		t.Fatalf("missed runs caught up more than once: %+v", got)
 	}
@@ -710,4 +713,68 @@ func berlin(t time.Time) string {
 		return "?"
 	}
 	return t.In(loc).Format("2006-01-02 15:04:05 MST")
+}
+
+// TestDeadRunsOutsideTheDueCycleAreSettled: a run whose export dies (the
+// function timed out before it could end its job) is failed once its
+// lease has run out, also when the schedule has no next run to bring it
+// back to the dispatcher — a once schedule, or a schedule suspended while
+// the run was going — and the schedule can then be deleted.
+func TestDeadRunsOutsideTheDueCycleAreSettled(t *testing.T) {
+	r := newRunRig(t)
+	ctx := context.Background()
+	put := func(id string, spec schedule.Spec, next time.Time) {
+		if err := r.db.PutSchedule(ctx, dynamostore.Schedule{Tenant: r.tenant, ID: id, Title: id, ObjectTypes: []string{"site"},
+			Spec: spec, MaxFailures: 3, Active: true, NextRun: next, CreatedBy: "t", CreatedAt: hm(8, 0)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put("once", schedule.Spec{Frequency: schedule.Once, At: "2026-06-04T09:00"}, hm(9, 0))
+	put("daily", schedule.Spec{Frequency: schedule.Daily, Time: "09:30"}, hm(9, 30))
+
+	first := r.tick(hm(9, 0))
+	if len(first) != 1 || first[0].ScheduleID != "once" {
+		t.Fatalf("started %+v", first)
+	}
+	// The once run dies; ticks go on. While its lease lasts nothing
+	// happens; after it, the job is failed and the schedule let go.
+	if err := r.db.DeleteSchedule(ctx, r.tenant, "once"); bulkerr.KindOf(err) != bulkerr.Conflict {
+		t.Fatalf("delete while running: %v", err)
+	}
+	r.clk.set(hm(9, 0).Add(30 * time.Second))
+	second := r.tick(hm(9, 0).Add(30 * time.Second))
+	if len(second) != 0 {
+		t.Fatalf("started %+v while the once run's lease lasts", second)
+	}
+	third := r.tick(hm(9, 30)) // the lease has run out; the daily one is due
+	if len(third) != 1 || third[0].ScheduleID != "daily" {
+		t.Fatalf("started %+v", third)
+	}
+	o := r.schedule("once")
+	j, err := r.db.GetJob(ctx, r.tenant, first[0].JobID)
+	if err != nil || j.Status != jobs.StatusFailed || o.RunningJob != "" || !o.NextRun.IsZero() || o.Failures != 1 {
+		t.Fatalf("dead once run: job %+v %v, schedule %+v", j, err, o)
+	}
+	if err := r.db.DeleteSchedule(ctx, r.tenant, "once"); err != nil {
+		t.Fatalf("delete after settling: %v", err)
+	}
+
+	// The daily run dies after the schedule was suspended.
+	if _, err := r.db.SetScheduleActive(ctx, r.tenant, "daily", 0, false, time.Time{}, "holiday"); err != nil {
+		t.Fatal(err)
+	}
+	if got := r.tick(hm(11, 0)); len(got) != 0 {
+		t.Fatalf("a suspended schedule started %+v", got)
+	}
+	d := r.schedule("daily")
+	j, err = r.db.GetJob(ctx, r.tenant, third[0].JobID)
+	if err != nil || j.Status != jobs.StatusFailed || d.RunningJob != "" || d.Active || !d.NextRun.IsZero() || d.SuspendedReason != "holiday" {
+		t.Fatalf("dead run of a suspended schedule: job %+v %v, schedule %+v", j, err, d)
+	}
+	if due, err := r.db.DueSchedules(ctx, hm(23, 0), 100); err != nil || len(due) != 0 {
+		t.Fatalf("still due: %+v %v", due, err)
+	}
+	if err := r.db.DeleteSchedule(ctx, r.tenant, "daily"); err != nil {
+		t.Fatalf("delete after settling: %v", err)
+	}
 }
