@@ -355,6 +355,11 @@ func (st *Store) UpdateSchedule(ctx context.Context, s Schedule) error {
 	set := "SET #sc = :body, version = if_not_exists(version, :zero) + :one, updatedAt = :at"
 	values[":zero"] = n(0)
 	var remove []string
+	if !cur.Options.Range.Equal(s.Options.Range) {
+		// The mark belongs to the old range: an edited range starts over
+		// (an incremental run takes everything once).
+		remove = append(remove, "highWater")
+	}
 	switch {
 	case s.NextRun.IsZero():
 		remove = append(remove, "nextRun", "dueShard")
@@ -486,15 +491,19 @@ func (st *Store) DueSchedules(ctx context.Context, now time.Time, limit int32) (
 	if err != nil {
 		return nil, classify(err, "finding due schedules")
 	}
-	list := make([]Schedule, 0, len(out.Items))
-	for _, it := range out.Items {
-		s, err := decodeSchedule("", it)
-		if err != nil {
-			return nil, err
+	return decodeSchedules(out.Items), nil
+}
+
+// decodeSchedules decodes index items; an item that does not decode is
+// left out, so one damaged schedule never stops the dispatcher for all.
+func decodeSchedules(items []map[string]ddbtypes.AttributeValue) []Schedule {
+	list := make([]Schedule, 0, len(items))
+	for _, it := range items {
+		if s, err := decodeSchedule("", it); err == nil {
+			list = append(list, s)
 		}
-		list = append(list, s)
 	}
-	return list, nil
+	return list
 }
 
 // RunningSchedules returns schedules whose run has been in progress since
@@ -511,15 +520,7 @@ func (st *Store) RunningSchedules(ctx context.Context, since time.Time, limit in
 	if err != nil {
 		return nil, classify(err, "finding schedules with a run in progress")
 	}
-	list := make([]Schedule, 0, len(out.Items))
-	for _, it := range out.Items {
-		s, err := decodeSchedule("", it)
-		if err != nil {
-			return nil, err
-		}
-		list = append(list, s)
-	}
-	return list, nil
+	return decodeSchedules(out.Items), nil
 }
 
 // ClaimRun takes the run of schedule id planned for planned, by one

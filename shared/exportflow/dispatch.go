@@ -135,9 +135,10 @@ func (d *Dispatcher) start(ctx context.Context, s dynamostore.Schedule, now time
 	// must end the run, or the schedule would wait for it forever.
 	abandon := func(j jobs.Job, cause error) (string, error) {
 		bg := context.WithoutCancel(ctx)
-		if j.ID != "" {
-			_ = d.Store.Fail(bg, s.Tenant, jobID, j.Message, d.Now())
-		}
+		// Also when recording the job seemed to fail: its write may have
+		// landed (a lost response). Failing a job that does not exist
+		// does nothing.
+		_ = d.Store.Fail(bg, s.Tenant, jobID, j.Message, d.Now())
 		release()
 		j.Tenant, j.ID, j.Type, j.Status = s.Tenant, jobID, jobs.TypeExport, jobs.StatusFailed
 		d.finish(bg, req, j)

@@ -778,3 +778,49 @@ func TestDeadRunsOutsideTheDueCycleAreSettled(t *testing.T) {
 		t.Fatalf("delete after settling: %v", err)
 	}
 }
+
+// TestOnlyIncrementalRunsMoveTheHighWaterMark: an interval run's end is
+// not a high-water mark (a later switch to incremental would skip what
+// came before it), and changing a schedule's range starts its mark over.
+func TestOnlyIncrementalRunsMoveTheHighWaterMark(t *testing.T) {
+	r := newRunRig(t)
+	ctx := context.Background()
+	from, to := hm(1, 0), hm(2, 0)
+	if err := r.db.PutSchedule(ctx, dynamostore.Schedule{Tenant: r.tenant, ID: "S", Title: "S", ObjectTypes: []string{"site"},
+		Spec: schedule.Spec{Frequency: schedule.Hourly, Time: "00:00"}, Options: exportspec.Options{Range: exportspec.Range{Mode: exportspec.RangeInterval, From: &from, To: &to}},
+		Active: true, NextRun: hm(9, 0).Add(-30 * time.Second), CreatedBy: "t", CreatedAt: hm(8, 0)}); err != nil {
+		t.Fatal(err)
+	}
+	got := r.tick(hm(9, 0))
+	if len(got) != 1 {
+		t.Fatalf("started %d", len(got))
+	}
+	r.end(got[0], true, "")
+	s := r.schedule("S")
+	if !s.HighWater.IsZero() {
+		t.Fatalf("an interval run set the high-water mark to %s", s.HighWater)
+	}
+	s.Options = exportspec.Options{Range: exportspec.Range{Mode: exportspec.RangeIncremental}}
+	if err := r.db.UpdateSchedule(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	got = r.tick(hm(10, 0))
+	if len(got) != 1 || !got[0].Window.From.IsZero() || !got[0].Window.To.Equal(hm(10, 0)) {
+		t.Fatalf("first incremental run: %+v", got)
+	}
+	r.end(got[0], true, "")
+	if s := r.schedule("S"); !s.HighWater.Equal(hm(10, 0)) {
+		t.Fatalf("incremental run's mark: %s", s.HighWater)
+	}
+	// Back to all and again to incremental: the mark starts over.
+	for _, mode := range []exportspec.RangeMode{exportspec.RangeAll, exportspec.RangeIncremental} {
+		s := r.schedule("S")
+		s.Options.Range = exportspec.Range{Mode: mode}
+		if err := r.db.UpdateSchedule(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if s := r.schedule("S"); !s.HighWater.IsZero() {
+		t.Fatalf("mark after the range changed: %s", s.HighWater)
+	}
+}

@@ -329,6 +329,13 @@ func (f *Flow) run(ctx context.Context, req Request, j jobs.Job) error {
 		}
 		total += n
 	}
+	// The lock was taken for this job by whoever started it; an invocation
+	// that arrives after its lease ran out (and another operation took the
+	// tenant) must not run beside that operation.
+	if err := f.Locks.ExtendLock(ctx, req.Tenant, req.JobID, f.LockLease); err != nil {
+		return err
+	}
+	e.lastExtend = time.Now()
 	if err := f.Jobs.MarkInProgress(ctx, req.Tenant, req.JobID, total, 1, f.Now()); err != nil {
 		return err
 	}

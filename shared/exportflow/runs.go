@@ -7,6 +7,7 @@ import (
 
 	"github.com/ccbulk/bulkops/shared/bulkerr"
 	"github.com/ccbulk/bulkops/shared/dynamostore"
+	"github.com/ccbulk/bulkops/shared/exportspec"
 	"github.com/ccbulk/bulkops/shared/jobevents"
 	"github.com/ccbulk/bulkops/shared/jobs"
 )
@@ -45,7 +46,13 @@ func (r *ScheduleRuns) ExportFinished(ctx context.Context, req Request, j jobs.J
 	if !ok && reason == "" {
 		reason = "the export ended " + string(j.Status)
 	}
-	s, err := r.Schedules.FinishRun(ctx, req.Tenant, req.ScheduleID, req.JobID, ok, req.Window.To, reason)
+	// Only an incremental run's window moves the high-water mark; an
+	// interval's end would make a later switch to incremental skip objects.
+	var highWater time.Time
+	if req.Options.Range.Mode == exportspec.RangeIncremental {
+		highWater = req.Window.To
+	}
+	s, err := r.Schedules.FinishRun(ctx, req.Tenant, req.ScheduleID, req.JobID, ok, highWater, reason)
 	if bulkerr.KindOf(err) == bulkerr.NotFound {
 		if r.Log != nil {
 			r.Log.WarnContext(ctx, "the schedule of a finished run is gone", "tenant", req.Tenant, "schedule", req.ScheduleID, "job", req.JobID)

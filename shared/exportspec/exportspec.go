@@ -80,9 +80,23 @@ const (
 // Range is which objects an export takes by time of last write.
 type Range struct {
 	Mode RangeMode `json:"mode,omitempty"`
-	// From and To bound an interval export (To empty: up to the run).
+	// From and To bound an interval export: objects last written at or
+	// after From and before To (To empty: no end).
 	From *time.Time `json:"from,omitempty"`
 	To   *time.Time `json:"to,omitempty"`
+}
+
+// Equal reports whether r and o choose the same objects (the default mode
+// and "all" are the same).
+func (r Range) Equal(o Range) bool {
+	mode := func(m RangeMode) RangeMode {
+		if m == "" {
+			return RangeAll
+		}
+		return m
+	}
+	same := func(a, b *time.Time) bool { return (a == nil) == (b == nil) && (a == nil || a.Equal(*b)) }
+	return mode(r.Mode) == mode(o.Mode) && same(r.From, o.From) && same(r.To, o.To)
 }
 
 // Limits.

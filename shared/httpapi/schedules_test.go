@@ -483,4 +483,13 @@ func TestCreateExportOptions(t *testing.T) {
 	if len(rec.got) != 1 {
 		t.Fatalf("invalid options started exports: %+v", rec.got)
 	}
+	// In an export of several types a field that only some types have is
+	// written for those (as the export does), not refused.
+	if err := h.api.ExportStore.ReleaseLock(context.Background(), "acme", rec.got[0].JobID); err != nil {
+		t.Fatal(err)
+	}
+	mixed := map[string]any{"objectTypes": []string{"work-type", "site"}, "options": map[string]any{"fields": []string{"Description", "Multimedia Profile"}}}
+	if status, raw := h.call("acme", "POST", "/v1/exports", mixed, nil); status != 202 {
+		t.Fatalf("fields of only some of the types: %d %s", status, raw)
+	}
 }

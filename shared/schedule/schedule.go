@@ -133,6 +133,12 @@ func (s Spec) Next(after time.Time) (time.Time, bool, error) {
 	case Hourly:
 		base := after.In(c.loc)
 		t := time.Date(base.Year(), base.Month(), base.Day(), base.Hour(), c.minute, 0, 0, c.loc)
+		// In the hour repeated when clocks go back, Go may resolve the
+		// wall time to its second occurrence; the first one, if still
+		// ahead, is the next run (else that hour would be skipped).
+		if earlier := t.Add(-time.Hour); earlier.After(after) && sameWall(earlier.In(c.loc), t.In(c.loc)) {
+			t = earlier
+		}
 		for !t.After(after) {
 			t = t.Add(time.Hour)
 		}
@@ -149,6 +155,11 @@ func (s Spec) Next(after time.Time) (time.Time, bool, error) {
 		}
 	}
 	return time.Time{}, false, bulkerr.New(bulkerr.Internal, "no run of %+v within two years", s)
+}
+
+// sameWall reports whether a and b show the same wall-clock date and time.
+func sameWall(a, b time.Time) bool {
+	return a.Year() == b.Year() && a.YearDay() == b.YearDay() && a.Hour() == b.Hour() && a.Minute() == b.Minute()
 }
 
 // onDay reports whether the schedule runs on the date of day.
