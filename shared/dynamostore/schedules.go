@@ -482,16 +482,26 @@ func (st *Store) SetScheduleActive(ctx context.Context, tenant, id string, versi
 // earliest first, with one Query of the "due" index (at most limit). The
 // index is eventually consistent: ClaimRun decides.
 func (st *Store) DueSchedules(ctx context.Context, now time.Time, limit int32) ([]Schedule, error) {
-	out, err := st.db.Query(ctx, &dynamodb.QueryInput{
-		TableName: &st.tables.Control, IndexName: aws.String("due"),
-		KeyConditionExpression:    aws.String("dueShard = :d AND nextRun <= :now"),
-		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":d": s2(dueShard), ":now": n(now.UnixMilli())},
-		Limit:                     aws.Int32(limit),
-	})
-	if err != nil {
-		return nil, classify(err, "finding due schedules")
+	var list []Schedule
+	var start map[string]ddbtypes.AttributeValue
+	for int32(len(list)) < limit { // pages, so runs that stay due cannot hide the rest
+		out, err := st.db.Query(ctx, &dynamodb.QueryInput{
+			TableName: &st.tables.Control, IndexName: aws.String("due"),
+			KeyConditionExpression:    aws.String("dueShard = :d AND nextRun <= :now"),
+			ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":d": s2(dueShard), ":now": n(now.UnixMilli())},
+			Limit:                     aws.Int32(limit - int32(len(list))),
+			ExclusiveStartKey:         start,
+		})
+		if err != nil {
+			return nil, classify(err, "finding due schedules")
+		}
+		list = append(list, decodeSchedules(out.Items)...)
+		if len(out.LastEvaluatedKey) == 0 {
+			break
+		}
+		start = out.LastEvaluatedKey
 	}
-	return decodeSchedules(out.Items), nil
+	return list, nil
 }
 
 // decodeSchedules decodes index items; an item that does not decode is

@@ -2,6 +2,7 @@ package exportflow
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"strings"
 	"time"
@@ -40,6 +41,18 @@ type dispatchStore interface {
 	PeekLock(ctx context.Context, tenant string) (dynamostore.Lock, error)
 }
 
+// maxDuePerTick bounds the due schedules one tick looks at (paged); with
+// at most 100 schedules per tenant (the API's limit) and one start per
+// tenant per tick, runs that stay due (a busy tenant) cannot crowd out
+// other tenants'.
+const maxDuePerTick = 1000
+
+// tickReserve is the time a tick keeps in hand before its deadline.
+const tickReserve = 5 * time.Second
+
+// errTenantBusy reports that a due run waits for its tenant's lock.
+var errTenantBusy = errors.New("tenant busy")
+
 // Dispatcher starts due scheduled exports; the EventBridge schedule rule
 // ticks it.
 type Dispatcher struct {
@@ -69,13 +82,27 @@ type Dispatcher struct {
 // IDs.
 func (d *Dispatcher) Tick(ctx context.Context) ([]string, error) {
 	now := d.Now()
-	due, err := d.Schedules.DueSchedules(ctx, now, 100)
+	due, err := d.Schedules.DueSchedules(ctx, now, maxDuePerTick)
 	if err != nil {
 		return nil, err
 	}
 	var started []string
+	busy := map[string]bool{} // tenants whose lock is taken: their other runs wait for the next tick
 	for _, s := range due {
+		if busy[s.Tenant] && s.RunningJob == "" {
+			continue
+		}
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < tickReserve {
+			d.Log.WarnContext(ctx, "tick out of time; the remaining due schedules wait for the next tick")
+			break
+		}
 		id, err := d.start(ctx, s, now)
+		if id != "" || errors.Is(err, errTenantBusy) {
+			busy[s.Tenant] = true // one bulk operation per tenant: one start per tick
+		}
+		if errors.Is(err, errTenantBusy) {
+			continue
+		}
 		if err != nil {
 			d.Log.ErrorContext(ctx, "scheduled export not started", "tenant", s.Tenant, "schedule", s.ID, "err", err.Error())
 			continue
@@ -121,7 +148,7 @@ func (d *Dispatcher) start(ctx context.Context, s dynamostore.Schedule, now time
 	}
 	if !lock.Acquired {
 		d.Log.InfoContext(ctx, "tenant busy; the scheduled export stays due", "tenant", s.Tenant, "schedule", s.ID, "holder", lock.Holder)
-		return "", nil
+		return "", errTenantBusy
 	}
 	release := func() { _ = d.Store.ReleaseLock(context.WithoutCancel(ctx), s.Tenant, jobID) }
 	claimed, err := d.Schedules.ClaimRun(ctx, s.Tenant, s.ID, s.NextRun, following, more, jobID)

@@ -3,6 +3,7 @@ package exportflow_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -822,5 +823,38 @@ func TestOnlyIncrementalRunsMoveTheHighWaterMark(t *testing.T) {
 	}
 	if s := r.schedule("S"); !s.HighWater.IsZero() {
 		t.Fatalf("mark after the range changed: %s", s.HighWater)
+	}
+}
+
+// TestBusyTenantCannotCrowdOutOthers: one tenant's runs that stay due (it
+// is busy) and outnumber a query page do not keep another tenant's due
+// run from starting, and a tenant gets at most one start per tick.
+func TestBusyTenantCannotCrowdOutOthers(t *testing.T) {
+	r := newRunRig(t)
+	ctx := context.Background()
+	busy, other := r.tenant+"-busy", r.tenant+"-other"
+	put := func(tenant, id string, next time.Time) {
+		if err := r.db.PutSchedule(ctx, dynamostore.Schedule{Tenant: tenant, ID: id, Title: id, ObjectTypes: []string{"site"},
+			Spec: schedule.Spec{Frequency: schedule.Hourly, Time: "00:00"}, Active: true, NextRun: next, CreatedBy: "t", CreatedAt: hm(8, 0)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 150 {
+		put(busy, fmt.Sprintf("b%03d", i), hm(8, 0))
+	}
+	put(other, "o", hm(8, 59))
+	if l, err := r.db.AcquireLock(ctx, busy, "01JIMPORTRUNNING0000000000", time.Hour); err != nil || !l.Acquired {
+		t.Fatal(l, err)
+	}
+	got := r.tick(hm(9, 0))
+	if len(got) != 1 || got[0].Tenant != other {
+		t.Fatalf("started %+v, want the other tenant's run", got)
+	}
+	// The busy tenant frees up: one of its runs starts per tick.
+	if err := r.db.ReleaseLock(ctx, busy, "01JIMPORTRUNNING0000000000"); err != nil {
+		t.Fatal(err)
+	}
+	if got := r.tick(hm(9, 1)); len(got) != 1 || got[0].Tenant != busy {
+		t.Fatalf("started %+v, want one run of the freed tenant", got)
 	}
 }

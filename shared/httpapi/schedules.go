@@ -183,6 +183,10 @@ func (a *API) schedules() (scheduleStore, error) {
 	return a.Schedules, nil
 }
 
+// MaxSchedulesPerTenant is how many schedules one tenant may have; it also
+// keeps one tenant's due runs from crowding out others' in the dispatcher.
+const MaxSchedulesPerTenant = 100
+
 // scheduleTarget is the store and the schedule ID of a /v1/schedules/{id}
 // request.
 func (a *API) scheduleTarget(r *http.Request) (scheduleStore, string, error) {
@@ -232,6 +236,13 @@ func (a *API) create(w http.ResponseWriter, r *http.Request, id authn.Identity, 
 	st, err := a.schedules()
 	if err != nil {
 		return err
+	}
+	have, err := st.ListSchedules(r.Context(), id.Tenant)
+	if err != nil {
+		return err
+	}
+	if len(have) >= MaxSchedulesPerTenant {
+		return bulkerr.New(bulkerr.Conflict, "a tenant may have at most %d schedules and this one has %d; delete one you no longer need (or give one schedule several object types)", MaxSchedulesPerTenant, len(have))
 	}
 	sid, err := a.NewID()
 	if err != nil {

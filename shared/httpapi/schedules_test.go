@@ -8,7 +8,9 @@ import (
 
 	"github.com/ccbulk/bulkops/shared/dynamostore"
 	"github.com/ccbulk/bulkops/shared/exportspec"
+	"github.com/ccbulk/bulkops/shared/httpapi"
 	"github.com/ccbulk/bulkops/shared/jobs"
+	"github.com/ccbulk/bulkops/shared/schedule"
 )
 
 // scheduleOut is a schedule as the API shows it.
@@ -492,4 +494,34 @@ func TestCreateExportOptions(t *testing.T) {
 	if status, raw := h.call("acme", "POST", "/v1/exports", mixed, nil); status != 202 {
 		t.Fatalf("fields of only some of the types: %d %s", status, raw)
 	}
+}
+
+// TestSchedulesPerTenantAreLimited: a tenant at MaxSchedulesPerTenant
+// cannot create or clone another (409 with what to do); another tenant
+// can.
+func TestSchedulesPerTenantAreLimited(t *testing.T) {
+	h := newAPIHarness(t)
+	ctx := context.Background()
+	var first string
+	for i := range httpapi.MaxSchedulesPerTenant {
+		id, err := h.api.NewID()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			first = id
+		}
+		if err := h.db.PutSchedule(ctx, dynamostore.Schedule{Tenant: "full", ID: id, Title: id, ObjectTypes: []string{"queue"},
+			Spec: schedule.Spec{Frequency: schedule.Daily, Time: "06:00"}, Active: true, NextRun: time.Now().Add(time.Hour),
+			CreatedBy: "t", CreatedAt: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	status, raw := h.call("full", "POST", "/v1/schedules", dailyBody("One too many"), nil)
+	if p := problem(t, status, raw, 409, "CONFLICT"); !strings.Contains(p.Detail, "at most 100 schedules") {
+		t.Fatalf("detail %q", p.Detail)
+	}
+	status, raw = h.call("full", "POST", "/v1/schedules/"+first+"/clone", map[string]any{}, nil)
+	problem(t, status, raw, 409, "CONFLICT")
+	h.createSchedule("roomy", dailyBody("Fine"))
 }
