@@ -391,6 +391,10 @@ func (f *Flow) run(ctx context.Context, req Request, j jobs.Job) error {
 		return bulkerr.Wrap(bulkerr.Internal, err, "sizing the export")
 	}
 	key := ExportKey(req.Tenant, req.JobID, j.FileName)
+	// A fresh lease for the upload of a large ZIP.
+	if err := f.Locks.ExtendLock(ctx, req.Tenant, req.JobID, f.LockLease); err != nil {
+		return err
+	}
 	if err := f.Files.PutFile(ctx, key, "application/zip", tmp, size); err != nil {
 		return err
 	}
