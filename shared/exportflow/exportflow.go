@@ -135,6 +135,9 @@ func (f *Flow) Handle(ctx context.Context, raw json.RawMessage) (jobs.Job, error
 		f.finished(ctx, req, j)
 		return j, nil
 	}
+	if j.Status == jobs.StatusNew {
+		f.announce(ctx, req) // every transition has its event, New included
+	}
 	if err := f.run(ctx, req, j); err != nil {
 		log.ErrorContext(ctx, "export failed", "err", err.Error())
 		if ferr := f.Jobs.Fail(context.WithoutCancel(ctx), req.Tenant, req.JobID, bulkerr.Message(err), f.Now()); ferr != nil {
