@@ -28,28 +28,9 @@ import (
 // (the workflow runs on the ASL interpreter), the saved error CSV, and the
 // job in `jobs` and `job`.
 func TestCLIEndToEnd(t *testing.T) {
-	st := localtest.Require(t)
-	api := e2eAPI()
-	resp, err := http.Get(api + "/v1/health")
-	if err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("the dev server's API is not up at %s (make stack-up): %v", api, err)
-	}
-	resp.Body.Close()
-	var b [4]byte
-	_, _ = rand.Read(b[:])
-	tenant := "cli-" + hex.EncodeToString(b[:])
-	ctx := context.Background()
-	cli := func(args ...string) (string, string, error) {
-		var out, info bytes.Buffer
-		err := run(ctx, append(args, "--api", api), &out, &info)
-		return out.String(), info.String(), err
-	}
-	key := filepath.Join(st.Root, ".tools", "run", "jwt-key.pem")
-	tok, _, err := cli("token", "--tenant", tenant, "--user", "ops@"+tenant+".example", "--key", key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok = strings.TrimSpace(tok)
+	r := newE2E(t, "cli-")
+	st, tenant, cli := r.st, r.tenant, r.cli
+	tok := r.token(t, "ops@"+r.tenant+".example")
 
 	errFile := filepath.Join(t.TempDir(), "errors.csv")
 	out, info, err := cli("import", filepath.Join(st.Root, "samples", "work-type.csv"), "--type", "Work Type", "--wait", "--errors-out", errFile, "--token", tok)
@@ -123,27 +104,9 @@ func TestCLIEndToEnd(t *testing.T) {
 // export function, at most exportspec.TestExportRows objects per type) and
 // download its ZIP, see it in the history, suspend, resume and delete.
 func TestCLISchedulesEndToEnd(t *testing.T) {
-	st := localtest.Require(t)
-	api := e2eAPI()
-	resp, err := http.Get(api + "/v1/health")
-	if err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("the dev server's API is not up at %s (make stack-up): %v", api, err)
-	}
-	resp.Body.Close()
-	var b [4]byte
-	_, _ = rand.Read(b[:])
-	tenant := "cli-sched-" + hex.EncodeToString(b[:])
-	ctx := context.Background()
-	cli := func(args ...string) (string, string, error) {
-		var out, info bytes.Buffer
-		err := run(ctx, append(args, "--api", api), &out, &info)
-		return out.String(), info.String(), err
-	}
-	tok, _, err := cli("token", "--tenant", tenant, "--key", filepath.Join(st.Root, ".tools", "run", "jwt-key.pem"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok = strings.TrimSpace(tok)
+	r := newE2E(t, "cli-sched-")
+	cli := r.cli
+	tok := r.token(t, "")
 
 	// More work types than a test export writes.
 	const objects = exportspec.TestExportRows + 5
@@ -238,23 +201,11 @@ func e2eAPI() string {
 // "unchanged", including cells that were neutralized against formula
 // injection on the way out.
 func TestScheduledRunRoundTrips(t *testing.T) {
-	st := localtest.Require(t)
-	api := e2eAPI()
-	var b [4]byte
-	_, _ = rand.Read(b[:])
-	tenant := "cli-once-" + hex.EncodeToString(b[:])
+	r := newE2E(t, "cli-once-")
+	tenant, cli := r.tenant, r.cli
+	tok := r.token(t, "")
 	ctx := context.Background()
-	cli := func(args ...string) (string, string, error) {
-		var out, info bytes.Buffer
-		err := run(ctx, append(args, "--api", api), &out, &info)
-		return out.String(), info.String(), err
-	}
-	tok, _, err := cli("token", "--tenant", tenant, "--key", filepath.Join(st.Root, ".tools", "run", "jwt-key.pem"))
-	if err != nil {
-		t.Fatalf("token: %v (is the stack up? make stack-up)", err)
-	}
-	tok = strings.TrimSpace(tok)
-	c := &apiclient.Client{Base: api, Token: tok}
+	c := &apiclient.Client{Base: r.api, Token: tok}
 
 	const objects = 7
 	var in strings.Builder
@@ -387,4 +338,50 @@ func jobEventStatuses(t *testing.T, tenant, job string) []string {
 		}
 	}
 	return out
+}
+
+// e2eRig is a fresh tenant on the running dev server and the CLI run
+// against its API.
+type e2eRig struct {
+	st     *localtest.Stack
+	api    string
+	tenant string
+}
+
+// newE2E checks that the dev server's API is up and makes a tenant whose
+// name starts with prefix.
+func newE2E(t *testing.T, prefix string) *e2eRig {
+	t.Helper()
+	st := localtest.Require(t)
+	api := e2eAPI()
+	resp, err := http.Get(api + "/v1/health")
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("the dev server's API is not up at %s (make stack-up): %v", api, err)
+	}
+	resp.Body.Close()
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return &e2eRig{st: st, api: api, tenant: prefix + hex.EncodeToString(b[:])}
+}
+
+// cli runs the CLI with args against the API: its output and its progress
+// and information lines.
+func (r *e2eRig) cli(args ...string) (string, string, error) {
+	var out, info bytes.Buffer
+	err := run(context.Background(), append(args, "--api", r.api), &out, &info)
+	return out.String(), info.String(), err
+}
+
+// token is a local token for the rig's tenant and user.
+func (r *e2eRig) token(t *testing.T, user string) string {
+	t.Helper()
+	args := []string{"token", "--tenant", r.tenant, "--key", filepath.Join(r.st.Root, ".tools", "run", "jwt-key.pem")}
+	if user != "" {
+		args = append(args, "--user", user)
+	}
+	tok, _, err := r.cli(args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(tok)
 }
