@@ -178,7 +178,7 @@ func (d *Dispatcher) start(ctx context.Context, s dynamostore.Schedule, now time
 		return abandon(jobs.Job{Message: "the schedule could not be read: " + bulkerr.Message(err)}, err)
 	}
 	s = fresh
-	req.ObjectTypes, req.Prefix, req.Options = s.ObjectTypes, s.Prefix, s.Options
+	req.ObjectTypes, req.Prefix, req.Options, req.TimeZone = s.ObjectTypes, s.Prefix, s.Options, s.Spec.TimeZone
 	// An incremental window ends IndexLag before now: objects written in
 	// that last moment may not be in the (eventually consistent) ByUpdated
 	// index yet, so they belong to the next run's window.
@@ -191,7 +191,7 @@ func (d *Dispatcher) start(ctx context.Context, s dynamostore.Schedule, now time
 	}
 	j := jobs.Job{
 		Tenant: s.Tenant, ID: jobID, Type: jobs.TypeExport, ObjectType: strings.Join(s.ObjectTypes, ","),
-		FileName: exportzip.ZipName(s.Prefix, types, now.UTC()), Status: jobs.StatusNew,
+		FileName: exportzip.ZipName(s.Prefix, types, now.In(s.Spec.Location())), Status: jobs.StatusNew,
 		SubmittedBy: "schedule " + s.Title + " (" + s.ID + ")", SubmittedAt: now.UTC(),
 	}
 	if err := d.Store.CreateJob(ctx, j); err != nil {

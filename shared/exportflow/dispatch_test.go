@@ -858,3 +858,25 @@ func TestBusyTenantCannotCrowdOutOthers(t *testing.T) {
 		t.Fatalf("started %+v, want one run of the freed tenant", got)
 	}
 }
+
+// TestFileNamesCarryTheSchedulesDate: a schedule's export is named with
+// the date in its time zone (06:00 in Tokyo is still the previous day in
+// UTC), and the export writes its CSV parts with that date too.
+func TestFileNamesCarryTheSchedulesDate(t *testing.T) {
+	r := newRunRig(t)
+	ctx := context.Background()
+	runAt := time.Date(2026, 6, 4, 21, 0, 0, 0, time.UTC) // 2026-06-05 06:00 JST
+	if err := r.db.PutSchedule(ctx, dynamostore.Schedule{Tenant: r.tenant, ID: "tokyo", Title: "Tokyo", ObjectTypes: []string{"site"},
+		Spec: schedule.Spec{Frequency: schedule.Daily, Time: "06:00", TimeZone: "Asia/Tokyo"}, Active: true, NextRun: runAt,
+		CreatedBy: "t", CreatedAt: hm(8, 0)}); err != nil {
+		t.Fatal(err)
+	}
+	got := r.tick(runAt.Add(30 * time.Second))
+	if len(got) != 1 || got[0].TimeZone != "Asia/Tokyo" {
+		t.Fatalf("started %+v", got)
+	}
+	j, err := r.db.GetJob(ctx, r.tenant, got[0].JobID)
+	if err != nil || j.FileName != "Site_2026-06-05.zip" {
+		t.Fatalf("job file name %q (%v), want the Tokyo date", j.FileName, err)
+	}
+}

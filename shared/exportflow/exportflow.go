@@ -27,6 +27,7 @@ import (
 	"github.com/ccbulk/bulkops/shared/exportzip"
 	"github.com/ccbulk/bulkops/shared/jobs"
 	"github.com/ccbulk/bulkops/shared/objecttype"
+	"github.com/ccbulk/bulkops/shared/schedule"
 )
 
 // Request is the export function's input.
@@ -44,6 +45,9 @@ type Request struct {
 	Limit int `json:"limit,omitempty"`
 	// ScheduleID names the schedule that started the run, if any.
 	ScheduleID string `json:"scheduleId,omitempty"`
+	// TimeZone is the IANA zone whose date the CSV parts' names carry (a
+	// schedule's zone; empty: UTC).
+	TimeZone string `json:"timeZone,omitempty"`
 }
 
 // FinishHook hears of every export job that reached a final status, once
@@ -352,7 +356,7 @@ func (f *Flow) run(ctx context.Context, req Request, j jobs.Job) error {
 	}
 	defer os.Remove(tmp.Name())
 	defer tmp.Close()
-	zw := exportzip.ForOptions(tmp, req.Options, f.Now().UTC())
+	zw := exportzip.ForOptions(tmp, req.Options, f.Now().In(schedule.Spec{TimeZone: req.TimeZone}.Location()))
 	rows, pending, chunk := 0, 0, 0
 	// Progress is committed every progressRows rows: fixed boundaries, so
 	// a retried invocation commits the same chunks and counts them once.

@@ -110,6 +110,19 @@ func (s Spec) check() (checked, error) {
 	return c, nil
 }
 
+// Location is the schedule's time zone (UTC when empty or unknown): file
+// names of its exports carry the date there.
+func (s Spec) Location() *time.Location {
+	if s.TimeZone == "" || s.TimeZone == "Local" {
+		return time.UTC
+	}
+	loc, err := time.LoadLocation(s.TimeZone)
+	if err != nil {
+		return time.UTC
+	}
+	return loc
+}
+
 // Validate reports what is wrong with s, as an Invalid error.
 func (s Spec) Validate() error {
 	_, err := s.check()
