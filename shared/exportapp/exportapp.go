@@ -63,11 +63,12 @@ func NewDispatcher(ctx context.Context, getenv func(string) string, logOut io.Wr
 	}
 	log := applog.New(logOut)
 	ids := ident.NewGenerator(nil)
+	pub := jobevents.New(awsenv.EventBridge(res.AWS), getenv("BULKOPS_EVENT_BUS"))
 	return &exportflow.Dispatcher{
 		Schedules: res.DB, Store: res.DB,
-		Exports: LambdaStarter{Client: awsenv.Lambda(res.AWS), Function: fn},
-		Finished: &exportflow.ScheduleRuns{Schedules: res.DB,
-			Events: jobevents.New(awsenv.EventBridge(res.AWS), getenv("BULKOPS_EVENT_BUS")), Log: log},
+		Exports:   LambdaStarter{Client: awsenv.Lambda(res.AWS), Function: fn},
+		Finished:  &exportflow.ScheduleRuns{Schedules: res.DB, Events: pub, Log: log},
+		Events:    pub,
 		NewID:     func() (string, error) { return ids.New(time.Now()) },
 		Now:       time.Now,
 		LockLease: cfg.LockLease,

@@ -63,7 +63,10 @@ type Dispatcher struct {
 	// started (and of finished runs whose end was not recorded), so they
 	// count as failures and are announced like any other (ScheduleRuns).
 	// Without it the dispatcher ends such runs with FinishRun itself.
-	Finished  FinishHook
+	Finished FinishHook
+	// Events, when set, publishes the job events of jobs the dispatcher
+	// fails itself (jobevents.Publisher).
+	Events    notifier
 	NewID     func() (string, error)
 	Now       func() time.Time
 	LockLease time.Duration
@@ -166,6 +169,7 @@ func (d *Dispatcher) start(ctx context.Context, s dynamostore.Schedule, now time
 		// landed (a lost response). Failing a job that does not exist
 		// does nothing.
 		_ = d.Store.Fail(bg, s.Tenant, jobID, j.Message, d.Now())
+		d.announce(bg, s.Tenant, jobID)
 		release()
 		j.Tenant, j.ID, j.Type, j.Status = s.Tenant, jobID, jobs.TypeExport, jobs.StatusFailed
 		d.finish(bg, req, j)
@@ -251,12 +255,28 @@ func (d *Dispatcher) settle(ctx context.Context, s dynamostore.Schedule) error {
 		if !j.Status.Final() {
 			return nil
 		}
+		d.announce(ctx, s.Tenant, j.ID)
 	}
 	d.Log.WarnContext(ctx, "ending a finished run that was still marked in progress", "tenant", s.Tenant, "schedule", s.ID, "job", j.ID, "status", j.Status)
 	// The run's window is not known here: the high-water mark stays, so
 	// the next incremental run takes this run's objects again.
 	d.finish(ctx, Request{Tenant: s.Tenant, JobID: j.ID, ScheduleID: s.ID}, j)
 	return nil
+}
+
+// announce publishes the job event of a job the dispatcher failed itself
+// (the export function publishes the others).
+func (d *Dispatcher) announce(ctx context.Context, tenant, id string) {
+	if d.Events == nil {
+		return
+	}
+	j, err := d.Store.GetJob(ctx, tenant, id)
+	if err == nil {
+		err = d.Events.JobChanged(ctx, j)
+	}
+	if err != nil && bulkerr.KindOf(err) != bulkerr.NotFound {
+		d.Log.WarnContext(ctx, "job event not published", "tenant", tenant, "job", id, "err", err.Error())
+	}
 }
 
 // finish ends a schedule's run through the hook, or directly.

@@ -168,10 +168,11 @@ func newRunRig(t *testing.T) *runRig {
 		Objects: st.Ref("ObjectsTable"), Jobs: st.Ref("JobsTable"), Control: st.Ref("ControlTable"),
 	}, clk.now)
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	hook := &exportflow.ScheduleRuns{Schedules: db, Events: jobevents.New(awsenv.EventBridge(st.Config), ""), Log: log}
+	pub := jobevents.New(awsenv.EventBridge(st.Config), "")
+	hook := &exportflow.ScheduleRuns{Schedules: db, Events: pub, Log: log}
 	rec := &startRecorder{}
 	ids := ident.NewGenerator(nil)
-	d := &exportflow.Dispatcher{Schedules: db, Store: db, Exports: rec, Finished: hook, LockLease: time.Minute,
+	d := &exportflow.Dispatcher{Schedules: db, Store: db, Exports: rec, Finished: hook, Events: pub, LockLease: time.Minute,
 		NewID: func() (string, error) { return ids.New(clk.now()) }, Now: clk.now, Log: log}
 	return &runRig{t: t, st: st, db: db, clk: clk, rec: rec, d: d, hook: hook, tenant: localtest.UniquePrefix(t) + "acme", bus: bus}
 }
@@ -244,6 +245,31 @@ func (r *runRig) failedEvents() []jobevents.ExportFailedDetail {
 	for _, e := range events {
 		if e.Source == "bulkops" && e.DetailType == "Export Failed" && e.Detail.Tenant == r.tenant {
 			out = append(out, e.Detail)
+		}
+	}
+	return out
+}
+
+// jobStatuses lists the statuses of the job events published for job.
+func (r *runRig) jobStatuses(job string) []string {
+	r.t.Helper()
+	resp, err := http.Get(r.bus + "/_local/events")
+	if err != nil {
+		r.t.Fatalf("the dev server's event list: %v", err)
+	}
+	defer resp.Body.Close()
+	var events []struct {
+		Source     string           `json:"source"`
+		DetailType string           `json:"detail-type"`
+		Detail     jobevents.Detail `json:"detail"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&events); err != nil {
+		r.t.Fatal(err)
+	}
+	var out []string
+	for _, e := range events {
+		if e.Source == "bulkops" && e.DetailType == jobevents.DetailType && e.Detail.Tenant == r.tenant && e.Detail.JobID == job {
+			out = append(out, string(e.Detail.Status))
 		}
 	}
 	return out
@@ -458,6 +484,9 @@ func TestRunThatCannotStartOrLostItsEnd(t *testing.T) {
 	if l, _ := r.db.PeekLock(ctx, r.tenant); l.Holder != "" {
 		t.Fatalf("the tenant lock is still held by %s", l.Holder)
 	}
+	if got := r.jobStatuses(s.LastJob); strings.Join(got, ",") != "Failed" {
+		t.Fatalf("job events of the run that could not start: %v", got)
+	}
 	if ev := r.failedEvents(); len(ev) != 1 || ev[0].JobID != s.LastJob || ev[0].Suspended || ev[0].ConsecutiveFailures != 1 {
 		t.Fatalf("events: %+v", ev)
 	}
@@ -511,6 +540,9 @@ func TestRunThatCannotStartOrLostItsEnd(t *testing.T) {
 	j, err = r.db.GetJob(ctx, r.tenant, stuck)
 	if err != nil || j.Status != jobs.StatusFailed || !strings.Contains(j.Message, "stopped without finishing") {
 		t.Fatalf("stuck job: %+v %v", j, err)
+	}
+	if got := r.jobStatuses(stuck); strings.Join(got, ",") != "Failed" {
+		t.Fatalf("job events of the stuck run: %v", got)
 	}
 	if s := r.schedule("lost"); s.RunningJob != "" || s.Active || s.Failures != 1 {
 		t.Fatalf("after the stuck run: %+v", s)
