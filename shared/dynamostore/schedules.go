@@ -588,7 +588,8 @@ func (st *Store) FinishRun(ctx context.Context, tenant, id, job string, ok bool,
 		values := map[string]ddbtypes.AttributeValue{
 			":job": s2(job), ":f": n(int64(cur.Failures)),
 		}
-		cond := "runningJob = :job AND " + failuresCondition(cur.Failures, values)
+		cond := "runningJob = :job AND active = :act AND " + failuresCondition(cur.Failures, values)
+		values[":act"] = boolAV(cur.Active)
 		var expr string
 		if ok {
 			expr = "SET failures = :zero"
@@ -602,7 +603,7 @@ func (st *Store) FinishRun(ctx context.Context, tenant, id, job string, ok bool,
 			failures := cur.Failures + 1
 			values[":nf"] = n(int64(failures))
 			expr = "SET failures = :nf"
-			if failures >= cur.FailureLimit() {
+			if failures >= cur.FailureLimit() && cur.Active { // a schedule suspended meanwhile keeps its user's reason
 				expr += ", active = :false, suspendedReason = :r, version = if_not_exists(version, :zero) + :one, updatedAt = :at REMOVE runningJob, runningShard, runningSince, dueShard, nextRun"
 				values[":false"], values[":zero"], values[":one"], values[":at"] = boolAV(false), n(0), n(1), timeAV(st.now())
 				values[":r"] = s2(suspendReason(failures, reason))

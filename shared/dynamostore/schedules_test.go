@@ -432,3 +432,26 @@ func TestRunHistory(t *testing.T) {
 		}
 	}
 }
+
+// TestFailureAfterAUserSuspendKeepsTheirReason: a run that fails after
+// its schedule was suspended by hand counts the failure but leaves the
+// user's reason (the automatic suspension has nothing to add).
+func TestFailureAfterAUserSuspendKeepsTheirReason(t *testing.T) {
+	db, clk := newStore(t)
+	ctx := context.Background()
+	s := newSchedule("acme", "S", clk.now())
+	s.Spec = schedule.Spec{Frequency: schedule.Hourly, Time: "00:00"}
+	if err := db.PutSchedule(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := db.ClaimRun(ctx, "acme", "S", s.NextRun, s.NextRun.Add(time.Hour), true, "J1"); err != nil || !ok {
+		t.Fatalf("claim: %v %v", ok, err)
+	}
+	if _, err := db.SetScheduleActive(ctx, "acme", "S", 0, false, time.Time{}, "suspended by ana@acme"); err != nil {
+		t.Fatal(err)
+	}
+	got, err := db.FinishRun(ctx, "acme", "S", "J1", false, time.Time{}, "queue: access denied")
+	if err != nil || got.Active || got.SuspendedReason != "suspended by ana@acme" || got.Failures != 1 || got.RunningJob != "" {
+		t.Fatalf("after the failed run: %+v %v", got, err)
+	}
+}
