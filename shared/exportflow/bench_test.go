@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -30,24 +29,6 @@ import (
 	"github.com/ccbulk/bulkops/shared/objecttype"
 	"github.com/ccbulk/bulkops/shared/s3store"
 )
-
-// benchObjectItem mirrors the objects table's item layout (dynamostore's
-// objectItem, objects.go): the same attribute names and Go types, so
-// attributevalue encodes it exactly as dynamostore's own writes do and
-// dynamostore.Objects reads it back as the object it stands for (the
-// benchmark checks one of them).
-type benchObjectItem struct {
-	PK        string            `dynamodbav:"pk"`
-	SK        string            `dynamodbav:"sk"`
-	Type      string            `dynamodbav:"type"`
-	ID        string            `dynamodbav:"id"`
-	Name      string            `dynamodbav:"name"`
-	Fields    map[string]string `dynamodbav:"fields"`
-	Version   int64             `dynamodbav:"version"`
-	CreatedAt time.Time         `dynamodbav:"createdAt"`
-	UpdatedAt time.Time         `dynamodbav:"updatedAt"`
-	JobID     string            `dynamodbav:"jobId"`
-}
 
 // benchSeedTime is when the seeded objects were (said to be) written.
 var benchSeedTime = time.Date(2026, 11, 20, 8, 0, 0, 0, time.UTC)
@@ -89,8 +70,7 @@ func seedWorkTypes(b *testing.B, db *dynamodb.Client, table, tenant string, n, p
 				reqs := make([]ddbtypes.WriteRequest, 0, r[1]-r[0])
 				for i := r[0]; i < r[1]; i++ {
 					o := benchWorkType(i)
-					av, err := attributevalue.MarshalMap(benchObjectItem{PK: tenant + "#" + o.Type, SK: o.Key, Type: o.Type, ID: o.ID, Name: o.Name,
-						Fields: o.Fields, Version: o.Version, CreatedAt: o.CreatedAt, UpdatedAt: o.UpdatedAt, JobID: o.JobID})
+					av, err := dynamostore.ObjectItem(tenant, o)
 					if err != nil {
 						errs <- err
 						return
