@@ -6,7 +6,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -269,7 +268,7 @@ func TestScheduledRunRoundTrips(t *testing.T) {
 	}
 	// Every transition of the run's job was published (the dev server's
 	// EventBridge lists what it received).
-	if got := jobEventStatuses(t, tenant, done.JobID); strings.Join(got, ",") != "New,In Progress,Completed" {
+	if got := localtest.JobStatuses(t, tenant, done.JobID); strings.Join(got, ",") != "New,In Progress,Completed" {
 		t.Fatalf("job events of the scheduled run: %v", got)
 	}
 	// Once is once: later ticks start nothing more.
@@ -304,40 +303,6 @@ func TestScheduledRunRoundTrips(t *testing.T) {
 	if err != nil || !strings.Contains(out, fmt.Sprintf("%d total, 0 created, 0 updated, %d unchanged, 0 failed", objects, objects)) {
 		t.Fatalf("re-import of the export: %v\n%s\n%s", err, out, info)
 	}
-}
-
-// jobEventStatuses returns the statuses of the job events the dev server's
-// EventBridge received for one job, oldest first.
-func jobEventStatuses(t *testing.T, tenant, job string) []string {
-	t.Helper()
-	base := "http://127.0.0.1:3001"
-	if u := os.Getenv("AWS_ENDPOINT_URL_EVENTBRIDGE"); u != "" {
-		base = strings.TrimSuffix(u, "/")
-	}
-	resp, err := http.Get(base + "/_local/events")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var events []struct {
-		Source     string `json:"source"`
-		DetailType string `json:"detail-type"`
-		Detail     struct {
-			Tenant string `json:"tenant"`
-			JobID  string `json:"jobId"`
-			Status string `json:"status"`
-		} `json:"detail"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&events); err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	for _, e := range events {
-		if e.Source == "bulkops" && e.DetailType == "Bulk Job Status Changed" && e.Detail.Tenant == tenant && e.Detail.JobID == job {
-			out = append(out, e.Detail.Status)
-		}
-	}
-	return out
 }
 
 // e2eRig is a fresh tenant on the running dev server and the CLI run

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -103,7 +102,7 @@ func TestEndToEnd(t *testing.T) {
 	for id, w := range want {
 		got := ""
 		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-			if got = strings.Join(eventStatuses(t, lambdaURL, tenant, id), ","); got == w || time.Now().After(deadline) {
+			if got = strings.Join(localtest.JobStatuses(t, tenant, id), ","); got == w || time.Now().After(deadline) {
 				break
 			}
 		}
@@ -117,33 +116,4 @@ func TestEndToEnd(t *testing.T) {
 	if again.Status != jobs.StatusCompletedWithErrs || again.Counts.Unchanged != 5 {
 		t.Fatalf("re-import: %s %+v %q", again.Status, again.Counts, again.Message)
 	}
-}
-
-// eventStatuses returns the statuses of the job events the dev server's
-// EventBridge received for one job, oldest first.
-func eventStatuses(t *testing.T, base, tenant, job string) []string {
-	t.Helper()
-	resp, err := http.Get(base + "/_local/events")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var events []struct {
-		Source string `json:"source"`
-		Detail struct {
-			Tenant string `json:"tenant"`
-			JobID  string `json:"jobId"`
-			Status string `json:"status"`
-		} `json:"detail"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&events); err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	for _, e := range events {
-		if e.Source == "bulkops" && e.Detail.Tenant == tenant && e.Detail.JobID == job {
-			out = append(out, e.Detail.Status)
-		}
-	}
-	return out
 }

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -153,16 +151,11 @@ type runRig struct {
 	d      *exportflow.Dispatcher
 	hook   *exportflow.ScheduleRuns
 	tenant string
-	bus    string // the dev server's EventBridge endpoint
 }
 
 func newRunRig(t *testing.T) *runRig {
 	st := localtest.Require(t)
 	st.Provision(t)
-	bus := os.Getenv("AWS_ENDPOINT_URL_EVENTBRIDGE")
-	if bus == "" {
-		t.Fatal("AWS_ENDPOINT_URL_EVENTBRIDGE is not set; source infra/local/env.sh")
-	}
 	clk := &testClock{t: time.Date(2026, 6, 4, 9, 0, 30, 0, time.UTC)}
 	db := dynamostore.New(st.Clients.DynamoDB, dynamostore.Tables{
 		Objects: st.Ref("ObjectsTable"), Jobs: st.Ref("JobsTable"), Control: st.Ref("ControlTable"),
@@ -174,7 +167,7 @@ func newRunRig(t *testing.T) *runRig {
 	ids := ident.NewGenerator(nil)
 	d := &exportflow.Dispatcher{Schedules: db, Store: db, Exports: rec, Finished: hook, Events: pub, LockLease: time.Minute,
 		NewID: func() (string, error) { return ids.New(clk.now()) }, Now: clk.now, Log: log}
-	return &runRig{t: t, st: st, db: db, clk: clk, rec: rec, d: d, hook: hook, tenant: localtest.UniquePrefix(t) + "acme", bus: bus}
+	return &runRig{t: t, st: st, db: db, clk: clk, rec: rec, d: d, hook: hook, tenant: localtest.UniquePrefix(t) + "acme"}
 }
 
 // tick ticks the dispatcher at at and returns the requests it started.
@@ -228,23 +221,10 @@ func (r *runRig) schedule(id string) dynamostore.Schedule {
 // the dev server received, oldest first.
 func (r *runRig) failedEvents() []jobevents.ExportFailedDetail {
 	r.t.Helper()
-	resp, err := http.Get(r.bus + "/_local/events")
-	if err != nil {
-		r.t.Fatalf("the dev server's event list: %v", err)
-	}
-	defer resp.Body.Close()
-	var events []struct {
-		Source     string                       `json:"source"`
-		DetailType string                       `json:"detail-type"`
-		Detail     jobevents.ExportFailedDetail `json:"detail"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&events); err != nil {
-		r.t.Fatal(err)
-	}
 	var out []jobevents.ExportFailedDetail
-	for _, e := range events {
-		if e.Source == "bulkops" && e.DetailType == "Export Failed" && e.Detail.Tenant == r.tenant {
-			out = append(out, e.Detail)
+	for _, d := range localtest.Events[jobevents.ExportFailedDetail](r.t, jobevents.Source, jobevents.ExportFailedType) {
+		if d.Tenant == r.tenant {
+			out = append(out, d)
 		}
 	}
 	return out
@@ -253,26 +233,7 @@ func (r *runRig) failedEvents() []jobevents.ExportFailedDetail {
 // jobStatuses lists the statuses of the job events published for job.
 func (r *runRig) jobStatuses(job string) []string {
 	r.t.Helper()
-	resp, err := http.Get(r.bus + "/_local/events")
-	if err != nil {
-		r.t.Fatalf("the dev server's event list: %v", err)
-	}
-	defer resp.Body.Close()
-	var events []struct {
-		Source     string           `json:"source"`
-		DetailType string           `json:"detail-type"`
-		Detail     jobevents.Detail `json:"detail"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&events); err != nil {
-		r.t.Fatal(err)
-	}
-	var out []string
-	for _, e := range events {
-		if e.Source == "bulkops" && e.DetailType == jobevents.DetailType && e.Detail.Tenant == r.tenant && e.Detail.JobID == job {
-			out = append(out, string(e.Detail.Status))
-		}
-	}
-	return out
+	return localtest.JobStatuses(r.t, r.tenant, job)
 }
 
 func hm(h, m int) time.Time { return time.Date(2026, 6, 4, h, m, 30, 0, time.UTC) }
