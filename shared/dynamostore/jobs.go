@@ -153,39 +153,33 @@ func (st *Store) MarkInProgress(ctx context.Context, tenant, id string, total, c
 // and how many CSV files its ZIP has; the export calls it before Finish.
 // Repeating it (a retried invocation) writes the same values again.
 func (st *Store) SetExportResult(ctx context.Context, tenant, id string, total, files int) error {
-	_, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                &st.tables.Jobs,
-		Key:                      key(tenant, id),
-		UpdateExpression:         aws.String("SET #total = :t, files = :f"),
-		ConditionExpression:      aws.String("attribute_exists(pk) AND #st = :ip"),
-		ExpressionAttributeNames: map[string]string{"#st": "status", "#total": "total"},
-		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{
-			":t": n(int64(total)), ":f": n(int64(files)), ":ip": s(string(jobs.StatusInProgress)),
-		},
-	})
-	if isConditionFailed(err) {
-		return st.transitionError(ctx, tenant, id, jobs.StatusCompleted)
-	}
-	return classify(err, "recording the result of job %s", id)
+	return st.setInProgress(ctx, tenant, id, "SET #total = :t, files = :f",
+		map[string]ddbtypes.AttributeValue{":t": n(int64(total)), ":f": n(int64(files))}, "recording the result of job %s")
 }
 
 // SetTotal sets the total of a job In Progress whose total was not known
 // when it started (an export counts its objects while it writes them).
 func (st *Store) SetTotal(ctx context.Context, tenant, id string, total int) error {
+	return st.setInProgress(ctx, tenant, id, "SET #total = :t",
+		map[string]ddbtypes.AttributeValue{":t": n(int64(total))}, "setting the total of job %s")
+}
+
+// setInProgress applies update (which may name #total) to a job that is In
+// Progress; any other status is a Conflict.
+func (st *Store) setInProgress(ctx context.Context, tenant, id, update string, vals map[string]ddbtypes.AttributeValue, doing string) error {
+	vals[":ip"] = s(string(jobs.StatusInProgress))
 	_, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                &st.tables.Jobs,
-		Key:                      key(tenant, id),
-		UpdateExpression:         aws.String("SET #total = :t"),
-		ConditionExpression:      aws.String("attribute_exists(pk) AND #st = :ip"),
-		ExpressionAttributeNames: map[string]string{"#st": "status", "#total": "total"},
-		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{
-			":t": n(int64(total)), ":ip": s(string(jobs.StatusInProgress)),
-		},
+		TableName:                 &st.tables.Jobs,
+		Key:                       key(tenant, id),
+		UpdateExpression:          aws.String(update),
+		ConditionExpression:       aws.String("attribute_exists(pk) AND #st = :ip"),
+		ExpressionAttributeNames:  map[string]string{"#st": "status", "#total": "total"},
+		ExpressionAttributeValues: vals,
 	})
 	if isConditionFailed(err) {
 		return st.transitionError(ctx, tenant, id, jobs.StatusInProgress)
 	}
-	return classify(err, "setting the total of job %s", id)
+	return classify(err, doing, id)
 }
 
 // Finish sets a job's final status (Completed or Completed with errors),
