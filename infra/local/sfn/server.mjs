@@ -10,6 +10,16 @@
 //
 // Usage: node server.mjs [--host 127.0.0.1] [--port 8083]
 // Logs one JSON line per request and per finished execution on stdout.
+//
+// Like Step Functions with EventBridge, every execution status change
+// (RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED) is sent as a
+// "Step Functions Execution Status Change" event (source aws.states) to the
+// PutEvents API at AWS_ENDPOINT_URL_EVENTBRIDGE (the dev server, which
+// routes it to the template's rules). The state machine's TimeoutSeconds
+// ends an execution as TIMED_OUT, StopExecution as ABORTED, and an
+// execution whose history reaches BULKOPS_SFN_MAX_HISTORY events (25,000
+// as on AWS) fails. GetExecutionHistory returns AWS-shaped events
+// (TaskStateExited with stateExitedEventDetails, ...), paged.
 import http from 'node:http';
 import { randomUUID } from 'node:crypto';
 import {
@@ -67,7 +77,86 @@ export function failureOf(err) {
   return { status: 'FAILED', error: 'States.Runtime', cause: String(err && err.message ? err.message : err) };
 }
 
-export function createServer() {
+/** The history events of an execution, in AWS's shapes. */
+export function historyEvent(ev) {
+  const ts = ev.timestamp ? ev.timestamp / 1000 : now();
+  const json = (v) => JSON.stringify(v ?? null);
+  const st = ev.state || ev.parentState;
+  switch (ev.type) {
+    case 'ExecutionStarted':
+      return { timestamp: ts, type: 'ExecutionStarted', executionStartedEventDetails: { input: json(ev.input), inputDetails: { truncated: false } } };
+    case 'ExecutionSucceeded':
+      return { timestamp: ts, type: 'ExecutionSucceeded', executionSucceededEventDetails: { output: json(ev.output), outputDetails: { truncated: false } } };
+    case 'ExecutionFailed':
+      return { timestamp: ts, type: 'ExecutionFailed', executionFailedEventDetails: { error: ev.Error, cause: String(ev.Cause ?? '') } };
+    case 'ExecutionAborted':
+      return { timestamp: ts, type: 'ExecutionAborted', executionAbortedEventDetails: {} };
+    case 'ExecutionTimeout':
+      return { timestamp: ts, type: 'ExecutionTimedOut', executionTimedOutEventDetails: { error: 'States.Timeout' } };
+    case 'StateEntered':
+      return { timestamp: ts, type: `${st.type}StateEntered`, stateEnteredEventDetails: { name: st.name, input: json(st.input), inputDetails: { truncated: false } } };
+    case 'StateExited':
+      return { timestamp: ts, type: `${st.type}StateExited`, stateExitedEventDetails: { name: st.name, output: json(st.output), outputDetails: { truncated: false } } };
+    case 'StateFailed':
+      if (st.type === 'Task') return { timestamp: ts, type: 'LambdaFunctionFailed', lambdaFunctionFailedEventDetails: { error: ev.Error, cause: String(ev.Cause ?? '') } };
+      return { timestamp: ts, type: `${st.type}StateFailed`, stateFailedEventDetails: { name: st.name, error: ev.Error, cause: String(ev.Cause ?? '') } };
+    case 'MapIterationStarted':
+      return { timestamp: ts, type: 'MapIterationStarted', mapIterationStartedEventDetails: { name: st.name, index: ev.index } };
+    case 'MapIterationSucceeded':
+      return { timestamp: ts, type: 'MapIterationSucceeded', mapIterationSucceededEventDetails: { name: st.name, index: ev.index } };
+    case 'MapIterationFailed':
+      return { timestamp: ts, type: 'MapIterationFailed', mapIterationFailedEventDetails: { name: st.name, index: ev.index } };
+    default:
+      return null; // StateRetried, StateCaught: AWS has no event of their own
+  }
+}
+
+/** The detail of a "Step Functions Execution Status Change" event. */
+export function statusChangeDetail(e) {
+  const ms = (s) => (s ? Math.round(s * 1000) : null);
+  return {
+    executionArn: e.arn, stateMachineArn: e.stateMachineArn, name: e.name, status: e.status,
+    startDate: ms(e.startDate), stopDate: ms(e.stopDate),
+    input: e.input, output: e.output ?? null,
+    inputDetails: { included: true }, outputDetails: e.output !== undefined ? { included: true } : null,
+    error: e.error ?? null, cause: e.cause ?? null,
+    redriveCount: 0, redriveStatus: 'NOT_REDRIVABLE',
+  };
+}
+
+/**
+ * Sends an execution's status change to EventBridge's PutEvents API at
+ * AWS_ENDPOINT_URL_EVENTBRIDGE; without it, nothing is sent. Failures are
+ * logged (EventBridge delivery is best effort from the execution's view).
+ */
+async function putStatusChange(e) {
+  const base = process.env.AWS_ENDPOINT_URL_EVENTBRIDGE;
+  if (!base) return;
+  const entry = {
+    Source: 'aws.states', DetailType: 'Step Functions Execution Status Change', EventBusName: 'default',
+    Resources: [e.arn], Detail: JSON.stringify(statusChangeDetail(e)),
+  };
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const res = await fetch(base.replace(/\/$/, '') + '/', {
+        method: 'POST',
+        headers: { 'X-Amz-Target': 'AWSEvents.PutEvents', 'Content-Type': 'application/x-amz-json-1.1' },
+        body: JSON.stringify({ Entries: [entry] }),
+      });
+      const body = await res.json().catch(() => ({}));
+      if (res.ok && !body.FailedEntryCount) return;
+      throw new Error(`PutEvents answered ${res.status} ${JSON.stringify(body)}`);
+    } catch (err) {
+      if (attempt >= 5) {
+        log({ msg: 'status change event not delivered', executionArn: e.arn, status: e.status, error: String(err && err.message) });
+        return;
+      }
+      await new Promise((r) => setTimeout(r, 100 * 2 ** attempt));
+    }
+  }
+}
+
+export function createServer({ maxHistory = Number(process.env.BULKOPS_SFN_MAX_HISTORY || 25000) } = {}) {
   const machines = new Map(); // arn -> {name, arn, definition, parsed, type, roleArn, creationDate}
   const executions = new Map(); // arn -> execution record
 
@@ -80,6 +169,22 @@ export function createServer() {
     const e = executions.get(arn);
     if (!e) throw new ApiError('ExecutionDoesNotExist', `Execution Does Not Exist: '${arn}'`);
     return e;
+  }
+  /** Ends an execution once (the first outcome wins) and announces it. */
+  function finish(e, f) {
+    if (e.status !== 'RUNNING') return;
+    e.status = f.status;
+    if (f.output !== undefined) e.output = f.output;
+    if (f.error) e.error = f.error;
+    if (f.cause !== undefined && f.cause !== null) e.cause = f.cause;
+    e.stopDate = now();
+    log({ msg: 'execution finished', executionArn: e.arn, status: e.status, error: e.error, cause: e.cause });
+    emit(e);
+  }
+  /** Queues the execution's current status for EventBridge, in order. */
+  function emit(e) {
+    const snapshot = { ...e };
+    e.emitted = e.emitted.then(() => putStatusChange(snapshot));
   }
   function describeExecution(e) {
     const out = {
@@ -157,8 +262,10 @@ export function createServer() {
       }
       const e = {
         arn, name, stateMachineArn: m.arn, status: 'RUNNING', input: inputText, startDate: now(), history: [],
+        emitted: Promise.resolve(),
       };
       executions.set(arn, e);
+      emit(e);
       const sm = new StateMachine(m.parsed);
       const run = sm.run(input, {
         context: {
@@ -170,29 +277,23 @@ export function createServer() {
       (async () => {
         try {
           for await (const ev of run.eventLogs) {
-            e.history.push({ timestamp: ev.timestamp ? ev.timestamp / 1000 : now(), type: ev.type, state: ev.state?.name, index: ev.index });
+            const h = historyEvent(ev);
+            if (h) e.history.push(h);
+            if (e.history.length >= maxHistory && e.status === 'RUNNING') {
+              finish(e, {
+                status: 'FAILED', error: 'States.Runtime',
+                cause: `The execution reached the maximum number of events in its history (${maxHistory}).`,
+              });
+              try { e.abort(); } catch { /* finished meanwhile */ }
+            }
           }
         } catch {
           // the result promise reports the failure
         }
       })();
       run.result.then(
-        (out) => {
-          if (e.status !== 'RUNNING') return;
-          e.status = 'SUCCEEDED';
-          e.output = JSON.stringify(out ?? null);
-          e.stopDate = now();
-          log({ msg: 'execution finished', executionArn: arn, status: e.status });
-        },
-        (err) => {
-          if (e.status !== 'RUNNING') return;
-          const f = failureOf(err);
-          e.status = f.status;
-          if (f.error) e.error = f.error;
-          if (f.cause !== undefined) e.cause = f.cause;
-          e.stopDate = now();
-          log({ msg: 'execution finished', executionArn: arn, status: e.status, error: e.error, cause: e.cause });
-        },
+        (out) => finish(e, { status: 'SUCCEEDED', output: JSON.stringify(out ?? null) }),
+        (err) => finish(e, failureOf(err)),
       );
       return { executionArn: arn, startDate: e.startDate };
     },
@@ -216,18 +317,24 @@ export function createServer() {
     StopExecution(req) {
       const e = execution(req.executionArn);
       if (e.status === 'RUNNING') {
-        e.status = 'ABORTED';
-        e.stopDate = now();
-        if (req.error) e.error = req.error;
-        if (req.cause) e.cause = req.cause;
+        finish(e, { status: 'ABORTED', error: req.error, cause: req.cause });
         try { e.abort(); } catch { /* already finished */ }
       }
       return { stopDate: e.stopDate };
     },
     GetExecutionHistory(req) {
       const e = execution(req.executionArn);
-      const events = e.history.map((h, i) => ({ timestamp: h.timestamp, type: h.type, id: i + 1, previousEventId: i }));
-      return { events: req.reverseOrder ? events.reverse() : events };
+      let events = e.history.map((h, i) => ({ ...h, id: i + 1, previousEventId: i }));
+      if (req.includeExecutionData === false) {
+        events = events.map((h) => JSON.parse(JSON.stringify(h, (k, v) => (k === 'input' || k === 'output' ? undefined : v))));
+      }
+      if (req.reverseOrder) events.reverse();
+      const max = Math.min(Math.max(Number(req.maxResults) || 100, 1), 1000);
+      const from = req.nextToken ? Number(req.nextToken) : 0;
+      if (!Number.isInteger(from) || from < 0) throw new ApiError('InvalidToken', `Invalid Token: '${req.nextToken}'`);
+      const page = { events: events.slice(from, from + max) };
+      if (from + max < events.length) page.nextToken = String(from + max);
+      return page;
     },
   };
 

@@ -6,7 +6,9 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 
 let lambda;
+let bus;
 let sfn;
+const busEvents = [];
 let sfnURL;
 const calls = {};
 
@@ -35,20 +37,47 @@ before(async () => {
     });
   });
   const lport = await listen(lambda);
+  // Fake EventBridge PutEvents: records the entries.
+  bus = http.createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      assert.equal(req.headers['x-amz-target'], 'AWSEvents.PutEvents');
+      const body = JSON.parse(Buffer.concat(chunks).toString());
+      busEvents.push(...body.Entries);
+      res.writeHead(200, { 'Content-Type': 'application/x-amz-json-1.1' });
+      res.end(JSON.stringify({ FailedEntryCount: 0, Entries: body.Entries.map((_, i) => ({ EventId: `e${i}` })) }));
+    });
+  });
+  process.env.AWS_ENDPOINT_URL_EVENTBRIDGE = `http://127.0.0.1:${await listen(bus)}`;
   process.env.AWS_ENDPOINT_URL_LAMBDA = `http://127.0.0.1:${lport}`;
   process.env.AWS_ACCESS_KEY_ID ||= 'local';
   process.env.AWS_SECRET_ACCESS_KEY ||= 'localsecret';
   process.env.AWS_REGION ||= 'us-east-1';
   process.env.AWS_EC2_METADATA_DISABLED = 'true';
   const { createServer } = await import('./server.mjs');
-  sfn = createServer();
+  sfn = createServer({ maxHistory: 40 });
   sfnURL = `http://127.0.0.1:${await listen(sfn)}/`;
 });
 
 after(() => {
   sfn.close();
   lambda.close();
+  bus.close();
 });
+
+/** The status change events sent for one execution, once `want` of them arrived. */
+async function statusEvents(executionArn, want) {
+  for (let i = 0; i < 200; i++) {
+    const got = busEvents
+      .filter((e) => e.Source === 'aws.states' && e.DetailType === 'Step Functions Execution Status Change')
+      .map((e) => ({ ...e, detail: JSON.parse(e.Detail) }))
+      .filter((e) => e.detail.executionArn === executionArn);
+    if (got.length >= want) return got;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`fewer than ${want} status change events for ${executionArn}`);
+}
 
 async function call(op, body) {
   const res = await fetch(sfnURL, {
@@ -142,4 +171,76 @@ test('update, invalid definitions, stop, unknown operations', async () => {
   assert.equal(missing.body.__type, 'ExecutionDoesNotExist');
   const unknown = await call('TagResource', {});
   assert.equal(unknown.body.__type, 'UnknownOperationException');
+});
+
+test('every status change goes to EventBridge as AWS sends it', async () => {
+  const created = await call('CreateStateMachine', { name: 'events', definition: definition(fn('echo')) });
+  const started = await call('StartExecution', { stateMachineArn: created.body.stateMachineArn, name: 'ev1', input: JSON.stringify({ value: 2, items: [1] }) });
+  await finished(started.body.executionArn);
+  const evs = await statusEvents(started.body.executionArn, 2);
+  assert.deepEqual(evs.map((e) => e.detail.status), ['RUNNING', 'SUCCEEDED']);
+  const done = evs[1];
+  assert.deepEqual(done.Resources, [started.body.executionArn]);
+  assert.equal(done.detail.stateMachineArn, created.body.stateMachineArn);
+  assert.equal(done.detail.name, 'ev1');
+  assert.equal(typeof done.detail.startDate, 'number');
+  assert.ok(done.detail.stopDate >= done.detail.startDate);
+  assert.equal(JSON.parse(done.detail.input).value, 2);
+  assert.equal(JSON.parse(done.detail.output).result.by, 'echo');
+  assert.equal(done.detail.error, null);
+  assert.equal(evs[0].detail.stopDate, null);
+
+  const broken = await call('CreateStateMachine', { name: 'uncaught', definition: JSON.stringify({ StartAt: 'T', States: { T: { Type: 'Task', Resource: fn('broken'), End: true } } }) });
+  const b = await call('StartExecution', { stateMachineArn: broken.body.stateMachineArn, input: '{}' });
+  const failed = (await statusEvents(b.body.executionArn, 2))[1].detail;
+  assert.equal(failed.status, 'FAILED');
+  assert.equal(failed.error, 'Bulk.Invalid');
+  assert.match(failed.cause, /broken says no/);
+});
+
+test('TimeoutSeconds times the execution out, StopExecution aborts it; both are announced', async () => {
+  const slow = JSON.stringify({ StartAt: 'W', TimeoutSeconds: 1, States: { W: { Type: 'Wait', Seconds: 30, End: true } } });
+  const created = await call('CreateStateMachine', { name: 'slow', definition: slow });
+  const started = await call('StartExecution', { stateMachineArn: created.body.stateMachineArn, input: '{}' });
+  const timedOut = (await statusEvents(started.body.executionArn, 2))[1].detail;
+  assert.equal(timedOut.status, 'TIMED_OUT');
+  assert.equal(timedOut.error, 'States.Timeout');
+  assert.equal((await call('DescribeExecution', { executionArn: started.body.executionArn })).body.status, 'TIMED_OUT');
+
+  const waits = await call('CreateStateMachine', { name: 'slow2', definition: JSON.stringify({ StartAt: 'W', States: { W: { Type: 'Wait', Seconds: 30, End: true } } }) });
+  const s2 = await call('StartExecution', { stateMachineArn: waits.body.stateMachineArn, input: '{}' });
+  await call('StopExecution', { executionArn: s2.body.executionArn, error: 'Ops.Stop', cause: 'stopped by hand' });
+  const aborted = (await statusEvents(s2.body.executionArn, 2))[1].detail;
+  assert.equal(aborted.status, 'ABORTED');
+  assert.equal(aborted.error, 'Ops.Stop');
+  assert.equal(aborted.cause, 'stopped by hand');
+});
+
+test('history: AWS event types with state outputs, paged; too long a history fails the execution', async () => {
+  const created = await call('CreateStateMachine', { name: 'hist', definition: definition(fn('echo')) });
+  const started = await call('StartExecution', { stateMachineArn: created.body.stateMachineArn, input: JSON.stringify({ value: 3, items: [1, 2] }) });
+  await finished(started.body.executionArn);
+  const first = await call('GetExecutionHistory', { executionArn: started.body.executionArn, maxResults: 3 });
+  assert.equal(first.body.events.length, 3);
+  assert.equal(first.body.events[0].type, 'ExecutionStarted');
+  assert.ok(first.body.nextToken);
+  let all = [...first.body.events];
+  for (let token = first.body.nextToken; token;) {
+    const page = await call('GetExecutionHistory', { executionArn: started.body.executionArn, maxResults: 3, nextToken: token });
+    all = all.concat(page.body.events);
+    token = page.body.nextToken;
+  }
+  assert.deepEqual(all.map((e) => e.id), all.map((_, i) => i + 1));
+  const exited = all.find((e) => e.type === 'TaskStateExited' && e.stateExitedEventDetails.name === 'Work');
+  assert.equal(JSON.parse(exited.stateExitedEventDetails.output).result.by, 'echo');
+
+  // 60 Pass states make more than the server's limit of 40 events.
+  const states = {};
+  for (let i = 0; i < 60; i++) states[`P${i}`] = i < 59 ? { Type: 'Pass', Next: `P${i + 1}` } : { Type: 'Wait', Seconds: 5, End: true };
+  const long = await call('CreateStateMachine', { name: 'long', definition: JSON.stringify({ StartAt: 'P0', States: states }) });
+  const l = await call('StartExecution', { stateMachineArn: long.body.stateMachineArn, input: '{}' });
+  const over = (await statusEvents(l.body.executionArn, 2))[1].detail;
+  assert.equal(over.status, 'FAILED');
+  assert.equal(over.error, 'States.Runtime');
+  assert.match(over.cause, /maximum number of events/);
 });
