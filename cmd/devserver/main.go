@@ -43,6 +43,7 @@ import (
 	"github.com/ccbulk/bulkops/shared/applog"
 	"github.com/ccbulk/bulkops/shared/authn"
 	"github.com/ccbulk/bulkops/shared/awsenv"
+	"github.com/ccbulk/bulkops/shared/cleanupapp"
 	"github.com/ccbulk/bulkops/shared/devstack"
 	"github.com/ccbulk/bulkops/shared/exportapp"
 	"github.com/ccbulk/bulkops/shared/httpapi"
@@ -91,6 +92,7 @@ func run() error {
 	params := flag.String("params", "", "template parameter overrides, Name=Value,Name=Value")
 	jwtKey := flag.String("jwt-key", ".tools/run/jwt-key.pem", "local RSA key that signs and verifies API tokens (created if missing; make token prints a token)")
 	exportTick := flag.Duration("export-tick", 5*time.Second, "how often the export schedule rule ticks the dispatcher (0: never)")
+	sweepTick := flag.Duration("sweep-tick", 10*time.Second, "how often the job sweeper's schedule ticks the cleanup function (0: never)")
 	flag.Parse()
 
 	log := applog.New(os.Stderr)
@@ -136,6 +138,15 @@ func run() error {
 			lambdas.Register(fnName, lambda.NewHandler(exportapp.Handler(flow)))
 			continue
 		}
+		if id == "JobCleanupFunction" {
+			c, err := cleanupapp.New(ctx, getenv, os.Stderr)
+			if err != nil {
+				return fmt.Errorf("function %s: %w", id, err)
+			}
+			fnName, _ := names.Ref(id)
+			lambdas.Register(fnName, lambda.NewHandler(cleanupapp.Handler(c)))
+			continue
+		}
 		if !contains(importFunctions, id) {
 			return fmt.Errorf("template function %s has no local handler; add it to cmd/devserver", id)
 		}
@@ -155,8 +166,10 @@ func run() error {
 		return err
 	}
 
+	router.Lambda = awsenv.Lambda(awsCfg) // rules that target functions
 	var ready atomic.Bool
 	bus := devstack.NewEventBus(1000)
+	bus.Rules, bus.Log = router, log // PutEvents entries reach the rules' targets
 	awsMux := http.NewServeMux()
 	awsMux.Handle("/2015-03-31/functions/", lambdas)
 	awsMux.Handle("POST /{$}", bus) // EventBridge PutEvents (AWS_ENDPOINT_URL_EVENTBRIDGE)
@@ -217,6 +230,20 @@ func run() error {
 				time.Sleep(200 * time.Millisecond)
 			}
 			ticker.Run(ctx)
+		}()
+	}
+
+	if *sweepTick > 0 { // the JobCleanupFunction's Sweep schedule
+		fnName, _ := names.Ref("JobCleanupFunction")
+		sweeper := &devstack.ScheduleTicker{
+			Lambda: awsenv.Lambda(awsCfg), Function: fnName, Every: *sweepTick, Log: log,
+			RuleARN: "arn:aws:events:us-east-1:000000000000:rule/" + *prefix + "job-sweep",
+		}
+		go func() {
+			for !ready.Load() && ctx.Err() == nil {
+				time.Sleep(200 * time.Millisecond)
+			}
+			sweeper.Run(ctx)
 		}()
 	}
 

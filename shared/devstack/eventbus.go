@@ -1,10 +1,12 @@
 package devstack
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"sync"
 	"time"
@@ -15,12 +17,24 @@ import (
 // AWS_ENDPOINT_URL_EVENTBRIDGE. It checks entries the way EventBridge does
 // (source, detail-type and a JSON object detail are required), wraps them in
 // the event envelope and keeps the latest ones, which GET /_local/events
-// returns (newest last) for tests and the demo.
+// returns (newest last) for tests and the demo. With Rules set, every
+// accepted event is also delivered to the rules' targets, as EventBridge
+// does (Step Functions' "Execution Status Change" events reach the cleanup
+// function this way).
 type EventBus struct {
 	mu     sync.Mutex
 	events []map[string]any
 	keep   int
 	now    func() time.Time
+	// Rules, when set, delivers each accepted event (the Router).
+	Rules deliverer
+	// Log, when set, records deliveries that failed.
+	Log *slog.Logger
+}
+
+// deliverer routes an event to the targets of the rules it matches.
+type deliverer interface {
+	Deliver(ctx context.Context, event map[string]any) ([]string, error)
 }
 
 // NewEventBus returns a bus that keeps the latest keep events.
@@ -60,7 +74,7 @@ func (b *EventBus) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		FailedEntryCount int
 	}{}
 	b.mu.Lock()
-	defer b.mu.Unlock()
+	var accepted []map[string]any
 	for _, e := range in.Entries {
 		var detail map[string]any
 		switch {
@@ -78,15 +92,33 @@ func (b *EventBus) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if bus == "" {
 			bus = "default"
 		}
-		b.events = append(b.events, map[string]any{
+		ev := map[string]any{
 			"version": "0", "id": id, "detail-type": e.DetailType, "source": e.Source, "account": Account,
 			"time": b.now().UTC().Format(time.RFC3339), "region": "us-east-1", "resources": nonNil(e.Resources),
-			"detail": detail, "event-bus-name": bus,
-		})
+			"detail": detail,
+		}
+		accepted = append(accepted, ev)
+		kept := make(map[string]any, len(ev)+1)
+		for k, v := range ev {
+			kept[k] = v
+		}
+		kept["event-bus-name"] = bus
+		b.events = append(b.events, kept)
 		if len(b.events) > b.keep {
 			b.events = b.events[len(b.events)-b.keep:]
 		}
 		out.Entries = append(out.Entries, entryResult{EventID: id})
+	}
+	b.mu.Unlock()
+	// EventBridge accepts an event whatever its targets do; a failed
+	// delivery is logged (AWS retries it and then uses the rule's DLQ).
+	if b.Rules != nil {
+		ctx := context.WithoutCancel(r.Context())
+		for _, ev := range accepted {
+			if _, err := b.Rules.Deliver(ctx, ev); err != nil && b.Log != nil {
+				b.Log.ErrorContext(ctx, "delivering a PutEvents entry", "detailType", ev["detail-type"], "error", err.Error())
+			}
+		}
 	}
 	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
 	_ = json.NewEncoder(w).Encode(out)

@@ -8,30 +8,40 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 )
 
-// Router plays EventBridge for S3 events: it turns MinIO's webhook calls
-// into "Object Created" events, matches them against the template's rules,
-// and starts each matching rule's state machine with the event as input
-// (what an EventBridge rule targeting Step Functions does without an input
-// transformer).
+// Router plays EventBridge's rules: every event that reaches it (S3 events
+// from MinIO's webhook, turned into "Object Created" events, and the
+// entries of PutEvents, such as Step Functions' "Execution Status Change")
+// is matched against the template's EventBridgeRule events, and each
+// matching rule's target gets it the way EventBridge delivers it without
+// an input transformer: a state machine starts an execution with the event
+// as input, a function is invoked asynchronously (InvocationType Event)
+// with the event as payload, through the Lambda Invoke API.
 type Router struct {
 	rules []route
 	sfn   *sfn.Client
-	log   *slog.Logger
+	// Lambda invokes function targets (the dev server's own Invoke API);
+	// required when the template has a rule that targets a function.
+	Lambda invoker
+	log    *slog.Logger
 }
 
 type route struct {
-	name    string
-	target  string // state machine ARN
-	pattern any    // resolved
+	name     string
+	target   string // state machine ARN or function name
+	function bool   // the target is a function
+	pattern  any    // resolved
 }
 
-// NewRouter resolves the template's state machine rules to local names.
+// NewRouter resolves the template's rules to local names.
 func NewRouter(names Names, client *sfn.Client, log *slog.Logger) (*Router, error) {
 	r := &Router{sfn: client, log: log}
-	for _, rule := range names.Template.StateMachineRules() {
+	for _, rule := range names.Template.EventRules() {
 		pat, err := names.Template.Resolve(rule.Pattern, names)
 		if err != nil {
 			return nil, fmt.Errorf("rule %s: %w", rule.Name, err)
@@ -39,14 +49,19 @@ func NewRouter(names Names, client *sfn.Client, log *slog.Logger) (*Router, erro
 		if _, err := Match(pat, map[string]any{}); err != nil {
 			return nil, fmt.Errorf("rule %s: %w", rule.Name, err)
 		}
-		arn, _ := names.Ref(rule.Target)
-		r.rules = append(r.rules, route{name: rule.Name, target: arn, pattern: pat})
+		target, _ := names.Ref(rule.Target)
+		fn := rule.TargetType == "AWS::Serverless::Function"
+		if fn {
+			target = functionName(target)
+		}
+		r.rules = append(r.rules, route{name: rule.Name, target: target, function: fn, pattern: pat})
 	}
 	return r, nil
 }
 
-// Deliver matches one event against every rule and starts the targets. It
-// returns the execution ARNs started.
+// Deliver matches one event against every rule and delivers it to the
+// targets. It returns what it started: execution ARNs, and "function:<name>"
+// for each function invoked.
 func (r *Router) Deliver(ctx context.Context, event map[string]any) ([]string, error) {
 	raw, err := json.Marshal(event)
 	if err != nil {
@@ -64,6 +79,20 @@ func (r *Router) Deliver(ctx context.Context, event map[string]any) ([]string, e
 			return started, fmt.Errorf("rule %s: %w", rt.name, err)
 		}
 		if !ok {
+			continue
+		}
+		if rt.function {
+			if r.Lambda == nil {
+				return started, fmt.Errorf("rule %s targets function %s, but the router has no Lambda client", rt.name, rt.target)
+			}
+			_, err := r.Lambda.Invoke(ctx, &lambda.InvokeInput{
+				FunctionName: aws.String(rt.target), InvocationType: lambdatypes.InvocationTypeEvent, Payload: raw,
+			})
+			if err != nil {
+				return started, fmt.Errorf("rule %s: invoking %s: %w", rt.name, rt.target, err)
+			}
+			r.log.InfoContext(ctx, "rule matched, function invoked", "rule", rt.name, "function", rt.target)
+			started = append(started, "function:"+rt.target)
 			continue
 		}
 		out, err := r.sfn.StartExecution(ctx, &sfn.StartExecutionInput{StateMachineArn: &rt.target, Input: ptr(string(raw))})

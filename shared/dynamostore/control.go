@@ -38,6 +38,7 @@ func (st *Store) AcquireLock(ctx context.Context, tenant, job string, lease time
 		Item: map[string]ddbtypes.AttributeValue{
 			"pk": s("LOCK#" + tenant), "sk": s("LOCK"),
 			"holder": s(job), "leaseUntil": n(until.UnixMilli()), "acquiredAt": n(now.UnixMilli()),
+			"leaseShard": leaseShard(tenant), // the sweeper's index (leases.go)
 		},
 		ConditionExpression: aws.String("attribute_not_exists(pk) OR leaseUntil < :now OR holder = :job"),
 		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{

@@ -20,6 +20,7 @@ import (
 // Template is a parsed SAM template.
 type Template struct {
 	Parameters map[string]any
+	Conditions map[string]any
 	Globals    map[string]any
 	Resources  map[string]Resource
 }
@@ -60,6 +61,7 @@ func Parse(raw []byte) (*Template, error) {
 	t := &Template{Resources: map[string]Resource{}}
 	t.Parameters, _ = top["Parameters"].(map[string]any)
 	t.Globals, _ = top["Globals"].(map[string]any)
+	t.Conditions, _ = top["Conditions"].(map[string]any)
 	res, _ := top["Resources"].(map[string]any)
 	for id, v := range res {
 		m, _ := v.(map[string]any)
@@ -91,6 +93,8 @@ func convert(n *yaml.Node) (any, error) {
 			return map[string]any{"Fn::GetAtt": []any{parts[0], parts[1]}}, nil
 		case "!Sub":
 			return map[string]any{"Fn::Sub": n.Value}, nil
+		case "!Condition":
+			return map[string]any{"Condition": n.Value}, nil
 		case "!!int":
 			v, err := strconv.ParseInt(n.Value, 0, 64)
 			if err != nil {
@@ -117,6 +121,9 @@ func convert(n *yaml.Node) (any, error) {
 		}
 		if n.Tag == "!GetAtt" && len(out) == 2 {
 			return map[string]any{"Fn::GetAtt": out}, nil
+		}
+		if fn, ok := sequenceFunctions[n.Tag]; ok { // intrinsics.go
+			return map[string]any{fn: out}, nil
 		}
 		return out, nil
 	case yaml.MappingNode:
@@ -162,6 +169,9 @@ func (t *Template) Resolve(v any, names Names) (any, error) {
 					return s, nil
 				}
 				return nil, fmt.Errorf("unresolved !GetAtt %s.%s", id, attr)
+			}
+			if v, ok, err := t.resolveFunction(x, names); ok || err != nil { // intrinsics.go
+				return v, err
 			}
 			if sub, ok := x["Fn::Sub"].(string); ok {
 				var err error

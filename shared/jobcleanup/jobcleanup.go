@@ -1,0 +1,362 @@
+// Package jobcleanup ends jobs whose workflow died where no Catch of its
+// own could end them, so a job never stays New or In Progress and a tenant
+// is never blocked by a dead job. It runs in the job-cleanup function,
+// which hears of three things (Handle tells them apart):
+//
+//   - Step Functions "Execution Status Change" events of the import state
+//     machine (an EventBridge rule, status FAILED, TIMED_OUT or ABORTED):
+//     an aborted execution, one that ran past the state machine's
+//     TimeoutSeconds, one that exceeded its history, or one that failed
+//     outside every Catch. The job is the one the execution's StartJob
+//     state registered (Executions finds it).
+//   - Lambda OnFailure destination records of the asynchronously invoked
+//     export function: its retries ran out (a timeout, a crash) or the
+//     event got too old. The job is named in the request payload.
+//   - A schedule tick (EventBridge "Scheduled Event"): the sweeper. It
+//     finds tenant locks whose lease ended more than Grace ago (Leases: a
+//     sparse index over the lock items, so it reads only locks, never the
+//     jobs) and fails the holder if it is still New or In Progress. It
+//     catches whatever the two event paths missed (a lost event, an
+//     execution that never started its cleanup).
+//
+// Ending a job is idempotent: a job already final is left as it is, and
+// failing it releases the tenant lock in the same write when the job holds
+// it. The package links no AWS SDK; its stores are small interfaces.
+package jobcleanup
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/ccbulk/bulkops/shared/bulkerr"
+	"github.com/ccbulk/bulkops/shared/jobs"
+)
+
+// JobRef names one job.
+type JobRef struct {
+	Tenant string
+	JobID  string
+}
+
+// Lease is a tenant lock as the sweeper finds it.
+type Lease struct {
+	Tenant string
+	Holder string    // the job holding the lock
+	Until  time.Time // when its lease ended
+}
+
+// jobStore reads and fails jobs (dynamostore.Store). Fail sets a New or In
+// Progress job Failed with the reason and releases the tenant lock in the
+// same write when the job holds it; it leaves a final job as it is.
+type jobStore interface {
+	GetJob(ctx context.Context, tenant, id string) (jobs.Job, error)
+	Fail(ctx context.Context, tenant, id, reason string, at time.Time) error
+}
+
+// lockStore releases a tenant lock if the job holds it (dynamostore.Store).
+type lockStore interface {
+	ReleaseLock(ctx context.Context, tenant, job string) error
+}
+
+// executionJobs finds the job an import execution registered; found is
+// false when the execution registered none (it failed before, or it was a
+// duplicate delivery of an upload another execution owns).
+type executionJobs interface {
+	ExecutionJob(ctx context.Context, executionArn string) (ref JobRef, found bool, err error)
+}
+
+// leaseLister lists tenant locks whose lease ended before a time.
+type leaseLister interface {
+	ExpiredLeases(ctx context.Context, before time.Time, limit int) ([]Lease, error)
+}
+
+// notifier publishes job transitions (jobevents.Publisher).
+type notifier interface {
+	JobChanged(ctx context.Context, j jobs.Job) error
+}
+
+// Cleaner ends dead jobs. Build it once per process.
+type Cleaner struct {
+	Jobs       jobStore
+	Locks      lockStore
+	Executions executionJobs
+	Leases     leaseLister
+	Events     notifier // optional
+	// Grace is how long past its lease's end a lock's job may still be
+	// alive (a step that has not yet extended the lease) before the
+	// sweeper fails it.
+	Grace time.Duration
+	// SweepLimit bounds the locks one tick looks at (the rest wait for the
+	// next tick); zero means 100.
+	SweepLimit int
+	Now        func() time.Time
+	Log        *slog.Logger
+}
+
+// Result says what one invocation did.
+type Result struct {
+	Source string   `json:"source"`           // execution, async-failure or sweep
+	Failed []string `json:"failed,omitempty"` // <tenant>/<job> of the jobs failed now
+	Looked int      `json:"looked,omitempty"` // jobs looked at
+}
+
+// Event is the part of an EventBridge event Handle reads.
+type Event struct {
+	DetailType string          `json:"detail-type"`
+	Source     string          `json:"source"`
+	Time       time.Time       `json:"time"`
+	Detail     json.RawMessage `json:"detail"`
+}
+
+// ExecutionStatusChange is the detail of a Step Functions "Execution
+// Status Change" event. Dates are milliseconds since the epoch.
+type ExecutionStatusChange struct {
+	ExecutionArn    string  `json:"executionArn"`
+	StateMachineArn string  `json:"stateMachineArn"`
+	Name            string  `json:"name"`
+	Status          string  `json:"status"`
+	StartDate       int64   `json:"startDate"`
+	StopDate        *int64  `json:"stopDate"`
+	Input           string  `json:"input"`
+	Output          *string `json:"output"`
+	Error           *string `json:"error"`
+	Cause           *string `json:"cause"`
+}
+
+// AsyncFailure is the record Lambda sends an asynchronous invocation's
+// OnFailure destination.
+type AsyncFailure struct {
+	Version        string    `json:"version"`
+	Timestamp      time.Time `json:"timestamp"`
+	RequestContext struct {
+		RequestID              string `json:"requestId"`
+		FunctionArn            string `json:"functionArn"`
+		Condition              string `json:"condition"` // RetriesExhausted, EventAgeExceeded
+		ApproximateInvokeCount int    `json:"approximateInvokeCount"`
+	} `json:"requestContext"`
+	RequestPayload  json.RawMessage `json:"requestPayload"`
+	ResponseContext struct {
+		StatusCode      int    `json:"statusCode"`
+		ExecutedVersion string `json:"executedVersion"`
+		FunctionError   string `json:"functionError"`
+	} `json:"responseContext"`
+	ResponsePayload json.RawMessage `json:"responsePayload"`
+}
+
+// Detail types and sources Handle knows.
+const (
+	StatusChangeDetailType = "Step Functions Execution Status Change"
+	ScheduledDetailType    = "Scheduled Event"
+)
+
+// Handle runs the cleanup the payload asks for: an execution status
+// change, an async-invocation failure record, or a schedule tick.
+func (c *Cleaner) Handle(ctx context.Context, raw json.RawMessage) (Result, error) {
+	var probe struct {
+		DetailType     string          `json:"detail-type"`
+		RequestContext json.RawMessage `json:"requestContext"`
+		RequestPayload json.RawMessage `json:"requestPayload"`
+	}
+	if err := json.Unmarshal(raw, &probe); err != nil {
+		return Result{}, bulkerr.Wrap(bulkerr.Invalid, err, "cleanup input is not a JSON object")
+	}
+	switch {
+	case probe.DetailType == StatusChangeDetailType:
+		var ev Event
+		var d ExecutionStatusChange
+		if err := json.Unmarshal(raw, &ev); err != nil {
+			return Result{}, bulkerr.Wrap(bulkerr.Invalid, err, "execution status change event")
+		}
+		if err := json.Unmarshal(ev.Detail, &d); err != nil || d.ExecutionArn == "" {
+			return Result{}, bulkerr.New(bulkerr.Invalid, "execution status change event without an executionArn")
+		}
+		return c.ExecutionEnded(ctx, d)
+	case probe.DetailType == ScheduledDetailType:
+		return c.Sweep(ctx)
+	case probe.RequestContext != nil && probe.RequestPayload != nil:
+		var f AsyncFailure
+		if err := json.Unmarshal(raw, &f); err != nil {
+			return Result{}, bulkerr.Wrap(bulkerr.Invalid, err, "async invocation failure record")
+		}
+		return c.AsyncFailed(ctx, f)
+	}
+	return Result{}, bulkerr.New(bulkerr.Invalid,
+		"cleanup input is neither an execution status change, a schedule tick nor an async invocation failure record")
+}
+
+// ExecutionEnded fails the job of an import execution that ended FAILED,
+// TIMED_OUT or ABORTED; other statuses are ignored.
+func (c *Cleaner) ExecutionEnded(ctx context.Context, d ExecutionStatusChange) (Result, error) {
+	res := Result{Source: "execution"}
+	reason, ok := executionReason(d)
+	if !ok {
+		return res, nil
+	}
+	ref, found, err := c.Executions.ExecutionJob(ctx, d.ExecutionArn)
+	if err != nil {
+		return res, err
+	}
+	log := c.Log.With("execution", d.ExecutionArn, "status", d.Status)
+	if !found {
+		log.InfoContext(ctx, "the execution registered no job; nothing to clean up")
+		return res, nil
+	}
+	res.Looked = 1
+	failed, err := c.end(ctx, ref, reason)
+	if failed {
+		res.Failed = append(res.Failed, ref.Tenant+"/"+ref.JobID)
+		log.WarnContext(ctx, "job of a dead execution failed", "tenant", ref.Tenant, "jobId", ref.JobID, "reason", reason)
+	}
+	return res, err
+}
+
+// AsyncFailed fails the export job of an asynchronous invocation that
+// Lambda gave up on.
+func (c *Cleaner) AsyncFailed(ctx context.Context, f AsyncFailure) (Result, error) {
+	res := Result{Source: "async-failure"}
+	var req struct {
+		Tenant string `json:"tenant"`
+		JobID  string `json:"jobId"`
+	}
+	if err := json.Unmarshal(f.RequestPayload, &req); err != nil || req.Tenant == "" || req.JobID == "" {
+		return res, bulkerr.New(bulkerr.Invalid, "async invocation failure record of %s names no tenant and job", f.RequestContext.FunctionArn)
+	}
+	res.Looked = 1
+	ref := JobRef{Tenant: req.Tenant, JobID: req.JobID}
+	reason := asyncReason(f)
+	failed, err := c.end(ctx, ref, reason)
+	if failed {
+		res.Failed = append(res.Failed, ref.Tenant+"/"+ref.JobID)
+		c.Log.WarnContext(ctx, "job of a failed async invocation failed", "tenant", ref.Tenant, "jobId", ref.JobID,
+			"condition", f.RequestContext.Condition, "attempts", f.RequestContext.ApproximateInvokeCount, "reason", reason)
+	}
+	return res, err
+}
+
+// Sweep fails the holders of locks whose lease ended more than Grace ago
+// and that are still New or In Progress, and removes locks whose holder
+// already ended.
+func (c *Cleaner) Sweep(ctx context.Context) (Result, error) {
+	res := Result{Source: "sweep"}
+	limit := c.SweepLimit
+	if limit <= 0 {
+		limit = 100
+	}
+	now := c.Now()
+	leases, err := c.Leases.ExpiredLeases(ctx, now.Add(-c.Grace), limit)
+	if err != nil {
+		return res, err
+	}
+	var firstErr error
+	for _, l := range leases {
+		res.Looked++
+		reason := fmt.Sprintf("the job stopped without finishing: its tenant lock was not renewed after %s (the step working on it ran out of time or crashed); start it again",
+			l.Until.UTC().Format(time.RFC3339))
+		failed, err := c.end(ctx, JobRef{Tenant: l.Tenant, JobID: l.Holder}, reason)
+		if failed {
+			res.Failed = append(res.Failed, l.Tenant+"/"+l.Holder)
+			c.Log.WarnContext(ctx, "job with an expired lease failed", "tenant", l.Tenant, "jobId", l.Holder, "leaseUntil", l.Until)
+		}
+		if err != nil && firstErr == nil {
+			firstErr = err // the others still get their turn
+		}
+	}
+	return res, firstErr
+}
+
+// end fails ref's job with reason unless it is already final (or gone),
+// and makes sure the job no longer holds the tenant lock. It reports
+// whether this call failed the job.
+func (c *Cleaner) end(ctx context.Context, ref JobRef, reason string) (bool, error) {
+	j, err := c.Jobs.GetJob(ctx, ref.Tenant, ref.JobID)
+	switch {
+	case bulkerr.KindOf(err) == bulkerr.NotFound, err == nil && j.Status.Final():
+		// Nothing to fail; a lock it still holds is released.
+		return false, c.Locks.ReleaseLock(ctx, ref.Tenant, ref.JobID)
+	case err != nil:
+		return false, err
+	}
+	if err := c.Jobs.Fail(ctx, ref.Tenant, ref.JobID, reason, c.Now()); err != nil {
+		return false, err
+	}
+	if err := c.Locks.ReleaseLock(ctx, ref.Tenant, ref.JobID); err != nil {
+		return true, err
+	}
+	j, err = c.Jobs.GetJob(ctx, ref.Tenant, ref.JobID)
+	if err != nil {
+		return true, err
+	}
+	if j.Status != jobs.StatusFailed {
+		return false, nil // it ended by itself meanwhile
+	}
+	if c.Events != nil {
+		if err := c.Events.JobChanged(ctx, j); err != nil {
+			return true, err
+		}
+	}
+	return true, nil
+}
+
+// executionReason is the tenant's sentence for an execution that ended
+// without ending its job, and false for statuses that need no cleanup.
+func executionReason(d ExecutionStatusChange) (string, bool) {
+	str := func(p *string) string {
+		if p == nil {
+			return ""
+		}
+		return strings.TrimSpace(*p)
+	}
+	switch d.Status {
+	case "ABORTED":
+		msg := "the import was stopped: its workflow execution was aborted"
+		if cause := str(d.Cause); cause != "" {
+			msg += " (" + truncate(cause, 300) + ")"
+		}
+		return msg + "; upload the file again to run it", true
+	case "TIMED_OUT":
+		return "the import took longer than its workflow's time limit and was stopped; split the file into smaller ones and upload them again", true
+	case "FAILED":
+		name := str(d.Error)
+		if name == "" {
+			name = "unknown error"
+		}
+		return "the import stopped unexpectedly (" + name + "); upload the file again, and contact support if it keeps happening", true
+	}
+	return "", false
+}
+
+// asyncReason is the tenant's sentence for an export invocation Lambda
+// gave up on.
+func asyncReason(f AsyncFailure) string {
+	if f.RequestContext.Condition == "EventAgeExceeded" {
+		return "the export could not be run in time (Lambda dropped its invocation after the maximum event age); start it again"
+	}
+	var resp struct {
+		ErrorType    string `json:"errorType"`
+		ErrorMessage string `json:"errorMessage"`
+	}
+	_ = json.Unmarshal(f.ResponsePayload, &resp)
+	attempts := f.RequestContext.ApproximateInvokeCount
+	msg := fmt.Sprintf("the export failed after %d attempts", max(attempts, 1))
+	switch {
+	case resp.ErrorType == "Sandbox.Timedout" || strings.Contains(resp.ErrorMessage, "timed out"):
+		msg += ": it ran out of time; export fewer object types at once or use filters"
+	case strings.HasPrefix(resp.ErrorType, "Bulk.") && resp.ErrorMessage != "":
+		msg += ": " + truncate(resp.ErrorMessage, 500) // tenant-safe (bulkerr.Message)
+	case resp.ErrorType != "":
+		msg += " (" + resp.ErrorType + "); start it again, and contact support if it keeps happening"
+	}
+	return msg
+}
+
+func truncate(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n]) + "…"
+}
