@@ -1,0 +1,265 @@
+package jobcleanup
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ccbulk/bulkops/shared/bulkerr"
+	"github.com/ccbulk/bulkops/shared/jobs"
+)
+
+// fakeStore keeps jobs and the lock holder per tenant, as dynamostore does:
+// Fail fails New or In Progress jobs and releases the holder's lock.
+type fakeStore struct {
+	jobs      map[string]jobs.Job // tenant/id
+	locks     map[string]string   // tenant -> holder
+	leases    []Lease
+	execs     map[string]JobRef
+	events    []jobs.Job
+	failErr   error
+	listedFor time.Time
+}
+
+func newFake() *fakeStore {
+	return &fakeStore{jobs: map[string]jobs.Job{}, locks: map[string]string{}, execs: map[string]JobRef{}}
+}
+
+func (f *fakeStore) GetJob(_ context.Context, tenant, id string) (jobs.Job, error) {
+	j, ok := f.jobs[tenant+"/"+id]
+	if !ok {
+		return jobs.Job{}, bulkerr.New(bulkerr.NotFound, "job %s not found", id)
+	}
+	return j, nil
+}
+
+func (f *fakeStore) Fail(_ context.Context, tenant, id, reason string, at time.Time) error {
+	if f.failErr != nil {
+		return f.failErr
+	}
+	j, ok := f.jobs[tenant+"/"+id]
+	if !ok {
+		return bulkerr.New(bulkerr.NotFound, "job %s not found", id)
+	}
+	if !j.Status.Final() {
+		j.Status, j.Message, j.EndedAt = jobs.StatusFailed, reason, &at
+		f.jobs[tenant+"/"+id] = j
+		if f.locks[tenant] == id {
+			delete(f.locks, tenant)
+		}
+	}
+	return nil
+}
+
+func (f *fakeStore) ReleaseLock(_ context.Context, tenant, job string) error {
+	if f.locks[tenant] == job {
+		delete(f.locks, tenant)
+	}
+	return nil
+}
+
+func (f *fakeStore) ExecutionJob(_ context.Context, arn string) (JobRef, bool, error) {
+	r, ok := f.execs[arn]
+	return r, ok, nil
+}
+
+func (f *fakeStore) ExpiredLeases(_ context.Context, before time.Time, limit int) ([]Lease, error) {
+	f.listedFor = before
+	var out []Lease
+	for _, l := range f.leases {
+		if l.Until.Before(before) && len(out) < limit {
+			out = append(out, l)
+		}
+	}
+	return out, nil
+}
+
+func (f *fakeStore) JobChanged(_ context.Context, j jobs.Job) error {
+	f.events = append(f.events, j)
+	return nil
+}
+
+var now = time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+
+func cleaner(f *fakeStore) *Cleaner {
+	return &Cleaner{Jobs: f, Locks: f, Executions: f, Leases: f, Events: f, Grace: time.Minute,
+		Now: func() time.Time { return now }, Log: slog.New(slog.NewJSONHandler(io.Discard, nil))}
+}
+
+func (f *fakeStore) add(tenant, id string, st jobs.Status, locked bool) {
+	f.jobs[tenant+"/"+id] = jobs.Job{Tenant: tenant, ID: id, Status: st}
+	if locked {
+		f.locks[tenant] = id
+	}
+}
+
+func statusEvent(t *testing.T, status, arn string, errName string) json.RawMessage {
+	t.Helper()
+	d := map[string]any{"executionArn": arn, "stateMachineArn": "arn:sm", "name": "n", "status": status,
+		"startDate": 1, "stopDate": 2, "input": "{}", "output": nil, "error": nil, "cause": nil}
+	if errName != "" {
+		d["error"] = errName
+		d["cause"] = "details"
+	}
+	raw, _ := json.Marshal(map[string]any{"version": "0", "detail-type": StatusChangeDetailType, "source": "aws.states",
+		"time": "2026-12-01T12:00:00Z", "detail": d})
+	return raw
+}
+
+func TestExecutionEnded(t *testing.T) {
+	for _, tc := range []struct {
+		name, status, errName string
+		job                   jobs.Status
+		registered            bool
+		wantFailed            bool
+		wantReason            string
+	}{
+		{"aborted mid-chunk", "ABORTED", "", jobs.StatusInProgress, true, true, "aborted"},
+		{"timed out", "TIMED_OUT", "States.Timeout", jobs.StatusInProgress, true, true, "time limit"},
+		{"failed outside a Catch", "FAILED", "States.Runtime", jobs.StatusNew, true, true, "States.Runtime"},
+		{"failed after MarkFailed: job already final", "FAILED", "Bulk.Invalid", jobs.StatusFailed, true, false, ""},
+		{"no job registered", "ABORTED", "", jobs.StatusInProgress, false, false, ""},
+		{"succeeded: not our business", "SUCCEEDED", "", jobs.StatusInProgress, true, false, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFake()
+			f.add("acme", "J1", tc.job, !tc.job.Final())
+			if tc.registered {
+				f.execs["arn:exec"] = JobRef{Tenant: "acme", JobID: "J1"}
+			}
+			res, err := cleaner(f).Handle(context.Background(), statusEvent(t, tc.status, "arn:exec", tc.errName))
+			if err != nil {
+				t.Fatal(err)
+			}
+			j := f.jobs["acme/J1"]
+			if got := len(res.Failed) == 1; got != tc.wantFailed {
+				t.Fatalf("failed = %v, want %v (%+v)", res.Failed, tc.wantFailed, res)
+			}
+			if tc.wantFailed {
+				if j.Status != jobs.StatusFailed || !strings.Contains(j.Message, tc.wantReason) {
+					t.Errorf("job: %s %q, want Failed with %q", j.Status, j.Message, tc.wantReason)
+				}
+				if _, held := f.locks["acme"]; held {
+					t.Error("the lock is still held")
+				}
+				if len(f.events) != 1 || f.events[0].Status != jobs.StatusFailed {
+					t.Errorf("events: %+v", f.events)
+				}
+			} else if j.Status != tc.job {
+				t.Errorf("job status changed to %s", j.Status)
+			}
+		})
+	}
+}
+
+func TestAsyncFailed(t *testing.T) {
+	record := func(condition, errType, msg string) json.RawMessage {
+		raw, _ := json.Marshal(map[string]any{
+			"version": "1.0", "timestamp": "2026-12-01T12:00:00.000Z",
+			"requestContext": map[string]any{"requestId": "r1", "functionArn": "arn:aws:lambda:us-east-1:1:function:export:$LATEST",
+				"condition": condition, "approximateInvokeCount": 3},
+			"requestPayload":  map[string]any{"tenant": "acme", "jobId": "E1", "objectTypes": []string{"queue"}},
+			"responseContext": map[string]any{"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+			"responsePayload": map[string]any{"errorType": errType, "errorMessage": msg},
+		})
+		return raw
+	}
+	for _, tc := range []struct {
+		name, condition, errType, msg, want string
+	}{
+		{"timed out three times", "RetriesExhausted", "Sandbox.Timedout", "Task timed out after 900.00 seconds", "ran out of time"},
+		{"bulk error", "RetriesExhausted", "Bulk.Transient", "the database is busy, try again", "after 3 attempts: the database is busy"},
+		{"crash", "RetriesExhausted", "Runtime.ExitError", "exit status 2", "(Runtime.ExitError)"},
+		{"too old", "EventAgeExceeded", "", "", "maximum event age"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFake()
+			f.add("acme", "E1", jobs.StatusInProgress, true)
+			res, err := cleaner(f).Handle(context.Background(), record(tc.condition, tc.errType, tc.msg))
+			if err != nil || res.Source != "async-failure" || len(res.Failed) != 1 {
+				t.Fatalf("%+v %v", res, err)
+			}
+			if j := f.jobs["acme/E1"]; j.Status != jobs.StatusFailed || !strings.Contains(j.Message, tc.want) {
+				t.Errorf("job: %s %q, want %q", j.Status, j.Message, tc.want)
+			}
+			if _, held := f.locks["acme"]; held {
+				t.Error("lock still held")
+			}
+		})
+	}
+	// A record without a job is refused (and retried into the DLQ by Lambda).
+	f := newFake()
+	_, err := cleaner(f).Handle(context.Background(), json.RawMessage(`{"requestContext":{},"requestPayload":{}}`))
+	if bulkerr.KindOf(err) != bulkerr.Invalid {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestSweep(t *testing.T) {
+	f := newFake()
+	f.add("a", "dead", jobs.StatusInProgress, true)
+	f.add("b", "done", jobs.StatusCompleted, true) // ended, but its lock stayed
+	f.add("c", "fresh", jobs.StatusInProgress, true)
+	f.leases = []Lease{
+		{Tenant: "a", Holder: "dead", Until: now.Add(-5 * time.Minute)},
+		{Tenant: "b", Holder: "done", Until: now.Add(-5 * time.Minute)},
+		{Tenant: "c", Holder: "fresh", Until: now.Add(-30 * time.Second)}, // within the grace
+		{Tenant: "d", Holder: "gone", Until: now.Add(-time.Hour)},         // no job record
+	}
+	f.locks["d"] = "gone"
+	raw, _ := json.Marshal(map[string]any{"detail-type": ScheduledDetailType, "source": "aws.events", "detail": map[string]any{}})
+	res, err := cleaner(f).Handle(context.Background(), raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !f.listedFor.Equal(now.Add(-time.Minute)) {
+		t.Errorf("leases listed before %s, want now - grace", f.listedFor)
+	}
+	if strings.Join(res.Failed, ",") != "a/dead" || res.Looked != 3 {
+		t.Fatalf("result %+v", res)
+	}
+	if j := f.jobs["a/dead"]; j.Status != jobs.StatusFailed || !strings.Contains(j.Message, "not renewed") {
+		t.Errorf("dead job: %s %q", j.Status, j.Message)
+	}
+	if f.jobs["b/done"].Status != jobs.StatusCompleted || f.jobs["c/fresh"].Status != jobs.StatusInProgress {
+		t.Errorf("jobs changed that must not: %+v", f.jobs)
+	}
+	if _, held := f.locks["a"]; held {
+		t.Error("dead job's lock held")
+	}
+	if _, held := f.locks["b"]; held {
+		t.Error("finished job's stale lock held")
+	}
+	if _, held := f.locks["d"]; held {
+		t.Error("lock of a missing job held")
+	}
+	if f.locks["c"] != "fresh" {
+		t.Error("a live job lost its lock")
+	}
+	// A second tick changes nothing: idempotent.
+	if res, err := cleaner(f).Sweep(context.Background()); err != nil || len(res.Failed) != 0 {
+		t.Fatalf("second sweep: %+v %v", res, err)
+	}
+}
+
+func TestHandleRefusesUnknownInput(t *testing.T) {
+	for _, in := range []string{`[]`, `{"detail-type":"Object Created"}`, `not json`} {
+		if _, err := cleaner(newFake()).Handle(context.Background(), json.RawMessage(in)); bulkerr.KindOf(err) != bulkerr.Invalid {
+			t.Errorf("%s: err = %v, want Invalid", in, err)
+		}
+	}
+}
+
+func TestStoreErrorsAreReturned(t *testing.T) {
+	f := newFake()
+	f.add("acme", "J1", jobs.StatusInProgress, true)
+	f.execs["arn:exec"] = JobRef{Tenant: "acme", JobID: "J1"}
+	f.failErr = bulkerr.New(bulkerr.Transient, "the database is busy")
+	if _, err := cleaner(f).Handle(context.Background(), statusEvent(t, "ABORTED", "arn:exec", "")); bulkerr.KindOf(err) != bulkerr.Transient {
+		t.Fatalf("err = %v; a store failure must fail the invocation so Lambda retries it", err)
+	}
+}

@@ -1,0 +1,221 @@
+package samtemplate_test
+
+import (
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/ccbulk/bulkops/shared/samtemplate"
+)
+
+// wildcardResourceActions may have Resource "*": AWS offers no
+// resource-level permission for them (Step Functions' log delivery).
+var wildcardResourceActions = map[string]bool{
+	"logs:CreateLogDelivery": true, "logs:GetLogDelivery": true, "logs:UpdateLogDelivery": true,
+	"logs:DeleteLogDelivery": true, "logs:ListLogDeliveries": true, "logs:PutResourcePolicy": true,
+	"logs:DescribeResourcePolicies": true, "logs:DescribeLogGroups": true,
+}
+
+// samPolicyTemplates the template may still use: they name one resource
+// and grant one narrow action set (LambdaInvokePolicy: lambda:InvokeFunction
+// on one function).
+var samPolicyTemplates = map[string]bool{"LambdaInvokePolicy": true}
+
+// objectPrefixes are the bucket's key prefixes (flow.go, exportflow,
+// audio): every object resource names one of them.
+var objectPrefix = regexp.MustCompile(`^\$\{DataBucket\.Arn\}/(imports|results|exports|audio)/\*$`)
+
+// neverGranted are actions no function may have: bucket configuration,
+// lifecycle, ACLs, policies.
+var neverGranted = regexp.MustCompile(`(?i)^s3:(Put|Delete)(Bucket|Lifecycle|.*Acl|.*Policy|.*Configuration)|^s3:.*Acl`)
+
+type statement struct {
+	where     string
+	actions   []string
+	resources []any
+	condition map[string]any
+}
+
+// identityStatements returns every Allow statement of the functions' and
+// state machines' inline policies, and the SAM policy templates used.
+func identityStatements(t *testing.T, tpl *samtemplate.Template) ([]statement, []string) {
+	t.Helper()
+	var out []statement
+	var templates []string
+	ids := append(tpl.OfType("AWS::Serverless::Function"), tpl.OfType("AWS::Serverless::StateMachine")...)
+	for _, id := range ids {
+		pols, _ := tpl.Resources[id].Properties["Policies"].([]any)
+		for i, p := range pols {
+			pm, ok := p.(map[string]any)
+			if !ok {
+				templates = append(templates, fmt.Sprintf("%s: managed policy %v", id, p))
+				continue
+			}
+			for name := range pm {
+				if name != "Statement" {
+					if !samPolicyTemplates[name] {
+						templates = append(templates, id+": "+name)
+					}
+					continue
+				}
+				sts, _ := pm["Statement"].([]any)
+				for j, s := range sts {
+					sm, _ := s.(map[string]any)
+					if sm["Effect"] != "Allow" {
+						continue
+					}
+					st := statement{where: fmt.Sprintf("%s policy %d statement %d", id, i, j)}
+					st.actions = strs(sm["Action"])
+					if r, ok := sm["Resource"].([]any); ok {
+						st.resources = r
+					} else {
+						st.resources = []any{sm["Resource"]}
+					}
+					st.condition, _ = sm["Condition"].(map[string]any)
+					out = append(out, st)
+				}
+			}
+		}
+	}
+	for _, typ := range []string{"AWS::IAM::Policy", "AWS::IAM::ManagedPolicy", "AWS::IAM::Role"} {
+		if ids := tpl.OfType(typ); len(ids) > 0 {
+			templates = append(templates, fmt.Sprintf("%s resources %v are not checked by this test; extend it", typ, ids))
+		}
+	}
+	return out, templates
+}
+
+func strs(v any) []string {
+	switch x := v.(type) {
+	case string:
+		return []string{x}
+	case []any:
+		var out []string
+		for _, e := range x {
+			out = append(out, fmt.Sprint(e))
+		}
+		return out
+	}
+	return nil
+}
+
+// resourceText renders a resource (a string, !GetAtt or !Sub) for matching.
+func resourceText(r any) string {
+	switch x := r.(type) {
+	case string:
+		return x
+	case map[string]any:
+		if ga, ok := x["Fn::GetAtt"].([]any); ok && len(ga) == 2 {
+			return fmt.Sprintf("${%v.%v}", ga[0], ga[1])
+		}
+		if sub, ok := x["Fn::Sub"].(string); ok {
+			return sub
+		}
+		if ref, ok := x["Ref"].(string); ok {
+			return "${" + ref + "}"
+		}
+	}
+	return fmt.Sprint(r)
+}
+
+// TestLeastPrivilege fails on any wildcard action, on a whole-bucket or "*"
+// resource outside the allowed list, on SAM's broad policy templates, and
+// on lifecycle, ACL or bucket-configuration actions.
+func TestLeastPrivilege(t *testing.T) {
+	tpl := loadRepoTemplate(t)
+	sts, templates := identityStatements(t, tpl)
+	for _, s := range templates {
+		t.Errorf("%s: use inline statements limited to the prefixes and actions the code uses", s)
+	}
+	if len(sts) == 0 {
+		t.Fatal("no policy statements found")
+	}
+	for _, st := range sts {
+		for _, a := range st.actions {
+			if strings.Contains(a, "*") {
+				t.Errorf("%s: wildcard action %s", st.where, a)
+			}
+			if neverGranted.MatchString(a) {
+				t.Errorf("%s: %s changes the bucket's configuration, lifecycle or ACLs", st.where, a)
+			}
+		}
+		for _, r := range st.resources {
+			res := resourceText(r)
+			switch {
+			case res == "*":
+				for _, a := range st.actions {
+					if !wildcardResourceActions[a] {
+						t.Errorf("%s: %s on resource \"*\"", st.where, a)
+					}
+				}
+			case strings.HasPrefix(res, "${DataBucket.Arn}") && res != "${DataBucket.Arn}":
+				if !objectPrefix.MatchString(res) {
+					t.Errorf("%s: bucket resource %s is not one prefix (imports/, results/, exports/, audio/)", st.where, res)
+				}
+			case res == "${DataBucket.Arn}":
+				// Only ListBucket, and only for named prefixes.
+				like, _ := st.condition["StringLike"].(map[string]any)
+				prefixes := strs(like["s3:prefix"])
+				if len(st.actions) != 1 || st.actions[0] != "s3:ListBucket" || len(prefixes) == 0 {
+					t.Errorf("%s: the whole bucket is a resource of %v (only s3:ListBucket with an s3:prefix condition may be)", st.where, st.actions)
+				}
+				for _, p := range prefixes {
+					if !regexp.MustCompile(`^(imports|results|exports|audio)/\*$`).MatchString(p) {
+						t.Errorf("%s: ListBucket prefix %q", st.where, p)
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestPrefixesPerFunction pins who may read and write which prefix, as the
+// code uses them.
+func TestPrefixesPerFunction(t *testing.T) {
+	tpl := loadRepoTemplate(t)
+	sts, _ := identityStatements(t, tpl)
+	got := map[string][]string{} // "<prefix> <action>" -> functions
+	for _, st := range sts {
+		fn := strings.Fields(st.where)[0]
+		for _, r := range st.resources {
+			m := objectPrefix.FindStringSubmatch(resourceText(r))
+			if m == nil {
+				continue
+			}
+			for _, a := range st.actions {
+				k := m[1] + " " + a
+				got[k] = append(got[k], fn)
+			}
+		}
+	}
+	want := map[string]string{
+		"imports s3:GetObject":        "ImportChunkFunction ImportControlFunction ImportFinalizeFunction ImportPrepareFunction",
+		"imports s3:GetObjectVersion": "ImportChunkFunction ImportControlFunction ImportFinalizeFunction ImportPrepareFunction",
+		"imports s3:PutObject":        "ApiFunction",
+		"results s3:PutObject":        "ImportChunkFunction ImportFinalizeFunction ImportPrepareFunction",
+		"exports s3:PutObject":        "ExportFunction",
+		"exports s3:GetObject":        "ApiFunction",
+		"audio s3:PutObject":          "ImportChunkFunction",
+	}
+	for k, w := range want {
+		fns := got[k]
+		sort.Strings(fns)
+		if strings.Join(fns, " ") != w {
+			t.Errorf("%s: granted to %v, want %s", k, fns, w)
+		}
+	}
+	// Only the workflow's own files are ever deleted (a chunk's stale
+	// decisions, merged parts); never uploads, exports or prompts.
+	for k, fns := range got {
+		if !strings.HasSuffix(k, "s3:DeleteObject") {
+			continue
+		}
+		for _, fn := range fns {
+			if k != "results s3:DeleteObject" || (fn != "ImportChunkFunction" && fn != "ImportFinalizeFunction") {
+				t.Errorf("%s granted to %s", k, fn)
+			}
+		}
+	}
+}
