@@ -1,0 +1,403 @@
+package cleanupapp_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
+
+	"github.com/ccbulk/bulkops/shared/awsenv"
+	"github.com/ccbulk/bulkops/shared/cleanupapp"
+	"github.com/ccbulk/bulkops/shared/devstack"
+	"github.com/ccbulk/bulkops/shared/dynamostore"
+	"github.com/ccbulk/bulkops/shared/jobs"
+	"github.com/ccbulk/bulkops/shared/localtest"
+)
+
+func quiet() *slog.Logger { return slog.New(slog.NewJSONHandler(io.Discard, nil)) }
+
+func suffix() string {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+func tablesOf(st *localtest.Stack) dynamostore.Tables {
+	return dynamostore.Tables{Objects: st.Ref("ObjectsTable"), Jobs: st.Ref("JobsTable"), Control: st.Ref("ControlTable")}
+}
+
+// TestSweeperOnDynamoDBLocal: a job whose lock lease ran out is found
+// through the sparse leases index and failed, with its lock released; a
+// job with a live lease and a job within the grace are left alone.
+func TestSweeperOnDynamoDBLocal(t *testing.T) {
+	st := localtest.Require(t)
+	st.Provision(t)
+	ctx := context.Background()
+	now := time.Now()
+	past := dynamostore.New(st.Clients.DynamoDB, tablesOf(st), func() time.Time { return now.Add(-10 * time.Minute) })
+	db := dynamostore.New(st.Clients.DynamoDB, tablesOf(st), func() time.Time { return now })
+	start := func(store *dynamostore.Store, tenant, id string, lease time.Duration) {
+		t.Helper()
+		if err := store.CreateJob(ctx, jobs.Job{Tenant: tenant, ID: id, Type: jobs.TypeImport, Status: jobs.StatusNew, SubmittedAt: now}); err != nil {
+			t.Fatal(err)
+		}
+		if l, err := store.AcquireLock(ctx, tenant, id, lease); err != nil || !l.Acquired {
+			t.Fatalf("lock: %+v %v", l, err)
+		}
+		if err := store.MarkInProgress(ctx, tenant, id, 10, 1, now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	start(past, "dead", "J1", time.Minute)         // lease ended 9 minutes ago
+	start(db, "alive", "J2", 5*time.Minute)        // lease ends in 5 minutes
+	start(past, "grace", "J3", 9*time.Minute+30e9) // ended 30 s ago: within the grace
+
+	c := cleanupapp.Assemble(db, nil, quiet())
+	c.Now = func() time.Time { return now }
+	res, err := c.Sweep(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(res.Failed, ",") != "dead/J1" {
+		t.Fatalf("sweep: %+v", res)
+	}
+	j, err := db.GetJob(ctx, "dead", "J1")
+	if err != nil || j.Status != jobs.StatusFailed || !strings.Contains(j.Message, "not renewed") || j.EndedAt == nil {
+		t.Fatalf("dead job: %+v %v", j, err)
+	}
+	if l, _ := db.PeekLock(ctx, "dead"); l.Holder != "" {
+		t.Errorf("dead tenant still locked by %s", l.Holder)
+	}
+	out, err := st.Clients.DynamoDB.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(st.Ref("ControlTable")),
+		Key: map[string]ddbtypes.AttributeValue{"pk": &ddbtypes.AttributeValueMemberS{Value: "LOCK#dead"}, "sk": &ddbtypes.AttributeValueMemberS{Value: "LOCK"}}})
+	if err != nil || out.Item != nil {
+		t.Errorf("the dead job's lock item is still there: %v %v", out.Item, err)
+	}
+	for _, k := range [][2]string{{"alive", "J2"}, {"grace", "J3"}} {
+		if j, _ := db.GetJob(ctx, k[0], k[1]); j.Status != jobs.StatusInProgress {
+			t.Errorf("%s/%s: %s, want In Progress", k[0], k[1], j.Status)
+		}
+	}
+	if l, _ := db.PeekLock(ctx, "alive"); l.Holder != "J2" {
+		t.Errorf("live lock lost: %+v", l)
+	}
+	if res, err := c.Sweep(ctx); err != nil || len(res.Failed) != 0 || res.Looked != 0 {
+		t.Errorf("second sweep: %+v %v", res, err)
+	}
+}
+
+// devStack returns the running dev server's tables and clients (resources
+// prefixed bulkops-local-), and fails when it is not up.
+func devStack(t *testing.T) (*localtest.Stack, devstack.Names, *dynamostore.Store) {
+	t.Helper()
+	st := localtest.Require(t)
+	resp, err := http.Get(os.Getenv("AWS_ENDPOINT_URL_LAMBDA") + "/_local/health")
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("the dev server is not up (make stack-up): %v", err)
+	}
+	resp.Body.Close()
+	names := st.Names
+	names.Prefix = "bulkops-local-"
+	ref := func(id string) string { v, _ := names.Ref(id); return v }
+	db := dynamostore.New(st.Clients.DynamoDB, dynamostore.Tables{Objects: ref("ObjectsTable"), Jobs: ref("JobsTable"), Control: ref("ControlTable")}, time.Now)
+	return st, names, db
+}
+
+// workTypes is a valid work-type CSV of n rows.
+func workTypes(n int) []byte {
+	var b bytes.Buffer
+	b.WriteString("Name,Description,Type\n")
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&b, "Code %06d,Generated for the cleanup test,IDLE_CODE\n", i)
+	}
+	return b.Bytes()
+}
+
+func upload(t *testing.T, st *localtest.Stack, bucket, key string, body []byte) string {
+	t.Helper()
+	out, err := st.Clients.S3.PutObject(context.Background(), &s3.PutObjectInput{Bucket: &bucket, Key: &key, Body: bytes.NewReader(body)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return aws.ToString(out.VersionId)
+}
+
+// jobOf waits for the job of the upload key to satisfy ok.
+func jobOf(t *testing.T, db *dynamostore.Store, tenant, key string, within time.Duration, ok func(jobs.Job) bool) jobs.Job {
+	t.Helper()
+	var last jobs.Job
+	for deadline := time.Now().Add(within); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		list, err := db.ListJobs(context.Background(), tenant, 20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, j := range list {
+			if j.SourceKey == key {
+				last = j
+				if ok(j) {
+					return j
+				}
+			}
+		}
+	}
+	t.Fatalf("job of %s did not get there within %s; last seen: %+v", key, within, last)
+	return jobs.Job{}
+}
+
+func checkEnded(t *testing.T, db *dynamostore.Store, j jobs.Job, reason string) {
+	t.Helper()
+	if j.Status != jobs.StatusFailed || !strings.Contains(j.Message, reason) || j.EndedAt == nil {
+		t.Errorf("job %s: %s %q, want Failed saying %q", j.ID, j.Status, j.Message, reason)
+	}
+	c := j.Counts
+	if c.Processed != c.Created+c.Updated+c.Unchanged+c.Failed || c.Processed > c.Total {
+		t.Errorf("job %s: inconsistent counts %+v", j.ID, c)
+	}
+	if l, err := db.PeekLock(context.Background(), j.Tenant); err != nil || l.Holder != "" {
+		t.Errorf("tenant %s still locked by %q (%v)", j.Tenant, l.Holder, err)
+	}
+}
+
+// TestAbortedExecutionFailsItsJob aborts a running import mid-chunk with
+// StopExecution. The local Step Functions server sends the ABORTED
+// "Execution Status Change" event to the dev server's EventBridge, whose
+// rule (from template.yaml) invokes the cleanup function, which fails the
+// job and frees the tenant.
+func TestAbortedExecutionFailsItsJob(t *testing.T) {
+	st, names, db := devStack(t)
+	ctx := context.Background()
+	tenant := "abort-" + suffix()
+	bucket, _ := names.Ref("DataBucket")
+	machine, _ := names.Ref("ImportStateMachine")
+	key := "imports/" + tenant + "/work-type/many.csv"
+	upload(t, st, bucket, key, workTypes(5000))
+
+	// Find the execution and wait until a chunk is running.
+	var exec string
+	for deadline := time.Now().Add(60 * time.Second); exec == "" || !chunkStarted(t, st.Clients.SFN, exec); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no running chunk of %s seen (execution %q)", key, exec)
+		}
+		if exec == "" {
+			exec = runningExecution(t, st.Clients.SFN, machine, key)
+		}
+	}
+	if _, err := st.Clients.SFN.StopExecution(ctx, &sfn.StopExecutionInput{ExecutionArn: &exec, Cause: aws.String("stopped by the cleanup test")}); err != nil {
+		t.Fatal(err)
+	}
+	j := jobOf(t, db, tenant, key, 60*time.Second, func(j jobs.Job) bool { return j.Status.Final() })
+	checkEnded(t, db, j, "aborted")
+	// Chunks already running when the execution stopped may still commit;
+	// the counts stay consistent whatever they do.
+	time.Sleep(2 * time.Second)
+	after, err := db.GetJob(ctx, tenant, j.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkEnded(t, db, after, "aborted")
+}
+
+func runningExecution(t *testing.T, client *sfn.Client, machine, key string) string {
+	t.Helper()
+	out, err := client.ListExecutions(context.Background(), &sfn.ListExecutionsInput{StateMachineArn: &machine, StatusFilter: sfntypes.ExecutionStatusRunning})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range out.Executions {
+		d, err := client.DescribeExecution(context.Background(), &sfn.DescribeExecutionInput{ExecutionArn: e.ExecutionArn})
+		if err == nil && strings.Contains(aws.ToString(d.Input), `"`+key+`"`) {
+			return aws.ToString(e.ExecutionArn)
+		}
+	}
+	return ""
+}
+
+func chunkStarted(t *testing.T, client *sfn.Client, exec string) bool {
+	t.Helper()
+	p := sfn.NewGetExecutionHistoryPaginator(client, &sfn.GetExecutionHistoryInput{ExecutionArn: &exec, MaxResults: 100})
+	for p.HasMorePages() {
+		page, err := p.NextPage(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ev := range page.Events {
+			if ev.Type == sfntypes.HistoryEventTypeTaskStateEntered && aws.ToString(ev.StateEnteredEventDetails.Name) == "ProcessChunk" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// TestTimedOutExecutionFailsItsJob runs the real import definition with a
+// state machine TimeoutSeconds of a few seconds and a wait inside the
+// chunk Map, so the execution times out mid-chunk (TIMED_OUT). The test
+// machine is not the template's, so no rule routes its event: the test
+// takes the event the local Step Functions server sent to the dev server's
+// EventBridge and invokes the cleanup function with it through the Lambda
+// Invoke API, as the rule would.
+func TestTimedOutExecutionFailsItsJob(t *testing.T) {
+	st, names, db := devStack(t)
+	ctx := context.Background()
+	tenant := "timeout-" + suffix()
+	bucket, _ := names.Ref("DataBucket")
+	key := "imports/" + tenant + "/work-type/slow.csv"
+	// The upload runs through the real machine first (and completes), so
+	// the tenant is free; then the test machine imports it again as a
+	// different upload (another sequencer), which makes a new job.
+	version := upload(t, st, bucket, key, workTypes(30))
+	jobOf(t, db, tenant, key, 60*time.Second, func(j jobs.Job) bool { return j.Status == jobs.StatusCompleted })
+
+	p := devstack.Provisioner{Names: names, TemplateDir: st.Root}
+	def, err := p.Definition("ImportStateMachine")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var asl map[string]any
+	if err := json.Unmarshal([]byte(def), &asl); err != nil {
+		t.Fatal(err)
+	}
+	asl["TimeoutSeconds"] = 6
+	proc := asl["States"].(map[string]any)["ProcessChunks"].(map[string]any)["ItemProcessor"].(map[string]any)
+	proc["States"].(map[string]any)["SlowChunk"] = map[string]any{"Type": "Wait", "Seconds": 120, "Next": "ProcessChunk"}
+	proc["StartAt"] = "SlowChunk"
+	raw, _ := json.Marshal(asl)
+	name := "cleanup-timeout-" + suffix()
+	sm, err := st.Clients.SFN.CreateStateMachine(ctx, &sfn.CreateStateMachineInput{Name: &name, Definition: aws.String(string(raw)),
+		RoleArn: aws.String("arn:aws:iam::000000000000:role/test")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = st.Clients.SFN.DeleteStateMachine(ctx, &sfn.DeleteStateMachineInput{StateMachineArn: sm.StateMachineArn}) })
+	event, _ := json.Marshal(map[string]any{
+		"version": "0", "id": "timeout-" + suffix(), "detail-type": "Object Created", "source": "aws.s3",
+		"account": "000000000000", "time": time.Now().UTC().Format(time.RFC3339), "region": "us-east-1",
+		"resources": []string{"arn:aws:s3:::" + bucket},
+		"detail": map[string]any{"version": "0", "bucket": map[string]any{"name": bucket},
+			"object": map[string]any{"key": key, "size": 100, "etag": "x", "version-id": version, "sequencer": "timeout-test"},
+			"reason": "PutObject", "requester": "test"},
+	})
+	started, err := st.Clients.SFN.StartExecution(ctx, &sfn.StartExecutionInput{StateMachineArn: sm.StateMachineArn, Input: aws.String(string(event))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	exec := aws.ToString(started.ExecutionArn)
+
+	// The TIMED_OUT event, as the local Step Functions server sent it.
+	type detail struct {
+		ExecutionArn string `json:"executionArn"`
+		Status       string `json:"status"`
+	}
+	var timedOut json.RawMessage
+	for deadline := time.Now().Add(30 * time.Second); timedOut == nil; time.Sleep(200 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no TIMED_OUT status change event reached the dev server's EventBridge")
+		}
+		timedOut = busEvent(t, exec, "TIMED_OUT")
+	}
+	// The job was In Progress (a chunk was waiting) when the time ran out.
+	j := jobOf(t, db, tenant, key, 5*time.Second, func(j jobs.Job) bool { return j.Status == jobs.StatusInProgress })
+	fn, _ := names.Ref("JobCleanupFunction")
+	out, err := awsenv.Lambda(st.Config).Invoke(ctx, &lambda.InvokeInput{FunctionName: &fn, InvocationType: lambdatypes.InvocationTypeRequestResponse, Payload: timedOut})
+	if err != nil || out.FunctionError != nil {
+		t.Fatalf("cleanup: %v %s", err, out.Payload)
+	}
+	j, err = db.GetJob(ctx, tenant, j.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkEnded(t, db, j, "time limit")
+}
+
+// busEvent returns the Step Functions status change event of exec with
+// status that the dev server's EventBridge received, in EventBridge's
+// envelope, or nil.
+func busEvent(t *testing.T, exec, status string) json.RawMessage {
+	t.Helper()
+	resp, err := http.Get(strings.TrimSuffix(os.Getenv("AWS_ENDPOINT_URL_EVENTBRIDGE"), "/") + "/_local/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var all []json.RawMessage
+	if err := json.NewDecoder(resp.Body).Decode(&all); err != nil {
+		t.Fatal(err)
+	}
+	for _, raw := range all {
+		var ev struct {
+			DetailType string `json:"detail-type"`
+			Source     string `json:"source"`
+			Detail     struct {
+				ExecutionArn string `json:"executionArn"`
+				Status       string `json:"status"`
+			} `json:"detail"`
+		}
+		if json.Unmarshal(raw, &ev) == nil && ev.Source == "aws.states" && ev.DetailType == "Step Functions Execution Status Change" &&
+			ev.Detail.ExecutionArn == exec && ev.Detail.Status == status {
+			return raw
+		}
+	}
+	return nil
+}
+
+// TestExportRetriesExhaustedFailsItsJob invokes the cleanup function
+// through the Lambda Invoke API with the OnFailure destination record
+// Lambda sends when an asynchronous export invocation ran out of retries
+// (the dev server's Lambda server sends the same record once it plays
+// EventInvokeConfig). The export job, In Progress and holding the tenant
+// lock, ends Failed with the reason and the tenant is free.
+func TestExportRetriesExhaustedFailsItsJob(t *testing.T) {
+	st, names, db := devStack(t)
+	ctx := context.Background()
+	tenant := "export-" + suffix()
+	id := "E" + strings.ToUpper(suffix())
+	if err := db.CreateJob(ctx, jobs.Job{Tenant: tenant, ID: id, Type: jobs.TypeExport, ObjectType: "queue", Status: jobs.StatusNew, SubmittedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	if l, err := db.AcquireLock(ctx, tenant, id, 5*time.Minute); err != nil || !l.Acquired {
+		t.Fatalf("lock %+v %v", l, err)
+	}
+	if err := db.MarkInProgress(ctx, tenant, id, 100, 1, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	exportFn, _ := names.Ref("ExportFunction")
+	record, _ := json.Marshal(map[string]any{
+		"version": "1.0", "timestamp": time.Now().UTC().Format("2006-01-02T15:04:05.000Z"),
+		"requestContext": map[string]any{"requestId": suffix(), "functionArn": devstack.FunctionARN(exportFn) + ":$LATEST",
+			"condition": "RetriesExhausted", "approximateInvokeCount": 3},
+		"requestPayload":  map[string]any{"tenant": tenant, "jobId": id, "objectTypes": []string{"queue"}},
+		"responseContext": map[string]any{"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+		"responsePayload": map[string]any{"errorType": "Sandbox.Timedout", "errorMessage": "Task timed out after 900.00 seconds"},
+	})
+	fn, _ := names.Ref("JobCleanupFunction")
+	out, err := awsenv.Lambda(st.Config).Invoke(ctx, &lambda.InvokeInput{FunctionName: &fn, InvocationType: lambdatypes.InvocationTypeRequestResponse, Payload: record})
+	if err != nil || out.FunctionError != nil {
+		t.Fatalf("cleanup: %v %s", err, out.Payload)
+	}
+	j, err := db.GetJob(ctx, tenant, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkEnded(t, db, j, "after 3 attempts")
+	if !strings.Contains(j.Message, "ran out of time") {
+		t.Errorf("reason %q does not say the export ran out of time", j.Message)
+	}
+}
