@@ -286,7 +286,9 @@ func TestTimedOutExecutionFailsItsJob(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _, _ = st.Clients.SFN.DeleteStateMachine(ctx, &sfn.DeleteStateMachineInput{StateMachineArn: sm.StateMachineArn}) })
+	t.Cleanup(func() {
+		_, _ = st.Clients.SFN.DeleteStateMachine(ctx, &sfn.DeleteStateMachineInput{StateMachineArn: sm.StateMachineArn})
+	})
 	event, _ := json.Marshal(map[string]any{
 		"version": "0", "id": "timeout-" + suffix(), "detail-type": "Object Created", "source": "aws.s3",
 		"account": "000000000000", "time": time.Now().UTC().Format(time.RFC3339), "region": "us-east-1",
