@@ -2,10 +2,10 @@ package authn
 
 import (
 	"context"
-	"math/big"
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/base64"
+	"math/big"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
