@@ -10,7 +10,9 @@
 //	bulkops token [--tenant T] [--user U]      (local stack only)
 //
 // The API's base URL comes from --api or BULKOPS_API (default
-// http://127.0.0.1:3000), the token from --token or BULKOPS_TOKEN.
+// BULKOPS_API_URL, which infra/local/env.sh sets, or the local stack's
+// http://127.0.0.1:3000/dev: API Gateway serves the API under its stage);
+// the token comes from --token or BULKOPS_TOKEN.
 package main
 
 import (
@@ -31,6 +33,10 @@ import (
 	"github.com/ccbulk/bulkops/shared/authn"
 	"github.com/ccbulk/bulkops/shared/exportspec"
 )
+
+// defaultAPI is the local stack's API: the dev server plays API Gateway
+// with the template's stage, dev.
+const defaultAPI = "http://127.0.0.1:3000/dev"
 
 const usage = `usage:
   bulkops import FILE --type T [--dry-run] [--wait] [--errors-out FILE]
@@ -65,7 +71,7 @@ func run(ctx context.Context, args []string, out, info io.Writer) error {
 	cmd, args := args[0], args[1:]
 	fs := flag.NewFlagSet("bulkops "+cmd, flag.ContinueOnError)
 	fs.SetOutput(info)
-	api := fs.String("api", envOr("BULKOPS_API", "http://127.0.0.1:3000"), "API base URL")
+	api := fs.String("api", envOr("BULKOPS_API", envOr("BULKOPS_API_URL", defaultAPI)), "API base URL")
 	token := fs.String("token", os.Getenv("BULKOPS_TOKEN"), "bearer token")
 	client := func() (*apiclient.Client, error) {
 		if *token == "" {
@@ -175,16 +181,16 @@ func run(ctx context.Context, args []string, out, info io.Writer) error {
 	case "token":
 		tenant := fs.String("tenant", "demo", "tenant")
 		user := fs.String("user", "admin@demo.example", "user (e-mail)")
-		keyPath := fs.String("key", ".tools/run/jwt-key.pem", "the local dev server's key")
+		keyPath := fs.String("key", ".tools/run/jwt-key.pem", "the local dev server's signing keys")
 		ttl := fs.Duration("ttl", 12*time.Hour, "validity")
 		if _, err := parse(fs, args, 0); err != nil {
 			return err
 		}
-		key, err := authn.LoadOrCreateKey(*keyPath)
+		keys, err := authn.LoadOrCreateKeySet(*keyPath)
 		if err != nil {
 			return err
 		}
-		tok, err := authn.LocalToken(key, *tenant, *user, *ttl)
+		tok, err := authn.LocalToken(keys, authn.LocalIssuer(os.Getenv), *tenant, *user, *ttl)
 		if err != nil {
 			return err
 		}
