@@ -66,8 +66,6 @@ func run(ctx context.Context, args []string, out, info io.Writer) error {
 func (a *app) execute(ctx context.Context, args []string) error {
 	root := a.rootCommand()
 	root.SetArgs(args)
-	root.SetOut(a.out)
-	root.SetErr(a.info)
 	err := root.ExecuteContext(ctx)
 	switch {
 	case err == nil:

@@ -29,6 +29,9 @@ func (a *app) rootCommand() *cobra.Command {
 		}),
 	}
 	root.SetVersionTemplate("bulkops {{.Version}}\n")
+	// Before the completion command is made: it keeps the writer.
+	root.SetOut(a.out)
+	root.SetErr(a.info)
 	pf := root.PersistentFlags()
 	pf.StringVar(&a.api, "api", "", "API base URL (default: profile, BULKOPS_API_URL, or http://127.0.0.1:$BULKOPS_API_PORT/dev)")
 	pf.StringVar(&a.token, "token", "", "bearer token (default: profile's token_env or token_command, or BULKOPS_TOKEN)")
