@@ -201,7 +201,7 @@ func (a *app) saveReports(ctx context.Context, c *apiclient.Client, j apiclient.
 	if j.Links == nil {
 		return nil
 	}
-	save := func(link, path, what string) ([]byte, error) {
+	save := func(link, path, what string, quiet bool) ([]byte, error) {
 		if link == "" || path == "" {
 			return nil, nil
 		}
@@ -212,10 +212,12 @@ func (a *app) saveReports(ctx context.Context, c *apiclient.Client, j apiclient.
 		if err := os.WriteFile(path, b, 0o644); err != nil {
 			return nil, err
 		}
-		a.note("%s saved to %s", what, path)
+		if !quiet {
+			a.note("%s saved to %s", what, path)
+		}
 		return b, nil
 	}
-	b, err := save(j.Links.Errors, r.errorsOut, "error CSV")
+	b, err := save(j.Links.Errors, r.errorsOut, "error CSV", show)
 	if err != nil {
 		return err
 	}
@@ -223,7 +225,7 @@ func (a *app) saveReports(ctx context.Context, c *apiclient.Client, j apiclient.
 		fmt.Fprintf(a.out, "\nError CSV saved to %s (fix the rows and import it again as it is):\n%s", r.errorsOut, strings.TrimPrefix(string(b), "\uFEFF"))
 	}
 	if j.Type != "export" {
-		if _, err := save(j.Links.Results, r.resultsOut, "results CSV"); err != nil {
+		if _, err := save(j.Links.Results, r.resultsOut, "results CSV", false); err != nil {
 			return err
 		}
 	}
