@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/ccbulk/bulkops/shared/apiclient"
 )
 
 // fake is a scripted API: routes answer by "METHOD /path"; it records
@@ -485,5 +487,20 @@ func TestUploadRefusalsAreSentences(t *testing.T) {
 	close(block)
 	if r.code != exitInterrupted || !strings.Contains(r.err.Error(), "storage keeps nothing") {
 		t.Fatalf("Ctrl-C during the upload: %d %v", r.code, r.err)
+	}
+}
+
+// TestUploadProgressAndTimeout: the upload line tells bytes, percent, rate
+// and ETA; the upload timeout grows with the file.
+func TestUploadProgressAndTimeout(t *testing.T) {
+	line := uploadLine("/x/q.csv", 5<<20, 20<<20, 5*time.Second)
+	for _, want := range []string{"q.csv", "5.0 MB / 20.0 MB", " 25%", "1.0 MB/s", "ETA 15s"} {
+		if !strings.Contains(line, want) {
+			t.Errorf("progress %q lacks %q", line, want)
+		}
+	}
+	small, big := apiclient.UploadTimeout(10<<10), apiclient.UploadTimeout(500<<20)
+	if small != 2*time.Minute || big < 30*time.Minute || big > 40*time.Minute {
+		t.Errorf("upload timeouts: 10 KB %s, 500 MB %s", small, big)
 	}
 }
