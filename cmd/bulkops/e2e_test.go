@@ -6,6 +6,8 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -18,6 +20,7 @@ import (
 	"github.com/ccbulk/bulkops/shared/apiclient"
 	"github.com/ccbulk/bulkops/shared/audiozip/audiotest"
 	"github.com/ccbulk/bulkops/shared/exportspec"
+	"github.com/ccbulk/bulkops/shared/httpapi/openapitest"
 	"github.com/ccbulk/bulkops/shared/jobs"
 	"github.com/ccbulk/bulkops/shared/localtest"
 )
@@ -32,17 +35,21 @@ func TestCLIEndToEnd(t *testing.T) {
 	tok := r.token(t, "ops@"+r.tenant+".example")
 
 	errFile := filepath.Join(t.TempDir(), "errors.csv")
-	out, info, err := cli("import", filepath.Join(st.Root, "samples", "work-type.csv"), "--type", "Work Type", "--wait", "--errors-out", errFile, "--token", tok)
-	if err != nil {
-		t.Fatalf("import: %v\n%s\n%s", err, out, info)
+	resFile := filepath.Join(t.TempDir(), "results.csv")
+	out, info, err := cli("import", filepath.Join(st.Root, "samples", "work-type.csv"), "--type", "Work Type", "--wait", "--errors-out", errFile, "--results-out", resFile, "--token", tok)
+	if exitCode(err) != exitCompletedWithErrors {
+		t.Fatalf("import: exit %d (%v), want %d for Completed with errors\n%s\n%s", exitCode(err), err, exitCompletedWithErrors, out, info)
 	}
 	for _, want := range []string{"Completed with errors", "ops@" + tenant + ".example", "8 total, 5 created, 0 updated, 0 unchanged, 3 failed", "Error CSV saved"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("import output lacks %q:\n%s", want, out)
 		}
 	}
-	if !strings.Contains(info, "100%") {
-		t.Errorf("no progress shown:\n%s", info)
+	if strings.Contains(info, "\r") {
+		t.Errorf("progress drawn though standard error is no terminal:\n%q", info)
+	}
+	if res, err := os.ReadFile(resFile); err != nil || strings.Count(string(res), "created") != 5 {
+		t.Errorf("results CSV: %v %q", err, res)
 	}
 	saved, err := os.ReadFile(errFile)
 	if err != nil || strings.Count(string(saved), "\n") != 4 || !strings.Contains(string(saved), "NOT_ALLOWED") {
@@ -59,14 +66,14 @@ func TestCLIEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	out, info, err = cli("import", zipPath, "--type", "audio-file", "--wait", "--errors-out", filepath.Join(t.TempDir(), "zip-errors.csv"), "--token", tok)
-	if err != nil || !strings.Contains(out, "2 total, 1 created, 0 updated, 0 unchanged, 1 failed") || !strings.Contains(out, "ivr/readme.txt,3,NOT_WAV") {
+	if exitCode(err) != exitCompletedWithErrors || !strings.Contains(out, "2 total, 1 created, 0 updated, 0 unchanged, 1 failed") || !strings.Contains(out, "ivr/readme.txt,3,NOT_WAV") {
 		t.Fatalf("audio import: %v\n%s\n%s", err, out, info)
 	}
 
 	// Export what was imported, through the API and the export function
 	// (invoked asynchronously on the dev server's Lambda API).
 	zipOut := filepath.Join(t.TempDir(), "export.zip")
-	out, info, err = cli("export", "work-type", "--prefix", "cli_", "--wait", "-o", zipOut, "--token", tok)
+	out, info, err = cli("export", "work-type", "--prefix", "cli_", "--wait", "--out", zipOut, "--token", tok)
 	if err != nil || !strings.Contains(out, "Completed") {
 		t.Fatalf("export: %v\n%s\n%s", err, out, info)
 	}
@@ -90,11 +97,52 @@ func TestCLIEndToEnd(t *testing.T) {
 		t.Fatalf("jobs: %v\n%s", err, out)
 	}
 	_, _, err = cli("job", "01JZZZZZZZZZZZZZZZZZZZZZZZ", "--token", tok)
-	if err == nil || !strings.Contains(err.Error(), "404") {
+	if err == nil || !strings.Contains(err.Error(), "404") || exitCode(err) != exitGeneric {
 		t.Fatalf("unknown job: %v", err)
 	}
-	if _, _, err := cli("jobs", "--token", "not-a-token"); err == nil || !strings.Contains(err.Error(), "401") {
+	if _, _, err := cli("jobs", "--token", "not-a-token"); err == nil || !strings.Contains(err.Error(), "401") || exitCode(err) != exitAuth {
 		t.Fatalf("bad token: %v", err)
+	}
+
+	// -o json prints the API's documents (and the rig validates every
+	// answer against openapi.json).
+	out, _, err = cli("jobs", "--all", "--limit", "1", "-o", "json", "--token", tok)
+	var page struct {
+		Jobs []struct{ ID, Status string }
+	}
+	if err != nil || json.Unmarshal([]byte(out), &page) != nil || len(page.Jobs) != 3 {
+		t.Fatalf("jobs --all -o json: %v\n%s", err, out)
+	}
+	out, _, err = cli("job", page.Jobs[2].ID, "--wait", "-o", "json", "--token", tok)
+	var j struct{ ID, Status string }
+	if exitCode(err) != exitCompletedWithErrors || json.Unmarshal([]byte(out), &j) != nil || j.ID != page.Jobs[2].ID || j.Status != "Completed with errors" {
+		t.Fatalf("job --wait -o json: %d %v\n%s", exitCode(err), err, out)
+	}
+	if out, _, err = cli("types", "--token", tok); err != nil || !strings.Contains(out, "work-type") || !strings.Contains(out, "queue") {
+		t.Fatalf("types: %v\n%s", err, out)
+	}
+	if out, _, err = cli("types", "Work Type", "--token", tok); err != nil || !strings.Contains(out, "IDLE_CODE") {
+		t.Fatalf("types Work Type: %v\n%s", err, out)
+	}
+}
+
+// TestUploadRefusedByStorage: the real storage's refusal of an upload over
+// the form's limit (MinIO's XML EntityTooLarge) reaches the user as a
+// sentence.
+func TestUploadRefusedByStorage(t *testing.T) {
+	r := newE2E(t, "cli-big-")
+	c := &apiclient.Client{Base: r.api, Token: r.token(t, "")}
+	ctx := context.Background()
+	imp, err := c.CreateImport(ctx, "queue", "big.csv", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	size := imp.MaxBytes + 1
+	body := io.LimitReader(strings.NewReader(strings.Repeat("Name\n", int(size/5)+1)), size)
+	err = c.UploadFile(ctx, imp.Upload, imp.FileName, body, size, imp.MaxBytes, nil)
+	var ue *apiclient.UploadError
+	if !errors.As(err, &ue) || ue.Code != "EntityTooLarge" || !strings.Contains(ue.Error(), "larger than the limit of 5.0 MB") || strings.Contains(ue.Error(), "<") {
+		t.Fatalf("oversize upload: %v", err)
 	}
 }
 
@@ -136,7 +184,7 @@ func TestCLISchedulesEndToEnd(t *testing.T) {
 	}
 
 	zipOut := filepath.Join(t.TempDir(), "test.zip")
-	out, info, err = cli("schedules", "test", id, "--wait", "-o", zipOut, "--timeout", "2m", "--token", tok)
+	out, info, err = cli("schedules", "test", id, "--wait", "--out", zipOut, "--timeout", "2m", "--token", tok)
 	if err != nil || !strings.Contains(out, "Completed") || !strings.Contains(info, "TEST_cli_Export_") {
 		t.Fatalf("test export: %v\n%s\n%s", err, out, info)
 	}
@@ -187,7 +235,7 @@ func e2eAPI() string {
 	if u := os.Getenv("BULKOPS_API_URL"); u != "" {
 		return strings.TrimSuffix(u, "/")
 	}
-	return defaultAPI
+	return "http://127.0.0.1:3000/dev"
 }
 
 // TestScheduledRunRoundTrips runs a scheduled export the way AWS runs it,
@@ -308,6 +356,7 @@ func TestScheduledRunRoundTrips(t *testing.T) {
 // e2eRig is a fresh tenant on the running dev server and the CLI run
 // against its API.
 type e2eRig struct {
+	t      *testing.T
 	st     *localtest.Stack
 	api    string
 	tenant string
@@ -326,14 +375,18 @@ func newE2E(t *testing.T, prefix string) *e2eRig {
 	resp.Body.Close()
 	var b [4]byte
 	_, _ = rand.Read(b[:])
-	return &e2eRig{st: st, api: api, tenant: prefix + hex.EncodeToString(b[:])}
+	return &e2eRig{t: t, st: st, api: api, tenant: prefix + hex.EncodeToString(b[:])}
 }
 
 // cli runs the CLI with args against the API: its output and its progress
-// and information lines.
+// and information lines. Every answer of the API is validated against
+// openapi.json.
 func (r *e2eRig) cli(args ...string) (string, string, error) {
 	var out, info bytes.Buffer
-	err := run(context.Background(), append(args, "--api", r.api), &out, &info)
+	a := newApp(&out, &info, os.Getenv)
+	a.httpClient = openapitest.Client(r.t, r.api)
+	a.httpClient.Timeout = time.Minute
+	err := a.execute(context.Background(), append(args, "--api", r.api))
 	return out.String(), info.String(), err
 }
 

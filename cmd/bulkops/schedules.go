@@ -1,77 +1,54 @@
 package main
 
 import (
-	"context"
-	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/ccbulk/bulkops/shared/apiclient"
 	"github.com/ccbulk/bulkops/shared/exportspec"
 	"github.com/ccbulk/bulkops/shared/schedule"
 )
 
-const schedulesUsage = `usage:
-  bulkops schedules list
-  bulkops schedules show ID
-  bulkops schedules create --title T --types T[,T...] --frequency F [when flags] [what flags] [--file BODY.json]
-  bulkops schedules edit ID [--title T] [--types ...] [when flags] [what flags] [--file BODY.json]
-  bulkops schedules clone ID [--title T]
-  bulkops schedules suspend ID | resume ID | delete ID
-  bulkops schedules test ID [--wait] [-o FILE.zip] [--timeout D]
-  bulkops schedules runs ID [--limit N]
-when: --frequency once|hourly|daily|weekly|monthly --time 06:00 --tz Europe/Berlin
+const scheduleWhenHelp = `when: --frequency once|hourly|daily|weekly|monthly --time 06:00 --tz Europe/Berlin
       --weekday 1|mon --day 31 --at 2026-12-01T06:30 (once; without --at: now)
 what: --range all|interval|incremental [--from RFC3339 --to RFC3339] --fields name,description
-      --header labels|keys --multi joined|columns --split-rows N --split-bytes N
-      --prefix P --no-neutralize --max-failures N --description TEXT
+      --header labels|keys --multi joined|columns --filter 'FIELD OP VALUE' --split-rows N
+      --split-bytes N --prefix P --no-neutralize --max-failures N --description TEXT
 --file reads a JSON body (title, description, objectTypes, prefix, when, options,
-maxFailures) for anything complex, such as filters; flags override it.
-`
+maxFailures); flags override it.`
 
 // defFlags are the flags that shape a schedule's definition; only the
-// flags given on the command line are applied (fs.Visit), so edit changes
-// just what it is told to.
+// flags given on the command line are applied, so edit changes just what
+// it is told to.
 type defFlags struct {
-	title, description, types, prefix                *string
-	frequency, at, clock, tz, weekday                *string
-	day, maxFailures, splitRows                      *int
-	rangeMode, from, to, fields, header, multi, file *string
-	splitBytes                                       *int64
-	noNeutralize                                     *bool
+	title, description, types, prefix string
+	frequency, at, clock, tz, weekday string
+	file                              string
+	day, maxFailures                  int
+	opts                              optionFlags
 }
 
-func addDefFlags(fs *flag.FlagSet) *defFlags {
-	return &defFlags{
-		title:        fs.String("title", "", "title (at most 100 characters)"),
-		description:  fs.String("description", "", "description"),
-		types:        fs.String("types", "", "object types, comma-separated (several make one ZIP)"),
-		prefix:       fs.String("prefix", "", "ZIP name prefix (at most 20 letters, digits, _ or -)"),
-		frequency:    fs.String("frequency", "", "once, hourly, daily, weekly or monthly"),
-		at:           fs.String("at", "", "once: date and time 2026-12-01T06:30 (without it: now)"),
-		clock:        fs.String("time", "", "time of day 06:00 (hourly: its minutes)"),
-		tz:           fs.String("tz", "", "IANA time zone (default UTC)"),
-		weekday:      fs.String("weekday", "", "weekly: 0-6 (0 = Sunday) or a day name"),
-		day:          fs.Int("day", 0, "monthly: day of the month 1-31 (short months: their last day)"),
-		maxFailures:  fs.Int("max-failures", 1, "failed runs in a row that suspend the schedule (0-10)"),
-		rangeMode:    fs.String("range", "", "all, interval (--from, --to) or incremental (new and modified since the last successful run)"),
-		from:         fs.String("from", "", "interval start (RFC 3339)"),
-		to:           fs.String("to", "", "interval end (RFC 3339, optional)"),
-		fields:       fs.String("fields", "", "fields to write, in order, comma-separated (default: every import column)"),
-		header:       fs.String("header", "", "header style: labels or keys"),
-		multi:        fs.String("multi", "", "multi-valued fields: joined or columns"),
-		splitRows:    fs.Int("split-rows", 0, "most rows per CSV file (1-5000)"),
-		splitBytes:   fs.Int64("split-bytes", 0, "also split before a file grows past this many bytes (at least 65536)"),
-		noNeutralize: fs.Bool("no-neutralize", false, "do not neutralize cells a spreadsheet would run as formulas"),
-		file:         fs.String("file", "", "JSON body file; flags override it"),
-	}
+func (d *defFlags) add(fs *pflag.FlagSet) {
+	fs.StringVar(&d.title, "title", "", "title (at most 100 characters)")
+	fs.StringVar(&d.description, "description", "", "description")
+	fs.StringVar(&d.types, "types", "", "object types, comma-separated (several make one ZIP)")
+	fs.StringVar(&d.prefix, "prefix", "", "ZIP name prefix (at most 20 letters, digits, _ or -)")
+	fs.StringVar(&d.frequency, "frequency", "", "once, hourly, daily, weekly or monthly")
+	fs.StringVar(&d.at, "at", "", "once: date and time 2026-12-01T06:30 (without it: now)")
+	fs.StringVar(&d.clock, "time", "", "time of day 06:00 (hourly: its minutes)")
+	fs.StringVar(&d.tz, "tz", "", "IANA time zone (default UTC)")
+	fs.StringVar(&d.weekday, "weekday", "", "weekly: 0-6 (0 = Sunday) or a day name")
+	fs.IntVar(&d.day, "day", 0, "monthly: day of the month 1-31 (short months: their last day)")
+	fs.IntVar(&d.maxFailures, "max-failures", 1, "failed runs in a row that suspend the schedule (0-10)")
+	fs.StringVar(&d.file, "file", "", "JSON body file; flags override it")
+	d.opts.add(fs, "all, interval (--from, --to) or incremental (new and modified since the last successful run)")
 }
 
 // weekdays are the day names --weekday accepts.
@@ -87,240 +64,265 @@ func parseWeekday(s string) (time.Weekday, error) {
 	if d, ok := weekdays[strings.ToLower(s[:min(3, len(s))])]; ok && len(s) >= 3 {
 		return d, nil
 	}
-	return 0, fmt.Errorf("--weekday %q is not 0-6 (0 = Sunday) or a day name such as mon", s)
-}
-
-func splitList(s string) []string {
-	var out []string
-	for _, p := range strings.Split(s, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
+	return 0, usageErr("--weekday %q is not 0-6 (0 = Sunday) or a day name such as mon", s)
 }
 
 // apply lays the --file body and then the given flags over b.
-func (d *defFlags) apply(fs *flag.FlagSet, b *apiclient.ScheduleBody) error {
-	if *d.file != "" {
-		raw, err := os.ReadFile(*d.file)
+func (d *defFlags) apply(fs *pflag.FlagSet, b *apiclient.ScheduleBody) error {
+	if d.file != "" {
+		if err := readJSONFile(d.file, b, "a schedule body (title, description, objectTypes, prefix, when, options, maxFailures)"); err != nil {
+			return err
+		}
+	}
+	set := fs.Changed
+	if set("title") {
+		b.Title = d.title
+	}
+	if set("description") {
+		b.Description = d.description
+	}
+	if set("types") {
+		b.ObjectTypes = splitList(d.types)
+	}
+	if set("prefix") {
+		b.Prefix = d.prefix
+	}
+	if set("frequency") {
+		b.When.Frequency = schedule.Frequency(d.frequency)
+	}
+	if set("at") {
+		b.When.At = d.at
+	}
+	if set("time") {
+		b.When.Time = d.clock
+	}
+	if set("tz") {
+		b.When.TimeZone = d.tz
+	}
+	if set("weekday") {
+		wd, err := parseWeekday(d.weekday)
 		if err != nil {
 			return err
 		}
-		dec := json.NewDecoder(strings.NewReader(string(raw)))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(b); err != nil {
-			return fmt.Errorf("%s is not a schedule body (title, description, objectTypes, prefix, when, options, maxFailures): %v", *d.file, err)
-		}
+		b.When.Weekday = wd
 	}
-	var err error
-	fs.Visit(func(f *flag.Flag) {
-		if err != nil {
-			return
-		}
-		switch f.Name {
-		case "title":
-			b.Title = *d.title
-		case "description":
-			b.Description = *d.description
-		case "types":
-			b.ObjectTypes = splitList(*d.types)
-		case "prefix":
-			b.Prefix = *d.prefix
-		case "frequency":
-			b.When.Frequency = schedule.Frequency(*d.frequency)
-		case "at":
-			b.When.At = *d.at
-		case "time":
-			b.When.Time = *d.clock
-		case "tz":
-			b.When.TimeZone = *d.tz
-		case "weekday":
-			b.When.Weekday, err = parseWeekday(*d.weekday)
-		case "day":
-			b.When.Day = *d.day
-		case "max-failures":
-			mf := *d.maxFailures
-			b.MaxFailures = &mf
-		case "range":
-			b.Options.Range.Mode = exportspec.RangeMode(*d.rangeMode)
-			if b.Options.Range.Mode != exportspec.RangeInterval {
-				b.Options.Range.From, b.Options.Range.To = nil, nil
-			}
-		case "from", "to":
-			var t time.Time
-			if t, err = time.Parse(time.RFC3339, f.Value.String()); err != nil {
-				err = fmt.Errorf("--%s %q is not an RFC 3339 time such as 2026-11-01T00:00:00Z", f.Name, f.Value.String())
-				return
-			}
-			if f.Name == "from" {
-				b.Options.Range.From = &t
-			} else {
-				b.Options.Range.To = &t
-			}
-		case "fields":
-			b.Options.Fields = splitList(*d.fields)
-		case "header":
-			b.Options.Header = exportspec.HeaderStyle(*d.header)
-		case "multi":
-			b.Options.MultiValue = exportspec.MultiValue(*d.multi)
-		case "split-rows":
-			b.Options.SplitRows = *d.splitRows
-		case "split-bytes":
-			b.Options.SplitBytes = *d.splitBytes
-		case "no-neutralize":
-			b.Options.NoNeutralize = *d.noNeutralize
-		}
-	})
-	return err
+	if set("day") {
+		b.When.Day = d.day
+	}
+	if set("max-failures") {
+		mf := d.maxFailures
+		b.MaxFailures = &mf
+	}
+	return d.opts.apply(fs, &b.Options)
 }
 
-// schedulesCmd runs `bulkops schedules SUB ...`; fs already has the common
-// flags.
-func schedulesCmd(ctx context.Context, fs *flag.FlagSet, args []string, client func() (*apiclient.Client, error), out, info io.Writer) error {
-	if len(args) == 0 {
-		return errors.New("schedules needs a subcommand\n" + schedulesUsage)
+// schedulesCommand is `bulkops schedules SUB ...`.
+func (a *app) schedulesCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "schedules",
+		Short: "Scheduled exports: list, show, create, edit, clone, suspend, resume, delete, test, runs",
+		Long:  "Scheduled exports.\n\n" + scheduleWhenHelp,
+		RunE: a.act(func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return usageErr("unknown schedules subcommand %q\nrun: bulkops schedules --help", args[0])
+			}
+			return cmd.Help()
+		}),
 	}
-	sub, args := args[0], args[1:]
-	switch sub {
-	case "help", "-h", "--help":
-		fmt.Fprint(out, schedulesUsage)
-		return nil
+	show := func(s apiclient.Schedule) error {
+		return a.printDoc(s.Raw, func(w io.Writer) { printSchedule(w, s) })
 	}
-	var def *defFlags
-	var cloneTitle, o *string
-	var wait *bool
-	var timeout *time.Duration
-	var limit *int
-	positional := 1
-	switch sub {
-	case "list":
-		positional = 0
-	case "create":
-		positional = 0
-		def = addDefFlags(fs)
-	case "edit":
-		def = addDefFlags(fs)
-	case "clone":
-		cloneTitle = fs.String("title", "", "the copy's title (default \"Copy of …\")")
-	case "test":
-		wait = fs.Bool("wait", false, "wait for the test export and download the ZIP")
-		o = fs.String("o", "", "where to save the ZIP (default its own name)")
-		timeout = fs.Duration("timeout", 30*time.Minute, "how long --wait waits")
-	case "runs":
-		limit = fs.Int("limit", 25, "runs to show (1-100)")
-	case "show", "suspend", "resume", "delete":
-	default:
-		return fmt.Errorf("unknown schedules subcommand %q\n%s", sub, schedulesUsage)
+	withID := func(use, short string, f func(cmd *cobra.Command, c *apiclient.Client, id string) error) *cobra.Command {
+		return &cobra.Command{Use: use + " ID", Short: short, Args: args(1, "one schedule ID"),
+			RunE: a.act(func(cmd *cobra.Command, args []string) error {
+				c, err := a.apiClient(cmd)
+				if err != nil {
+					return err
+				}
+				return f(cmd, c, args[0])
+			})}
 	}
-	pos, err := parse(fs, args, positional)
-	if err != nil {
-		return fmt.Errorf("%v\n%s", err, schedulesUsage)
-	}
-	c, err := client()
-	if err != nil {
-		return err
-	}
-	id := ""
-	if len(pos) == 1 {
-		id = pos[0]
-	}
-	switch sub {
-	case "list":
-		list, err := c.Schedules(ctx)
+
+	var cursor string
+	var all bool
+	list := &cobra.Command{Use: "list", Short: "List the schedules, oldest first", Args: args(0, "no arguments"),
+		RunE: a.act(func(cmd *cobra.Command, _ []string) error {
+			c, err := a.apiClient(cmd)
+			if err != nil {
+				return err
+			}
+			return a.pages(cmd, "schedules", cursor, all, "bulkops schedules list", func(cur string) ([]byte, string, func(io.Writer, bool), error) {
+				p, err := c.SchedulesPage(cmd.Context(), cur)
+				return p.Raw, p.NextCursor, func(w io.Writer, header bool) { printSchedules(w, p.Schedules, header) }, err
+			})
+		})}
+	list.Flags().StringVar(&cursor, "cursor", "", "start at this page (the nextCursor of the page before)")
+	list.Flags().BoolVar(&all, "all", false, "every page")
+
+	showCmd := withID("show", "Show one schedule", func(cmd *cobra.Command, c *apiclient.Client, id string) error {
+		s, err := c.Schedule(cmd.Context(), id)
 		if err != nil {
 			return err
 		}
-		printSchedules(out, list)
-		return nil
-	case "show":
-		s, err := c.Schedule(ctx, id)
-		if err != nil {
-			return err
-		}
-		printSchedule(out, s)
-		return nil
-	case "create":
-		var b apiclient.ScheduleBody
-		if err := def.apply(fs, &b); err != nil {
-			return err
-		}
-		switch {
-		case b.Title == "":
-			return errors.New("--title is required, for example --title \"Nightly queues\"")
-		case len(b.ObjectTypes) == 0:
-			return errors.New("--types is required, for example --types queue,site")
-		case b.When.Frequency == "" && b.When.At != "":
-			b.When.Frequency = schedule.Once
-		case b.When.Frequency == "":
-			return errors.New("--frequency is required: once, hourly, daily, weekly or monthly (--frequency once without --at runs it now)")
-		}
-		s, err := c.CreateSchedule(ctx, b)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(info, "schedule %s created\n", s.ID)
-		printSchedule(out, s)
-		return nil
-	case "edit":
-		cur, err := c.Schedule(ctx, id)
+		return show(s)
+	})
+
+	var create defFlags
+	createCmd := &cobra.Command{Use: "create --title T --types T[,T...] --frequency F [flags]", Short: "Create a schedule",
+		Long: "Create a scheduled export.\n\n" + scheduleWhenHelp, Args: args(0, "no arguments"),
+		Example: `  bulkops schedules create --title "Nightly queues" --types queue,site --frequency daily --time 02:00 --tz Europe/Berlin --range incremental`,
+		RunE: a.act(func(cmd *cobra.Command, _ []string) error {
+			var b apiclient.ScheduleBody
+			if err := create.apply(cmd.Flags(), &b); err != nil {
+				return err
+			}
+			switch {
+			case b.Title == "":
+				return usageErr("--title is required, for example --title \"Nightly queues\"")
+			case len(b.ObjectTypes) == 0:
+				return usageErr("--types is required, for example --types queue,site")
+			case b.When.Frequency == "" && b.When.At != "":
+				b.When.Frequency = schedule.Once
+			case b.When.Frequency == "":
+				return usageErr("--frequency is required: once, hourly, daily, weekly or monthly (--frequency once without --at runs it now)")
+			}
+			c, err := a.apiClient(cmd)
+			if err != nil {
+				return err
+			}
+			s, err := c.CreateSchedule(cmd.Context(), b)
+			if err != nil {
+				return err
+			}
+			a.note("schedule %s created", s.ID)
+			return show(s)
+		})}
+	create.add(createCmd.Flags())
+
+	var edit defFlags
+	editCmd := withID("edit", "Edit a schedule (only the flags given change)", func(cmd *cobra.Command, c *apiclient.Client, id string) error {
+		cur, err := c.Schedule(cmd.Context(), id)
 		if err != nil {
 			return err
 		}
 		b := cur.Body()
-		if err := def.apply(fs, &b); err != nil {
+		if err := edit.apply(cmd.Flags(), &b); err != nil {
 			return err
 		}
-		s, err := c.UpdateSchedule(ctx, id, b)
+		s, err := c.UpdateSchedule(cmd.Context(), id, b)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(info, "schedule %s saved (version %d)\n", s.ID, s.Version)
-		printSchedule(out, s)
-		return nil
-	case "clone":
-		s, err := c.CloneSchedule(ctx, id, *cloneTitle)
+		a.note("schedule %s saved (version %d)", s.ID, s.Version)
+		return show(s)
+	})
+	editCmd.Long = "Edit a schedule: only the flags given change; the edit is refused (409) if someone changed it meanwhile.\n\n" + scheduleWhenHelp
+	edit.add(editCmd.Flags())
+
+	var cloneTitle string
+	cloneCmd := withID("clone", "Copy a schedule", func(cmd *cobra.Command, c *apiclient.Client, id string) error {
+		s, err := c.CloneSchedule(cmd.Context(), id, cloneTitle)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(info, "schedule %s cloned as %s\n", id, s.ID)
-		printSchedule(out, s)
-		return nil
-	case "suspend", "resume":
-		act := c.SuspendSchedule
-		if sub == "resume" {
-			act = c.ResumeSchedule
-		}
-		s, err := act(ctx, id)
+		a.note("schedule %s cloned as %s", id, s.ID)
+		return show(s)
+	})
+	cloneCmd.Flags().StringVar(&cloneTitle, "title", "", "the copy's title (default \"Copy of …\")")
+
+	suspendCmd := withID("suspend", "Suspend a schedule", func(cmd *cobra.Command, c *apiclient.Client, id string) error {
+		s, err := c.SuspendSchedule(cmd.Context(), id)
 		if err != nil {
 			return err
 		}
-		printSchedule(out, s)
-		return nil
-	case "delete":
-		if err := c.DeleteSchedule(ctx, id); err != nil {
-			return err
-		}
-		fmt.Fprintf(out, "schedule %s deleted\n", id)
-		return nil
-	case "test":
-		j, err := c.TestSchedule(ctx, id)
+		return show(s)
+	})
+	resumeCmd := withID("resume", "Resume a schedule (its next run is planned from now)", func(cmd *cobra.Command, c *apiclient.Client, id string) error {
+		s, err := c.ResumeSchedule(cmd.Context(), id)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(info, "test export job %s started (%s)\n", j.ID, j.FileName)
-		if !*wait {
-			fmt.Fprintln(out, j.ID)
+		return show(s)
+	})
+	deleteCmd := withID("delete", "Delete a schedule", func(cmd *cobra.Command, c *apiclient.Client, id string) error {
+		if err := c.DeleteSchedule(cmd.Context(), id); err != nil {
+			return err
+		}
+		if a.jsonOut() {
+			return writeJSONValue(a.out, map[string]any{"id": id, "deleted": true})
+		}
+		fmt.Fprintf(a.out, "schedule %s deleted\n", id)
+		return nil
+	})
+
+	var wait bool
+	var outFile string
+	var timeout time.Duration
+	testCmd := withID("test", "Test export: the first 10 records per type, now", func(cmd *cobra.Command, c *apiclient.Client, id string) error {
+		j, err := c.TestSchedule(cmd.Context(), id)
+		if err != nil {
+			return err
+		}
+		a.note("test export job %s started (%s)", j.ID, j.FileName)
+		if !wait {
+			return a.printDoc(j.Raw, func(w io.Writer) { fmt.Fprintln(w, j.ID) })
+		}
+		return a.waitAndDownload(cmd.Context(), c, j.ID, outFile, timeout)
+	})
+	testCmd.Flags().BoolVar(&wait, "wait", false, "wait for the test export and save the ZIP")
+	testCmd.Flags().StringVar(&outFile, "out", "", "where --wait saves the ZIP (default its own name)")
+	testCmd.Flags().DurationVar(&timeout, "timeout", 30*time.Minute, "how long --wait waits")
+
+	var limit int
+	var runCursor string
+	var runAll bool
+	runsCmd := withID("runs", "A schedule's run history, newest first", func(cmd *cobra.Command, c *apiclient.Client, id string) error {
+		return a.pages(cmd, "runs", runCursor, runAll, "bulkops schedules runs "+id, func(cur string) ([]byte, string, func(io.Writer, bool), error) {
+			p, err := c.RunsPage(cmd.Context(), id, limit, cur)
+			return p.Raw, p.NextCursor, func(w io.Writer, header bool) { printRuns(w, p.Runs, header) }, err
+		})
+	})
+	runsCmd.Flags().IntVar(&limit, "limit", 25, "runs per page (1-100)")
+	runsCmd.Flags().StringVar(&runCursor, "cursor", "", "start at this page (the nextCursor of the page before)")
+	runsCmd.Flags().BoolVar(&runAll, "all", false, "every page (90 days of history)")
+
+	cmd.AddCommand(list, showCmd, createCmd, editCmd, cloneCmd, suspendCmd, resumeCmd, deleteCmd, testCmd, runsCmd)
+	return cmd
+}
+
+// pages prints one page of a list (or, with all, every page) from fetch,
+// which returns a page's document, its next cursor and its printer.
+func (a *app) pages(cmd *cobra.Command, name, cursor string, all bool, again string, fetch func(cursor string) ([]byte, string, func(io.Writer, bool), error)) error {
+	if all && cursor != "" {
+		return usageErr("--all and --cursor exclude each other")
+	}
+	every := &pageItems{name: name}
+	for page := 0; ; page++ {
+		raw, next, print, err := fetch(cursor)
+		if err != nil {
+			return err
+		}
+		switch {
+		case !all:
+			if err := a.printDoc(raw, func(w io.Writer) { print(w, true) }); err != nil {
+				return err
+			}
+			if next != "" && !a.jsonOut() {
+				a.note("more: %s --cursor %s", again, next)
+			}
 			return nil
+		case a.jsonOut():
+			every.add(raw)
+		default:
+			print(a.out, page == 0)
 		}
-		return waitAndDownload(ctx, c, j.ID, *o, *timeout, out, info)
-	case "runs":
-		runs, err := c.ScheduleRuns(ctx, id, *limit)
-		if err != nil {
-			return err
+		if next == "" {
+			break
 		}
-		printRuns(out, runs)
-		return nil
+		cursor = next
+	}
+	if a.jsonOut() {
+		return every.write(a.out)
 	}
 	return nil
 }
@@ -344,9 +346,11 @@ func scheduleState(s apiclient.Schedule) string {
 	return "suspended"
 }
 
-func printSchedules(out io.Writer, list []apiclient.Schedule) {
+func printSchedules(out io.Writer, list []apiclient.Schedule, header bool) {
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "SCHEDULE\tTITLE\tTYPES\tWHEN\tSTATE\tNEXT RUN\tLAST JOB\tFAILURES")
+	if header {
+		fmt.Fprintln(tw, "SCHEDULE\tTITLE\tTYPES\tWHEN\tSTATE\tNEXT RUN\tLAST JOB\tFAILURES")
+	}
 	for _, s := range list {
 		last := s.LastJob
 		if last == "" {
@@ -414,9 +418,11 @@ func or(s, def string) string {
 	return s
 }
 
-func printRuns(out io.Writer, runs []apiclient.Run) {
+func printRuns(out io.Writer, runs []apiclient.Run, header bool) {
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "JOB\tKIND\tSTATUS\tSTARTED\tENDED\tROWS\tFILES\tDETAIL")
+	if header {
+		fmt.Fprintln(tw, "JOB\tKIND\tSTATUS\tSTARTED\tENDED\tROWS\tFILES\tDETAIL")
+	}
 	for _, r := range runs {
 		kind := "scheduled"
 		if r.Test {
@@ -440,7 +446,7 @@ func printRuns(out io.Writer, runs []apiclient.Run) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\n", r.JobID, kind, r.Status, when(r.StartedAt), when(r.EndedAt), r.Rows, r.Files, detail)
 	}
 	tw.Flush()
-	if len(runs) > 0 {
+	if len(runs) > 0 && header {
 		fmt.Fprintln(out, "\nbulkops job JOB shows a run's download link (Completed runs).")
 	}
 }

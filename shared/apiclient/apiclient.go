@@ -1,18 +1,24 @@
 // Package apiclient calls the bulkops HTTP API: the CLI's transport. It
-// speaks the JSON of shared/httpapi and turns problem documents into
-// *Problem errors.
+// speaks the JSON of shared/httpapi, sends an Idempotency-Key with every
+// POST (so it retries a POST that may not have arrived, or got 503, without
+// doing anything twice), and turns what can go wrong into typed errors: a
+// *Problem for the API's problem documents, an *UnreachableError when the
+// API cannot be reached, an *UploadError when storage refuses an upload.
 package apiclient
 
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
-	"mime/multipart"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/ccbulk/bulkops/shared/exportspec"
@@ -22,20 +28,70 @@ import (
 
 // Client calls one API with one bearer token.
 type Client struct {
-	Base  string // e.g. http://127.0.0.1:3000
+	Base  string // e.g. http://127.0.0.1:3000/dev
 	Token string
-	HTTP  *http.Client
+	// HTTP sends API calls and downloads (default: 60 s per request).
+	HTTP *http.Client
+	// UploadHTTP sends uploads; it has no timeout of its own, the
+	// caller's context bounds an upload (default: the default transport).
+	UploadHTTP *http.Client
+	// Retries is how often a request that got 503, or did not reach the
+	// API, is sent again (0: 2; negative: never).
+	Retries int
+	// Sleep waits between retries (default: a timer honouring ctx).
+	Sleep func(ctx context.Context, d time.Duration) error
 }
 
 // Problem is an API error (RFC 9457).
 type Problem struct {
-	Status      int    `json:"status"`
-	Code        string `json:"code"`
-	Detail      string `json:"detail"`
-	ActiveJobID string `json:"activeJobId,omitempty"`
+	Status      int          `json:"status"`
+	Code        string       `json:"code"`
+	Title       string       `json:"title,omitempty"`
+	Detail      string       `json:"detail"`
+	Instance    string       `json:"instance,omitempty"`
+	Errors      []FieldError `json:"errors,omitempty"`
+	ActiveJobID string       `json:"activeJobId,omitempty"`
+	// RetryAfter is the Retry-After header, if any.
+	RetryAfter time.Duration `json:"-"`
+	// Raw is the problem document as received.
+	Raw json.RawMessage `json:"-"`
+}
+
+// FieldError is one field of a refused body and what is wrong with it.
+type FieldError struct {
+	Pointer string `json:"pointer"`
+	Detail  string `json:"detail"`
 }
 
 func (p *Problem) Error() string { return fmt.Sprintf("%s (%d %s)", p.Detail, p.Status, p.Code) }
+
+// UnreachableError is a request that got no answer: the address is wrong,
+// the server is down, or the network is.
+type UnreachableError struct {
+	URL string
+	Err error
+}
+
+func (e *UnreachableError) Error() string {
+	var dns *net.DNSError
+	var op *net.OpError
+	switch {
+	case errors.As(e.Err, &dns):
+		return fmt.Sprintf("cannot reach %s: the host name %q does not resolve; check --api or the profile's api", e.URL, dns.Name)
+	case errors.Is(e.Err, context.DeadlineExceeded) || isTimeout(e.Err):
+		return fmt.Sprintf("cannot reach %s: no answer in time; check the address and the network", e.URL)
+	case errors.As(e.Err, &op) && op.Op == "dial":
+		return fmt.Sprintf("cannot reach %s: nothing answers there (is the API up? locally: make stack-up)", e.URL)
+	}
+	return fmt.Sprintf("cannot reach %s: %v", e.URL, e.Err)
+}
+
+func (e *UnreachableError) Unwrap() error { return e.Err }
+
+func isTimeout(err error) bool {
+	var t interface{ Timeout() bool }
+	return errors.As(err, &t) && t.Timeout()
+}
 
 // Job is a job with its progress and links.
 type Job struct {
@@ -46,14 +102,28 @@ type Job struct {
 		Errors  string `json:"errors,omitempty"`
 		Results string `json:"results,omitempty"`
 	} `json:"links,omitempty"`
+	// CancelledBy names who cancelled the job, when the API says so.
+	CancelledBy string `json:"cancelledBy,omitempty"`
+	// Raw is the job document as received.
+	Raw json.RawMessage `json:"-"`
 }
+
+// Cancelled tells whether the job was cancelled: its own status, or a
+// cancellation recorded on it.
+func (j Job) Cancelled() bool {
+	return strings.EqualFold(string(j.Status), "Cancelled") || strings.EqualFold(string(j.Status), "Canceled") || j.CancelledBy != ""
+}
+
+// Final tells whether the job has ended.
+func (j Job) Final() bool { return j.Status.Final() || j.Cancelled() }
 
 // Import is the answer to CreateImport.
 type Import struct {
-	JobID    string         `json:"jobId"`
-	FileName string         `json:"fileName"`
-	MaxBytes int64          `json:"maxBytes"`
-	Upload   s3store.Upload `json:"upload"`
+	JobID    string          `json:"jobId"`
+	FileName string          `json:"fileName"`
+	MaxBytes int64           `json:"maxBytes"`
+	Upload   s3store.Upload  `json:"upload"`
+	Raw      json.RawMessage `json:"-"`
 }
 
 func (c *Client) http() *http.Client {
@@ -63,41 +133,115 @@ func (c *Client) http() *http.Client {
 	return &http.Client{Timeout: 60 * time.Second}
 }
 
-// do sends a request and decodes the JSON answer into out, or returns the
-// problem.
-func (c *Client) do(ctx context.Context, method, path string, body, out any) error {
-	var rd io.Reader
+func (c *Client) sleep(ctx context.Context, d time.Duration) error {
+	if c.Sleep != nil {
+		return c.Sleep(ctx, d)
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// NewKey returns a fresh idempotency key (a random UUID).
+func NewKey() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
+}
+
+// Do sends a request to the API and decodes the JSON answer into out (if
+// not nil; a *[]byte gets the body as it is); it returns the body. A POST
+// carries a fresh Idempotency-Key, kept across its retries.
+func (c *Client) Do(ctx context.Context, method, path string, body, out any) ([]byte, error) {
+	var payload []byte
 	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return err
+		var err error
+		if payload, err = json.Marshal(body); err != nil {
+			return nil, err
 		}
-		rd = bytes.NewReader(b)
+	}
+	key := ""
+	if method == http.MethodPost {
+		key = NewKey()
+	}
+	retries := c.Retries
+	if retries == 0 {
+		retries = 2
+	}
+	for attempt := 0; ; attempt++ {
+		raw, wait, err := c.once(ctx, method, path, payload, key)
+		if err == nil {
+			return raw, decode(raw, out)
+		}
+		if wait < 0 || attempt >= retries || ctx.Err() != nil {
+			return raw, err
+		}
+		if err := c.sleep(ctx, wait); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// once sends one request; wait >= 0 says the error is worth retrying
+// after that long.
+func (c *Client) once(ctx context.Context, method, path string, payload []byte, key string) ([]byte, time.Duration, error) {
+	var rd io.Reader
+	if payload != nil {
+		rd = bytes.NewReader(payload)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, c.Base+path, rd)
 	if err != nil {
-		return err
+		return nil, -1, fmt.Errorf("the API address %q is not a URL: %v", c.Base, err)
 	}
 	req.Header.Set("Authorization", "Bearer "+c.Token)
-	if body != nil {
+	req.Header.Set("Accept", "application/json, application/problem+json")
+	if payload != nil {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	if key != "" {
+		req.Header.Set("Idempotency-Key", key)
 	}
 	resp, err := c.http().Do(req)
 	if err != nil {
-		return err
+		if ctx.Err() != nil {
+			return nil, -1, ctx.Err()
+		}
+		// Without an answer the request may or may not have arrived; a
+		// POST is safe to send again under its key, a GET always is.
+		return nil, time.Second, &UnreachableError{URL: c.Base, Err: err}
 	}
 	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	if err != nil {
-		return err
+		return nil, time.Second, &UnreachableError{URL: c.Base, Err: err}
 	}
-	if resp.StatusCode >= 300 {
-		p := &Problem{Status: resp.StatusCode}
-		if json.Unmarshal(raw, p) != nil || p.Detail == "" {
-			p.Detail = fmt.Sprintf("%s %s answered %s", method, path, resp.Status)
-		}
-		return p
+	if resp.StatusCode < 300 {
+		return raw, 0, nil
 	}
+	p := &Problem{Status: resp.StatusCode}
+	if json.Unmarshal(raw, p) != nil || p.Detail == "" {
+		p = &Problem{Status: resp.StatusCode, Detail: fmt.Sprintf("%s %s answered %s", method, path, resp.Status)}
+	} else {
+		p.Raw = raw
+	}
+	if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s > 0 {
+		p.RetryAfter = time.Duration(s) * time.Second
+	}
+	wait := time.Duration(-1)
+	if resp.StatusCode == http.StatusServiceUnavailable || resp.StatusCode == http.StatusBadGateway || resp.StatusCode == http.StatusGatewayTimeout {
+		wait = min(max(p.RetryAfter, time.Second), 10*time.Second)
+	}
+	return raw, wait, p
+}
+
+func decode(raw []byte, out any) error {
 	switch o := out.(type) {
 	case nil:
 		return nil
@@ -105,88 +249,124 @@ func (c *Client) do(ctx context.Context, method, path string, body, out any) err
 		*o = raw
 		return nil
 	default:
-		return json.Unmarshal(raw, out)
+		if err := json.Unmarshal(raw, out); err != nil {
+			return fmt.Errorf("the API's answer is not the expected JSON: %v", err)
+		}
+		return nil
 	}
 }
 
 // CreateImport asks for an upload form.
 func (c *Client) CreateImport(ctx context.Context, objectType, fileName string, dryRun bool) (Import, error) {
 	var out Import
-	err := c.do(ctx, "POST", "/v1/imports", map[string]any{"objectType": objectType, "fileName": fileName, "dryRun": dryRun}, &out)
+	raw, err := c.Do(ctx, "POST", "/v1/imports", map[string]any{"objectType": objectType, "fileName": fileName, "dryRun": dryRun}, &out)
+	out.Raw = raw
 	return out, err
-}
-
-// Upload posts file through the presigned form.
-func (c *Client) Upload(ctx context.Context, up s3store.Upload, fileName string, file []byte) error {
-	var body bytes.Buffer
-	mw := multipart.NewWriter(&body)
-	for k, v := range up.Fields {
-		if err := mw.WriteField(k, v); err != nil {
-			return err
-		}
-	}
-	fw, err := mw.CreateFormFile("file", fileName)
-	if err != nil {
-		return err
-	}
-	if _, err := fw.Write(file); err != nil {
-		return err
-	}
-	if err := mw.Close(); err != nil {
-		return err
-	}
-	req, err := http.NewRequestWithContext(ctx, "POST", up.URL, &body)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", mw.FormDataContentType())
-	resp, err := c.http().Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode >= 300 {
-		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 2048))
-		return fmt.Errorf("upload refused: %s %s", resp.Status, bytes.TrimSpace(msg))
-	}
-	return nil
 }
 
 // CreateExport starts an export of the given types, shaped by opts (the
 // zero value is the default export).
 func (c *Client) CreateExport(ctx context.Context, types []string, prefix string, opts exportspec.Options) (Job, error) {
-	var j Job
 	body := struct {
 		ObjectTypes []string           `json:"objectTypes"`
 		Prefix      string             `json:"prefix,omitempty"`
 		Options     exportspec.Options `json:"options,omitzero"` // left out when default, for older servers
 	}{types, prefix, opts}
-	err := c.do(ctx, "POST", "/v1/exports", body, &j)
+	return c.job(ctx, "POST", "/v1/exports", body)
+}
+
+func (c *Client) job(ctx context.Context, method, path string, body any) (Job, error) {
+	var j Job
+	raw, err := c.Do(ctx, method, path, body, &j)
+	j.Raw = raw
 	return j, err
 }
 
 // Job returns one job.
 func (c *Client) Job(ctx context.Context, id string) (Job, error) {
-	var j Job
-	err := c.do(ctx, "GET", "/v1/jobs/"+url.PathEscape(id), nil, &j)
-	return j, err
+	return c.job(ctx, "GET", "/v1/jobs/"+url.PathEscape(id), nil)
 }
 
-// Jobs returns one page of jobs (filters as in GET /v1/jobs).
+// JobPage is one page of jobs.
+type JobPage struct {
+	Jobs       []Job           `json:"jobs"`
+	NextCursor string          `json:"nextCursor,omitempty"`
+	Raw        json.RawMessage `json:"-"`
+}
+
+// JobsPage returns one page of jobs (filters, limit and cursor as in GET
+// /v1/jobs).
+func (c *Client) JobsPage(ctx context.Context, q url.Values) (JobPage, error) {
+	var out JobPage
+	raw, err := c.Do(ctx, "GET", "/v1/jobs?"+q.Encode(), nil, &out)
+	out.Raw = raw
+	return out, err
+}
+
+// Jobs returns one page of jobs and the cursor of the next.
 func (c *Client) Jobs(ctx context.Context, q url.Values) ([]Job, string, error) {
-	var out struct {
-		Jobs       []Job  `json:"jobs"`
-		NextCursor string `json:"nextCursor"`
-	}
-	err := c.do(ctx, "GET", "/v1/jobs?"+q.Encode(), nil, &out)
-	return out.Jobs, out.NextCursor, err
+	p, err := c.JobsPage(ctx, q)
+	return p.Jobs, p.NextCursor, err
 }
 
 // Template returns the CSV template of objectType.
 func (c *Client) Template(ctx context.Context, objectType string, example bool) ([]byte, error) {
 	var b []byte
-	err := c.do(ctx, "GET", "/v1/object-types/"+url.PathEscape(objectType)+"/template?example="+strconv.FormatBool(example), nil, &b)
+	_, err := c.Do(ctx, "GET", "/v1/object-types/"+url.PathEscape(objectType)+"/template?example="+strconv.FormatBool(example), nil, &b)
 	return b, err
+}
+
+// Column is one CSV column of an object type.
+type Column struct {
+	Header    string   `json:"header"`
+	Aliases   []string `json:"aliases,omitempty"`
+	Required  bool     `json:"required"`
+	Kind      string   `json:"kind"`
+	Multi     bool     `json:"multi,omitempty"`
+	Values    []string `json:"values,omitempty"`
+	Ref       string   `json:"ref,omitempty"`
+	Immutable bool     `json:"immutable,omitempty"`
+	Doc       string   `json:"doc,omitempty"`
+	Example   string   `json:"example,omitempty"`
+}
+
+// ObjectType is an object type with its columns.
+type ObjectType struct {
+	Slug     string          `json:"slug"`
+	Name     string          `json:"name"`
+	Aliases  []string        `json:"aliases,omitempty"`
+	Key      []string        `json:"key"`
+	Columns  []Column        `json:"columns"`
+	Families []string        `json:"columnFamilies,omitempty"`
+	Notes    []string        `json:"notes,omitempty"`
+	Raw      json.RawMessage `json:"-"`
+}
+
+// TypePage is one page of object types.
+type TypePage struct {
+	ObjectTypes []ObjectType    `json:"objectTypes"`
+	NextCursor  string          `json:"nextCursor,omitempty"`
+	Raw         json.RawMessage `json:"-"`
+}
+
+// Types returns a page of object types (cursor "" for the first).
+func (c *Client) Types(ctx context.Context, cursor string) (TypePage, error) {
+	var out TypePage
+	p := "/v1/object-types"
+	if cursor != "" {
+		p += "?cursor=" + url.QueryEscape(cursor)
+	}
+	raw, err := c.Do(ctx, "GET", p, nil, &out)
+	out.Raw = raw
+	return out, err
+}
+
+// Type returns one object type (slug, alias or name).
+func (c *Client) Type(ctx context.Context, name string) (ObjectType, error) {
+	var out ObjectType
+	raw, err := c.Do(ctx, "GET", "/v1/object-types/"+url.PathEscape(name), nil, &out)
+	out.Raw = raw
+	return out, err
 }
 
 // Download fetches a presigned link.
@@ -197,11 +377,15 @@ func (c *Client) Download(ctx context.Context, link string) ([]byte, error) {
 	}
 	resp, err := c.http().Do(req)
 	if err != nil {
-		return nil, err
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, &UnreachableError{URL: req.URL.Scheme + "://" + req.URL.Host, Err: err}
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("download: %s (links expire after 15 minutes; ask for the job again)", resp.Status)
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		return nil, fmt.Errorf("download refused: %s (links work for 15 minutes; ask for the job again)", storageSentence(resp.StatusCode, msg, 0))
 	}
 	return io.ReadAll(resp.Body)
 }

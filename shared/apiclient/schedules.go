@@ -2,6 +2,7 @@ package apiclient
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/url"
 	"time"
@@ -17,6 +18,8 @@ type Schedule struct {
 	dynamostore.Schedule
 	// WhenText is the schedule in words.
 	WhenText string `json:"whenText"`
+	// Raw is the schedule document as received.
+	Raw json.RawMessage `json:"-"`
 }
 
 // ScheduleBody is the definition sent to create a schedule or, with
@@ -71,44 +74,74 @@ func schedulePath(id string, action string) string {
 	return p
 }
 
-// Schedules lists the tenant's schedules.
-func (c *Client) Schedules(ctx context.Context) ([]Schedule, error) {
-	var out struct {
-		Schedules []Schedule `json:"schedules"`
+// SchedulePage is one page of schedules.
+type SchedulePage struct {
+	Schedules  []Schedule      `json:"schedules"`
+	NextCursor string          `json:"nextCursor,omitempty"`
+	Raw        json.RawMessage `json:"-"`
+}
+
+// SchedulesPage returns one page of the tenant's schedules, oldest first
+// (cursor "" for the first).
+func (c *Client) SchedulesPage(ctx context.Context, cursor string) (SchedulePage, error) {
+	var out SchedulePage
+	p := "/v1/schedules"
+	if cursor != "" {
+		p += "?cursor=" + url.QueryEscape(cursor)
 	}
-	err := c.do(ctx, "GET", "/v1/schedules", nil, &out)
-	return out.Schedules, err
+	raw, err := c.Do(ctx, "GET", p, nil, &out)
+	out.Raw = raw
+	return out, err
+}
+
+// Schedules lists every schedule of the tenant.
+func (c *Client) Schedules(ctx context.Context) ([]Schedule, error) {
+	var all []Schedule
+	cursor := ""
+	for {
+		p, err := c.SchedulesPage(ctx, cursor)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, p.Schedules...)
+		if p.NextCursor == "" {
+			return all, nil
+		}
+		cursor = p.NextCursor
+	}
+}
+
+func (c *Client) schedule(ctx context.Context, method, path string, body any) (Schedule, error) {
+	var s Schedule
+	raw, err := c.Do(ctx, method, path, body, &s)
+	s.Raw = raw
+	return s, err
 }
 
 // Schedule returns one schedule.
 func (c *Client) Schedule(ctx context.Context, id string) (Schedule, error) {
-	var s Schedule
-	err := c.do(ctx, "GET", schedulePath(id, ""), nil, &s)
-	return s, err
+	return c.schedule(ctx, "GET", schedulePath(id, ""), nil)
 }
 
 // CreateSchedule creates a schedule (b.Version is not sent).
 func (c *Client) CreateSchedule(ctx context.Context, b ScheduleBody) (Schedule, error) {
 	b.Version = nil
-	var s Schedule
-	err := c.do(ctx, "POST", "/v1/schedules", b, &s)
-	return s, err
+	return c.schedule(ctx, "POST", "/v1/schedules", b)
 }
 
 // UpdateSchedule replaces a schedule's definition; b.Version must be the
-// version it was read at.
+// version it was read at (409 when someone changed it meanwhile).
 func (c *Client) UpdateSchedule(ctx context.Context, id string, b ScheduleBody) (Schedule, error) {
 	if b.Version == nil {
 		return Schedule{}, fmt.Errorf("editing schedule %s needs the version it was read at", id)
 	}
-	var s Schedule
-	err := c.do(ctx, "PUT", schedulePath(id, ""), b, &s)
-	return s, err
+	return c.schedule(ctx, "PUT", schedulePath(id, ""), b)
 }
 
 // DeleteSchedule deletes a schedule.
 func (c *Client) DeleteSchedule(ctx context.Context, id string) error {
-	return c.do(ctx, "DELETE", schedulePath(id, ""), nil, nil)
+	_, err := c.Do(ctx, "DELETE", schedulePath(id, ""), nil, nil)
+	return err
 }
 
 // CloneSchedule copies a schedule; an empty title makes "Copy of …".
@@ -117,42 +150,54 @@ func (c *Client) CloneSchedule(ctx context.Context, id, title string) (Schedule,
 	if title != "" {
 		body = map[string]string{"title": title}
 	}
-	var s Schedule
-	err := c.do(ctx, "POST", schedulePath(id, "clone"), body, &s)
-	return s, err
+	return c.schedule(ctx, "POST", schedulePath(id, "clone"), body)
 }
 
 // SuspendSchedule suspends a schedule.
 func (c *Client) SuspendSchedule(ctx context.Context, id string) (Schedule, error) {
-	var s Schedule
-	err := c.do(ctx, "POST", schedulePath(id, "suspend"), nil, &s)
-	return s, err
+	return c.schedule(ctx, "POST", schedulePath(id, "suspend"), nil)
 }
 
 // ResumeSchedule resumes a schedule.
 func (c *Client) ResumeSchedule(ctx context.Context, id string) (Schedule, error) {
-	var s Schedule
-	err := c.do(ctx, "POST", schedulePath(id, "resume"), nil, &s)
-	return s, err
+	return c.schedule(ctx, "POST", schedulePath(id, "resume"), nil)
 }
 
 // TestSchedule starts a test export of a schedule.
 func (c *Client) TestSchedule(ctx context.Context, id string) (Job, error) {
-	var j Job
-	err := c.do(ctx, "POST", schedulePath(id, "test"), nil, &j)
-	return j, err
+	return c.job(ctx, "POST", schedulePath(id, "test"), nil)
 }
 
-// ScheduleRuns returns a schedule's history, newest first (limit 1 to 100;
-// 0 for the API's default).
-func (c *Client) ScheduleRuns(ctx context.Context, id string, limit int) ([]Run, error) {
-	p := schedulePath(id, "runs")
+// RunPage is one page of a schedule's history.
+type RunPage struct {
+	Runs       []Run           `json:"runs"`
+	NextCursor string          `json:"nextCursor,omitempty"`
+	Raw        json.RawMessage `json:"-"`
+}
+
+// RunsPage returns one page of a schedule's history, newest first (limit
+// 1 to 100, 0 for the API's default; cursor "" for the first page).
+func (c *Client) RunsPage(ctx context.Context, id string, limit int, cursor string) (RunPage, error) {
+	q := url.Values{}
 	if limit > 0 {
-		p += fmt.Sprintf("?limit=%d", limit)
+		q.Set("limit", fmt.Sprint(limit))
 	}
-	var out struct {
-		Runs []Run `json:"runs"`
+	if cursor != "" {
+		q.Set("cursor", cursor)
 	}
-	err := c.do(ctx, "GET", p, nil, &out)
-	return out.Runs, err
+	p := schedulePath(id, "runs")
+	if len(q) > 0 {
+		p += "?" + q.Encode()
+	}
+	var out RunPage
+	raw, err := c.Do(ctx, "GET", p, nil, &out)
+	out.Raw = raw
+	return out, err
+}
+
+// ScheduleRuns returns the first page of a schedule's history, newest
+// first (limit 1 to 100; 0 for the API's default).
+func (c *Client) ScheduleRuns(ctx context.Context, id string, limit int) ([]Run, error) {
+	p, err := c.RunsPage(ctx, id, limit, "")
+	return p.Runs, err
 }

@@ -35,6 +35,12 @@ const (
 	Internal Kind = "Internal"
 	// Unauthenticated: the caller's identity could not be verified.
 	Unauthenticated Kind = "Unauthenticated"
+	// Stale: a precondition the caller set (If-Match) no longer holds;
+	// read the thing again and redo the change.
+	Stale Kind = "Stale"
+	// KeyReused: an idempotency key was sent again with a different
+	// request; use a new key for a new request.
+	KeyReused Kind = "KeyReused"
 )
 
 // Error is the service's error value.
@@ -89,23 +95,43 @@ func Message(err error) string {
 	return "internal error; the operation was not completed"
 }
 
-// mapping is the single table from Kind to transport-specific names.
+// mapping is the single table from Kind to transport-specific names: the
+// HTTP status, the stable problem code of API problem documents, the Step
+// Functions error name, and the Retry-After (seconds) the API sends with
+// errors that are worth retrying as they are (0: none).
 var mapping = map[Kind]struct {
-	status    int
-	stateName string
+	status     int
+	code       string
+	stateName  string
+	retryAfter int
 }{
-	Invalid:         {http.StatusBadRequest, "Bulk.Invalid"},
-	NotFound:        {http.StatusNotFound, "Bulk.NotFound"},
-	Conflict:        {http.StatusConflict, "Bulk.Conflict"},
-	Busy:            {http.StatusConflict, "Bulk.Busy"},
-	Transient:       {http.StatusServiceUnavailable, "Bulk.Transient"},
-	Internal:        {http.StatusInternalServerError, "Bulk.Internal"},
-	Unauthenticated: {http.StatusUnauthorized, "Bulk.Unauthenticated"},
+	Invalid:         {http.StatusBadRequest, "INVALID_REQUEST", "Bulk.Invalid", 0},
+	NotFound:        {http.StatusNotFound, "NOT_FOUND", "Bulk.NotFound", 0},
+	Conflict:        {http.StatusConflict, "CONFLICT", "Bulk.Conflict", 0},
+	Busy:            {http.StatusConflict, "TENANT_BUSY", "Bulk.Busy", 30},
+	Transient:       {http.StatusServiceUnavailable, "TRY_AGAIN", "Bulk.Transient", 5},
+	Internal:        {http.StatusInternalServerError, "INTERNAL", "Bulk.Internal", 0},
+	Unauthenticated: {http.StatusUnauthorized, "UNAUTHENTICATED", "Bulk.Unauthenticated", 0},
+	Stale:           {http.StatusPreconditionFailed, "PRECONDITION_FAILED", "Bulk.Stale", 0},
+	KeyReused:       {http.StatusUnprocessableEntity, "IDEMPOTENCY_KEY_REUSED", "Bulk.KeyReused", 0},
 }
 
 // HTTPStatus returns the HTTP status code for err.
 func HTTPStatus(err error) int {
 	return mapping[KindOf(err)].status
+}
+
+// ProblemCode returns the stable code an API problem document carries for
+// err (INVALID_REQUEST, TENANT_BUSY, ...).
+func ProblemCode(err error) string {
+	return mapping[KindOf(err)].code
+}
+
+// RetryAfter returns how many seconds a client should wait before sending
+// the same request again (the HTTP Retry-After header), or 0 when retrying
+// it unchanged will not help.
+func RetryAfter(err error) int {
+	return mapping[KindOf(err)].retryAfter
 }
 
 // StateName returns the Step Functions error name for err, the value the
@@ -116,5 +142,5 @@ func StateName(err error) string {
 
 // Kinds returns every kind, in a stable order (for tests and documentation).
 func Kinds() []Kind {
-	return []Kind{Invalid, NotFound, Conflict, Busy, Transient, Internal, Unauthenticated}
+	return []Kind{Invalid, NotFound, Conflict, Busy, Transient, Internal, Unauthenticated, Stale, KeyReused}
 }

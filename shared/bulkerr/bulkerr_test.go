@@ -39,13 +39,32 @@ func TestMapping(t *testing.T) {
 }
 
 func TestEveryKindIsMapped(t *testing.T) {
+	codes := map[string]Kind{}
 	for _, k := range Kinds() {
 		m, ok := mapping[k]
-		if !ok || m.status == 0 || m.stateName != "Bulk."+string(k) {
+		if !ok || m.status == 0 || m.code == "" || m.stateName != "Bulk."+string(k) {
 			t.Errorf("kind %s is not mapped consistently: %+v", k, m)
 		}
+		if codes[m.code] != "" {
+			t.Errorf("kinds %s and %s share problem code %s", k, codes[m.code], m.code)
+		}
+		codes[m.code] = k
 	}
 	if KindOf(nil) != "" {
 		t.Error("nil error has no kind")
+	}
+}
+
+// TestRetryAfter: busy and transient errors tell a client when to retry;
+// the others do not (retrying them unchanged gives the same answer).
+func TestRetryAfter(t *testing.T) {
+	for _, k := range Kinds() {
+		got := RetryAfter(New(k, "x"))
+		if want := k == Busy || k == Transient; (got > 0) != want {
+			t.Errorf("RetryAfter(%s) = %d", k, got)
+		}
+	}
+	if ProblemCode(New(Busy, "x")) != "TENANT_BUSY" || ProblemCode(errors.New("x")) != "INTERNAL" {
+		t.Error("problem codes")
 	}
 }

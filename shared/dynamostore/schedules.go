@@ -670,6 +670,16 @@ func (st *Store) RecordRun(ctx context.Context, r ScheduleRun) error {
 // schedule, newest first (job IDs are ULIDs), leaving out expired entries
 // that DynamoDB has not removed yet.
 func (st *Store) ListRuns(ctx context.Context, tenant, scheduleID string, limit int32) ([]ScheduleRun, error) {
+	runs, _, err := st.PageRuns(ctx, tenant, scheduleID, "", limit)
+	return runs, err
+}
+
+// PageRuns returns one page of up to limit (1 to 1000; otherwise 100) runs
+// of a schedule, newest first, after the run of job after ("" for the
+// first page), and the job ID to pass as after for the next page ("" when
+// there is none). Expired entries that DynamoDB has not removed yet are
+// left out.
+func (st *Store) PageRuns(ctx context.Context, tenant, scheduleID, after string, limit int32) ([]ScheduleRun, string, error) {
 	if limit <= 0 || limit > 1000 {
 		limit = 100
 	}
@@ -681,27 +691,31 @@ func (st *Store) ListRuns(ctx context.Context, tenant, scheduleID string, limit 
 			":pk": s("SCHEDRUN#" + tenant + "#" + scheduleID), ":now": n(st.now().Unix()),
 		},
 		ScanIndexForward: aws.Bool(false),
-		Limit:            aws.Int32(limit),
+		// One more than a page, to know whether another page follows.
+		Limit: aws.Int32(limit + 1),
+	}
+	if after != "" {
+		in.ExclusiveStartKey = runKey(tenant, scheduleID, after)
 	}
 	runs := []ScheduleRun{}
 	for {
 		out, err := st.db.Query(ctx, in)
 		if err != nil {
-			return nil, classify(err, "listing the runs of schedule %s", scheduleID)
+			return nil, "", classify(err, "listing the runs of schedule %s", scheduleID)
 		}
 		for _, it := range out.Items {
+			if int32(len(runs)) == limit {
+				return runs, runs[len(runs)-1].JobID, nil
+			}
 			var r ScheduleRun
 			if err := json.Unmarshal([]byte(schedStr(it, "run")), &r); err != nil {
-				return nil, bulkerr.Wrap(bulkerr.Internal, err, "decoding a run of schedule %s", scheduleID)
+				return nil, "", bulkerr.Wrap(bulkerr.Internal, err, "decoding a run of schedule %s", scheduleID)
 			}
 			r.Tenant = tenant
 			runs = append(runs, r)
-			if int32(len(runs)) == limit {
-				return runs, nil
-			}
 		}
 		if len(out.LastEvaluatedKey) == 0 {
-			return runs, nil
+			return runs, "", nil
 		}
 		in.ExclusiveStartKey = out.LastEvaluatedKey
 	}

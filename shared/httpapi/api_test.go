@@ -22,6 +22,7 @@ import (
 	"github.com/ccbulk/bulkops/shared/dynamostore"
 	"github.com/ccbulk/bulkops/shared/exportflow"
 	"github.com/ccbulk/bulkops/shared/httpapi"
+	"github.com/ccbulk/bulkops/shared/httpapi/openapitest"
 	"github.com/ccbulk/bulkops/shared/ident"
 	"github.com/ccbulk/bulkops/shared/jobs"
 	"github.com/ccbulk/bulkops/shared/localtest"
@@ -34,6 +35,7 @@ import (
 type apiHarness struct {
 	t      *testing.T
 	gw     *localtest.API
+	client *http.Client // validates every answer against openapi.json
 	api    *httpapi.API
 	db     *dynamostore.Store
 	files  *s3store.Store
@@ -53,7 +55,7 @@ func newAPIHarness(t *testing.T) *apiHarness {
 	// function identifies callers by the claims it passed on.
 	api := apiapp.Assemble(db, files, authn.Claims{}, slog.New(slog.NewJSONHandler(io.Discard, nil)))
 	gw := localtest.ServeAPI(t, st, lambda.NewHandler(httpapi.LambdaHandler(api.Handler())))
-	return &apiHarness{t: t, gw: gw, api: api, db: db, files: files, s3: st.Clients.S3, bucket: st.Ref("DataBucket"), ids: ident.NewGenerator(nil)}
+	return &apiHarness{t: t, gw: gw, client: openapitest.Client(t, gw.URL), api: api, db: db, files: files, s3: st.Clients.S3, bucket: st.Ref("DataBucket"), ids: ident.NewGenerator(nil)}
 }
 
 func (h *apiHarness) token(tenant string) string {
@@ -61,11 +63,21 @@ func (h *apiHarness) token(tenant string) string {
 }
 
 // call sends a request as tenant ("" for none) and decodes a JSON answer
-// into out (if not nil); it returns the status and the raw body.
+// into out (if not nil); it returns the status and the raw body. Every
+// answer is validated against openapi.json.
 func (h *apiHarness) call(tenant, method, path string, body any, out any) (int, []byte) {
 	h.t.Helper()
+	status, _, raw := h.send(tenant, method, path, body, nil, out)
+	return status, raw
+}
+
+// send is call with request headers, returning the answer's headers too.
+func (h *apiHarness) send(tenant, method, path string, body any, header map[string]string, out any) (int, http.Header, []byte) {
+	h.t.Helper()
 	var rd io.Reader
-	if body != nil {
+	if raw, ok := body.([]byte); ok {
+		rd = bytes.NewReader(raw)
+	} else if body != nil {
 		b, _ := json.Marshal(body)
 		rd = bytes.NewReader(b)
 	}
@@ -76,7 +88,10 @@ func (h *apiHarness) call(tenant, method, path string, body any, out any) (int, 
 	if tenant != "" {
 		req.Header.Set("Authorization", "Bearer "+h.token(tenant))
 	}
-	resp, err := http.DefaultClient.Do(req)
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	resp, err := h.client.Do(req)
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -87,7 +102,7 @@ func (h *apiHarness) call(tenant, method, path string, body any, out any) (int, 
 			h.t.Fatalf("%s %s: %v: %s", method, path, err, raw)
 		}
 	}
-	return resp.StatusCode, raw
+	return resp.StatusCode, resp.Header, raw
 }
 
 // problem asserts an RFC 9457 problem with the status and code.

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -49,7 +50,7 @@ func resolveTypes(names []string) ([]*objecttype.Type, []string, error) {
 	for i, s := range names {
 		t, err := objecttype.Lookup(s)
 		if err != nil {
-			return nil, nil, bulkerr.Wrap(bulkerr.Invalid, err, "objectTypes[%d]: %s", i, bulkerr.Message(err))
+			return nil, nil, atField(pointer("objectTypes", strconv.Itoa(i)), bulkerr.Wrap(bulkerr.Invalid, err, "objectTypes[%d]: %s", i, bulkerr.Message(err)))
 		}
 		if !seen[t.Slug] {
 			seen[t.Slug] = true
@@ -57,7 +58,7 @@ func resolveTypes(names []string) ([]*objecttype.Type, []string, error) {
 		}
 	}
 	if len(types) == 0 {
-		return nil, nil, bulkerr.New(bulkerr.Invalid, "objectTypes is empty; name one or more types, such as [\"queue\"]")
+		return nil, nil, invalidAt("/objectTypes", "objectTypes is empty; name one or more types, such as [\"queue\"]")
 	}
 	return types, slugs, nil
 }
@@ -69,10 +70,10 @@ func resolveTypes(names []string) ([]*objecttype.Type, []string, error) {
 // later.
 func checkOptions(o exportspec.Options, types []*objecttype.Type) error {
 	if err := o.Validate(); err != nil {
-		return bulkerr.Wrap(bulkerr.Invalid, err, "options: %s", bulkerr.Message(err))
+		return atField("/options", bulkerr.Wrap(bulkerr.Invalid, err, "options: %s", bulkerr.Message(err)))
 	}
 	if _, err := csvexport.NewPlans(types, o); err != nil {
-		return bulkerr.Wrap(bulkerr.Invalid, err, "options: %s", bulkerr.Message(err))
+		return atField("/options", bulkerr.Wrap(bulkerr.Invalid, err, "options: %s", bulkerr.Message(err)))
 	}
 	return nil
 }
@@ -90,14 +91,14 @@ func (a *API) createExport(w http.ResponseWriter, r *http.Request, id authn.Iden
 		return err
 	}
 	if err := exportzip.ValidatePrefix(req.Prefix); err != nil {
-		return bulkerr.Wrap(bulkerr.Invalid, err, "prefix: %s", bulkerr.Message(err))
+		return atField("/prefix", bulkerr.Wrap(bulkerr.Invalid, err, "prefix: %s", bulkerr.Message(err)))
 	}
 	types, slugs, err := resolveTypes(req.ObjectTypes)
 	if err != nil {
 		return err
 	}
 	if req.Options.Range.Mode == exportspec.RangeIncremental {
-		return bulkerr.New(bulkerr.Invalid, "options.range.mode incremental needs a schedule (it exports what changed since the last successful run); use all or interval here, or create a schedule")
+		return invalidAt("/options/range/mode", "options.range.mode incremental needs a schedule (it exports what changed since the last successful run); use all or interval here, or create a schedule")
 	}
 	if err := checkOptions(req.Options, types); err != nil {
 		return err

@@ -14,10 +14,10 @@ import (
 	_ "embed"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -67,6 +67,11 @@ type API struct {
 	Exports     exportStarter
 	// Schedules keeps scheduled exports and their history.
 	Schedules scheduleStore
+	// Idempotency keeps the answers to POSTs sent with an Idempotency-Key
+	// (nil: keys are ignored).
+	Idempotency idempotencyStore
+	// IdempotencyTTL is how long an answer is replayed (default 24 hours).
+	IdempotencyTTL time.Duration
 	// LockLease is the lease an export takes on the tenant lock (default 5 minutes).
 	LockLease time.Duration
 	// NewID returns a new time-sortable job ID.
@@ -126,8 +131,15 @@ func (a *API) Handler() http.Handler {
 	if a.UploadTTL == 0 {
 		a.UploadTTL = 15 * time.Minute
 	}
+	if a.IdempotencyTTL == 0 {
+		a.IdempotencyTTL = 24 * time.Hour
+	}
 	mux := http.NewServeMux()
 	for _, rt := range routes {
+		handle := rt.handle
+		if rt.method == http.MethodPost && !rt.public {
+			handle = idempotent(handle)
+		}
 		mux.HandleFunc(rt.method+" "+rt.pattern, func(w http.ResponseWriter, r *http.Request) {
 			var id authn.Identity
 			if !rt.public {
@@ -137,7 +149,7 @@ func (a *API) Handler() http.Handler {
 					return
 				}
 			}
-			if err := rt.handle(a, w, r, id); err != nil {
+			if err := handle(a, w, r, id); err != nil {
 				a.problem(w, r, err)
 			}
 		})
@@ -145,7 +157,10 @@ func (a *API) Handler() http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		a.problem(w, r, bulkerr.New(bulkerr.NotFound, "no route %s %s; see /v1/openapi.json", r.Method, r.URL.Path))
 	})
-	return mux
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Request-Id", newRequestID())
+		mux.ServeHTTP(w, r)
+	})
 }
 
 func (a *API) health(w http.ResponseWriter, _ *http.Request, _ authn.Identity) error {
@@ -159,92 +174,61 @@ func (a *API) openapi(w http.ResponseWriter, _ *http.Request, _ authn.Identity) 
 	return err
 }
 
-// problemCodes are the stable codes of problem documents, by error kind.
-var problemCodes = map[bulkerr.Kind]string{
-	bulkerr.Invalid:         "INVALID_REQUEST",
-	bulkerr.NotFound:        "NOT_FOUND",
-	bulkerr.Conflict:        "CONFLICT",
-	bulkerr.Busy:            "TENANT_BUSY",
-	bulkerr.Transient:       "TRY_AGAIN",
-	bulkerr.Internal:        "INTERNAL",
-	bulkerr.Unauthenticated: "UNAUTHENTICATED",
-}
-
-// Problem is an RFC 9457 problem document.
-type Problem struct {
-	Type   string `json:"type"`
-	Title  string `json:"title"`
-	Status int    `json:"status"`
-	Detail string `json:"detail"`
-	Code   string `json:"code"`
-	// ActiveJobID names the job holding the tenant's lock (TENANT_BUSY).
-	ActiveJobID string `json:"activeJobId,omitempty"`
-}
-
-// busyError is a Busy error that names the active job.
-type busyError struct {
-	error
-	job string
-}
-
-func (e busyError) Unwrap() error { return e.error }
-
-func (a *API) problem(w http.ResponseWriter, r *http.Request, err error) {
-	status := bulkerr.HTTPStatus(err)
-	kind := bulkerr.KindOf(err)
-	p := Problem{
-		Type:  "https://bulkops.dev/problems/" + strings.ToLower(strings.ReplaceAll(problemCodes[kind], "_", "-")),
-		Title: http.StatusText(status), Status: status, Detail: bulkerr.Message(err), Code: problemCodes[kind],
-	}
-	var be busyError
-	if errors.As(err, &be) {
-		p.ActiveJobID = be.job
-	}
-	if kind == bulkerr.Internal || kind == bulkerr.Transient {
-		a.Log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err.Error())
-	}
-	if status == http.StatusUnauthorized {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="bulkops"`)
-	}
-	w.Header().Set("Content-Type", "application/problem+json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(p)
-}
-
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-// decodeBody reads a JSON body of at most 16 KiB into v, refusing unknown
-// fields, so a misspelt field is an error and not silently ignored.
+// decodeBody reads a JSON body of at most maxBody into v, refusing unknown
+// fields, so a misspelt field is an error and not silently ignored. The
+// error points at the field (JSON pointer) where it can.
 func decodeBody(r *http.Request, v any) error {
-	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 16<<10))
+	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, maxBody))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return bulkerr.New(bulkerr.Invalid, "the request body is not the expected JSON: %s", jsonMessage(err))
+		return bodyError(err)
 	}
 	return nil
 }
 
-func jsonMessage(err error) string {
+// maxBody is the largest JSON body the API reads.
+const maxBody = 16 << 10
+
+// bodyError turns a JSON decoding error into an Invalid error that names
+// the field at fault.
+func bodyError(err error) error {
 	var se *json.SyntaxError
 	var te *json.UnmarshalTypeError
+	msg := err.Error()
 	switch {
 	case errors.As(err, &se):
-		return fmt.Sprintf("syntax error at byte %d", se.Offset)
+		return invalidAt("", "the request body is not JSON: syntax error at byte %d", se.Offset)
 	case errors.As(err, &te):
-		return fmt.Sprintf("field %q must be a %s", te.Field, te.Type.Kind())
+		ptr := pointer(strings.Split(te.Field, ".")...)
+		return invalidAt(ptr, "the request body is not the expected JSON: field %q must be a %s", te.Field, jsonKind(te))
 	case errors.Is(err, io.EOF):
-		return "the body is empty"
+		return invalidAt("", "the request body is empty; send a JSON object")
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return invalidAt("", "the request body is not JSON: it ends too early")
+	case strings.HasPrefix(msg, "json: unknown field "):
+		name, _ := strconv.Unquote(strings.TrimPrefix(msg, "json: unknown field "))
+		return invalidAt(pointer(name), "the request body is not the expected JSON: unknown field %q", name)
+	case strings.Contains(msg, "request body too large"):
+		return invalidAt("", "the request body is larger than %d KiB", maxBody>>10)
 	}
-	msg := err.Error()
-	if strings.HasPrefix(msg, "json: unknown field") {
-		return strings.TrimPrefix(msg, "json: ")
+	return invalidAt("", "the request body is not the expected JSON: cannot decode it")
+}
+
+func jsonKind(te *json.UnmarshalTypeError) string {
+	switch k := te.Type.Kind().String(); {
+	case strings.HasPrefix(k, "int"), strings.HasPrefix(k, "uint"), strings.HasPrefix(k, "float"):
+		return "number"
+	case k == "slice":
+		return "list"
+	case k == "struct", k == "map":
+		return "object"
+	default:
+		return k
 	}
-	if strings.Contains(msg, "request body too large") {
-		return "the body is larger than 16 KiB"
-	}
-	return "cannot decode"
 }

@@ -51,13 +51,13 @@ func (a *API) createImport(w http.ResponseWriter, r *http.Request, id authn.Iden
 	} else {
 		t, err := objecttype.Lookup(req.ObjectType)
 		if err != nil {
-			return err
+			return atField("/objectType", err)
 		}
 		slug = t.Slug
 	}
 	name, err := cleanFileName(req.FileName, ext)
 	if err != nil {
-		return err
+		return atField("/fileName", err)
 	}
 	lock, err := a.Locks.PeekLock(r.Context(), id.Tenant)
 	if err != nil {

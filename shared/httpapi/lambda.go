@@ -28,7 +28,7 @@ func LambdaHandler(h http.Handler) func(context.Context, events.APIGatewayV2HTTP
 	return func(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 		req, err := lambdaRequest(ctx, ev)
 		if err != nil {
-			return badRequest(err.Error()), nil
+			return badRequest(err.Error(), ev.RequestContext.RequestID), nil
 		}
 		rw := &responseBuffer{header: http.Header{}}
 		h.ServeHTTP(rw, req)
@@ -109,11 +109,17 @@ type errBadRequest string
 
 func (e errBadRequest) Error() string { return string(e) }
 
-func badRequest(detail string) events.APIGatewayV2HTTPResponse {
-	b, _ := json.Marshal(Problem{Type: "https://bulkops.dev/problems/invalid-request", Title: http.StatusText(http.StatusBadRequest),
-		Status: http.StatusBadRequest, Detail: detail, Code: problemCodes[bulkerr.Invalid]})
+func badRequest(detail, requestID string) events.APIGatewayV2HTTPResponse {
+	if requestID == "" {
+		requestID = newRequestID()
+	}
+	err := bulkerr.New(bulkerr.Invalid, "%s", detail)
+	code := bulkerr.ProblemCode(err)
+	b, _ := json.Marshal(Problem{Type: "https://bulkops.dev/problems/" + strings.ToLower(strings.ReplaceAll(code, "_", "-")),
+		Title: http.StatusText(http.StatusBadRequest), Status: http.StatusBadRequest, Detail: detail, Code: code,
+		Instance: "urn:bulkops:request:" + requestID})
 	return events.APIGatewayV2HTTPResponse{StatusCode: http.StatusBadRequest,
-		Headers: map[string]string{"Content-Type": "application/problem+json"}, Body: string(b)}
+		Headers: map[string]string{"Content-Type": "application/problem+json", "X-Request-Id": requestID}, Body: string(b)}
 }
 
 // responseBuffer is the http.ResponseWriter a Lambda invocation writes

@@ -140,6 +140,25 @@ func TestOpenAPIOperationsAreComplete(t *testing.T) {
 		if _, ok := responses["401"]; !rt.public && !ok {
 			t.Errorf("%s needs a token but documents no 401", k)
 		}
+		if _, ok := responses["500"]; !rt.public && !ok {
+			t.Errorf("%s documents no 500", k)
+		}
+		refs := map[string]bool{}
+		for _, x := range list {
+			prm, _ := x.(map[string]any)
+			if ref, ok := prm["$ref"].(string); ok {
+				refs[strings.TrimPrefix(ref, "#/components/parameters/")] = true
+			}
+		}
+		if rt.method == "POST" && !rt.public {
+			_, has422 := responses["422"]
+			if !refs["IdempotencyKey"] || !has422 {
+				t.Errorf("%s: a POST must take Idempotency-Key and document 422", k)
+			}
+		}
+		if rt.method == "GET" && strings.HasPrefix(id, "list") && (!refs["cursor"] || !refs["limit"]) {
+			t.Errorf("%s: a list must page with limit and cursor", k)
+		}
 	}
 	var walk func(v any)
 	walk = func(v any) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -31,7 +32,7 @@ type scheduleStore interface {
 	DeleteSchedule(ctx context.Context, tenant, id string) error
 	SetScheduleActive(ctx context.Context, tenant, id string, version int64, active bool, next time.Time, reason string) (dynamostore.Schedule, error)
 	RecordRun(ctx context.Context, r dynamostore.ScheduleRun) error
-	ListRuns(ctx context.Context, tenant, scheduleID string, limit int32) ([]dynamostore.ScheduleRun, error)
+	PageRuns(ctx context.Context, tenant, scheduleID, after string, limit int32) ([]dynamostore.ScheduleRun, string, error)
 }
 
 // Limits of a schedule's definition.
@@ -79,45 +80,45 @@ func viewSchedule(s dynamostore.Schedule) scheduleView {
 // description, types as slugs, prefix, when, options, maxFailures). Every
 // error is Invalid and names the field and how to fix it.
 func definition(b scheduleBody) (dynamostore.Schedule, error) {
-	bad := func(format string, args ...any) (dynamostore.Schedule, error) {
-		return dynamostore.Schedule{}, bulkerr.New(bulkerr.Invalid, format, args...)
+	bad := func(ptr, format string, args ...any) (dynamostore.Schedule, error) {
+		return dynamostore.Schedule{}, invalidAt(ptr, format, args...)
 	}
 	title := strings.TrimSpace(b.Title)
 	switch {
 	case title == "":
-		return bad("title is required; give the schedule a name such as \"Nightly queues\"")
+		return bad("/title", "title is required; give the schedule a name such as \"Nightly queues\"")
 	case utf8.RuneCountInString(title) > maxTitle:
-		return bad("title has %d characters; shorten it to at most %d", utf8.RuneCountInString(title), maxTitle)
+		return bad("/title", "title has %d characters; shorten it to at most %d", utf8.RuneCountInString(title), maxTitle)
 	case utf8.RuneCountInString(b.Description) > maxDescription:
-		return bad("description has %d characters; shorten it to at most %d", utf8.RuneCountInString(b.Description), maxDescription)
+		return bad("/description", "description has %d characters; shorten it to at most %d", utf8.RuneCountInString(b.Description), maxDescription)
 	}
 	types, slugs, err := resolveTypes(b.ObjectTypes)
 	if err != nil {
 		return dynamostore.Schedule{}, err
 	}
 	if err := exportzip.ValidatePrefix(b.Prefix); err != nil {
-		return dynamostore.Schedule{}, bulkerr.Wrap(bulkerr.Invalid, err, "prefix: %s", bulkerr.Message(err))
+		return dynamostore.Schedule{}, atField("/prefix", bulkerr.Wrap(bulkerr.Invalid, err, "prefix: %s", bulkerr.Message(err)))
 	}
 	switch b.When.Frequency {
 	case schedule.Once, schedule.Hourly, schedule.Daily, schedule.Weekly, schedule.Monthly:
 	case "":
-		return bad("when.frequency is required: once, hourly, daily, weekly or monthly")
+		return bad("/when/frequency", "when.frequency is required: once, hourly, daily, weekly or monthly")
 	default:
-		return bad("when.frequency %q is not one of once, hourly, daily, weekly, monthly", b.When.Frequency)
+		return bad("/when/frequency", "when.frequency %q is not one of once, hourly, daily, weekly, monthly", b.When.Frequency)
 	}
 	if err := b.When.Validate(); err != nil {
-		return dynamostore.Schedule{}, bulkerr.Wrap(bulkerr.Invalid, err, "when: %s", bulkerr.Message(err))
+		return dynamostore.Schedule{}, atField("/when", bulkerr.Wrap(bulkerr.Invalid, err, "when: %s", bulkerr.Message(err)))
 	}
 	if err := checkOptions(b.Options, types); err != nil {
 		return dynamostore.Schedule{}, err
 	}
 	if b.Options.Range.Mode == exportspec.RangeIncremental && b.When.Frequency == schedule.Once {
-		return bad("options.range.mode incremental exports what changed since the last successful run, which a once schedule never has; use all or interval, or a recurring frequency")
+		return bad("/options/range/mode", "options.range.mode incremental exports what changed since the last successful run, which a once schedule never has; use all or interval, or a recurring frequency")
 	}
 	maxFailures := 1
 	if b.MaxFailures != nil {
 		if *b.MaxFailures < 0 || *b.MaxFailures > maxFailuresCap {
-			return bad("maxFailures %d is not from 0 to %d (failed runs in a row before the schedule suspends itself)", *b.MaxFailures, maxFailuresCap)
+			return bad("/maxFailures", "maxFailures %d is not from 0 to %d (failed runs in a row before the schedule suspends itself)", *b.MaxFailures, maxFailuresCap)
 		}
 		maxFailures = max(*b.MaxFailures, 1)
 	}
@@ -151,10 +152,10 @@ func tidy(w schedule.Spec) schedule.Spec {
 func nextRun(spec schedule.Spec, now time.Time) (time.Time, error) {
 	next, ok, err := spec.Next(now)
 	if err != nil {
-		return time.Time{}, bulkerr.Wrap(bulkerr.Invalid, err, "when: %s", bulkerr.Message(err))
+		return time.Time{}, atField("/when", bulkerr.Wrap(bulkerr.Invalid, err, "when: %s", bulkerr.Message(err)))
 	}
 	if !ok {
-		return time.Time{}, bulkerr.New(bulkerr.Invalid, "when.at %s (%s) has passed; give a future date and time, or leave at out to run once now", spec.At, zoneName(spec))
+		return time.Time{}, invalidAt("/when/at", "when.at %s (%s) has passed; give a future date and time, or leave at out to run once now", spec.At, zoneName(spec))
 	}
 	return next.UTC(), nil
 }
@@ -198,9 +199,14 @@ func (a *API) scheduleTarget(r *http.Request) (scheduleStore, string, error) {
 	return st, sid, err
 }
 
-// listSchedules lists the tenant's schedules, oldest first.
+// listSchedules lists the tenant's schedules, oldest first, a page at a
+// time (limit 1 to 100, default 100: every schedule a tenant may have).
 func (a *API) listSchedules(w http.ResponseWriter, r *http.Request, id authn.Identity) error {
 	st, err := a.schedules()
+	if err != nil {
+		return err
+	}
+	limit, after, err := pageParams(r, MaxSchedulesPerTenant)
 	if err != nil {
 		return err
 	}
@@ -208,12 +214,75 @@ func (a *API) listSchedules(w http.ResponseWriter, r *http.Request, id authn.Ide
 	if err != nil {
 		return err
 	}
-	out := make([]scheduleView, 0, len(list))
+	out := make([]scheduleView, 0, min(len(list), limit))
+	next := ""
 	for _, s := range list {
+		if after != "" && s.ID <= after {
+			continue
+		}
+		if len(out) == limit {
+			next = out[len(out)-1].ID
+			break
+		}
 		out = append(out, viewSchedule(s))
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"schedules": out})
+	writePage(w, "schedules", out, next)
 	return nil
+}
+
+// pageParams reads the limit (1 to 100, default def) and the cursor (the
+// ID of the last item of the previous page) of a list request.
+func pageParams(r *http.Request, def int) (int, string, error) {
+	q := r.URL.Query()
+	limit := def
+	if l := q.Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > 100 {
+			return 0, "", bulkerr.New(bulkerr.Invalid, "limit %q must be a whole number from 1 to 100", l)
+		}
+		limit = n
+	}
+	after := q.Get("cursor")
+	if after != "" && !jobIDPattern.MatchString(after) {
+		return 0, "", bulkerr.New(bulkerr.Invalid, "cursor %q is not one this API issued; pass nextCursor from the previous page", after)
+	}
+	return limit, after, nil
+}
+
+// writePage answers a list: the items under name and, when more follow,
+// nextCursor.
+func writePage(w http.ResponseWriter, name string, items any, next string) {
+	body := map[string]any{name: items}
+	if next != "" {
+		body["nextCursor"] = next
+	}
+	writeJSON(w, http.StatusOK, body)
+}
+
+// etag is a schedule's entity tag: its version.
+func etag(s dynamostore.Schedule) string { return fmt.Sprintf("%q", strconv.FormatInt(s.Version, 10)) }
+
+// writeSchedule answers with a schedule and its ETag.
+func writeSchedule(w http.ResponseWriter, status int, s dynamostore.Schedule) {
+	w.Header().Set("ETag", etag(s))
+	writeJSON(w, status, viewSchedule(s))
+}
+
+// ifMatch checks a request's If-Match header against the schedule's
+// current version: nil when there is none (or "*"), a Stale error (412)
+// when it names another version. It returns the version it named (-1 for
+// none).
+func ifMatch(r *http.Request, cur dynamostore.Schedule) (int64, error) {
+	h := strings.TrimSpace(r.Header.Get("If-Match"))
+	if h == "" || h == "*" {
+		return -1, nil
+	}
+	for _, tag := range strings.Split(h, ",") {
+		if strings.TrimSpace(tag) == etag(cur) {
+			return cur.Version, nil
+		}
+	}
+	return 0, bulkerr.New(bulkerr.Stale, "schedule %s is at version %d (ETag %s), not the one If-Match names (%s): someone changed it; read it again and redo your change", cur.ID, cur.Version, etag(cur), h)
 }
 
 // getSchedule shows one schedule; another tenant's is not found.
@@ -226,7 +295,7 @@ func (a *API) getSchedule(w http.ResponseWriter, r *http.Request, id authn.Ident
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, viewSchedule(s))
+	writeSchedule(w, http.StatusOK, s)
 	return nil
 }
 
@@ -263,7 +332,7 @@ func (a *API) create(w http.ResponseWriter, r *http.Request, id authn.Identity, 
 	}
 	a.Log.InfoContext(r.Context(), "schedule created", "tenant", id.Tenant, "schedule", sid, "next", next)
 	w.Header().Set("Location", "/v1/schedules/"+sid)
-	writeJSON(w, http.StatusCreated, viewSchedule(stored))
+	writeSchedule(w, http.StatusCreated, stored)
 	return nil
 }
 
@@ -303,8 +372,18 @@ func (a *API) updateSchedule(w http.ResponseWriter, r *http.Request, id authn.Id
 	if err := decodeBody(r, &b); err != nil {
 		return err
 	}
+	matched, err := ifMatch(r, cur)
+	if err != nil {
+		return err
+	}
+	switch {
+	case matched >= 0 && b.Version == nil:
+		b.Version = &matched
+	case matched >= 0 && *b.Version != matched:
+		return invalidAt("/version", "version %d and the If-Match header (version %d) disagree; send one, or both the same", *b.Version, matched)
+	}
 	if b.Version == nil {
-		return bulkerr.New(bulkerr.Invalid, "version is required: send the version of the schedule you edited (GET /v1/schedules/%s shows it)", sid)
+		return invalidAt("/version", "version (or an If-Match header with the ETag) is required: send the version of the schedule you edited (GET /v1/schedules/%s shows it)", sid)
 	}
 	if cur.Submitted && cur.Spec.Frequency == schedule.Once {
 		return bulkerr.New(bulkerr.Conflict, "schedule %s runs once and its run was already submitted (job %s); clone it to run it again with changes", sid, cur.LastJob)
@@ -328,15 +407,25 @@ func (a *API) updateSchedule(w http.ResponseWriter, r *http.Request, id authn.Id
 		return err
 	}
 	a.Log.InfoContext(ctx, "schedule edited", "tenant", id.Tenant, "schedule", sid, "version", stored.Version)
-	writeJSON(w, http.StatusOK, viewSchedule(stored))
+	writeSchedule(w, http.StatusOK, stored)
 	return nil
 }
 
-// deleteSchedule deletes a schedule (409 while it runs).
+// deleteSchedule deletes a schedule (409 while it runs; 412 when an
+// If-Match header names another version).
 func (a *API) deleteSchedule(w http.ResponseWriter, r *http.Request, id authn.Identity) error {
 	st, sid, err := a.scheduleTarget(r)
 	if err != nil {
 		return err
+	}
+	if r.Header.Get("If-Match") != "" {
+		cur, err := st.GetSchedule(r.Context(), id.Tenant, sid)
+		if err != nil {
+			return err
+		}
+		if _, err := ifMatch(r, cur); err != nil {
+			return err
+		}
 	}
 	if err := st.DeleteSchedule(r.Context(), id.Tenant, sid); err != nil {
 		return err
@@ -401,7 +490,7 @@ func (a *API) suspendSchedule(w http.ResponseWriter, r *http.Request, id authn.I
 		return err
 	}
 	a.Log.InfoContext(r.Context(), "schedule suspended", "tenant", id.Tenant, "schedule", sid)
-	writeJSON(w, http.StatusOK, viewSchedule(s))
+	writeSchedule(w, http.StatusOK, s)
 	return nil
 }
 
@@ -423,7 +512,7 @@ func (a *API) resumeSchedule(w http.ResponseWriter, r *http.Request, id authn.Id
 		return bulkerr.New(bulkerr.Conflict, "schedule %s runs once and already ran (job %s); clone it to run it again", sid, cur.LastJob)
 	}
 	if cur.Active {
-		writeJSON(w, http.StatusOK, viewSchedule(cur))
+		writeSchedule(w, http.StatusOK, cur)
 		return nil
 	}
 	next, ok, err := cur.Spec.Next(a.Now())
@@ -438,7 +527,7 @@ func (a *API) resumeSchedule(w http.ResponseWriter, r *http.Request, id authn.Id
 		return err
 	}
 	a.Log.InfoContext(ctx, "schedule resumed", "tenant", id.Tenant, "schedule", sid, "next", next)
-	writeJSON(w, http.StatusOK, viewSchedule(s))
+	writeSchedule(w, http.StatusOK, s)
 	return nil
 }
 
@@ -501,27 +590,23 @@ type runView struct {
 // statusUnknown is the status of a run whose job record is gone.
 const statusUnknown jobs.Status = "Unknown"
 
-// listRuns shows a schedule's history, newest first (limit 1 to 100,
-// default 25): each run with its job's status, times, rows, files, error,
+// listRuns shows a schedule's history, newest first, a page at a time
+// (limit 1 to 100, default 25; cursor: nextCursor of the previous page): each run with its job's status, times, rows, files, error,
 // progress and ETA while it runs, and the ZIP's link once Completed.
 func (a *API) listRuns(w http.ResponseWriter, r *http.Request, id authn.Identity) error {
 	st, sid, err := a.scheduleTarget(r)
 	if err != nil {
 		return err
 	}
-	limit := 25
-	if l := r.URL.Query().Get("limit"); l != "" {
-		n, err := strconv.Atoi(l)
-		if err != nil || n < 1 || n > 100 {
-			return bulkerr.New(bulkerr.Invalid, "limit %q must be a whole number from 1 to 100", l)
-		}
-		limit = n
+	limit, after, err := pageParams(r, 25)
+	if err != nil {
+		return err
 	}
 	ctx := r.Context()
 	if _, err := st.GetSchedule(ctx, id.Tenant, sid); err != nil {
 		return err
 	}
-	runs, err := st.ListRuns(ctx, id.Tenant, sid, int32(limit))
+	runs, next, err := st.PageRuns(ctx, id.Tenant, sid, after, int32(limit))
 	if err != nil {
 		return err
 	}
@@ -546,16 +631,16 @@ func (a *API) listRuns(w http.ResponseWriter, r *http.Request, id authn.Identity
 		}
 		out = append(out, v)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"runs": out})
+	writePage(w, "runs", out, next)
 	return nil
 }
 
 // decodeOptionalBody is decodeBody for a body that may be left out (or
 // empty): then v keeps its zero value.
 func decodeOptionalBody(r *http.Request, v any) error {
-	raw, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, 16<<10))
+	raw, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxBody))
 	if err != nil {
-		return bulkerr.New(bulkerr.Invalid, "the request body is not the expected JSON: %s", jsonMessage(err))
+		return bodyError(err)
 	}
 	if len(bytes.TrimSpace(raw)) == 0 {
 		return nil
@@ -563,7 +648,7 @@ func decodeOptionalBody(r *http.Request, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return bulkerr.New(bulkerr.Invalid, "the request body is not the expected JSON: %s", jsonMessage(err))
+		return bodyError(err)
 	}
 	return nil
 }

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"fmt"
 	"net/http"
+	"strconv"
 
 	"github.com/ccbulk/bulkops/shared/authn"
+	"github.com/ccbulk/bulkops/shared/bulkerr"
 	"github.com/ccbulk/bulkops/shared/csvexport"
 	"github.com/ccbulk/bulkops/shared/objecttype"
 )
@@ -51,12 +53,42 @@ func describeType(t *objecttype.Type) typeDoc {
 	return d
 }
 
-func (a *API) listTypes(w http.ResponseWriter, _ *http.Request, _ authn.Identity) error {
-	var out []typeDoc
-	for _, t := range objecttype.All() {
+// listTypes lists the object types in the registry's order, a page at a
+// time (limit 1 to 100, default 100: all of them; cursor: the slug that
+// ended the previous page).
+func (a *API) listTypes(w http.ResponseWriter, r *http.Request, _ authn.Identity) error {
+	q := r.URL.Query()
+	limit := 100
+	if l := q.Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > 100 {
+			return bulkerr.New(bulkerr.Invalid, "limit %q must be a whole number from 1 to 100", l)
+		}
+		limit = n
+	}
+	all := objecttype.All()
+	start := 0
+	if c := q.Get("cursor"); c != "" {
+		start = -1
+		for i, t := range all {
+			if t.Slug == c {
+				start = i + 1
+			}
+		}
+		if start < 0 {
+			return bulkerr.New(bulkerr.Invalid, "cursor %q is not one this API issued; pass nextCursor from the previous page", c)
+		}
+	}
+	out := []typeDoc{}
+	next := ""
+	for _, t := range all[start:] {
+		if len(out) == limit {
+			next = out[len(out)-1].Slug
+			break
+		}
 		out = append(out, describeType(t))
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"objectTypes": out})
+	writePage(w, "objectTypes", out, next)
 	return nil
 }
 
