@@ -104,12 +104,22 @@ func Check(t testing.TB, req *http.Request, status int, header http.Header, body
 }
 
 // undocumentedRoute checks the answer to a request for a route the API
-// does not serve: 404 NOT_FOUND as a problem document.
+// does not serve. Deployed, API Gateway answers it before any function
+// runs, with its own 404 {"message":"Not Found"}; a route the gateway
+// passes on but the handler does not know is a 404 NOT_FOUND problem.
 func undocumentedRoute(status int, header http.Header, body []byte) error {
+	if status == http.StatusNotFound && strings.HasPrefix(header.Get("Content-Type"), "application/json") {
+		var m struct {
+			Message string `json:"message"`
+		}
+		if json.Unmarshal(body, &m) == nil && m.Message == "Not Found" {
+			return nil
+		}
+	}
 	var p httpapi.Problem
 	if status != http.StatusNotFound || !strings.HasPrefix(header.Get("Content-Type"), "application/problem+json") ||
 		json.Unmarshal(body, &p) != nil || p.Code != "NOT_FOUND" || p.Status != status || p.Instance == "" || p.Detail == "" {
-		return fmt.Errorf("a route openapi.json does not have answered %d %q %s; want a 404 NOT_FOUND problem document", status, header.Get("Content-Type"), body)
+		return fmt.Errorf("a route openapi.json does not have answered %d %q %s; want API Gateway's 404 {\"message\":\"Not Found\"} or a 404 NOT_FOUND problem document", status, header.Get("Content-Type"), body)
 	}
 	return nil
 }
