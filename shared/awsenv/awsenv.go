@@ -18,9 +18,22 @@ import (
 )
 
 // Load reads the shared AWS configuration (region, credentials, endpoints)
-// from the environment.
+// from the environment. A context made by WithHTTPClient gives the
+// clients that HTTP client instead of the SDK's default.
 func Load(ctx context.Context) (aws.Config, error) {
+	if c, ok := ctx.Value(httpClientKey{}).(aws.HTTPClient); ok {
+		return config.LoadDefaultConfig(ctx, config.WithHTTPClient(c))
+	}
 	return config.LoadDefaultConfig(ctx)
+}
+
+type httpClientKey struct{}
+
+// WithHTTPClient returns a context under which Load configures the clients
+// with c. Only the local dev server uses it (its Lambda sandboxes refuse
+// the requests of timed-out invocations); the functions never do.
+func WithHTTPClient(ctx context.Context, c aws.HTTPClient) context.Context {
+	return context.WithValue(ctx, httpClientKey{}, c)
 }
 
 // S3 returns an S3 client. When an endpoint URL is configured (a local or
