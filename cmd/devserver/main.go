@@ -180,7 +180,7 @@ func run() error {
 	}
 	// The functions' AWS clients refuse requests of invocations stopped at
 	// their timeout, as Lambda's sandbox would (devstack/sandbox.go).
-	buildCtx := awsenv.WithHTTPClient(ctx, devstack.SandboxHTTPClient())
+	buildCtx := awsenv.WithHTTPWrapper(ctx, devstack.SandboxHTTP)
 	for _, id := range tpl.OfType("AWS::Serverless::Function") {
 		build, ok := handlers[id]
 		if !ok {

@@ -9,6 +9,7 @@ import (
 	"os"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
@@ -18,22 +19,27 @@ import (
 )
 
 // Load reads the shared AWS configuration (region, credentials, endpoints)
-// from the environment. A context made by WithHTTPClient gives the
-// clients that HTTP client instead of the SDK's default.
+// from the environment. Under a context made by WithHTTPWrapper the
+// clients' HTTP client is wrapped.
 func Load(ctx context.Context) (aws.Config, error) {
-	if c, ok := ctx.Value(httpClientKey{}).(aws.HTTPClient); ok {
-		return config.LoadDefaultConfig(ctx, config.WithHTTPClient(c))
+	cfg, err := config.LoadDefaultConfig(ctx)
+	if wrap, ok := ctx.Value(httpWrapperKey{}).(func(aws.HTTPClient) aws.HTTPClient); ok && err == nil {
+		if cfg.HTTPClient == nil {
+			cfg.HTTPClient = awshttp.NewBuildableClient()
+		}
+		cfg.HTTPClient = wrap(cfg.HTTPClient)
 	}
-	return config.LoadDefaultConfig(ctx)
+	return cfg, err
 }
 
-type httpClientKey struct{}
+type httpWrapperKey struct{}
 
-// WithHTTPClient returns a context under which Load configures the clients
-// with c. Only the local dev server uses it (its Lambda sandboxes refuse
-// the requests of timed-out invocations); the functions never do.
-func WithHTTPClient(ctx context.Context, c aws.HTTPClient) context.Context {
-	return context.WithValue(ctx, httpClientKey{}, c)
+// WithHTTPWrapper returns a context under which Load wraps the clients'
+// HTTP client (the SDK's, with its CA bundle and settings) with wrap. Only
+// the local dev server uses it (its Lambda sandboxes refuse the requests
+// of timed-out invocations); the functions never do.
+func WithHTTPWrapper(ctx context.Context, wrap func(aws.HTTPClient) aws.HTTPClient) context.Context {
+	return context.WithValue(ctx, httpWrapperKey{}, wrap)
 }
 
 // S3 returns an S3 client. When an endpoint URL is configured (a local or

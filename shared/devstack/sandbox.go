@@ -7,7 +7,6 @@ import (
 	"sync/atomic"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 )
 
 // On AWS an invocation that runs past its Timeout is stopped with its
@@ -16,7 +15,7 @@ import (
 // and the next attempt finds the state the timed-out one left at its
 // deadline. In-process the handler's goroutine cannot be killed, so the
 // Lambda server marks the invocation's sandbox stopped at the deadline and
-// SandboxHTTPClient refuses every AWS request made for it afterwards: the
+// SandboxHTTP's client refuses every AWS request made for it afterwards: the
 // late writes that AWS would never see fail here too.
 
 type sandboxKey struct{}
@@ -43,10 +42,10 @@ func SandboxStopped(ctx context.Context) bool {
 // sandboxClient refuses requests of stopped invocations.
 type sandboxClient struct{ next aws.HTTPClient }
 
-// SandboxHTTPClient is the AWS SDK's default HTTP client, except that a
-// request made for an invocation stopped at its timeout fails without
-// being sent. The dev server gives it to the functions' AWS clients.
-func SandboxHTTPClient() aws.HTTPClient { return sandboxClient{next: awshttp.NewBuildableClient()} }
+// SandboxHTTP wraps an AWS SDK HTTP client so that a request made for an
+// invocation stopped at its timeout fails without being sent. The dev
+// server wraps the functions' AWS clients with it.
+func SandboxHTTP(next aws.HTTPClient) aws.HTTPClient { return sandboxClient{next: next} }
 
 // Do implements aws.HTTPClient.
 func (c sandboxClient) Do(r *http.Request) (*http.Response, error) {

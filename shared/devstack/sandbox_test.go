@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 )
 
 // TestTimedOutInvocationCannotReachAWS: a handler that outlives its
@@ -24,7 +25,7 @@ func TestTimedOutInvocationCannotReachAWS(t *testing.T) {
 	var hits atomic.Int32
 	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) }))
 	defer backend.Close()
-	client := SandboxHTTPClient()
+	client := SandboxHTTP(awshttp.NewBuildableClient())
 	send := func(ctx context.Context) error {
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, backend.URL, strings.NewReader("{}"))
 		if err != nil {
