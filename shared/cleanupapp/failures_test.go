@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
 	"github.com/ccbulk/bulkops/shared/catalog"
@@ -305,4 +306,102 @@ func busEvent(t *testing.T, base, exec, status string) json.RawMessage {
 		}
 	}
 	return nil
+}
+
+// TestSweeperLeavesARunningExecutionAlone: an import whose execution still
+// runs (here a chunk waits; in production a Prepare longer than the lease)
+// but whose lease ran out long ago is left alone by the sweeper, which
+// asks the Step Functions server (ListExecutions, the execution's
+// history) before failing anything; a job whose execution is gone is
+// failed. The sweeper runs as deployed: JobCleanupFunction invoked through
+// the Lambda Invoke API with a "Scheduled Event", its environment from
+// the template.
+func TestSweeperLeavesARunningExecutionAlone(t *testing.T) {
+	t.Parallel()
+	m := startMini(t, miniOptions{EditASL: func(asl map[string]any) {
+		proc := asl["States"].(map[string]any)["ProcessChunks"].(map[string]any)["ItemProcessor"].(map[string]any)
+		proc["States"].(map[string]any)["SlowChunk"] = map[string]any{"Type": "Wait", "Seconds": 300, "Next": proc["StartAt"]}
+		proc["StartAt"] = "SlowChunk"
+	}})
+	ctx := context.Background()
+	slow := "sweep-running-" + suffix()
+	key := "imports/" + slow + "/work-type/slow.csv"
+	m.Upload(t, key, workTypes(30))
+	running := m.waitJob(t, slow, key, 30*time.Second, func(j jobs.Job) bool { return j.Status == jobs.StatusInProgress })
+
+	// A dead import: In Progress, holding its tenant's lock, no execution.
+	dead, deadID := "sweep-dead-"+suffix(), "D"+strings.ToUpper(suffix())
+	if err := m.db.CreateJob(ctx, jobs.Job{Tenant: dead, ID: deadID, Type: jobs.TypeImport, ObjectType: "work-type", Status: jobs.StatusNew, SubmittedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	if l, err := m.db.AcquireLock(ctx, dead, deadID, 5*time.Minute); err != nil || !l.Acquired {
+		t.Fatalf("lock %+v %v", l, err)
+	}
+	if err := m.db.MarkInProgress(ctx, dead, deadID, 10, 1, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	// Both leases ended ten minutes ago (far past the 60 s grace).
+	for _, tenant := range []string{slow, dead} {
+		_, err := m.shared.Clients.DynamoDB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName: aws.String(m.ref("ControlTable")),
+			Key: map[string]ddbtypes.AttributeValue{"pk": &ddbtypes.AttributeValueMemberS{Value: "LOCK#" + tenant},
+				"sk": &ddbtypes.AttributeValueMemberS{Value: "LOCK"}},
+			UpdateExpression: aws.String("SET leaseUntil = :t"),
+			ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{
+				":t": &ddbtypes.AttributeValueMemberN{Value: fmt.Sprint(time.Now().Add(-10 * time.Minute).UnixMilli())}},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	tick, _ := json.Marshal(map[string]any{"version": "0", "id": suffix(), "detail-type": "Scheduled Event", "source": "aws.events",
+		"account": "000000000000", "time": time.Now().UTC().Format(time.RFC3339), "region": "us-east-1",
+		"resources": []string{"arn:aws:events:us-east-1:000000000000:rule/sweep"}, "detail": map[string]any{}})
+	fn := m.ref("JobCleanupFunction")
+	out, err := m.lambda.Invoke(ctx, &lambda.InvokeInput{FunctionName: &fn, Payload: tick})
+	if err != nil || out.FunctionError != nil {
+		t.Fatalf("sweep: %v %s", err, out.Payload)
+	}
+	var res struct {
+		Failed  []string `json:"failed"`
+		Running []string `json:"running"`
+	}
+	if err := json.Unmarshal(out.Payload, &res); err != nil {
+		t.Fatalf("sweep result %s: %v", out.Payload, err)
+	}
+	if strings.Join(res.Failed, ",") != dead+"/"+deadID || strings.Join(res.Running, ",") != slow+"/"+running.ID {
+		t.Fatalf("sweep result %s: want %s failed and %s/%s left running", out.Payload, dead+"/"+deadID, slow, running.ID)
+	}
+	if j, _ := m.db.GetJob(ctx, slow, running.ID); j.Status != jobs.StatusInProgress {
+		t.Errorf("the running import was swept: %s %q", j.Status, j.Message)
+	}
+	if h := m.lockItemHolder(t, slow); h != running.ID {
+		t.Errorf("the running import's lock item names %q", h)
+	}
+	j, err := m.db.GetJob(ctx, dead, deadID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkFinal(t, m.db, j, "not renewed")
+	if h := m.lockItemHolder(t, dead); h != "" {
+		t.Errorf("the dead import's lock item is still there (holder %q)", h)
+	}
+}
+
+// lockItemHolder is the holder named by tenant's lock item, or "" when
+// there is none (PeekLock also says "" for an expired lease).
+func (m *miniStack) lockItemHolder(t *testing.T, tenant string) string {
+	t.Helper()
+	out, err := m.shared.Clients.DynamoDB.GetItem(context.Background(), &dynamodb.GetItemInput{
+		TableName: aws.String(m.ref("ControlTable")), ConsistentRead: aws.Bool(true),
+		Key: map[string]ddbtypes.AttributeValue{"pk": &ddbtypes.AttributeValueMemberS{Value: "LOCK#" + tenant},
+			"sk": &ddbtypes.AttributeValueMemberS{Value: "LOCK"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, _ := out.Item["holder"].(*ddbtypes.AttributeValueMemberS)
+	if h == nil {
+		return ""
+	}
+	return h.Value
 }
