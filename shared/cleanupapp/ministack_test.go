@@ -194,6 +194,37 @@ func startMini(t *testing.T, o miniOptions) *miniStack {
 		}
 	}
 
+	prefix := localtest.UniquePrefix(t)
+	tpl, err := samtemplate.Load(filepath.Join(tplDir, "template.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := devstack.Names{Template: tpl, Prefix: prefix, Params: map[string]string{}}
+	ref := func(id string) string { v, _ := names.Ref(id); return v }
+	// Registered first, so it runs last: after both servers stopped.
+	t.Cleanup(func() { // the tables and bucket the dev server made (after it stopped)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		for _, id := range tpl.OfType("AWS::DynamoDB::Table") {
+			_, _ = st.Clients.DynamoDB.DeleteTable(ctx, &dynamodb.DeleteTableInput{TableName: aws.String(ref(id))})
+		}
+		bucket := ref("DataBucket")
+		p := s3.NewListObjectVersionsPaginator(st.Clients.S3, &s3.ListObjectVersionsInput{Bucket: &bucket})
+		for p.HasMorePages() {
+			page, err := p.NextPage(ctx)
+			if err != nil {
+				break
+			}
+			for _, v := range page.Versions {
+				_, _ = st.Clients.S3.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &bucket, Key: v.Key, VersionId: v.VersionId})
+			}
+			for _, d := range page.DeleteMarkers {
+				_, _ = st.Clients.S3.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &bucket, Key: d.Key, VersionId: d.VersionId})
+			}
+		}
+		_, _ = st.Clients.S3.DeleteBucket(ctx, &s3.DeleteBucketInput{Bucket: &bucket})
+	})
+
 	sfnPort, awsPort, apiPort := freePort(t), freePort(t), freePort(t)
 	awsURL := "http://127.0.0.1:" + strconv.Itoa(awsPort)
 	sfnURL := "http://127.0.0.1:" + strconv.Itoa(sfnPort)
@@ -209,7 +240,6 @@ func startMini(t *testing.T, o miniOptions) *miniStack {
 	startProcess(t, sfnCmd, filepath.Join(tmp, "sfn.log"))
 	waitHealthy(t, sfnURL+"/health", 30*time.Second)
 
-	prefix := localtest.UniquePrefix(t)
 	args := []string{
 		"-template", filepath.Join(tplDir, "template.yaml"), "-prefix", prefix,
 		"-api", "127.0.0.1:" + strconv.Itoa(apiPort), "-aws", "127.0.0.1:" + strconv.Itoa(awsPort),
@@ -230,12 +260,6 @@ func startMini(t *testing.T, o miniOptions) *miniStack {
 	startProcess(t, devCmd, logPath)
 	waitHealthy(t, awsURL+"/_local/health", 90*time.Second)
 
-	tpl, err := samtemplate.Load(filepath.Join(tplDir, "template.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	names := devstack.Names{Template: tpl, Prefix: prefix, Params: map[string]string{}}
-	ref := func(id string) string { v, _ := names.Ref(id); return v }
 	m := &miniStack{
 		shared: st, names: names, awsURL: awsURL, logPath: logPath,
 		db: dynamostore.New(st.Clients.DynamoDB, dynamostore.Tables{
@@ -243,13 +267,6 @@ func startMini(t *testing.T, o miniOptions) *miniStack {
 		sfn:    sfn.NewFromConfig(st.Config, func(o *sfn.Options) { o.BaseEndpoint = aws.String(sfnURL) }),
 		lambda: lambda.NewFromConfig(st.Config, func(o *lambda.Options) { o.BaseEndpoint = aws.String(awsURL) }),
 	}
-	t.Cleanup(func() { // the tables and bucket the dev server made
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		for _, id := range tpl.OfType("AWS::DynamoDB::Table") {
-			_, _ = st.Clients.DynamoDB.DeleteTable(ctx, &dynamodb.DeleteTableInput{TableName: aws.String(ref(id))})
-		}
-	})
 	return m
 }
 
