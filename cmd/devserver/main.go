@@ -134,6 +134,7 @@ func run() error {
 	jwtKey := flag.String("jwt-key", ".tools/run/jwt-key.pem", "the local OIDC issuer's RSA signing keys, current and previous (created if missing; make token prints a token)")
 	issuerURL := flag.String("issuer", "", "the local OIDC issuer's URL (default http://<-aws>/oidc); it is served on -aws")
 	timeoutScale := flag.Float64("lambda-timeout-scale", 1, "multiplies every function's template Timeout (1 plays the template's values)")
+	fnTimeouts := flag.String("function-timeout", "", "replaces the template Timeout of some functions, LogicalId=Duration,... (tests of timeouts; -lambda-timeout-scale still applies)")
 	asyncScale := flag.Float64("async-scale", 1, "multiplies the async-invocation retry delays (1 and 2 minutes on AWS) and MaximumEventAgeInSeconds; the local stack runs them faster")
 	exportTick := flag.Duration("export-tick", 5*time.Second, "how often the export schedule rule ticks the dispatcher (0: never)")
 	sweepTick := flag.Duration("sweep-tick", 10*time.Second, "how often the job sweeper's schedule ticks the cleanup function (0: never)")
@@ -173,6 +174,13 @@ func run() error {
 	lambdas := devstack.NewLambdaServer(log)
 	lambdas.TimeoutScale, lambdas.AsyncScale = *timeoutScale, *asyncScale
 	lambdas.Destinations = awsenv.Lambda(awsCfg) // this server, through AWS_ENDPOINT_URL_LAMBDA
+	timeouts, err := parseTimeouts(*fnTimeouts)
+	if err != nil {
+		return err
+	}
+	// The functions' AWS clients refuse requests of invocations stopped at
+	// their timeout, as Lambda's sandbox would (devstack/sandbox.go).
+	buildCtx := awsenv.WithHTTPWrapper(ctx, devstack.SandboxHTTP)
 	for _, id := range tpl.OfType("AWS::Serverless::Function") {
 		build, ok := handlers[id]
 		if !ok {
@@ -186,12 +194,19 @@ func run() error {
 		if err != nil {
 			return err
 		}
-		h, err := build(ctx, getenv)
+		if d, ok := timeouts[id]; ok {
+			cfg.Timeout = d
+			delete(timeouts, id)
+		}
+		h, err := build(buildCtx, getenv)
 		if err != nil {
 			return fmt.Errorf("function %s: %w", id, err)
 		}
 		fnName, _ := names.Ref(id)
 		lambdas.Register(fnName, h, cfg)
+	}
+	for id := range timeouts {
+		return fmt.Errorf("-function-timeout names %s, which is not a function of the template", id)
 	}
 	// The HTTP API, played as API Gateway: its JWT authorizer fetches the
 	// issuer's JWKS over HTTP, and ApiFunction is invoked through the
@@ -308,6 +323,24 @@ func run() error {
 		}
 		return err
 	}
+}
+
+// parseTimeouts reads -function-timeout: LogicalId=Duration,...
+func parseTimeouts(s string) (map[string]time.Duration, error) {
+	out := map[string]time.Duration{}
+	for _, kv := range strings.Split(s, ",") {
+		kv = strings.TrimSpace(kv)
+		if kv == "" {
+			continue
+		}
+		k, v, _ := strings.Cut(kv, "=")
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return nil, fmt.Errorf("-function-timeout %q: want LogicalId=Duration with a positive duration such as 200ms", kv)
+		}
+		out[k] = d
+	}
+	return out, nil
 }
 
 func parseParams(s string) map[string]string {

@@ -9,6 +9,7 @@ import (
 	"os"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
@@ -18,9 +19,27 @@ import (
 )
 
 // Load reads the shared AWS configuration (region, credentials, endpoints)
-// from the environment.
+// from the environment. Under a context made by WithHTTPWrapper the
+// clients' HTTP client is wrapped.
 func Load(ctx context.Context) (aws.Config, error) {
-	return config.LoadDefaultConfig(ctx)
+	cfg, err := config.LoadDefaultConfig(ctx)
+	if wrap, ok := ctx.Value(httpWrapperKey{}).(func(aws.HTTPClient) aws.HTTPClient); ok && err == nil {
+		if cfg.HTTPClient == nil {
+			cfg.HTTPClient = awshttp.NewBuildableClient()
+		}
+		cfg.HTTPClient = wrap(cfg.HTTPClient)
+	}
+	return cfg, err
+}
+
+type httpWrapperKey struct{}
+
+// WithHTTPWrapper returns a context under which Load wraps the clients'
+// HTTP client (the SDK's, with its CA bundle and settings) with wrap. Only
+// the local dev server uses it (its Lambda sandboxes refuse the requests
+// of timed-out invocations); the functions never do.
+func WithHTTPWrapper(ctx context.Context, wrap func(aws.HTTPClient) aws.HTTPClient) context.Context {
+	return context.WithValue(ctx, httpWrapperKey{}, wrap)
 }
 
 // S3 returns an S3 client. When an endpoint URL is configured (a local or

@@ -45,8 +45,12 @@ func New(ctx context.Context, getenv func(string) string, logOut io.Writer) (*jo
 	if err != nil {
 		return nil, err
 	}
-	c := Assemble(res.DB, awsenv.SFN(res.AWS), applog.New(logOut))
+	states := awsenv.SFN(res.AWS)
+	c := Assemble(res.DB, states, applog.New(logOut))
 	c.Grace = grace
+	if machine := getenv("BULKOPS_IMPORT_STATE_MACHINE"); machine != "" {
+		c.Running = RunningImports{Client: states, StateMachine: machine}
+	}
 	c.Events = jobevents.New(awsenv.EventBridge(res.AWS), getenv("BULKOPS_EVENT_BUS"))
 	return c, nil
 }
@@ -132,4 +136,53 @@ func (e Executions) ExecutionJob(ctx context.Context, executionArn string) (jobc
 		in.NextToken = out.NextToken
 	}
 	return jobcleanup.JobRef{}, false, nil
+}
+
+// ExecutionsClient is the part of the Step Functions client
+// RunningImports uses.
+type ExecutionsClient interface {
+	HistoryClient
+	ListExecutions(ctx context.Context, in *sfn.ListExecutionsInput, opts ...func(*sfn.Options)) (*sfn.ListExecutionsOutput, error)
+}
+
+// maxRunning bounds the running executions one sweep looks at; past it
+// the sweep cannot tell and fails no import (it logs and tries again).
+const maxRunning = 2000
+
+// RunningImports lists the jobs of the import state machine's RUNNING
+// executions: ListExecutions (status RUNNING), and each execution's job
+// from its history (Executions). The sweeper asks only in a tick that
+// found an unfinished import past its lease, which is rare.
+type RunningImports struct {
+	Client       ExecutionsClient
+	StateMachine string // ARN
+}
+
+// RunningJobs implements jobcleanup's runningExecutions.
+func (r RunningImports) RunningJobs(ctx context.Context) (map[jobcleanup.JobRef]bool, error) {
+	out := map[jobcleanup.JobRef]bool{}
+	in := &sfn.ListExecutionsInput{StateMachineArn: &r.StateMachine, StatusFilter: sfntypes.ExecutionStatusRunning, MaxResults: 1000}
+	seen := 0
+	for {
+		page, err := r.Client.ListExecutions(ctx, in)
+		if err != nil {
+			return nil, fmt.Errorf("listing the running executions of %s: %w", r.StateMachine, err)
+		}
+		for _, e := range page.Executions {
+			if seen++; seen > maxRunning {
+				return nil, fmt.Errorf("more than %d running executions of %s", maxRunning, r.StateMachine)
+			}
+			ref, found, err := Executions{Client: r.Client}.ExecutionJob(ctx, aws.ToString(e.ExecutionArn))
+			if err != nil {
+				return nil, err
+			}
+			if found {
+				out[ref] = true
+			}
+		}
+		if page.NextToken == nil {
+			return out, nil
+		}
+		in.NextToken = page.NextToken
+	}
 }

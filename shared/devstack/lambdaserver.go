@@ -219,6 +219,7 @@ func (s *LambdaServer) run(ctx context.Context, name string, fn *function, paylo
 	timeout := s.timeout(fn.cfg)
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	ctx, sb := withSandbox(ctx, name, requestID) // sandbox.go
 	ctx = lambdacontext.NewContext(ctx, &lambdacontext.LambdaContext{AwsRequestID: requestID, InvokedFunctionArn: FunctionARN(name)})
 	type result struct {
 		out  []byte
@@ -238,7 +239,9 @@ func (s *LambdaServer) run(ctx context.Context, name string, fn *function, paylo
 		return res.out, res.ferr
 	case <-ctx.Done():
 		// Lambda stops the sandbox; here the handler's context is
-		// cancelled and its result, whenever it comes, is dropped.
+		// cancelled, its AWS requests from now on fail (sandbox.go) and
+		// its result, whenever it comes, is dropped.
+		sb.stopped.Store(true)
 		s.log.Warn("function timed out", "function", name, "requestId", requestID, "timeout", timeout.String())
 		return nil, &messages.InvokeResponse_Error{Type: "Sandbox.Timedout",
 			Message: fmt.Sprintf("RequestId: %s Error: Task timed out after %.2f seconds", requestID, timeout.Seconds())}

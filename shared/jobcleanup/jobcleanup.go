@@ -15,9 +15,11 @@
 //   - A schedule tick (EventBridge "Scheduled Event"): the sweeper. It
 //     finds tenant locks whose lease ended more than Grace ago (Leases: a
 //     sparse index over the lock items, so it reads only locks, never the
-//     jobs) and fails the holder if it is still New or In Progress. It
-//     catches whatever the two event paths missed (a lost event, an
-//     execution that never started its cleanup).
+//     jobs) and fails the holder if it is still New or In Progress, unless
+//     the holder is an import whose execution is still RUNNING (a step may
+//     outlast the lease; the execution ends the job itself). It catches
+//     whatever the two event paths missed (a lost event, an execution that
+//     never started its cleanup).
 //
 // Ending a job is idempotent: a job already final is left as it is, and
 // failing it releases the tenant lock in the same write when the job holds
@@ -74,6 +76,13 @@ type leaseLister interface {
 	ExpiredLeases(ctx context.Context, before time.Time, limit int) ([]Lease, error)
 }
 
+// runningExecutions tells which import jobs still have a RUNNING
+// execution (cleanupapp.RunningImports: ListExecutions of the import state
+// machine and each one's job).
+type runningExecutions interface {
+	RunningJobs(ctx context.Context) (map[JobRef]bool, error)
+}
+
 // notifier publishes job transitions (jobevents.Publisher).
 type notifier interface {
 	JobChanged(ctx context.Context, j jobs.Job) error
@@ -85,7 +94,13 @@ type Cleaner struct {
 	Locks      lockStore
 	Executions executionJobs
 	Leases     leaseLister
-	Events     notifier // optional
+	// Running, when set, keeps the sweeper off import jobs whose
+	// execution is still RUNNING: a step may run longer than the lock's
+	// lease (Prepare's Timeout is 900 s, the lease 300 s) and extends the
+	// lease only when it starts. Such a job is left to its execution,
+	// which ends it (or, dying, sends the status change that does).
+	Running runningExecutions
+	Events  notifier // optional
 	// Grace is how long past its lease's end a lock's job may still be
 	// alive (a step that has not yet extended the lease) before the
 	// sweeper fails it.
@@ -102,6 +117,9 @@ type Result struct {
 	Source string   `json:"source"`           // execution, async-failure or sweep
 	Failed []string `json:"failed,omitempty"` // <tenant>/<job> of the jobs failed now
 	Looked int      `json:"looked,omitempty"` // jobs looked at
+	// Running are <tenant>/<job> of swept import jobs left alone because
+	// their execution still runs.
+	Running []string `json:"running,omitempty"`
 }
 
 // Event is the part of an EventBridge event Handle reads.
@@ -238,7 +256,8 @@ func (c *Cleaner) AsyncFailed(ctx context.Context, f AsyncFailure) (Result, erro
 }
 
 // Sweep fails the holders of locks whose lease ended more than Grace ago
-// and that are still New or In Progress, and removes locks whose holder
+// and that are still New or In Progress (except imports whose execution
+// still runs, when Running is set), and removes locks whose holder
 // already ended.
 func (c *Cleaner) Sweep(ctx context.Context) (Result, error) {
 	res := Result{Source: "sweep"}
@@ -252,11 +271,29 @@ func (c *Cleaner) Sweep(ctx context.Context) (Result, error) {
 		return res, err
 	}
 	var firstErr error
+	var running map[JobRef]bool // listed once per tick, when needed
 	for _, l := range leases {
 		res.Looked++
+		ref := JobRef{Tenant: l.Tenant, JobID: l.Holder}
+		alive, err := c.executionRunning(ctx, ref, &running)
+		if err != nil {
+			// Not knowing is no reason to fail a job: the next tick asks
+			// again (and the lease's end already lets another job in).
+			c.Log.WarnContext(ctx, "could not tell whether the job's execution still runs; left for the next sweep",
+				"tenant", l.Tenant, "jobId", l.Holder, "err", err.Error())
+			if firstErr == nil {
+				firstErr = err
+			}
+			continue
+		}
+		if alive {
+			res.Running = append(res.Running, l.Tenant+"/"+l.Holder)
+			c.Log.InfoContext(ctx, "lease ran out but the job's execution still runs; left to it", "tenant", l.Tenant, "jobId", l.Holder, "leaseUntil", l.Until)
+			continue
+		}
 		reason := fmt.Sprintf("the job stopped without finishing: its tenant lock was not renewed after %s (the step working on it ran out of time or crashed); start it again",
 			l.Until.UTC().Format(time.RFC3339))
-		failed, err := c.end(ctx, JobRef{Tenant: l.Tenant, JobID: l.Holder}, reason)
+		failed, err := c.end(ctx, ref, reason)
 		if failed {
 			res.Failed = append(res.Failed, l.Tenant+"/"+l.Holder)
 			c.Log.WarnContext(ctx, "job with an expired lease failed", "tenant", l.Tenant, "jobId", l.Holder, "leaseUntil", l.Until)
@@ -266,6 +303,32 @@ func (c *Cleaner) Sweep(ctx context.Context) (Result, error) {
 		}
 	}
 	return res, firstErr
+}
+
+// executionRunning reports whether ref is an import job, not final, with
+// a RUNNING execution. It lists the running executions once per sweep
+// (into *running), and only when a swept job is an unfinished import.
+func (c *Cleaner) executionRunning(ctx context.Context, ref JobRef, running *map[JobRef]bool) (bool, error) {
+	if c.Running == nil {
+		return false, nil
+	}
+	j, err := c.Jobs.GetJob(ctx, ref.Tenant, ref.JobID)
+	switch {
+	case bulkerr.KindOf(err) == bulkerr.NotFound:
+		return false, nil
+	case err != nil:
+		return false, err
+	case j.Status.Final() || j.Type != jobs.TypeImport:
+		return false, nil
+	}
+	if *running == nil {
+		m, err := c.Running.RunningJobs(ctx)
+		if err != nil {
+			return false, err
+		}
+		*running = m
+	}
+	return (*running)[ref], nil
 }
 
 // end fails ref's job with reason unless it is already final (or gone),

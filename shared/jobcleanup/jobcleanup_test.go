@@ -263,3 +263,71 @@ func TestStoreErrorsAreReturned(t *testing.T) {
 		t.Fatalf("err = %v; a store failure must fail the invocation so Lambda retries it", err)
 	}
 }
+
+// fakeRunning lists the jobs of running executions.
+type fakeRunning struct {
+	jobs  map[JobRef]bool
+	err   error
+	calls int
+}
+
+func (r *fakeRunning) RunningJobs(context.Context) (map[JobRef]bool, error) {
+	r.calls++
+	return r.jobs, r.err
+}
+
+// TestSweepLeavesImportsWhoseExecutionRuns: a swept import whose
+// execution still runs (a step longer than the lease) is left to it; one
+// whose execution is gone is failed; an export (no execution) is failed
+// on its lease alone; and when the running executions cannot be listed,
+// no import is failed on a guess.
+func TestSweepLeavesImportsWhoseExecutionRuns(t *testing.T) {
+	setup := func() *fakeStore {
+		f := newFake()
+		for _, j := range []jobs.Job{
+			{Tenant: "a", ID: "slow", Type: jobs.TypeImport, Status: jobs.StatusInProgress},
+			{Tenant: "b", ID: "dead", Type: jobs.TypeImport, Status: jobs.StatusInProgress},
+			{Tenant: "c", ID: "export", Type: jobs.TypeExport, Status: jobs.StatusInProgress},
+		} {
+			f.jobs[j.Tenant+"/"+j.ID] = j
+			f.locks[j.Tenant] = j.ID
+			f.leases = append(f.leases, Lease{Tenant: j.Tenant, Holder: j.ID, Until: now.Add(-5 * time.Minute)})
+		}
+		return f
+	}
+	tests := []struct {
+		name        string
+		running     *fakeRunning
+		wantFailed  string
+		wantRunning string
+		wantErr     bool
+		wantCalls   int
+	}{
+		{"running execution", &fakeRunning{jobs: map[JobRef]bool{{Tenant: "a", JobID: "slow"}: true}}, "b/dead,c/export", "a/slow", false, 1},
+		{"none running", &fakeRunning{jobs: map[JobRef]bool{}}, "a/slow,b/dead,c/export", "", false, 1},
+		{"listing fails", &fakeRunning{err: bulkerr.New(bulkerr.Transient, "throttled")}, "c/export", "", true, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := setup()
+			c := cleaner(f)
+			c.Running = tt.running
+			res, err := c.Sweep(context.Background())
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("err = %v, want error %v", err, tt.wantErr)
+			}
+			if got := strings.Join(res.Failed, ","); got != tt.wantFailed {
+				t.Errorf("failed %q, want %q", got, tt.wantFailed)
+			}
+			if got := strings.Join(res.Running, ","); got != tt.wantRunning {
+				t.Errorf("running %q, want %q", got, tt.wantRunning)
+			}
+			if tt.running.calls != tt.wantCalls {
+				t.Errorf("running executions listed %d times, want %d (once per tick when it succeeds)", tt.running.calls, tt.wantCalls)
+			}
+			if tt.wantRunning != "" && (f.jobs["a/slow"].Status != jobs.StatusInProgress || f.locks["a"] != "slow") {
+				t.Errorf("the running import was touched: %+v lock %q", f.jobs["a/slow"], f.locks["a"])
+			}
+		})
+	}
+}
