@@ -175,16 +175,16 @@ func run(ctx context.Context, args []string, out, info io.Writer) error {
 	case "token":
 		tenant := fs.String("tenant", "demo", "tenant")
 		user := fs.String("user", "admin@demo.example", "user (e-mail)")
-		keyPath := fs.String("key", ".tools/run/jwt-key.pem", "the local dev server's key")
+		keyPath := fs.String("key", ".tools/run/jwt-key.pem", "the local dev server's signing keys")
 		ttl := fs.Duration("ttl", 12*time.Hour, "validity")
 		if _, err := parse(fs, args, 0); err != nil {
 			return err
 		}
-		key, err := authn.LoadOrCreateKey(*keyPath)
+		keys, err := authn.LoadOrCreateKeySet(*keyPath)
 		if err != nil {
 			return err
 		}
-		tok, err := authn.LocalToken(key, *tenant, *user, *ttl)
+		tok, err := authn.LocalToken(keys, authn.LocalIssuer(os.Getenv), *tenant, *user, *ttl)
 		if err != nil {
 			return err
 		}

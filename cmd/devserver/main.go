@@ -29,6 +29,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -62,16 +63,12 @@ var notServed = map[string]string{
 // localAPI builds the HTTP API with the ApiFunction's environment from the
 // template; without API Gateway in front, it verifies bearer tokens itself,
 // the way the JWT authorizer does, against the local key.
-func localAPI(ctx context.Context, names devstack.Names, keyPath string) (*httpapi.API, error) {
-	key, err := authn.LoadOrCreateKey(keyPath)
-	if err != nil {
-		return nil, fmt.Errorf("local JWT key: %w", err)
-	}
+func localAPI(ctx context.Context, names devstack.Names, issuer string) (*httpapi.API, error) {
 	getenv, err := names.Env("ApiFunction", os.Getenv)
 	if err != nil {
 		return nil, fmt.Errorf("function ApiFunction: %w", err)
 	}
-	verifier := authn.Verifier{Key: &key.PublicKey, Issuer: authn.LocalIssuer, Audience: authn.LocalAudience, TenantClaim: getenv("BULKOPS_TENANT_CLAIM")}
+	verifier := authn.Verifier{Keys: &authn.RemoteJWKS{Issuer: issuer}, Issuer: issuer, Audience: authn.LocalAudience, TenantClaim: getenv("BULKOPS_TENANT_CLAIM")}
 	return apiapp.New(ctx, getenv, os.Stderr, verifier)
 }
 
@@ -89,7 +86,8 @@ func run() error {
 	awsAddr := flag.String("aws", "127.0.0.1:3001", "Lambda Invoke API and S3 webhook listen address")
 	webhookARN := flag.String("webhook-arn", "arn:minio:sqs::BULKOPS:webhook", "MinIO notification target for the bucket's events (empty: none)")
 	params := flag.String("params", "", "template parameter overrides, Name=Value,Name=Value")
-	jwtKey := flag.String("jwt-key", ".tools/run/jwt-key.pem", "local RSA key that signs and verifies API tokens (created if missing; make token prints a token)")
+	jwtKey := flag.String("jwt-key", ".tools/run/jwt-key.pem", "the local OIDC issuer's RSA signing keys, current and previous (created if missing; make token prints a token)")
+	issuerURL := flag.String("issuer", "", "the local OIDC issuer's URL (default http://<-aws>/oidc); it is served on -aws")
 	exportTick := flag.Duration("export-tick", 5*time.Second, "how often the export schedule rule ticks the dispatcher (0: never)")
 	flag.Parse()
 
@@ -146,7 +144,15 @@ func run() error {
 		fnName, _ := names.Ref(id)
 		lambdas.Register(fnName, lambda.NewHandler(importapp.Handler(flow)))
 	}
-	api, err := localAPI(ctx, names, *jwtKey)
+	keys, err := authn.LoadOrCreateKeySet(*jwtKey)
+	if err != nil {
+		return fmt.Errorf("local signing keys: %w", err)
+	}
+	if *issuerURL == "" {
+		*issuerURL = "http://" + *awsAddr + "/oidc"
+	}
+	issuer := &authn.Issuer{URL: strings.TrimSuffix(*issuerURL, "/"), Keys: keys}
+	api, err := localAPI(ctx, names, issuer.URL)
 	if err != nil {
 		return err
 	}
@@ -161,6 +167,18 @@ func run() error {
 	awsMux.Handle("/2015-03-31/functions/", lambdas)
 	awsMux.Handle("POST /{$}", bus) // EventBridge PutEvents (AWS_ENDPOINT_URL_EVENTBRIDGE)
 	awsMux.HandleFunc("GET /_local/events", bus.ServeEvents)
+	issuerPath := "/oidc/"
+	if u, err := url.Parse(issuer.URL); err == nil && u.Path != "" {
+		issuerPath = strings.TrimSuffix(u.Path, "/") + "/"
+	}
+	awsMux.Handle(issuerPath, issuer) // the local OpenID Connect provider
+	awsMux.HandleFunc("POST /_local/oidc/rotate", func(w http.ResponseWriter, r *http.Request) {
+		if err := keys.Rotate(); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		fmt.Fprintln(w, keys.Current().ID)
+	})
 	awsMux.Handle("POST /_local/s3-events", router)
 	awsMux.HandleFunc("GET /_local/health", func(w http.ResponseWriter, r *http.Request) {
 		if !ready.Load() {

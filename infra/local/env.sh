@@ -20,5 +20,8 @@ export AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:$BULKOPS_DYNAMODB_PORT
 export AWS_ENDPOINT_URL_SFN=http://127.0.0.1:$BULKOPS_SFN_PORT
 export AWS_ENDPOINT_URL_LAMBDA=http://127.0.0.1:$BULKOPS_LAMBDA_PORT
 export BULKOPS_API_URL=http://127.0.0.1:$BULKOPS_API_PORT
+# The dev server's local OpenID Connect provider (discovery, JWKS, sign-in
+# with PKCE, token); `bulkops token` signs its tokens for this issuer.
+export BULKOPS_OIDC_ISSUER=http://127.0.0.1:$BULKOPS_LAMBDA_PORT/oidc
 # EventBridge PutEvents is served by the dev server (cmd/devserver).
 export AWS_ENDPOINT_URL_EVENTBRIDGE=http://127.0.0.1:$BULKOPS_LAMBDA_PORT

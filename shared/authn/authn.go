@@ -3,27 +3,16 @@
 //
 // On AWS, API Gateway's JWT authorizer verifies the token and passes its
 // claims to the Lambda; the Lambda adapter puts them in the request context
-// and Claims reads them there. Locally, the dev server has no authorizer,
-// so Verifier checks the token itself the way the authorizer does
-// (RS256 signature, issuer, audience, expiry, not-before) against a local
-// key pair; Sign makes tokens for it (`make token`).
+// and Claims reads them there. Locally, the dev server plays API Gateway:
+// its authorizer checks tokens with TokenPolicy against the JWKS it fetches
+// from the issuer (RemoteJWKS), as AWS does, and the local issuer (Issuer,
+// with its KeySet) is a minimal OpenID Connect provider that signs them
+// (`make token`, the web console's sign-in).
 package authn
 
 import (
 	"context"
-	"crypto"
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/sha256"
-	"crypto/x509"
-	"encoding/base64"
-	"encoding/json"
-	"encoding/pem"
-	"errors"
-	"fmt"
 	"net/http"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"time"
@@ -104,9 +93,12 @@ func tenantClaim(c string) string {
 	return c
 }
 
-// Verifier checks RS256 bearer tokens like API Gateway's JWT authorizer.
+// Verifier checks bearer tokens itself, the way API Gateway's JWT
+// authorizer does (see TokenPolicy), and identifies the caller by their
+// claims. The API on AWS never uses it: there the authorizer has verified
+// the token and Claims reads what it passed on.
 type Verifier struct {
-	Key         *rsa.PublicKey
+	Keys        KeyResolver
 	Issuer      string
 	Audience    string
 	TenantClaim string
@@ -120,152 +112,14 @@ func (v Verifier) Identify(r *http.Request) (Identity, error) {
 	if !ok || strings.TrimSpace(token) == "" {
 		return Identity{}, bulkerr.New(bulkerr.Unauthenticated, "missing bearer token; send Authorization: Bearer <token>")
 	}
-	return v.Verify(strings.TrimSpace(token))
+	return v.Verify(r.Context(), strings.TrimSpace(token))
 }
 
 // Verify checks token and returns its identity.
-func (v Verifier) Verify(token string) (Identity, error) {
-	bad := func(why string) (Identity, error) {
-		return Identity{}, bulkerr.New(bulkerr.Unauthenticated, "invalid token: %s", why)
-	}
-	parts := strings.Split(token, ".")
-	if len(parts) != 3 {
-		return bad("not a JWT")
-	}
-	var header struct {
-		Alg string `json:"alg"`
-	}
-	if err := decodePart(parts[0], &header); err != nil || header.Alg != "RS256" {
-		return bad("the header is not RS256")
-	}
-	sig, err := base64.RawURLEncoding.DecodeString(parts[2])
+func (v Verifier) Verify(ctx context.Context, token string) (Identity, error) {
+	claims, err := TokenPolicy{Issuer: v.Issuer, Audiences: []string{v.Audience}, Keys: v.Keys, Now: v.Now}.Verify(ctx, token)
 	if err != nil {
-		return bad("the signature is not base64url")
-	}
-	digest := sha256.Sum256([]byte(parts[0] + "." + parts[1]))
-	if err := rsa.VerifyPKCS1v15(v.Key, crypto.SHA256, digest[:], sig); err != nil {
-		return bad("the signature does not verify")
-	}
-	var claims map[string]any
-	if err := decodePart(parts[1], &claims); err != nil {
-		return bad("the claims are not JSON")
-	}
-	now := time.Now()
-	if v.Now != nil {
-		now = v.Now()
-	}
-	num := func(k string) (float64, bool) { f, ok := claims[k].(float64); return f, ok }
-	if exp, ok := num("exp"); !ok || now.Unix() >= int64(exp) {
-		return bad("expired (or no exp claim)")
-	}
-	if nbf, ok := num("nbf"); ok && now.Unix() < int64(nbf) {
-		return bad("not valid yet")
-	}
-	if iss, _ := claims["iss"].(string); iss != v.Issuer {
-		return bad("wrong issuer")
-	}
-	if !hasAudience(claims["aud"], v.Audience) {
-		return bad("wrong audience")
+		return Identity{}, err
 	}
 	return fromClaims(claims, tenantClaim(v.TenantClaim))
-}
-
-func hasAudience(aud any, want string) bool {
-	switch a := aud.(type) {
-	case string:
-		return a == want
-	case []any:
-		for _, x := range a {
-			if s, _ := x.(string); s == want {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-func decodePart(p string, v any) error {
-	b, err := base64.RawURLEncoding.DecodeString(p)
-	if err != nil {
-		return err
-	}
-	return json.Unmarshal(b, v)
-}
-
-// Sign makes an RS256 token with claims (local tokens and tests).
-func Sign(key *rsa.PrivateKey, claims map[string]any) (string, error) {
-	enc := func(v any) (string, error) {
-		b, err := json.Marshal(v)
-		return base64.RawURLEncoding.EncodeToString(b), err
-	}
-	h, err := enc(map[string]string{"alg": "RS256", "typ": "JWT"})
-	if err != nil {
-		return "", err
-	}
-	c, err := enc(claims)
-	if err != nil {
-		return "", err
-	}
-	digest := sha256.Sum256([]byte(h + "." + c))
-	sig, err := rsa.SignPKCS1v15(rand.Reader, key, crypto.SHA256, digest[:])
-	if err != nil {
-		return "", err
-	}
-	return h + "." + c + "." + base64.RawURLEncoding.EncodeToString(sig), nil
-}
-
-// LocalIssuer and LocalAudience are the local stack's token issuer and
-// audience.
-const (
-	LocalIssuer   = "https://bulkops.local/"
-	LocalAudience = "bulkops-local"
-)
-
-// LocalToken signs a token for tenant and user with the local key, valid
-// for ttl.
-func LocalToken(key *rsa.PrivateKey, tenant, user string, ttl time.Duration) (string, error) {
-	now := time.Now()
-	return Sign(key, map[string]any{
-		"iss": LocalIssuer, "aud": LocalAudience, "sub": user, "email": user,
-		DefaultTenantClaim: tenant, "iat": now.Unix(), "nbf": now.Unix(), "exp": now.Add(ttl).Unix(),
-	})
-}
-
-// LoadOrCreateKey reads the local RSA key from path (PEM, PKCS#8), creating
-// it (mode 0600) when missing.
-func LoadOrCreateKey(path string) (*rsa.PrivateKey, error) {
-	raw, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		key, err := rsa.GenerateKey(rand.Reader, 2048)
-		if err != nil {
-			return nil, err
-		}
-		der, err := x509.MarshalPKCS8PrivateKey(key)
-		if err != nil {
-			return nil, err
-		}
-		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-			return nil, err
-		}
-		if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
-			return nil, err
-		}
-		return key, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	block, _ := pem.Decode(raw)
-	if block == nil {
-		return nil, fmt.Errorf("%s: no PEM block", path)
-	}
-	k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	key, ok := k.(*rsa.PrivateKey)
-	if !ok {
-		return nil, fmt.Errorf("%s: not an RSA key", path)
-	}
-	return key, nil
 }

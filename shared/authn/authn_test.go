@@ -1,9 +1,11 @@
 package authn
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/base64"
+	"math/big"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
@@ -20,9 +22,9 @@ func TestVerifier(t *testing.T) {
 	}
 	other, _ := rsa.GenerateKey(rand.Reader, 2048)
 	now := time.Unix(1_800_000_000, 0)
-	v := Verifier{Key: &key.PublicKey, Issuer: LocalIssuer, Audience: LocalAudience, Now: func() time.Time { return now }}
+	v := Verifier{Keys: StaticKey{Key: &key.PublicKey}, Issuer: DefaultLocalIssuer, Audience: LocalAudience, Now: func() time.Time { return now }}
 	claims := func(mod func(map[string]any)) map[string]any {
-		c := map[string]any{"iss": LocalIssuer, "aud": LocalAudience, "sub": "u1", "email": "ana@example.com",
+		c := map[string]any{"iss": DefaultLocalIssuer, "aud": LocalAudience, "sub": "u1", "email": "ana@example.com",
 			"tenant": "acme", "exp": now.Add(time.Hour).Unix(), "nbf": now.Add(-time.Minute).Unix()}
 		if mod != nil {
 			mod(c)
@@ -43,13 +45,15 @@ func TestVerifier(t *testing.T) {
 	}{
 		{"valid", "Bearer " + sign(key, claims(nil)), "acme/ana@example.com"},
 		{"audience list", "Bearer " + sign(key, claims(func(c map[string]any) { c["aud"] = []string{"x", LocalAudience} })), "acme/ana@example.com"},
+		{"client_id when no aud", "Bearer " + sign(key, claims(func(c map[string]any) { delete(c, "aud"); c["client_id"] = LocalAudience })), "acme/ana@example.com"},
+		{"issued in the future", "Bearer " + sign(key, claims(func(c map[string]any) { c["iat"] = now.Add(time.Minute).Unix() })), "!issued in the future"},
 		{"sub when no email", "Bearer " + sign(key, claims(func(c map[string]any) { delete(c, "email") })), "acme/u1"},
 		{"no header", "", "!missing bearer token"},
 		{"basic auth", "Basic abc", "!missing bearer token"},
 		{"other key", "Bearer " + sign(other, claims(nil)), "!signature does not verify"},
 		{"alg none", "Bearer " + noneAlg, "!not RS256"},
-		{"expired", "Bearer " + sign(key, claims(func(c map[string]any) { c["exp"] = now.Add(-time.Second).Unix() })), "!expired"},
-		{"no exp", "Bearer " + sign(key, claims(func(c map[string]any) { delete(c, "exp") })), "!expired"},
+		{"expired", "Bearer " + sign(key, claims(func(c map[string]any) { c["exp"] = now.Add(-time.Second).Unix() })), "!has expired"},
+		{"no exp", "Bearer " + sign(key, claims(func(c map[string]any) { delete(c, "exp") })), "!has expired"},
 		{"not yet", "Bearer " + sign(key, claims(func(c map[string]any) { c["nbf"] = now.Add(time.Minute).Unix() })), "!not valid yet"},
 		{"issuer", "Bearer " + sign(key, claims(func(c map[string]any) { c["iss"] = "https://evil/" })), "!wrong issuer"},
 		{"audience", "Bearer " + sign(key, claims(func(c map[string]any) { c["aud"] = "other" })), "!wrong audience"},
@@ -90,22 +94,64 @@ func TestClaimsFromContextOnly(t *testing.T) {
 	}
 }
 
-func TestLocalKeyAndToken(t *testing.T) {
+func TestKeySetFileAndRotation(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "k", "jwt.pem")
-	k1, err := LoadOrCreateKey(path)
+	ks, err := LoadOrCreateKeySet(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	k2, err := LoadOrCreateKey(path)
-	if err != nil || !k1.Equal(k2) {
-		t.Fatalf("reloaded key differs: %v", err)
+	if n := len(ks.Keys()); n != 2 {
+		t.Fatalf("%d keys, want 2 (current and previous)", n)
 	}
-	tok, err := LocalToken(k1, "demo", "admin@demo.example", time.Hour)
+	again, err := LoadOrCreateKeySet(path)
+	if err != nil || again.Current().ID != ks.Current().ID || again.Keys()[1].ID != ks.Keys()[1].ID {
+		t.Fatalf("reloaded set differs: %v", err)
+	}
+	tok, err := LocalToken(ks, DefaultLocalIssuer, "demo", "admin@demo.example", time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
-	id, err := Verifier{Key: &k2.PublicKey, Issuer: LocalIssuer, Audience: LocalAudience}.Verify(tok)
-	if err != nil || id.Tenant != "demo" || id.User != "admin@demo.example" {
-		t.Fatalf("got %+v, %v", id, err)
+	verify := func(keys KeyResolver, tok string) error {
+		_, err := Verifier{Keys: keys, Issuer: DefaultLocalIssuer, Audience: LocalAudience}.Verify(context.Background(), tok)
+		return err
+	}
+	if err := verify(again, tok); err != nil {
+		t.Fatal(err)
+	}
+	// A token of the previous key still verifies.
+	old, _ := Sign(ks.Keys()[1].Private, LocalClaims(DefaultLocalIssuer, "demo", "a@b.c", time.Now(), time.Hour))
+	if err := verify(ks, old); err != nil {
+		t.Fatalf("previous key: %v", err)
+	}
+	// Rotation: the current key becomes the previous one; the file follows.
+	first := ks.Current().ID
+	if err := ks.Rotate(); err != nil {
+		t.Fatal(err)
+	}
+	if ks.Keys()[1].ID != first || ks.Current().ID == first {
+		t.Fatalf("after rotation: %v", ks.Keys())
+	}
+	if err := verify(ks, tok); err != nil {
+		t.Fatalf("token of the now previous key: %v", err)
+	}
+	if err := verify(ks, old); err == nil || !strings.Contains(err.Error(), "no key with kid") {
+		t.Fatalf("token of the dropped key: %v", err)
+	}
+	reread, _ := LoadOrCreateKeySet(path)
+	if reread.Current().ID != ks.Current().ID {
+		t.Fatal("rotation was not saved")
+	}
+}
+
+func TestKeyIDIsTheRFC7638Thumbprint(t *testing.T) {
+	// RFC 7638 section 3.1's example key and thumbprint.
+	n, _ := base64.RawURLEncoding.DecodeString("0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw")
+	pub := &rsa.PublicKey{N: new(big.Int).SetBytes(n), E: 65537}
+	if got := KeyID(pub); got != "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs" {
+		t.Fatalf("kid %s", got)
+	}
+	j, err := PublicJWK(pub).PublicKey()
+	if err != nil || !j.Equal(pub) {
+		t.Fatalf("JWK round trip: %v", err)
 	}
 }

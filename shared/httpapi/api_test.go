@@ -3,8 +3,6 @@ package httpapi_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"crypto/rsa"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -40,14 +38,14 @@ type apiHarness struct {
 	files  *s3store.Store
 	s3     *s3.Client
 	bucket string
-	key    *rsa.PrivateKey
+	key    *authn.KeySet
 	ids    *ident.Generator
 }
 
 func newAPIHarness(t *testing.T) *apiHarness {
 	st := localtest.Require(t)
 	st.Provision(t)
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	key, err := authn.NewKeySet()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +53,7 @@ func newAPIHarness(t *testing.T) *apiHarness {
 		Objects: st.Ref("ObjectsTable"), Jobs: st.Ref("JobsTable"), Control: st.Ref("ControlTable"),
 	}, time.Now)
 	files := s3store.New(st.Clients.S3, st.Ref("DataBucket"))
-	v := authn.Verifier{Key: &key.PublicKey, Issuer: authn.LocalIssuer, Audience: authn.LocalAudience}
+	v := authn.Verifier{Keys: key, Issuer: authn.DefaultLocalIssuer, Audience: authn.LocalAudience}
 	api := apiapp.Assemble(db, files, v, slog.New(slog.NewJSONHandler(io.Discard, nil)))
 	srv := httptest.NewServer(api.Handler())
 	t.Cleanup(srv.Close)
@@ -63,7 +61,7 @@ func newAPIHarness(t *testing.T) *apiHarness {
 }
 
 func (h *apiHarness) token(tenant string) string {
-	tok, err := authn.LocalToken(h.key, tenant, "admin@"+tenant+".example", time.Hour)
+	tok, err := authn.LocalToken(h.key, authn.DefaultLocalIssuer, tenant, "admin@"+tenant+".example", time.Hour)
 	if err != nil {
 		h.t.Fatal(err)
 	}
