@@ -88,6 +88,8 @@ func run() error {
 	params := flag.String("params", "", "template parameter overrides, Name=Value,Name=Value")
 	jwtKey := flag.String("jwt-key", ".tools/run/jwt-key.pem", "the local OIDC issuer's RSA signing keys, current and previous (created if missing; make token prints a token)")
 	issuerURL := flag.String("issuer", "", "the local OIDC issuer's URL (default http://<-aws>/oidc); it is served on -aws")
+	consoleAddr := flag.String("console", "", "web console listen address (empty: not served); serves -console-dir and its config.json (shared/devstack/console.go)")
+	consoleDir := flag.String("console-dir", "web/dist", "the built web console (make web)")
 	exportTick := flag.Duration("export-tick", 5*time.Second, "how often the export schedule rule ticks the dispatcher (0: never)")
 	flag.Parse()
 
@@ -188,7 +190,15 @@ func run() error {
 		fmt.Fprintln(w, "ok")
 	})
 
-	errc := make(chan error, 2)
+	errc := make(chan error, 3)
+	if *consoleAddr != "" {
+		stage, _ := names.Ref("Stage")
+		c := &devstack.Console{Dir: *consoleDir, Connect: []string{os.Getenv("AWS_ENDPOINT_URL_S3")},
+			Config: devstack.ConsoleConfig{APIBase: "http://" + *apiAddr + "/" + stage, Issuer: issuer.URL, ClientID: authn.LocalAudience}}
+		if err := c.Start(ctx, *consoleAddr, errc, log); err != nil {
+			return err
+		}
+	}
 	for _, srv := range []struct {
 		addr string
 		h    http.Handler
