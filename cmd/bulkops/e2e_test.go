@@ -187,7 +187,7 @@ func e2eAPI() string {
 	if u := os.Getenv("BULKOPS_API_URL"); u != "" {
 		return strings.TrimSuffix(u, "/")
 	}
-	return "http://127.0.0.1:3000"
+	return defaultAPI
 }
 
 // TestScheduledRunRoundTrips runs a scheduled export the way AWS runs it,

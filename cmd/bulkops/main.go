@@ -10,7 +10,8 @@
 //	bulkops token [--tenant T] [--user U]      (local stack only)
 //
 // The API's base URL comes from --api or BULKOPS_API (default
-// http://127.0.0.1:3000), the token from --token or BULKOPS_TOKEN.
+// BULKOPS_API_URL, which infra/local/env.sh sets, or the local stack's
+// http://127.0.0.1:3000/dev: API Gateway serves the API under its stage), the token from --token or BULKOPS_TOKEN.
 package main
 
 import (
@@ -31,6 +32,10 @@ import (
 	"github.com/ccbulk/bulkops/shared/authn"
 	"github.com/ccbulk/bulkops/shared/exportspec"
 )
+
+// defaultAPI is the local stack's API: the dev server plays API Gateway
+// with the template's stage, dev.
+const defaultAPI = "http://127.0.0.1:3000/dev"
 
 const usage = `usage:
   bulkops import FILE --type T [--dry-run] [--wait] [--errors-out FILE]
@@ -65,7 +70,7 @@ func run(ctx context.Context, args []string, out, info io.Writer) error {
 	cmd, args := args[0], args[1:]
 	fs := flag.NewFlagSet("bulkops "+cmd, flag.ContinueOnError)
 	fs.SetOutput(info)
-	api := fs.String("api", envOr("BULKOPS_API", "http://127.0.0.1:3000"), "API base URL")
+	api := fs.String("api", envOr("BULKOPS_API", envOr("BULKOPS_API_URL", defaultAPI)), "API base URL")
 	token := fs.String("token", os.Getenv("BULKOPS_TOKEN"), "bearer token")
 	client := func() (*apiclient.Client, error) {
 		if *token == "" {

@@ -12,7 +12,15 @@
 //     matched against the template's rules start the state machines;
 //   - serves EventBridge's PutEvents on -aws at / (the job events the
 //     import steps publish), and lists them at GET /_local/events;
-//   - serves the HTTP API on -api;
+//   - serves the local OpenID Connect provider on -aws at /oidc
+//     (discovery, JWKS, sign-in with PKCE, token), whose keys sign
+//     `bulkops token`'s tokens;
+//   - plays API Gateway on -api: the template's HTTP API with its stage
+//     (/dev), routes, JWT authorizer (the issuer's JWKS over HTTP) and
+//     CORS configuration, invoking ApiFunction through the Lambda Invoke
+//     API with payload format 2.0 events;
+//   - runs each function under its template Timeout and EventInvokeConfig
+//     (async retries, maximum event age, OnFailure destination);
 //   - plays the export schedule rule: every -export-tick it invokes the
 //     dispatcher function through its own Lambda Invoke API (AWS ticks it
 //     every ExportTickRate, one minute by default; locally faster, so a
@@ -51,25 +59,51 @@ import (
 	"github.com/ccbulk/bulkops/shared/samtemplate"
 )
 
-// importFunctions are the template's functions whose handler is the import
-// workflow (functions/import-*).
-var importFunctions = []string{"ImportControlFunction", "ImportPrepareFunction", "ImportChunkFunction", "ImportFinalizeFunction"}
-
-// notServed are template functions this server does not run, and why.
-var notServed = map[string]string{
-	"ApiFunction": "its handler is served directly on -api",
+// handlers builds the handler of each template function the way its
+// functions/<fn>/main.go does, from the function's template environment.
+// A template function without an entry here stops the dev server.
+var handlers = map[string]func(ctx context.Context, getenv func(string) string) (lambda.Handler, error){
+	"ImportControlFunction":  importHandler,
+	"ImportPrepareFunction":  importHandler,
+	"ImportChunkFunction":    importHandler,
+	"ImportFinalizeFunction": importHandler,
+	"ApiFunction":            apiHandler,
+	"ExportFunction":         exportHandler,
+	"ExportDispatchFunction": dispatchHandler,
 }
 
-// localAPI builds the HTTP API with the ApiFunction's environment from the
-// template; without API Gateway in front, it verifies bearer tokens itself,
-// the way the JWT authorizer does, against the local key.
-func localAPI(ctx context.Context, names devstack.Names, issuer string) (*httpapi.API, error) {
-	getenv, err := names.Env("ApiFunction", os.Getenv)
+func importHandler(ctx context.Context, getenv func(string) string) (lambda.Handler, error) {
+	flow, err := importapp.New(ctx, getenv, os.Stderr)
 	if err != nil {
-		return nil, fmt.Errorf("function ApiFunction: %w", err)
+		return nil, err
 	}
-	verifier := authn.Verifier{Keys: &authn.RemoteJWKS{Issuer: issuer}, Issuer: issuer, Audience: authn.LocalAudience, TenantClaim: getenv("BULKOPS_TENANT_CLAIM")}
-	return apiapp.New(ctx, getenv, os.Stderr, verifier)
+	return lambda.NewHandler(importapp.Handler(flow)), nil
+}
+
+// apiHandler is functions/api: the API behind API Gateway's JWT
+// authorizer, identifying callers by the claims the authorizer passed on.
+func apiHandler(ctx context.Context, getenv func(string) string) (lambda.Handler, error) {
+	api, err := apiapp.New(ctx, getenv, os.Stderr, authn.Claims{TenantClaim: getenv("BULKOPS_TENANT_CLAIM")})
+	if err != nil {
+		return nil, err
+	}
+	return lambda.NewHandler(httpapi.LambdaHandler(api.Handler())), nil
+}
+
+func exportHandler(ctx context.Context, getenv func(string) string) (lambda.Handler, error) {
+	flow, err := exportapp.New(ctx, getenv, os.Stderr)
+	if err != nil {
+		return nil, err
+	}
+	return lambda.NewHandler(exportapp.Handler(flow)), nil
+}
+
+func dispatchHandler(ctx context.Context, getenv func(string) string) (lambda.Handler, error) {
+	d, err := exportapp.NewDispatcher(ctx, getenv, os.Stderr)
+	if err != nil {
+		return nil, err
+	}
+	return lambda.NewHandler(exportapp.DispatchHandler(d)), nil
 }
 
 func main() {
@@ -88,6 +122,8 @@ func run() error {
 	params := flag.String("params", "", "template parameter overrides, Name=Value,Name=Value")
 	jwtKey := flag.String("jwt-key", ".tools/run/jwt-key.pem", "the local OIDC issuer's RSA signing keys, current and previous (created if missing; make token prints a token)")
 	issuerURL := flag.String("issuer", "", "the local OIDC issuer's URL (default http://<-aws>/oidc); it is served on -aws")
+	timeoutScale := flag.Float64("lambda-timeout-scale", 1, "multiplies every function's template Timeout (1 plays the template's values)")
+	asyncScale := flag.Float64("async-scale", 1, "multiplies the async-invocation retry delays (1 and 2 minutes on AWS) and MaximumEventAgeInSeconds; the local stack runs them faster")
 	consoleAddr := flag.String("console", "", "web console listen address (empty: not served); serves -console-dir and its config.json (shared/devstack/console.go)")
 	consoleDir := flag.String("console-dir", "web/dist", "the built web console (make web)")
 	exportTick := flag.Duration("export-tick", 5*time.Second, "how often the export schedule rule ticks the dispatcher (0: never)")
@@ -101,51 +137,6 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	names := devstack.Names{Template: tpl, Prefix: *prefix, Params: parseParams(*params)}
-	awsCfg, err := awsenv.Load(ctx)
-	if err != nil {
-		return err
-	}
-	clients := devstack.Clients{DynamoDB: awsenv.DynamoDB(awsCfg), S3: awsenv.S3(awsCfg), SFN: awsenv.SFN(awsCfg)}
-
-	lambdas := devstack.NewLambdaServer(log)
-	for _, id := range tpl.OfType("AWS::Serverless::Function") {
-		if why, ok := notServed[id]; ok {
-			log.Info("function not served locally", "function", id, "why", why)
-			continue
-		}
-		getenv, err := names.Env(id, os.Getenv)
-		if err != nil {
-			return fmt.Errorf("function %s: %w", id, err)
-		}
-		if id == "ExportDispatchFunction" {
-			d, err := exportapp.NewDispatcher(ctx, getenv, os.Stderr)
-			if err != nil {
-				return fmt.Errorf("function %s: %w", id, err)
-			}
-			fnName, _ := names.Ref(id)
-			lambdas.Register(fnName, lambda.NewHandler(exportapp.DispatchHandler(d)))
-			continue
-		}
-		if id == "ExportFunction" {
-			flow, err := exportapp.New(ctx, getenv, os.Stderr)
-			if err != nil {
-				return fmt.Errorf("function %s: %w", id, err)
-			}
-			fnName, _ := names.Ref(id)
-			lambdas.Register(fnName, lambda.NewHandler(exportapp.Handler(flow)))
-			continue
-		}
-		if !contains(importFunctions, id) {
-			return fmt.Errorf("template function %s has no local handler; add it to cmd/devserver", id)
-		}
-		flow, err := importapp.New(ctx, getenv, os.Stderr)
-		if err != nil {
-			return fmt.Errorf("function %s: %w", id, err)
-		}
-		fnName, _ := names.Ref(id)
-		lambdas.Register(fnName, lambda.NewHandler(importapp.Handler(flow)))
-	}
 	keys, err := authn.LoadOrCreateKeySet(*jwtKey)
 	if err != nil {
 		return fmt.Errorf("local signing keys: %w", err)
@@ -154,7 +145,49 @@ func run() error {
 		*issuerURL = "http://" + *awsAddr + "/oidc"
 	}
 	issuer := &authn.Issuer{URL: strings.TrimSuffix(*issuerURL, "/"), Keys: keys}
-	api, err := localAPI(ctx, names, issuer.URL)
+	names := devstack.Names{Template: tpl, Prefix: *prefix, Params: parseParams(*params)}
+	// The template's JWT authorizer trusts the local issuer unless
+	// -params names another.
+	if _, ok := names.Params["JwtIssuer"]; !ok {
+		names.Params["JwtIssuer"] = issuer.URL
+	}
+	if _, ok := names.Params["JwtAudience"]; !ok {
+		names.Params["JwtAudience"] = authn.LocalAudience
+	}
+	awsCfg, err := awsenv.Load(ctx)
+	if err != nil {
+		return err
+	}
+	clients := devstack.Clients{DynamoDB: awsenv.DynamoDB(awsCfg), S3: awsenv.S3(awsCfg), SFN: awsenv.SFN(awsCfg)}
+
+	lambdas := devstack.NewLambdaServer(log)
+	lambdas.TimeoutScale, lambdas.AsyncScale = *timeoutScale, *asyncScale
+	lambdas.Destinations = awsenv.Lambda(awsCfg) // this server, through AWS_ENDPOINT_URL_LAMBDA
+	for _, id := range tpl.OfType("AWS::Serverless::Function") {
+		build, ok := handlers[id]
+		if !ok {
+			return fmt.Errorf("template function %s has no local handler; add it to cmd/devserver", id)
+		}
+		getenv, err := names.Env(id, os.Getenv)
+		if err != nil {
+			return fmt.Errorf("function %s: %w", id, err)
+		}
+		cfg, err := names.FunctionConfig(id)
+		if err != nil {
+			return err
+		}
+		h, err := build(ctx, getenv)
+		if err != nil {
+			return fmt.Errorf("function %s: %w", id, err)
+		}
+		fnName, _ := names.Ref(id)
+		lambdas.Register(fnName, h, cfg)
+	}
+	// The HTTP API, played as API Gateway: its JWT authorizer fetches the
+	// issuer's JWKS over HTTP, and ApiFunction is invoked through the
+	// Lambda Invoke API above.
+	apigw, err := devstack.NewAPIGateway(names, "HttpApi", awsenv.Lambda(awsCfg),
+		func(iss string) authn.KeyResolver { return &authn.RemoteJWKS{Issuer: iss} }, log)
 	if err != nil {
 		return err
 	}
@@ -202,7 +235,7 @@ func run() error {
 	for _, srv := range []struct {
 		addr string
 		h    http.Handler
-	}{{*awsAddr, awsMux}, {*apiAddr, api.Handler()}} {
+	}{{*awsAddr, awsMux}, {*apiAddr, apigw}} {
 		ln, err := net.Listen("tcp", srv.addr)
 		if err != nil {
 			return err
@@ -267,13 +300,4 @@ func parseParams(s string) map[string]string {
 		}
 	}
 	return out
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

@@ -19,7 +19,8 @@ export AWS_ENDPOINT_URL_S3=http://127.0.0.1:$BULKOPS_S3_PORT
 export AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:$BULKOPS_DYNAMODB_PORT
 export AWS_ENDPOINT_URL_SFN=http://127.0.0.1:$BULKOPS_SFN_PORT
 export AWS_ENDPOINT_URL_LAMBDA=http://127.0.0.1:$BULKOPS_LAMBDA_PORT
-export BULKOPS_API_URL=http://127.0.0.1:$BULKOPS_API_PORT
+# The HTTP API as API Gateway serves it: under the template's stage (dev).
+export BULKOPS_API_URL=http://127.0.0.1:$BULKOPS_API_PORT/dev
 # The dev server's local OpenID Connect provider (discovery, JWKS, sign-in
 # with PKCE, token); `bulkops token` signs its tokens for this issuer.
 export BULKOPS_OIDC_ISSUER=http://127.0.0.1:$BULKOPS_LAMBDA_PORT/oidc

@@ -93,9 +93,13 @@ up() {
   wait_healthy dynamodb 60
   wait_healthy sfn 30
   # The dev server first: MinIO checks its webhook target when it starts.
-  # Locally an upload waits 2 s (not 15) between attempts on a busy tenant.
+  # Locally an upload waits 2 s (not 15) between attempts on a busy tenant,
+  # and async Lambda retries come 100 times sooner (0.6 s and 1.2 s, not 1
+  # and 2 minutes; the maximum event age likewise). Function timeouts are
+  # the template's.
   start devserver "$root/bin/devserver" -template "$root/template.yaml" \
     -api "127.0.0.1:$BULKOPS_API_PORT" -aws "127.0.0.1:$BULKOPS_LAMBDA_PORT" \
+    -issuer "$BULKOPS_OIDC_ISSUER" -async-scale "${BULKOPS_ASYNC_SCALE:-0.01}" \
     -console "127.0.0.1:$BULKOPS_CONSOLE_PORT" -console-dir "$root/web/dist" \
     -params "${BULKOPS_LOCAL_PARAMS:-LockWaitSeconds=2},ConsoleOrigins=http://127.0.0.1:$BULKOPS_CONSOLE_PORT"
   start minio env MINIO_ROOT_USER="$AWS_ACCESS_KEY_ID" MINIO_ROOT_PASSWORD="$AWS_SECRET_ACCESS_KEY" \

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
 
@@ -33,8 +34,8 @@ func TestLambdaServerInvoke(t *testing.T) {
 			panic("boom")
 		}
 		return map[string]string{"hello": v.Name}, nil
-	})))
-	s.Register("Raw", lambda.NewHandler(func(ctx context.Context) error { return errors.New("raw") }))
+	})), FunctionConfig{Timeout: time.Minute})
+	s.Register("Raw", lambda.NewHandler(func(ctx context.Context) error { return errors.New("raw") }), FunctionConfig{})
 	srv := httptest.NewServer(s)
 	defer srv.Close()
 

@@ -9,7 +9,9 @@ package devstack
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/ccbulk/bulkops/shared/samtemplate"
 )
@@ -117,4 +119,78 @@ func toString(v any) string {
 		return ""
 	}
 	return fmt.Sprint(v)
+}
+
+// FunctionConfig reads how Lambda runs function logicalID from the
+// template: its Timeout (the function's, else the Globals', else Lambda's
+// 3 seconds) and its EventInvokeConfig (MaximumRetryAttempts,
+// MaximumEventAgeInSeconds, Lambda OnFailure/OnSuccess destinations), with
+// AWS's defaults where the template says nothing.
+func (n Names) FunctionConfig(logicalID string) (FunctionConfig, error) {
+	r, ok := n.Template.Resources[logicalID]
+	if !ok {
+		return FunctionConfig{}, fmt.Errorf("no resource %s", logicalID)
+	}
+	cfg := FunctionConfig{Timeout: 3 * time.Second, Async: DefaultAsync}
+	globals, _ := n.Template.Globals["Function"].(map[string]any)
+	for _, props := range []map[string]any{globals, r.Properties} {
+		v, ok := props["Timeout"]
+		if !ok {
+			continue
+		}
+		secs, err := n.number(v)
+		if err != nil {
+			return cfg, fmt.Errorf("%s Timeout: %w", logicalID, err)
+		}
+		cfg.Timeout = time.Duration(secs * float64(time.Second))
+	}
+	eic, _ := r.Properties["EventInvokeConfig"].(map[string]any)
+	if v, ok := eic["MaximumRetryAttempts"]; ok {
+		n, err := n.number(v)
+		if err != nil || n < 0 || n > 2 {
+			return cfg, fmt.Errorf("%s MaximumRetryAttempts: must be 0 to 2", logicalID)
+		}
+		cfg.Async.MaxRetries = int(n)
+	}
+	if v, ok := eic["MaximumEventAgeInSeconds"]; ok {
+		secs, err := n.number(v)
+		if err != nil || secs < 60 || secs > 21600 {
+			return cfg, fmt.Errorf("%s MaximumEventAgeInSeconds: must be 60 to 21600", logicalID)
+		}
+		cfg.Async.MaxEventAge = time.Duration(secs) * time.Second
+	}
+	dests, _ := eic["DestinationConfig"].(map[string]any)
+	for key, target := range map[string]*string{"OnFailure": &cfg.Async.OnFailure, "OnSuccess": &cfg.Async.OnSuccess} {
+		d, _ := dests[key].(map[string]any)
+		if d == nil {
+			continue
+		}
+		if typ, _ := d["Type"].(string); typ != "Lambda" {
+			// SQS, SNS and EventBridge destinations have no local
+			// server; the dev server plays Lambda destinations only.
+			continue
+		}
+		v, err := n.Template.Resolve(d["Destination"], n)
+		if err != nil {
+			return cfg, fmt.Errorf("%s %s destination: %w", logicalID, key, err)
+		}
+		*target = toString(v)
+	}
+	return cfg, nil
+}
+
+// number resolves a template value (a number, or a !Ref to a Number
+// parameter) to a float.
+func (n Names) number(v any) (float64, error) {
+	r, err := n.Template.Resolve(v, n)
+	if err != nil {
+		return 0, err
+	}
+	switch x := r.(type) {
+	case int64:
+		return float64(x), nil
+	case float64:
+		return x, nil
+	}
+	return strconv.ParseFloat(strings.TrimSpace(toString(r)), 64)
 }

@@ -34,7 +34,7 @@ func TestScheduleTickerInvokesThroughTheLambdaAPI(t *testing.T) {
 			return errors.New("store down")
 		}
 		return nil
-	}))
+	}), FunctionConfig{Timeout: time.Minute})
 	srv := httptest.NewServer(s)
 	defer srv.Close()
 	client := awslambda.New(awslambda.Options{

@@ -9,12 +9,12 @@ import (
 	"log/slog"
 	"mime/multipart"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/ccbulk/bulkops/shared/apiapp"
@@ -28,44 +28,36 @@ import (
 	"github.com/ccbulk/bulkops/shared/s3store"
 )
 
-// apiHarness serves the API on MinIO and DynamoDB Local with a local
-// token verifier, as the dev server does.
+// apiHarness serves the API on MinIO and DynamoDB Local behind the local
+// API Gateway (stage, routes, JWT authorizer) and the Lambda adapter, as
+// the dev server does and as AWS runs it.
 type apiHarness struct {
 	t      *testing.T
-	srv    *httptest.Server
+	gw     *localtest.API
 	api    *httpapi.API
 	db     *dynamostore.Store
 	files  *s3store.Store
 	s3     *s3.Client
 	bucket string
-	key    *authn.KeySet
 	ids    *ident.Generator
 }
 
 func newAPIHarness(t *testing.T) *apiHarness {
 	st := localtest.Require(t)
 	st.Provision(t)
-	key, err := authn.NewKeySet()
-	if err != nil {
-		t.Fatal(err)
-	}
 	db := dynamostore.New(st.Clients.DynamoDB, dynamostore.Tables{
 		Objects: st.Ref("ObjectsTable"), Jobs: st.Ref("JobsTable"), Control: st.Ref("ControlTable"),
 	}, time.Now)
 	files := s3store.New(st.Clients.S3, st.Ref("DataBucket"))
-	v := authn.Verifier{Keys: key, Issuer: authn.DefaultLocalIssuer, Audience: authn.LocalAudience}
-	api := apiapp.Assemble(db, files, v, slog.New(slog.NewJSONHandler(io.Discard, nil)))
-	srv := httptest.NewServer(api.Handler())
-	t.Cleanup(srv.Close)
-	return &apiHarness{t: t, srv: srv, api: api, db: db, files: files, s3: st.Clients.S3, bucket: st.Ref("DataBucket"), key: key, ids: ident.NewGenerator(nil)}
+	// As on AWS: API Gateway's JWT authorizer verifies the token, and the
+	// function identifies callers by the claims it passed on.
+	api := apiapp.Assemble(db, files, authn.Claims{}, slog.New(slog.NewJSONHandler(io.Discard, nil)))
+	gw := localtest.ServeAPI(t, st, lambda.NewHandler(httpapi.LambdaHandler(api.Handler())))
+	return &apiHarness{t: t, gw: gw, api: api, db: db, files: files, s3: st.Clients.S3, bucket: st.Ref("DataBucket"), ids: ident.NewGenerator(nil)}
 }
 
 func (h *apiHarness) token(tenant string) string {
-	tok, err := authn.LocalToken(h.key, authn.DefaultLocalIssuer, tenant, "admin@"+tenant+".example", time.Hour)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	return tok
+	return h.gw.Token(h.t, tenant, "admin@"+tenant+".example")
 }
 
 // call sends a request as tenant ("" for none) and decodes a JSON answer
@@ -77,7 +69,7 @@ func (h *apiHarness) call(tenant, method, path string, body any, out any) (int, 
 		b, _ := json.Marshal(body)
 		rd = bytes.NewReader(b)
 	}
-	req, err := http.NewRequest(method, h.srv.URL+path, rd)
+	req, err := http.NewRequest(method, h.gw.URL+path, rd)
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -145,12 +137,19 @@ func TestAuthenticationRequired(t *testing.T) {
 	if status, _ := h.call("", "GET", "/v1/health", nil, nil); status != 200 {
 		t.Fatalf("health: %d", status)
 	}
+	// API Gateway's JWT authorizer refuses the call before the function
+	// runs, in its own words.
 	for _, path := range []string{"/v1/jobs", "/v1/object-types", "/v1/jobs/01JZZZZZZZZZZZZZZZZZZZZZZZ"} {
 		status, raw := h.call("", "GET", path, nil, nil)
-		problem(t, status, raw, 401, "UNAUTHENTICATED")
+		if status != 401 || string(raw) != `{"message":"Unauthorized"}` {
+			t.Fatalf("%s without a token: %d %s", path, status, raw)
+		}
 	}
-	status, raw := h.call("", "GET", "/v1/nope", nil, nil)
-	problem(t, status, raw, 404, "NOT_FOUND")
+	// So does its router for a route the template does not have.
+	status, raw := h.call("acme", "GET", "/v1/nope", nil, nil)
+	if status != 404 || string(raw) != `{"message":"Not Found"}` {
+		t.Fatalf("unknown route: %d %s", status, raw)
+	}
 }
 
 func TestObjectTypesAndTemplates(t *testing.T) {
