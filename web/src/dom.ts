@@ -66,3 +66,23 @@ export function download(url: string): void {
   a.click();
   a.remove();
 }
+
+/** svg builds an icon from path data (decorative: hidden from screen readers). */
+export function svg(paths: string[], viewBox = '0 0 24 24'): SVGSVGElement {
+  const ns = 'http://www.w3.org/2000/svg';
+  const el = document.createElementNS(ns, 'svg');
+  el.setAttribute('viewBox', viewBox);
+  el.setAttribute('aria-hidden', 'true');
+  el.setAttribute('focusable', 'false');
+  for (const d of paths) {
+    const p = document.createElementNS(ns, 'path');
+    p.setAttribute('d', d);
+    p.setAttribute('fill', 'none');
+    p.setAttribute('stroke', 'currentColor');
+    p.setAttribute('stroke-width', '1.8');
+    p.setAttribute('stroke-linecap', 'round');
+    p.setAttribute('stroke-linejoin', 'round');
+    el.appendChild(p);
+  }
+  return el;
+}

@@ -176,7 +176,7 @@ export const dashboardPage: Page = (main) => {
       next.disabled = !nextCursor;
       pageInfo.textContent = t('dash.page', { n: pageIndex + 1 });
       const anyActive = page.jobs.some((j) => isActive(j.status)) || newBtn.disabled;
-      timer = window.setTimeout(() => void load(true), anyActive ? 2000 : 10000);
+      timer = window.setTimeout(() => void load(true), anyActive ? 2000 : 5000);
     } catch (e) {
       if (stopped) return;
       replace(msg, errorNotice(e));

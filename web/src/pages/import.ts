@@ -3,7 +3,7 @@
 // size against the tenant's limit, empty file, encoding, header), a dry-run
 // switch, then the upload straight to S3 with the API's presigned POST.
 
-import { h, id, replace, saveBlob } from '../dom';
+import { h, id, replace, saveBlob, svg } from '../dom';
 import { t, tn } from '../i18n';
 import { ApiError, activeJob, api, uploadFile, type ImportTicket, type ObjectType } from '../api';
 import { checkHeader, decode, detectDelimiter, parse, sniffEncoding, type HeaderProblem } from '../csv';
@@ -34,7 +34,7 @@ export const importPage: Page = (main, _params, query) => {
   const dropLabelId = id('drop');
   fileInput.id = id('file');
   fileInput.setAttribute('aria-labelledby', dropLabelId);
-  const drop = h('label', { class: 'dropzone', for: fileInput.id, id: dropLabelId, 'data-testid': 'dropzone' }, h('span', { class: 'drop-icon', 'aria-hidden': 'true' }, '⇪'), dropText);
+  const drop = h('label', { class: 'dropzone', for: fileInput.id, id: dropLabelId, 'data-testid': 'dropzone' }, h('span', { class: 'drop-icon', 'aria-hidden': 'true' }, svg(['M12 16V4', 'M7 9l5-5 5 5', 'M4 16v3a1 1 0 0 0 1 1h14a1 1 0 0 0 1-1v-3'])), dropText);
   const checkList = h('div', { class: 'checks', 'aria-live': 'polite' });
   let dryRun = false;
   const dry = switchControl(t('import.dryRun'), false, (on) => {
@@ -228,7 +228,7 @@ export const importPage: Page = (main, _params, query) => {
   });
   typeSelect.addEventListener('change', () => {
     describe();
-    if (file) void check(file);
+    if (file) void check(file).then(probeLimit);
   });
 
   startBtn.addEventListener('click', () => void start());
@@ -259,7 +259,7 @@ export const importPage: Page = (main, _params, query) => {
       updateStart();
       return;
     }
-    location.hash = `#/jobs/${ticket.jobId}`;
+    location.hash = `#/jobs/${ticket.jobId}?uploaded=1`;
   }
 
   function showStartError(e: unknown): void {

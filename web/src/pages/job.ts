@@ -14,12 +14,13 @@ const SHOWN_ERRORS = 10;
 /** How long a job that is not found yet is waited for (the workflow records it when the upload arrives). */
 const PICKUP_WAIT_MS = 120_000;
 
-export const jobPage: Page = (main, params) => {
+export const jobPage: Page = (main, params, query) => {
   const jobId = params[0];
   let stopped = false;
   let timer: number | undefined;
   let names = new Map<string, string>();
-  const opened = Date.now();
+  // Right after an upload the workflow has not recorded the job yet: wait for it.
+  const waitUntil = query.get('uploaded') ? Date.now() + PICKUP_WAIT_MS : 0;
   let rejected: Rejected[] | undefined;
   let rejectedErr: unknown;
   let lastStatus = '';
@@ -160,7 +161,7 @@ export const jobPage: Page = (main, params) => {
       if (isActive(j.status)) timer = window.setTimeout(() => void poll(), 1000);
     } catch (e) {
       if (stopped) return;
-      if (e instanceof ApiError && e.status === 404 && Date.now() - opened < PICKUP_WAIT_MS) {
+      if (e instanceof ApiError && e.status === 404 && Date.now() < waitUntil) {
         replace(body, pageHead(t('job.waitingTitle'), jobId), h('section', { class: 'card' }, progress(0, t('job.waiting'), undefined, false)));
         timer = window.setTimeout(() => void poll(), 1000);
         return;

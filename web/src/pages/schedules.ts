@@ -52,7 +52,7 @@ export const schedulesPage: Page = (main) => {
   async function act(what: () => Promise<unknown>, done?: string): Promise<void> {
     try {
       await what();
-      replace(msg, done ? notice('success', done) : null);
+      if (done) replace(msg, notice('success', done));
     } catch (e) {
       replace(msg, errorNotice(e));
     }
