@@ -136,9 +136,10 @@ test('4. uploads a file with two bad rows by dropping it, and watches the progre
       }
     }
     if (status === 'Completed with errors') break;
-    await page.waitForTimeout(150);
+    await page.waitForTimeout(100);
   }
   await page.locator('.page-head [data-status="Completed with errors"]').waitFor();
+  console.log(`progress values seen while running: ${[...seen].join(', ')}`);
   assert.ok(runningShot, `the job page must show the job running with a progress between 0 and 100 (saw ${[...seen]})`);
   expectNoProblems(page, waitingFor404);
 });

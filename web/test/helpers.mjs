@@ -30,7 +30,7 @@ export async function launch() {
 
 /** newPage opens a page that records console errors (CSP violations among them) and failed requests. */
 export async function newPage(browser, { locale = 'en-GB', timezoneId = 'Europe/Oslo' } = {}) {
-  const context = await browser.newContext({ locale, timezoneId, acceptDownloads: true, viewport: { width: 1360, height: 900 }, deviceScaleFactor: 1 });
+  const context = await browser.newContext({ locale, timezoneId, acceptDownloads: true, viewport: { width: 1440, height: 900 }, deviceScaleFactor: 1 });
   const page = await context.newPage();
   page.problems = [];
   page.on('console', (m) => {

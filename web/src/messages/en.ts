@@ -155,6 +155,7 @@ export const en = {
   'job.waiting': 'The file has been uploaded; waiting for the workflow to pick it up.',
   'job.progress': 'Progress',
   'job.progressImport': '{done} of {total} rows',
+  'job.finishing': 'Every row is checked; writing the error and results files…',
   'job.progressExport': '{n} objects written',
   'job.count.total': 'Rows',
   'job.count.processed': 'Processed',

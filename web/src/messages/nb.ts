@@ -100,6 +100,7 @@ export const nb: Partial<Record<MessageKey, string>> = {
   'job.waiting': 'Filen er lastet opp; venter på at arbeidsflyten skal hente den.',
   'job.progress': 'Fremdrift',
   'job.progressImport': '{done} av {total} rader',
+  'job.finishing': 'Alle radene er kontrollert; skriver feil- og resultatfilene …',
   'job.progressExport': '{n} objekter skrevet',
   'job.count.total': 'Rader',
   'job.count.processed': 'Behandlet',

@@ -71,7 +71,9 @@ export const jobPage: Page = (main, params, query) => {
 
     const label = exportJob
       ? t('job.progressExport', { n: num(j.counts.processed) })
-      : t('job.progressImport', { done: num(j.counts.processed), total: num(j.counts.total) });
+      : running && j.counts.total > 0 && j.counts.processed >= j.counts.total
+        ? t('job.finishing')
+        : t('job.progressImport', { done: num(j.counts.processed), total: num(j.counts.total) });
 
     const outcome: (HTMLElement | null)[] = [];
     if (j.status === 'Failed') outcome.push(notice('error', h('strong', null, t('job.failed')), ' ', j.message || ''));
@@ -158,7 +160,7 @@ export const jobPage: Page = (main, params, query) => {
       if (!isActive(j.status) && j.counts.failed > 0 && j.type === 'import') await loadRejected(j);
       if (stopped) return;
       render(j);
-      if (isActive(j.status)) timer = window.setTimeout(() => void poll(), 1000);
+      if (isActive(j.status)) timer = window.setTimeout(() => void poll(), 700);
     } catch (e) {
       if (stopped) return;
       if (e instanceof ApiError && e.status === 404 && Date.now() < waitUntil) {
