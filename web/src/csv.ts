@@ -6,14 +6,18 @@ import type { ObjectType } from './api';
 
 export type Encoding = 'utf-8' | 'utf-8-bom' | 'utf-16' | 'legacy' | 'binary';
 
-/** sniffEncoding tells how the first bytes of a file are encoded. */
-export function sniffEncoding(b: Uint8Array): Encoding {
+/**
+ * sniffEncoding tells how a file is encoded from its first bytes; whole
+ * says they are the whole file (else a character cut off at the end of the
+ * sample is not held against UTF-8).
+ */
+export function sniffEncoding(b: Uint8Array, whole = true): Encoding {
   if (b[0] === 0xef && b[1] === 0xbb && b[2] === 0xbf) return 'utf-8-bom';
   if ((b[0] === 0xff && b[1] === 0xfe) || (b[0] === 0xfe && b[1] === 0xff)) return 'utf-16';
   const n = Math.min(b.length, 4096);
   for (let i = 0; i < n; i++) if (b[i] === 0) return i % 2 === 1 || b[i + 1] !== 0 ? 'utf-16' : 'binary';
   try {
-    new TextDecoder('utf-8', { fatal: true }).decode(b, { stream: true });
+    new TextDecoder('utf-8', { fatal: true }).decode(b, { stream: !whole });
     return 'utf-8';
   } catch {
     return 'legacy';

@@ -61,8 +61,14 @@ test('1. a new administrator signs in', async () => {
 });
 
 test('2. downloads the Work Type template, blank and with an example row', async () => {
-  await page.getByTestId('new-operation').click();
-  await page.getByRole('link', { name: /Import a file/ }).click();
+  // Keyboard: Enter opens the "New bulk operation" menu on its first choice, Escape closes it.
+  await page.getByTestId('new-operation').focus();
+  await page.keyboard.press('Enter');
+  assert.equal(await page.evaluate(() => document.activeElement?.textContent), 'Import a fileCreate or update objects from a CSV file');
+  await page.keyboard.press('Escape');
+  assert.equal(await page.evaluate(() => document.activeElement?.dataset.testid), 'new-operation');
+  await page.keyboard.press('Enter');
+  await page.keyboard.press('Enter');
   await page.getByRole('heading', { level: 1, name: 'New import' }).waitFor();
   await page.getByLabel('Object type').selectOption({ label: 'Work Type' });
   await page.getByText('Rows are matched by Name.').waitFor();
@@ -76,6 +82,11 @@ test('2. downloads the Work Type template, blank and with an example row', async
 });
 
 test('3. the file is checked in the browser before upload', async () => {
+  // The file input is reachable by keyboard and opens the file chooser.
+  const [chooser] = await Promise.all([page.waitForEvent('filechooser'), page.getByTestId('file-input').press('Enter')]);
+  await chooser.setFiles({ name: 'chosen.csv', mimeType: 'text/csv', buffer: Buffer.from('Name,Type\nBreak,IDLE_CODE\n') });
+  await page.getByTestId('chosen-file').filter({ hasText: 'chosen.csv' }).waitFor();
+  await page.getByText('1 row.').waitFor();
   // A header the type does not have is caught before anything is uploaded.
   await dropFile(page, '[data-testid=dropzone]', 'wrong.csv', Buffer.from('Name,Colour\nx,red\n'));
   await page.getByText('Column 2 "Colour" is not a Work Type column.').waitFor();
@@ -238,6 +249,21 @@ test('8. the dashboard lists the jobs newest first, searches and filters them', 
   await page.waitForFunction(() => document.querySelectorAll('.jobs-table tbody tr').length === 3);
   const errs = await download(page, () => page.getByRole('button', { name: 'Error file of work-types.csv' }).click());
   assert.equal(errs.name, 'work-types-errors.csv');
+  const zip = await download(page, () => page.getByRole('button', { name: /^Download web_WorkType_/ }).click());
+  assert.match(zip.name, /^web_WorkType_.*\.zip$/);
+  // Paged by the API's cursor: 10 rows a page at least; here two pages of 10 would need 11 jobs, so a smaller page is asked of the API.
+  await page.evaluate(() => {
+    const sel = document.querySelector('.page-size select');
+    sel.appendChild(Object.assign(document.createElement('option'), { value: '2', textContent: '2' }));
+  });
+  await page.getByLabel('Rows per page').selectOption('2');
+  await page.waitForFunction((id) => [...document.querySelectorAll('.jobs-table tbody tr')].map((r) => r.dataset.job).join() === id, [ids.export, ids.second].join());
+  await page.getByRole('button', { name: 'Next' }).click();
+  await page.waitForFunction((id) => [...document.querySelectorAll('.jobs-table tbody tr')].map((r) => r.dataset.job).join() === id, ids.first);
+  await page.getByText('Page 2').waitFor();
+  assert.equal(await page.getByRole('button', { name: 'Next' }).isDisabled(), true);
+  await page.getByRole('button', { name: 'Previous' }).click();
+  await page.getByText('Page 1').waitFor();
   expectNoProblems(page);
 });
 
@@ -267,6 +293,14 @@ test('9. creates a daily schedule, suspends it, resumes it and deletes it', asyn
   await page.getByRole('heading', { level: 1, name: 'Nightly work types' }).waitFor();
   await page.getByText('daily at 02:00 Europe/Oslo').first().waitFor();
   await axe(page, 'the run history');
+  // Edit: the form comes back filled in; the change is saved with the version read.
+  await page.getByRole('link', { name: 'Edit' }).click();
+  await page.getByRole('heading', { level: 1, name: 'Edit scheduled export' }).waitFor();
+  assert.equal(await page.getByLabel('Title').inputValue(), 'Nightly work types');
+  assert.equal(await page.getByLabel('File name prefix').inputValue(), 'nightly_');
+  await page.getByLabel('Time', { exact: true }).fill('03:30');
+  await page.getByRole('button', { name: 'Save changes' }).click();
+  await page.getByText('daily at 03:30 Europe/Oslo').first().waitFor();
 
   await page.getByRole('link', { name: '← All scheduled exports' }).click();
   const sw = page.getByRole('switch', { name: 'Active: Nightly work types' });
@@ -278,6 +312,13 @@ test('9. creates a daily schedule, suspends it, resumes it and deletes it', asyn
   await page.locator('tr[data-schedule] [data-status="Completed"]').waitFor({ timeout: 60_000 });
   await axe(page, 'the schedules page');
   await shot(page, 'schedules', { doc: true });
+  // The run history has the test run with its ZIP.
+  await page.getByRole('link', { name: 'Nightly work types', exact: true }).click();
+  await page.getByRole('heading', { name: 'Run history' }).waitFor();
+  const testZip = await download(page, () => page.getByRole('button', { name: /^Download TEST_nightly_WorkType_/ }).click());
+  assert.equal(testZip.body.subarray(0, 2).toString('latin1'), 'PK');
+  await shot(page, 'schedule-history');
+  await page.getByRole('link', { name: '← All scheduled exports' }).click();
 
   await sw.click(); // suspend
   await page.getByText('Nightly work types is suspended.').waitFor();
@@ -292,6 +333,34 @@ test('9. creates a daily schedule, suspends it, resumes it and deletes it', asyn
   await page.getByText('Nightly work types was deleted.').waitFor();
   await page.getByText('No scheduled exports yet.').waitFor();
   expectNoProblems(page, [/400 \(Bad Request\)/]);
+});
+
+test('9b. the API\'s rules are the page\'s rules: a once schedule that ran cannot be edited or resumed; a clone can run again', async () => {
+  await page.getByTestId('new-schedule').click();
+  await page.getByLabel('Title').fill('One-off work types');
+  await page.getByRole('checkbox', { name: 'Work Type' }).check();
+  await page.getByLabel('Frequency').selectOption('once'); // no date: runs now
+  await page.getByRole('button', { name: 'Create schedule' }).click();
+  await page.getByText('once, now').first().waitFor();
+  await page.getByRole('link', { name: '← All scheduled exports' }).click();
+  const row = page.locator('tr[data-schedule]').filter({ hasText: 'One-off work types' });
+  await row.locator('[data-status="Completed"]').waitFor({ timeout: 60_000 }); // the dispatcher's next tick ran it
+  await row.getByText('This once schedule has already run; clone it to run it again with changes.').waitFor();
+  assert.equal(await row.getByRole('button', { name: 'Edit' }).isDisabled(), true);
+  assert.equal(await row.getByRole('switch').isDisabled(), true, 'a once schedule that ran has nothing to suspend or resume');
+  await shot(page, 'schedules-once');
+  await row.getByRole('button', { name: 'Clone One-off work types' }).click();
+  await page.getByText('A copy of One-off work types was made.').waitFor();
+  const copy = page.locator('tr[data-schedule]').filter({ hasText: 'Copy of One-off work types' });
+  await copy.waitFor();
+  await copy.locator('[data-status="Completed"]').waitFor({ timeout: 60_000 });
+  for (const title of ['Copy of One-off work types', 'One-off work types']) {
+    await page.getByRole('button', { name: `Delete ${title}`, exact: true }).click();
+    await page.getByRole('group', { name: `Delete ${title}?` }).getByRole('button', { name: 'Delete' }).click();
+    await page.getByText(`${title} was deleted.`).waitFor();
+  }
+  await page.getByText('No scheduled exports yet.').waitFor();
+  expectNoProblems(page);
 });
 
 test('10. the object types reference lists every column', async () => {

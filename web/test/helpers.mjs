@@ -37,6 +37,11 @@ export async function newPage(browser, { locale = 'en-GB', timezoneId = 'Europe/
     if (m.type() === 'error') page.problems.push(`console: ${m.text()}`);
   });
   page.on('pageerror', (e) => page.problems.push(`page error: ${e.message}`));
+  // Offline from the dev server: nothing but the local stack is ever asked for.
+  page.on('request', (r) => {
+    const u = new URL(r.url());
+    if (!['blob:', 'data:'].includes(u.protocol) && u.hostname !== '127.0.0.1') page.problems.push(`request outside the local stack: ${r.url()}`);
+  });
   page.setDefaultTimeout(20_000);
   return page;
 }

@@ -86,6 +86,7 @@ export const en = {
   'dash.noFile': 'This job has no file to download.',
   'dash.empty': 'No bulk operations yet. Start with "New bulk operation".',
   'dash.noMatch': 'No bulk operations match the search and filters.',
+  'dash.pageSize': 'Rows per page',
   'dash.prev': 'Previous',
   'dash.next': 'Next',
   'dash.page': 'Page {n}',

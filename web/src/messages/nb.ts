@@ -90,6 +90,7 @@ export const nb: Partial<Record<MessageKey, string>> = {
   'dash.noFile': 'Denne jobben har ingen fil å laste ned.',
   'dash.empty': 'Ingen masseoperasjoner ennå. Start med «Ny masseoperasjon».',
   'dash.noMatch': 'Ingen masseoperasjoner passer til søket og filtrene.',
+  'dash.pageSize': 'Rader per side',
   'dash.prev': 'Forrige',
   'dash.next': 'Neste',
   'dash.page': 'Side {n}',

@@ -9,7 +9,7 @@ import { badge, isActive, statusText, typeName, when } from '../format';
 import { errorNotice, notice, objectTypes, pageHead, typeNames } from '../ui';
 import type { Page } from '../main';
 
-const PAGE_SIZE = 20;
+const PAGE_SIZES = [10, 20, 50, 100];
 
 export const dashboardPage: Page = (main) => {
   let names = new Map<string, string>();
@@ -63,6 +63,9 @@ export const dashboardPage: Page = (main) => {
   const prev = h('button', { type: 'button', class: 'btn', disabled: true, onclick: () => go(pageIndex - 1) }, t('dash.prev'));
   const next = h('button', { type: 'button', class: 'btn', disabled: true, onclick: () => go(pageIndex + 1) }, t('dash.next'));
   const pageInfo = h('span', { class: 'page-info', 'aria-live': 'polite' });
+  const pageSize = h('select', { id: id('size') }, PAGE_SIZES.map((n) => h('option', { value: String(n) }, String(n))));
+  pageSize.value = '20';
+  pageSize.addEventListener('change', () => restart());
   const cols = ['dash.col.id', 'dash.col.file', 'dash.col.jobType', 'dash.col.objectType', 'dash.col.status', 'dash.col.submittedBy', 'dash.col.start', 'dash.col.end', 'dash.col.action'] as const;
   const table = h(
     'table',
@@ -76,7 +79,7 @@ export const dashboardPage: Page = (main) => {
     main,
     h('div', { class: 'page-head-wrap' }, pageHead(t('dash.title'), t('dash.sub'), h('div', { class: 'menu-wrap' }, newBtn, menu))),
     banner,
-    h('section', { class: 'card', 'aria-label': t('dash.caption') }, filters, h('div', { class: 'table-scroll' }, table), msg, h('div', { class: 'pager' }, prev, pageInfo, next)),
+    h('section', { class: 'card', 'aria-label': t('dash.caption') }, filters, h('div', { class: 'table-scroll' }, table), msg, h('div', { class: 'pager' }, h('label', { class: 'page-size', for: pageSize.id }, t('dash.pageSize'), pageSize), prev, pageInfo, next)),
   );
 
   let searchTimer: number | undefined;
@@ -87,7 +90,7 @@ export const dashboardPage: Page = (main) => {
   for (const s of [status, type, objType]) s.addEventListener('change', restart);
 
   function query(): JobQuery {
-    return { q: q.value.trim(), status: status.value, type: type.value, objectType: objType.value, limit: PAGE_SIZE, cursor: cursors[pageIndex] };
+    return { q: q.value.trim(), status: status.value, type: type.value, objectType: objType.value, limit: Number(pageSize.value), cursor: cursors[pageIndex] };
   }
 
   function restart(): void {

@@ -155,8 +155,10 @@ export const importPage: Page = (main, _params, query) => {
     }
   }
 
+  let generation = 0;
   async function check(f: File): Promise<void> {
     file = f;
+    const mine = ++generation; // a later file or type wins over a check still reading
     const list: Check[] = [];
     const audio = isAudio();
     const ext = audio ? '.zip' : '.csv';
@@ -173,14 +175,14 @@ export const importPage: Page = (main, _params, query) => {
         const zip = sample[0] === 0x50 && sample[1] === 0x4b && sample[2] === 0x03 && sample[3] === 0x04;
         list.push(zip ? { ok: 'ok', label: t('check.zip'), detail: t('check.zipOk') } : { ok: 'fail', label: t('check.zip'), detail: t('check.zipBad') });
       } else if (ty) {
-        const enc = sniffEncoding(sample);
+        const whole = f.size <= SAMPLE;
+        const enc = sniffEncoding(sample, whole);
         if (enc === 'utf-16') list.push({ ok: 'fail', label: t('check.encoding'), detail: t('check.utf16') });
         else if (enc === 'binary') list.push({ ok: 'fail', label: t('check.encoding'), detail: t('check.binary') });
         else {
           list.push(enc === 'legacy' ? { ok: 'warn', label: t('check.encoding'), detail: t('check.legacy') } : { ok: 'ok', label: t('check.encoding'), detail: t(enc === 'utf-8-bom' ? 'check.utf8bom' : 'check.utf8') });
           const text = decode(sample, enc);
           const delim = detectDelimiter(text);
-          const whole = f.size <= SAMPLE;
           const rows = parse(text, delim, Infinity, !whole);
           const header = rows[0] ?? [];
           const problems = checkHeader(header, ty);
@@ -192,6 +194,7 @@ export const importPage: Page = (main, _params, query) => {
         }
       }
     }
+    if (mine !== generation || stopped) return;
     checks = list;
     replace(status);
     renderChecks();
@@ -200,10 +203,11 @@ export const importPage: Page = (main, _params, query) => {
   async function probeLimit(): Promise<void> {
     // The tenant's size limit comes with an upload ticket (no job exists until a file is uploaded with it).
     if (!file || busy || !typeSelect.value || checks.some((c) => c.ok === 'fail')) return;
+    const probed = file;
     try {
-      const ticket = await api.createImport(typeSelect.value, file.name, false);
+      const ticket = await api.createImport(typeSelect.value, probed.name, false);
       limit = ticket.maxBytes;
-      if (file) await check(file);
+      if (file === probed) await check(probed);
     } catch {
       // start shows any error
     }

@@ -89,18 +89,18 @@ export const schedulesPage: Page = (main) => {
       no.focus();
     });
     replace(cell, edit, clone, test, del);
-    const reason = eb || db;
+    const reason = eb || db || (s.active ? null : resumeBlock(s));
     if (reason) cell.appendChild(h('p', { class: 'hint small' }, reason));
     return cell;
   }
 
   function activeSwitch(s: Schedule): HTMLElement {
-    const rb = !s.active ? resumeBlock(s) : null;
+    const rb = resumeBlock(s);
     const sw = switchControl(s.active ? t('sched.active') : t('sched.suspended'), s.active, (on) => {
       void act(() => (on ? api.resumeSchedule(s.id) : api.suspendSchedule(s.id)), on ? t('sched.resumed', { title: s.title }) : t('sched.suspendedMsg', { title: s.title }));
     }, Boolean(rb));
     sw.querySelector('input')!.setAttribute('aria-label', t('sched.activeAria', { title: s.title }));
-    return h('div', null, sw, !s.active && s.suspendedReason ? h('p', { class: 'hint small' }, s.suspendedReason) : null, rb ? h('p', { class: 'hint small' }, rb) : null);
+    return h('div', null, sw, !s.active && s.suspendedReason ? h('p', { class: 'hint small' }, s.suspendedReason) : null);
   }
 
   async function load(): Promise<void> {
