@@ -54,7 +54,7 @@ stack-status: ## show what is running
 	$(LOCAL)/stack.sh status
 
 # ------------------------------------------------------------ web console
-.PHONY: web test-web
+.PHONY: web test-web screenshots
 web: ## build the web console into web/dist (npm ci from web/package-lock.json, typecheck, esbuild; checks the message catalogs and the 150 KB JavaScript budget)
 	$(LOCAL)/install.sh web
 	cd web && npx tsc --noEmit -p . && node build.mjs
@@ -62,6 +62,10 @@ web: ## build the web console into web/dist (npm ci from web/package-lock.json, 
 test-web: web ## browser tests of the console in headless Chromium against the running local stack (screenshots in web/test-output/ and docs/console/)
 	$(LOCAL)/install.sh browser
 	$(ENV) && cd web && node --test --test-concurrency=1 --test-timeout=240000 test/console.test.mjs test/units.test.mjs test/deploy-config.test.mjs
+
+screenshots: web ## run the browser tests and write the README's screenshots into docs/console/ (stack must be up)
+	$(LOCAL)/install.sh browser
+	$(ENV) && cd web && BULKOPS_SCREENSHOTS=docs node --test --test-concurrency=1 --test-timeout=240000 test/console.test.mjs
 
 # ------------------------------------------------------------------- demo
 .PHONY: demo demo-s3 token

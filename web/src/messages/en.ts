@@ -276,6 +276,7 @@ export const en = {
   'sched.test': 'Test',
   'sched.active': 'Active',
   'sched.suspended': 'Suspended',
+  'sched.ranOnce': 'Ran once',
   'sched.activeAria': 'Active: {title}',
   'sched.resumed': '{title} is active again.',
   'sched.suspendedMsg': '{title} is suspended.',

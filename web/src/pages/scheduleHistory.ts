@@ -7,6 +7,7 @@ import { t } from '../i18n';
 import { api, type Run, type Schedule } from '../api';
 import { badge, isActive, num, typeName, when } from '../format';
 import { errorNotice, loading, pageHead, progress, typeNames } from '../ui';
+import { editBlock } from './schedules';
 import type { Page } from '../main';
 
 export const scheduleHistoryPage: Page = (main, params) => {
@@ -50,7 +51,7 @@ export const scheduleHistoryPage: Page = (main, params) => {
   function render(s: Schedule, runs: Run[]): void {
     replace(
       body,
-      pageHead(s.title, s.whenText, h('a', { class: 'btn', href: `#/schedules/${s.id}/edit` }, t('sched.edit'))),
+      pageHead(s.title, s.whenText, editBlock(s) ? h('button', { type: 'button', class: 'btn', disabled: true, title: editBlock(s) }, t('sched.edit')) : h('a', { class: 'btn', href: `#/schedules/${s.id}/edit` }, t('sched.edit'))),
       h(
         'section',
         { class: 'card' },

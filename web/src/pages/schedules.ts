@@ -96,7 +96,7 @@ export const schedulesPage: Page = (main) => {
 
   function activeSwitch(s: Schedule): HTMLElement {
     const rb = resumeBlock(s);
-    const sw = switchControl(s.active ? t('sched.active') : t('sched.suspended'), s.active, (on) => {
+    const sw = switchControl(rb ? t('sched.ranOnce') : s.active ? t('sched.active') : t('sched.suspended'), s.active, (on) => {
       void act(() => (on ? api.resumeSchedule(s.id) : api.suspendSchedule(s.id)), on ? t('sched.resumed', { title: s.title }) : t('sched.suspendedMsg', { title: s.title }));
     }, Boolean(rb));
     sw.querySelector('input')!.setAttribute('aria-label', t('sched.activeAria', { title: s.title }));
