@@ -1,10 +1,12 @@
 // Writes the deployed console's config.json from the stack's description:
 //   aws cloudformation describe-stacks --stack-name bulkops-dev --output json \
 //     | node scripts/deploy-config.mjs > dist/config.json
-// apiBase is the ApiUrl output; the issuer is the ConsoleIssuer output when
-// the template has one (a Cognito user pool of the stack), else the
-// JwtIssuer parameter; the client ID is the ConsoleClientId output, else the
-// first JwtAudience. Refuses a description that lacks any of them.
+// apiBase is the ApiUrl output; the issuer is the ConsoleIssuer or
+// JwtIssuerUrl output, else the JwtIssuer parameter; the client ID is the
+// ConsoleClientId or UserPoolClientId output, else the first JwtAudience.
+// With the stack's own Cognito pool (a UserPoolClientId output) the API gets
+// the ID token, which carries the app client as aud and custom:tenant.
+// Refuses a description that lacks any of them.
 import { readFileSync } from 'node:fs';
 
 /** consoleConfig turns a describe-stacks document into the console's config. */
@@ -14,11 +16,12 @@ export function consoleConfig(doc) {
   const par = Object.fromEntries((stack.Parameters || []).map((p) => [p.ParameterKey, p.ResolvedValue ?? p.ParameterValue]));
   const cfg = {
     apiBase: (out.ApiUrl || '').replace(/\/+$/, ''),
-    issuer: (out.ConsoleIssuer || par.JwtIssuer || '').replace(/\/+$/, ''),
-    clientId: out.ConsoleClientId || (par.JwtAudience || '').split(',')[0].trim(),
+    issuer: (out.ConsoleIssuer || out.JwtIssuerUrl || par.JwtIssuer || '').replace(/\/+$/, ''),
+    clientId: out.ConsoleClientId || out.UserPoolClientId || (par.JwtAudience || '').split(',')[0].trim(),
     scope: out.ConsoleScope || 'openid email',
+    apiToken: out.UserPoolClientId && !out.ConsoleClientId ? 'id' : 'access',
   };
-  const missing = Object.entries({ apiBase: 'the ApiUrl output', issuer: 'a ConsoleIssuer output or the JwtIssuer parameter', clientId: 'a ConsoleClientId output or the JwtAudience parameter' })
+  const missing = Object.entries({ apiBase: 'the ApiUrl output', issuer: 'a ConsoleIssuer or JwtIssuerUrl output or the JwtIssuer parameter', clientId: 'a ConsoleClientId or UserPoolClientId output or the JwtAudience parameter' })
     .filter(([k]) => !cfg[k])
     .map(([, what]) => what);
   if (missing.length) throw new Error(`the stack description lacks ${missing.join(', ')}`);

@@ -156,8 +156,10 @@ async function problemOf(res: Response): Promise<ApiError> {
 export async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
   const s = session();
   const headers: Record<string, string> = {};
-  if (s) headers.Authorization = `Bearer ${s.accessToken}`;
+  if (s) headers.Authorization = `Bearer ${config.apiToken === 'id' && s.idToken ? s.idToken : s.accessToken}`;
   if (body !== undefined) headers['Content-Type'] = 'application/json';
+  // One key per user action: a POST the browser retries is not done twice.
+  if (method === 'POST') headers['Idempotency-Key'] = crypto.randomUUID();
   let res: Response;
   try {
     res = await fetch(config.apiBase + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });

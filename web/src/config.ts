@@ -13,6 +13,12 @@ export interface Config {
   scope?: string;
   /** Where the identity provider sends the browser back (default: this page). */
   redirectUri?: string;
+  /**
+   * Which token the API gets: "access" (default; it carries the tenant and
+   * audience, as the local issuer's does) or "id" (Cognito's ID token, which
+   * carries aud = the app client and custom:tenant).
+   */
+  apiToken?: 'access' | 'id';
 }
 
 export let config: Config = { apiBase: '', issuer: '', clientId: '' };

@@ -9,7 +9,7 @@ const stack = (outputs, params) => ({
 
 test('config from the ApiUrl output and the JwtIssuer / JwtAudience parameters', () => {
   const c = consoleConfig(stack({ ApiUrl: 'https://abc.execute-api.eu-west-1.amazonaws.com/dev/', ConsoleUrl: 'https://d1.cloudfront.net' }, { JwtIssuer: 'https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_X/', JwtAudience: 'client1,client2' }));
-  assert.deepEqual(c, { apiBase: 'https://abc.execute-api.eu-west-1.amazonaws.com/dev', issuer: 'https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_X', clientId: 'client1', scope: 'openid email' });
+  assert.deepEqual(c, { apiBase: 'https://abc.execute-api.eu-west-1.amazonaws.com/dev', issuer: 'https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_X', clientId: 'client1', scope: 'openid email', apiToken: 'access' });
 });
 
 test('ConsoleIssuer and ConsoleClientId outputs win over the parameters', () => {
@@ -18,7 +18,12 @@ test('ConsoleIssuer and ConsoleClientId outputs win over the parameters', () => 
   assert.equal(c.clientId, 'console');
 });
 
+test("the stack's own Cognito pool: issuer and app client from its outputs, the ID token for the API", () => {
+  const c = consoleConfig(stack({ ApiUrl: 'https://a/dev', JwtIssuerUrl: 'https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_P', UserPoolClientId: 'app1', AuthDomain: 'https://x.auth.eu-west-1.amazoncognito.com' }, { JwtIssuer: '' }));
+  assert.deepEqual(c, { apiBase: 'https://a/dev', issuer: 'https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_P', clientId: 'app1', scope: 'openid email', apiToken: 'id' });
+});
+
 test('a description without what the console needs is refused, saying what is missing', () => {
-  assert.throws(() => consoleConfig(stack({}, {})), /lacks the ApiUrl output, a ConsoleIssuer output or the JwtIssuer parameter, a ConsoleClientId output or the JwtAudience parameter/);
+  assert.throws(() => consoleConfig(stack({}, {})), /lacks the ApiUrl output, a ConsoleIssuer or JwtIssuerUrl output or the JwtIssuer parameter, a ConsoleClientId or UserPoolClientId output or the JwtAudience parameter/);
   assert.throws(() => consoleConfig(stack({ ApiUrl: 'http://insecure/dev' }, { JwtIssuer: 'https://i', JwtAudience: 'c' })), /not an https URL/);
 });

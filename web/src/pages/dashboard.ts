@@ -166,12 +166,14 @@ export const dashboardPage: Page = (main) => {
     }
   }
 
+  let seq = 0;
   async function load(quiet: boolean): Promise<void> {
     clearTimeout(timer);
+    const mine = ++seq; // a newer load (new filters, another page) wins over one still in flight
     if (!quiet) replace(msg, h('p', { class: 'loading', role: 'status' }, t('common.loading')));
     try {
       const [page] = await Promise.all([api.jobs(query()), refreshActive()]);
-      if (stopped) return;
+      if (stopped || mine !== seq) return;
       nextCursor = page.nextCursor;
       replace(tbody, page.jobs.map(row));
       replace(msg, page.jobs.length ? null : h('p', { class: 'empty' }, q.value || status.value || type.value || objType.value ? t('dash.noMatch') : t('dash.empty')));
@@ -181,7 +183,7 @@ export const dashboardPage: Page = (main) => {
       const anyActive = page.jobs.some((j) => isActive(j.status)) || newBtn.disabled;
       timer = window.setTimeout(() => void load(true), anyActive ? 2000 : 5000);
     } catch (e) {
-      if (stopped) return;
+      if (stopped || mine !== seq) return;
       replace(msg, errorNotice(e));
       timer = window.setTimeout(() => void load(true), 10000);
     }

@@ -39,6 +39,7 @@ export const schedulesPage: Page = (main) => {
   let timer: number | undefined;
   let names = new Map<string, string>();
   let lastSig = '';
+  let seq = 0;
   const msg = h('div', { 'aria-live': 'polite' });
   const list = h('div');
   replace(
@@ -50,6 +51,8 @@ export const schedulesPage: Page = (main) => {
   replace(list, loading());
 
   async function act(what: () => Promise<unknown>, done?: string): Promise<void> {
+    clearTimeout(timer);
+    seq++; // what a poll in flight read is from before the action
     try {
       await what();
       if (done) replace(msg, notice('success', done));
@@ -105,10 +108,11 @@ export const schedulesPage: Page = (main) => {
 
   async function load(): Promise<void> {
     clearTimeout(timer);
+    const mine = ++seq; // a newer load (after an action) wins over one still in flight
     try {
       const schedules = await api.schedules();
       const runs = await Promise.all(schedules.map((s) => api.runs(s.id, 1).then((r) => r[0]).catch(() => undefined)));
-      if (stopped) return;
+      if (stopped || mine !== seq) return;
       const sig = JSON.stringify([schedules, runs.map((r) => r && { ...r, links: undefined })]);
       if (sig !== lastSig) {
         lastSig = sig;
@@ -152,7 +156,7 @@ export const schedulesPage: Page = (main) => {
       const running = schedules.some((s) => s.runningJob) || runs.some((r) => r && isActive(r.status));
       timer = window.setTimeout(() => void load(), running ? 1500 : 5000);
     } catch (e) {
-      if (stopped) return;
+      if (stopped || mine !== seq) return;
       replace(list, errorNotice(e));
       timer = window.setTimeout(() => void load(), 10000);
     }
