@@ -141,6 +141,7 @@ export const en = {
   'check.header.missing': 'The required column "{h}" is missing.',
   'check.header.action': 'The "Action" column (ADD or UPDATE) is missing.',
   'check.rows': 'Rows:',
+  'check.tooManyRows': 'the file has {n} rows; at most {max} are imported from one file. Split it into smaller files.',
   'check.noRows': 'the file has a header but no rows.',
   'check.rowCount.one': '{n} row.',
   'check.rowCount.other': '{n} rows.',

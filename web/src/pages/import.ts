@@ -16,6 +16,11 @@ const AUDIO = 'audio-file';
 const HARD_MAX = 500 * 1024 * 1024;
 const SAMPLE = 5 * 1024 * 1024;
 
+/** maxRows is the row limit that goes with a tenant's size limit (csvread's default and large-file limits). */
+function maxRows(maxBytes: number): number {
+  return maxBytes > 5 * 1024 * 1024 ? 1_000_000 : 5_000;
+}
+
 type Check = { ok: 'ok' | 'warn' | 'fail'; label: string; detail: string };
 
 export const importPage: Page = (main, _params, query) => {
@@ -190,6 +195,7 @@ export const importPage: Page = (main, _params, query) => {
           else list.push({ ok: 'ok', label: t('check.header'), detail: t('check.headerOk', { n: header.length, type: ty.name }) });
           const dataRows = Math.max(0, rows.length - 1);
           if (dataRows === 0) list.push({ ok: 'fail', label: t('check.rows'), detail: t('check.noRows') });
+          else if (limit !== undefined && dataRows > maxRows(limit)) list.push({ ok: 'fail', label: t('check.rows'), detail: t('check.tooManyRows', { n: dataRows, max: maxRows(limit) }) });
           else list.push({ ok: 'ok', label: t('check.rows'), detail: whole ? tn('check.rowCount', dataRows) : tn('check.rowCountAtLeast', dataRows) });
         }
       }
