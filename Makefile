@@ -126,6 +126,7 @@ fuzz: ## run every fuzz target for FUZZTIME each (default 60s); new failing inpu
 	$(GO) test -run '^$$' -fuzz '^FuzzInspect$$' -fuzztime $(FUZZTIME) ./shared/audiozip
 	$(GO) test -run '^$$' -fuzz '^FuzzSpecNext$$' -fuzztime $(FUZZTIME) ./shared/schedule
 	$(GO) test -run '^$$' -fuzz '^FuzzPlan$$' -fuzztime $(FUZZTIME) ./shared/csvexport
+	$(GO) test -run '^$$' -fuzz '^FuzzLambdaAdapterPaths$$' -fuzztime $(FUZZTIME) ./shared/httpapi
 
 .PHONY: clean
 clean: ## remove build outputs (keeps .tools)

@@ -11,7 +11,8 @@
 //
 // The API's base URL comes from --api or BULKOPS_API (default
 // BULKOPS_API_URL, which infra/local/env.sh sets, or the local stack's
-// http://127.0.0.1:3000/dev: API Gateway serves the API under its stage), the token from --token or BULKOPS_TOKEN.
+// http://127.0.0.1:3000/dev: API Gateway serves the API under its stage);
+// the token comes from --token or BULKOPS_TOKEN.
 package main
 
 import (

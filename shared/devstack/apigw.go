@@ -295,7 +295,7 @@ func (g *APIGateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ev := g.Event(r, route, params, rawPath, body, jwt, requestID, now)
-	payload, err := json.Marshal(ev)
+	payload, err := MarshalEvent(ev)
 	if err != nil || len(payload) > MaxSyncPayload {
 		gwMessage(w, http.StatusRequestEntityTooLarge, "Request Entity Too Large")
 		return
@@ -543,7 +543,8 @@ func (g *APIGateway) Event(r *http.Request, route APIRoute, params map[string]st
 		hostPort = "80"
 	}
 	headers["x-forwarded-port"], headers["x-forwarded-proto"] = hostPort, "http"
-	headers["x-amzn-trace-id"] = "Root=1-" + strconv.FormatInt(now.Unix(), 16) + "-" + requestID
+	trace := sha256.Sum256([]byte(requestID))
+	headers["x-amzn-trace-id"] = "Root=1-" + strconv.FormatInt(now.Unix(), 16) + "-" + hex.EncodeToString(trace[:12])
 	if len(body) > 0 {
 		headers["content-length"] = strconv.Itoa(len(body))
 	}
@@ -591,6 +592,29 @@ func (g *APIGateway) Event(r *http.Request, route APIRoute, params map[string]st
 		}
 	}
 	return ev
+}
+
+// MarshalEvent encodes an HTTP API event as AWS sends it: without the
+// requestContext.authentication block when there is no client
+// certificate (aws-lambda-go's type would always write it).
+func MarshalEvent(ev events.APIGatewayV2HTTPRequest) ([]byte, error) {
+	b, err := json.Marshal(ev)
+	if err != nil || ev.RequestContext.Authentication.ClientCert.ClientCertPem != "" {
+		return b, err
+	}
+	var top map[string]json.RawMessage
+	var rc map[string]json.RawMessage
+	if err := json.Unmarshal(b, &top); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(top["requestContext"], &rc); err != nil {
+		return nil, err
+	}
+	delete(rc, "authentication")
+	if top["requestContext"], err = json.Marshal(rc); err != nil {
+		return nil, err
+	}
+	return json.Marshal(top)
 }
 
 // respond maps a function's payload format 2.0 response to HTTP.
