@@ -54,14 +54,29 @@ stack-down: ## stop the local AWS stack (by PID)
 stack-status: ## show what is running
 	$(LOCAL)/stack.sh status
 
+# ------------------------------------------------------------ web console
+.PHONY: web test-web screenshots
+web: ## build the web console into web/dist (npm ci from web/package-lock.json, typecheck, esbuild; checks the message catalogs and the 150 KB JavaScript budget)
+	$(LOCAL)/install.sh web
+	cd web && npx tsc --noEmit -p . && node build.mjs
+
+test-web: web ## browser tests of the console in headless Chromium against the running local stack (screenshots in web/test-output/ and docs/console/)
+	$(LOCAL)/install.sh browser
+	$(ENV) && cd web && node --test --test-concurrency=1 --test-timeout=240000 test/console.test.mjs test/units.test.mjs test/deploy-config.test.mjs
+
+screenshots: web ## run the browser tests and write the README's screenshots into docs/console/ (stack must be up)
+	$(LOCAL)/install.sh browser
+	$(ENV) && cd web && BULKOPS_SCREENSHOTS=docs node --test --test-concurrency=1 --test-timeout=240000 test/console.test.mjs
+
 # ------------------------------------------------------------------- demo
 .PHONY: demo demo-s3 token
-demo: stack-up ## run the main job: the bulkops CLI imports a CSV through the API, follows the job, prints it and its error CSV
+demo: stack-up web ## run the main job: the bulkops CLI imports a CSV through the API, follows the job, prints it and its error CSV
 	@$(ENV) && export BULKOPS_TOKEN=$$(./bin/bulkops token --tenant demo --user admin@demo.example) && status=0 && \
 	  ./bin/bulkops import samples/work-type.csv --type work-type --wait --errors-out $(TOOLS)/run/work-type-errors.csv || status=$$?; \
 	  if [ $$status -ne 0 ] && [ $$status -ne 3 ]; then exit $$status; fi; \
 	  echo; echo "bulkops exited $$status (3 = Completed with errors: the sample has rows that are meant to be rejected)"
 	@echo
+	@echo "Web console: http://127.0.0.1:$${BULKOPS_CONSOLE_PORT:-3002}/  (sign in with any tenant, e.g. demo, and an e-mail)"
 	@echo "The local stack is still running (logs in $(TOOLS)/run/). Stop it with: make stack-down"
 	@echo "More: export BULKOPS_TOKEN=\$$(bin/bulkops token); bin/bulkops jobs; bin/bulkops template queue --example"
 
@@ -73,10 +88,10 @@ token: build ## print a local API token for tenant demo (the stack's dev server 
 
 # ------------------------------------------------------------------- test
 .PHONY: test test-unit test-integration lint
-test: tools build ## unit + integration tests on the local stack, template lint, ASL validation
+test: tools build web ## unit + integration tests on the local stack, template lint, ASL validation, the web console in headless Chromium
 	@started=0; \
 	if ! $(LOCAL)/stack.sh running; then $(LOCAL)/stack.sh up; started=1; else $(LOCAL)/stack.sh up; fi; \
-	status=0; $(MAKE) --no-print-directory test-integration lint || status=$$?; \
+	status=0; $(MAKE) --no-print-directory test-integration lint test-web || status=$$?; \
 	if [ $$started = 1 ]; then $(LOCAL)/stack.sh down; fi; \
 	exit $$status
 

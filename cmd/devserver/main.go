@@ -136,6 +136,8 @@ func run() error {
 	timeoutScale := flag.Float64("lambda-timeout-scale", 1, "multiplies every function's template Timeout (1 plays the template's values)")
 	fnTimeouts := flag.String("function-timeout", "", "replaces the template Timeout of some functions, LogicalId=Duration,... (tests of timeouts; -lambda-timeout-scale still applies)")
 	asyncScale := flag.Float64("async-scale", 1, "multiplies the async-invocation retry delays (1 and 2 minutes on AWS) and MaximumEventAgeInSeconds; the local stack runs them faster")
+	consoleAddr := flag.String("console", "", "web console listen address (empty: not served); serves -console-dir and its config.json (shared/devstack/console.go)")
+	consoleDir := flag.String("console-dir", "web/dist", "the built web console (make web)")
 	exportTick := flag.Duration("export-tick", 5*time.Second, "how often the export schedule rule ticks the dispatcher (0: never)")
 	sweepTick := flag.Duration("sweep-tick", 10*time.Second, "how often the job sweeper's schedule ticks the cleanup function (0: never)")
 	flag.Parse()
@@ -250,7 +252,15 @@ func run() error {
 		fmt.Fprintln(w, "ok")
 	})
 
-	errc := make(chan error, 2)
+	errc := make(chan error, 3)
+	if *consoleAddr != "" {
+		stage, _ := names.Ref("Stage")
+		c := &devstack.Console{Dir: *consoleDir, Connect: []string{os.Getenv("AWS_ENDPOINT_URL_S3")},
+			Config: devstack.ConsoleConfig{APIBase: "http://" + *apiAddr + "/" + stage, Issuer: issuer.URL, ClientID: authn.LocalAudience}}
+		if err := c.Start(ctx, *consoleAddr, errc, log); err != nil {
+			return err
+		}
+	}
 	for _, srv := range []struct {
 		addr string
 		h    http.Handler

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the local stack's tools, pinned in versions.env, into .tools/
-# (git-ignored). Usage: install.sh [all|minio|dynamodb|node|python]...
+# (git-ignored). Usage: install.sh [all|minio|dynamodb|node|python|web|browser]...
 # Each part is skipped when its stamp (.tools/stamps/<part>) matches the
 # pinned version, so a second run is a fast no-op and a version bump
 # reinstalls only that part.
@@ -66,15 +66,40 @@ install_python() {
   stamp python "$want"
 }
 
+# The web console's toolchain (web/package-lock.json: esbuild, TypeScript,
+# playwright-core, axe-core; exact versions) into web/node_modules with the
+# machine's npm; reinstalled when the lock file changes.
+install_web() {
+  local sum; sum=$(sha256sum "$root/web/package-lock.json" | cut -d' ' -f1)
+  if [[ -f $root/web/node_modules/.bulkops-lock && $(cat "$root/web/node_modules/.bulkops-lock") == "$sum" ]]; then return; fi
+  say "web console toolchain: npm ci in web/"
+  (cd "$root/web" && npm ci --no-audit --no-fund --loglevel=error)
+  echo "$sum" > "$root/web/node_modules/.bulkops-lock"
+}
+
+# Debian's Chromium for the console's browser tests (playwright-core drives
+# it; no tool downloads a browser of its own).
+install_browser() {
+  if command -v chromium >/dev/null 2>&1; then return; fi
+  say "Chromium (Debian package) for the web console's browser tests"
+  local sudo=""
+  if [[ $(id -u) != 0 ]]; then sudo=sudo; fi
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null
+  chromium --version
+}
+
 parts=("$@")
 [[ ${#parts[@]} -eq 0 ]] && parts=(all)
 for p in "${parts[@]}"; do
   case $p in
-    all) install_node; install_dynamodb; install_python; install_minio ;;
+    all) install_node; install_dynamodb; install_python; install_minio; install_web; install_browser ;;
     minio) install_minio ;;
     dynamodb) install_dynamodb ;;
     node) install_node ;;
     python) install_python ;;
-    *) echo "install.sh: unknown part $p (all, minio, dynamodb, node, python)" >&2; exit 2 ;;
+    web) install_web ;;
+    browser) install_browser ;;
+    *) echo "install.sh: unknown part $p (all, minio, dynamodb, node, python, web, browser)" >&2; exit 2 ;;
   esac
 done

@@ -5,6 +5,7 @@
 #   devserver Lambda Invoke API, S3 webhook, EventBridge  :$BULKOPS_LAMBDA_PORT
 #             and the HTTP API                             :$BULKOPS_API_PORT
 #   minio     S3                                           :$BULKOPS_S3_PORT
+#   the web console (web/dist, served by the dev server)    :$BULKOPS_CONSOLE_PORT
 # Usage: stack.sh up|down|status|running
 # Processes are started in the background with PIDs in .tools/run/<name>.pid
 # and logs in .tools/run/<name>.log, and stopped by those PIDs only.
@@ -16,6 +17,7 @@ run=$tools/run
 # shellcheck source=env.sh
 source "$here/env.sh"
 mkdir -p "$run"
+BULKOPS_CONSOLE_PORT=${BULKOPS_CONSOLE_PORT:-3002}
 parts=(dynamodb sfn devserver minio)
 
 port_of() {
@@ -98,7 +100,8 @@ up() {
   start devserver "$root/bin/devserver" -template "$root/template.yaml" \
     -api "127.0.0.1:$BULKOPS_API_PORT" -aws "127.0.0.1:$BULKOPS_LAMBDA_PORT" \
     -issuer "$BULKOPS_OIDC_ISSUER" -async-scale "${BULKOPS_ASYNC_SCALE:-0.01}" \
-    -params "${BULKOPS_LOCAL_PARAMS:-LockWaitSeconds=2}"
+    -console "127.0.0.1:$BULKOPS_CONSOLE_PORT" -console-dir "$root/web/dist" \
+    -params "${BULKOPS_LOCAL_PARAMS:-LockWaitSeconds=2},ConsoleOrigins=http://127.0.0.1:$BULKOPS_CONSOLE_PORT"
   start minio env MINIO_ROOT_USER="$AWS_ACCESS_KEY_ID" MINIO_ROOT_PASSWORD="$AWS_SECRET_ACCESS_KEY" \
     MINIO_BROWSER=off MINIO_UPDATE=off \
     MINIO_NOTIFY_WEBHOOK_ENABLE_BULKOPS=on \
@@ -107,6 +110,7 @@ up() {
   wait_healthy minio 60
   wait_healthy devserver 150
   echo "local stack up (logs in .tools/run/; stop with: make stack-down)"
+  echo "web console: http://127.0.0.1:$BULKOPS_CONSOLE_PORT/"
 }
 
 down() {

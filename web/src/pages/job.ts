@@ -1,0 +1,184 @@
+// One job: status, counts, a progress bar with the ETA that follows the job
+// while it runs (no reload), the first rejected rows inline with downloads of
+// the error and results CSVs, or the export's ZIP.
+
+import { h, replace, download } from '../dom';
+import { t } from '../i18n';
+import { ApiError, api, type Job } from '../api';
+import { badge, isActive, num, typeName, when } from '../format';
+import { rejectedRows, type Rejected } from '../csv';
+import { countTiles, errorNotice, loading, notice, pageHead, progress, typeNames } from '../ui';
+import type { Page } from '../main';
+
+const SHOWN_ERRORS = 10;
+/** How long a job that is not found yet is waited for (the workflow records it when the upload arrives). */
+const PICKUP_WAIT_MS = 120_000;
+
+export const jobPage: Page = (main, params, query) => {
+  const jobId = params[0];
+  let stopped = false;
+  let timer: number | undefined;
+  let names = new Map<string, string>();
+  // Right after an upload the workflow has not recorded the job yet: wait for it.
+  const waitUntil = query.get('uploaded') ? Date.now() + PICKUP_WAIT_MS : 0;
+  let rejected: Rejected[] | undefined;
+  let rejectedErr: unknown;
+  let lastStatus = '';
+
+  const body = h('div', { class: 'job-body' });
+  const live = h('p', { class: 'sr-only', 'aria-live': 'polite', 'data-testid': 'job-live' });
+  replace(main, h('div', { class: 'crumbs' }, h('a', { href: '#/' }, t('job.back'))), body, live);
+  replace(body, loading());
+
+  async function fetchFile(which: 'errors' | 'results', btn: HTMLButtonElement): Promise<void> {
+    btn.disabled = true;
+    try {
+      const j = await api.job(jobId); // fresh short-lived links
+      const link = j.links?.[which];
+      if (link) download(link);
+    } catch (e) {
+      btn.after(errorNotice(e));
+    } finally {
+      btn.disabled = false;
+    }
+  }
+
+  async function loadRejected(j: Job): Promise<void> {
+    if (rejected || !j.links?.errors) return;
+    try {
+      const res = await fetch(j.links.errors);
+      if (!res.ok) throw new Error(t('job.errorsUnavailable'));
+      rejected = rejectedRows(await res.text(), SHOWN_ERRORS);
+    } catch (e) {
+      rejectedErr = e;
+    }
+  }
+
+  function render(j: Job): void {
+    const exportJob = j.type === 'export';
+    const running = isActive(j.status);
+    const typeLabel = typeName(j.objectType, names);
+    const fileBtn = (label: string, which: 'errors' | 'results', primary: boolean, testid: string) => {
+      const b = h('button', { type: 'button', class: primary ? 'btn btn-primary' : 'btn', 'data-testid': testid }, label);
+      b.addEventListener('click', () => void fetchFile(which, b));
+      return b;
+    };
+    const actions: HTMLElement[] = [];
+    if (exportJob && j.status === 'Completed' && j.links?.results) actions.push(fileBtn(t('job.downloadZip'), 'results', true, 'download-zip'));
+    if (!exportJob && j.links?.errors) actions.push(fileBtn(t('job.downloadErrors'), 'errors', true, 'download-errors'));
+    if (!exportJob && j.links?.results) actions.push(fileBtn(t('job.downloadResults'), 'results', false, 'download-results'));
+    if (!exportJob && !running) actions.push(h('a', { class: 'btn', href: `#/import?type=${encodeURIComponent(j.objectType)}`, 'data-testid': 'import-again' }, j.counts.failed > 0 ? t('job.fixAndImport') : t('job.importAnother')));
+
+    const label = exportJob
+      ? t('job.progressExport', { n: num(j.counts.processed) })
+      : running && j.counts.total > 0 && j.counts.processed >= j.counts.total
+        ? t('job.finishing')
+        : t('job.progressImport', { done: num(j.counts.processed), total: num(j.counts.total) });
+
+    const outcome: (HTMLElement | null)[] = [];
+    if (j.status === 'Failed') outcome.push(notice('error', h('strong', null, t('job.failed')), ' ', j.message || ''));
+    else if (j.status === 'Completed with errors') outcome.push(notice('warning', h('strong', null, t('job.withErrors')), ' ', t('job.withErrorsHint', { n: num(j.counts.failed) })));
+    else if (j.status === 'Completed') outcome.push(notice('success', h('strong', null, t('job.done')), ' ', exportJob ? t('job.doneExport', { n: num(j.counts.processed) }) : j.dryRun ? t('job.doneDryRun') : t('job.doneImport')));
+    else if (j.message) outcome.push(notice('info', j.message));
+
+    let errorsSection: HTMLElement | null = null;
+    if (!exportJob && j.counts.failed > 0 && !running) {
+      let content: HTMLElement;
+      if (rejected) {
+        content = h(
+          'div',
+          { class: 'table-scroll' },
+          h(
+            'table',
+            { class: 'table errors-table' },
+            h('caption', { class: 'sr-only' }, t('job.rejectedCaption')),
+            h('thead', null, h('tr', null, h('th', { scope: 'col' }, t('job.col.row')), h('th', { scope: 'col' }, t('job.col.column')), h('th', { scope: 'col' }, t('job.col.code')), h('th', { scope: 'col' }, t('job.col.message')))),
+            h(
+              'tbody',
+              null,
+              rejected.map((r) => h('tr', null, h('td', { class: 'num' }, r.row), h('td', null, r.column || '—'), h('td', null, h('code', null, r.code)), h('td', null, r.message))),
+            ),
+          ),
+        );
+      } else if (rejectedErr) content = errorNotice(rejectedErr);
+      else content = loading();
+      errorsSection = h(
+        'section',
+        { class: 'card', 'aria-labelledby': 'rejected-h' },
+        h('h2', { id: 'rejected-h' }, t('job.rejected')),
+        h('p', { class: 'sub' }, j.counts.failed > SHOWN_ERRORS ? t('job.rejectedFirst', { shown: SHOWN_ERRORS, n: num(j.counts.failed) }) : t('job.rejectedAll'), ' ', t('job.rejectedFix')),
+        content,
+      );
+    }
+
+    replace(
+      body,
+      pageHead(j.fileName, h('span', { class: 'sub-line' }, t(exportJob ? 'jobType.export' : 'jobType.import'), ' · ', typeLabel, ' · ', badge(j.status), j.dryRun ? h('span', { class: 'tag' }, t('dash.dryRun')) : null), ...actions),
+      outcome,
+      h(
+        'section',
+        { class: 'card', 'aria-labelledby': 'progress-h' },
+        h('h2', { id: 'progress-h', class: 'sr-only' }, t('job.progress')),
+        progress(j.percent, label, j.etaSeconds, running),
+        countTiles(j.counts, exportJob),
+      ),
+      errorsSection,
+      h(
+        'section',
+        { class: 'card', 'aria-labelledby': 'details-h' },
+        h('h2', { id: 'details-h' }, t('job.details')),
+        h(
+          'dl',
+          { class: 'details' },
+          [
+            [t('job.id'), h('span', { class: 'mono' }, j.id)],
+            [t('job.type'), t(exportJob ? 'jobType.export' : 'jobType.import')],
+            [t('job.objectType'), typeLabel],
+            [t('job.status'), badge(j.status)],
+            [t('job.submittedBy'), j.submittedBy],
+            [t('job.submitted'), when(j.submittedAt)],
+            [t('job.started'), when(j.startedAt)],
+            [t('job.ended'), when(j.endedAt)],
+            exportJob && j.files ? [t('job.files'), num(j.files)] : null,
+            !exportJob ? [t('job.dryRunLabel'), j.dryRun ? t('common.yes') : t('common.no')] : null,
+          ]
+            .filter((x): x is [string, HTMLElement | string] => x !== null)
+            .map(([k, v]) => h('div', null, h('dt', null, k), h('dd', null, v))),
+        ),
+      ),
+    );
+    if (j.status !== lastStatus) {
+      live.textContent = t('job.statusNow', { status: badge(j.status).textContent || j.status });
+      lastStatus = j.status;
+    }
+  }
+
+  async function poll(): Promise<void> {
+    try {
+      const j = await api.job(jobId);
+      if (stopped) return;
+      if (!isActive(j.status) && j.counts.failed > 0 && j.type === 'import') await loadRejected(j);
+      if (stopped) return;
+      render(j);
+      if (isActive(j.status)) timer = window.setTimeout(() => void poll(), 700);
+    } catch (e) {
+      if (stopped) return;
+      if (e instanceof ApiError && e.status === 404 && Date.now() < waitUntil) {
+        replace(body, pageHead(t('job.waitingTitle'), jobId), h('section', { class: 'card' }, progress(0, t('job.waiting'), undefined, false)));
+        timer = window.setTimeout(() => void poll(), 1000);
+        return;
+      }
+      replace(body, pageHead(t('job.title')), errorNotice(e));
+    }
+  }
+
+  void (async () => {
+    names = await typeNames();
+    await poll();
+  })();
+
+  return () => {
+    stopped = true;
+    clearTimeout(timer);
+  };
+};
