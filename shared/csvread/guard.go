@@ -57,11 +57,11 @@ type guard struct {
 type openedQuote struct{ rec, open int }
 
 const (
-	stRecordStart = iota // before the first byte of a record
-	stFieldStart         // after a delimiter
-	stUnquoted           // inside an unquoted cell
-	stQuoted             // inside a quoted cell
-	stQuoteInQuoted      // a quote inside a quoted cell: closing or the first of ""
+	stRecordStart   = iota // before the first byte of a record
+	stFieldStart           // after a delimiter
+	stUnquoted             // inside an unquoted cell
+	stQuoted               // inside a quoted cell
+	stQuoteInQuoted        // a quote inside a quoted cell: closing or the first of ""
 )
 
 func newGuard(r io.Reader, comma rune, l Limits, countRows bool) *guard {
