@@ -86,6 +86,35 @@ type parsed struct {
 	families []familyOp
 	refs     []refUse
 	probs    []Problem
+	more     int // problems past MaxRowProblems, counted, not kept
+}
+
+// MaxRowProblems is the most problems a rejected row lists; the rest are
+// counted in one closing problem. It bounds the error report of a row of
+// thousands of bad cells.
+const MaxRowProblems = 20
+
+// add records a problem of the row, keeping at most MaxRowProblems.
+func (p *parsed) add(prob Problem) {
+	if len(p.probs) >= MaxRowProblems {
+		p.more++
+		return
+	}
+	p.probs = append(p.probs, prob)
+}
+
+// capProblems keeps the first MaxRowProblems of ps and says how many more
+// there are (more were dropped before).
+func capProblems(ps []Problem, more int) []Problem {
+	if len(ps) > MaxRowProblems {
+		more += len(ps) - MaxRowProblems
+		ps = ps[:MaxRowProblems]
+	}
+	if more == 0 {
+		return ps
+	}
+	return append(ps, Problem{ // no code of its own: the codes are those above
+		Message: fmt.Sprintf("and %d more problems in this row", more), Hint: "fix the problems above and import the row again to see the rest"})
 }
 
 type familyOp struct {
@@ -152,7 +181,7 @@ func (v *Validator) Decide(ctx context.Context, recs []csvread.Record, store Obj
 func (v *Validator) parse(rec csvread.Record) parsed {
 	p := parsed{rec: rec, vals: make(map[string]string, len(rec.Cells))}
 	if len(rec.Cells) != len(v.b.Header) {
-		p.probs = append(p.probs, Problem{Code: objecttype.CodeColumnCount,
+		p.add(Problem{Code: objecttype.CodeColumnCount,
 			Message: fmt.Sprintf("the row has %d cells but the header has %d", len(rec.Cells), len(v.b.Header)),
 			Hint:    "check for a missing or extra delimiter, or a cell with the delimiter that is not in quotes"})
 		return p
@@ -181,7 +210,7 @@ func (v *Validator) parse(rec csvread.Record) parsed {
 		}
 		val, prob := col.Canonical(cell)
 		if prob != nil {
-			p.probs = append(p.probs, *prob)
+			p.add(*prob)
 			continue
 		}
 		p.vals[col.Key] = val
@@ -193,7 +222,7 @@ func (v *Validator) parse(rec csvread.Record) parsed {
 		if parts[i] == "" {
 			col, _ := v.t.Column(k)
 			if !hasProblem(p.probs, col.Header) {
-				p.probs = append(p.probs, Problem{Code: objecttype.CodeRequired, Column: col.Header,
+				p.add(Problem{Code: objecttype.CodeRequired, Column: col.Header,
 					Message: "is required: it identifies the " + v.t.Name, Hint: "fill in the cell"})
 			}
 		}
@@ -220,7 +249,7 @@ func (v *Validator) parse(rec csvread.Record) parsed {
 		for _, n := range names {
 			k, prob := v.refKey(col, n, p.vals)
 			if prob != nil {
-				p.probs = append(p.probs, *prob)
+				p.add(*prob)
 				continue
 			}
 			p.refs = append(p.refs, refUse{ref: refKey{col.Ref, k}, header: col.Header, name: n})
@@ -263,7 +292,7 @@ func (v *Validator) parseFamily(p *parsed, fc *objecttype.FamilyCol, cell string
 	if f.Level {
 		n, err := strconv.ParseInt(cell, 10, 64)
 		if err != nil || n < f.Min || n > f.Max {
-			p.probs = append(p.probs, Problem{Code: objecttype.CodeBadValue, Column: header,
+			p.add(Problem{Code: objecttype.CodeBadValue, Column: header,
 				Message: fmt.Sprintf("%q is not a level from %d to %d or N", cell, f.Min, f.Max), Hint: "write a level to assign, N to remove, or leave blank"})
 			return
 		}
@@ -271,7 +300,7 @@ func (v *Validator) parseFamily(p *parsed, fc *objecttype.FamilyCol, cell string
 		return
 	}
 	if !strings.EqualFold(cell, "Y") {
-		p.probs = append(p.probs, Problem{Code: objecttype.CodeBadValue, Column: header,
+		p.add(Problem{Code: objecttype.CodeBadValue, Column: header,
 			Message: fmt.Sprintf("%q is not Y or N", cell), Hint: "write Y to add, N to remove, or leave blank"})
 		return
 	}
@@ -283,7 +312,7 @@ func (v *Validator) decide(p parsed, existing map[string]catalog.Object, refs ma
 	d := Decision{Row: p.rec.Row, Cells: p.rec.Cells}
 	if hasCode(p.probs, objecttype.CodeColumnCount) {
 		// The cells cannot be matched to columns; nothing else is meaningful.
-		d.Action, d.Problems = ActionRejected, p.probs
+		d.Action, d.Problems = ActionRejected, capProblems(p.probs, p.more)
 		return d
 	}
 	probs := p.probs
@@ -365,8 +394,8 @@ func (v *Validator) decide(p parsed, existing map[string]catalog.Object, refs ma
 	d.Object = catalog.Object{Type: v.t.Slug, Key: p.key, Name: name, Fields: merged}
 	d.Previous = prev
 	switch {
-	case len(probs) > 0:
-		d.Action, d.Problems = ActionRejected, probs
+	case len(probs) > 0 || p.more > 0:
+		d.Action, d.Problems = ActionRejected, capProblems(probs, p.more)
 	case !exists:
 		d.Action = ActionCreated
 	case maps.Equal(merged, prev.Fields) && name == prev.Name:
