@@ -100,7 +100,7 @@ func (g *guard) step(c byte) error {
 		if g.maxRecords > 0 && g.records > g.maxRecords {
 			l := g.limits
 			return bulkerr.New(bulkerr.Invalid,
-				"line %d: the file has more than %d data rows, the limit for this tenant (blank lines count toward it); remove blank lines or split the file into files of at most %d rows each (keep the header row in every file)%s",
+				"line %d: the file has more than %d data rows, the limit for this tenant (blank lines count toward it); remove blank lines, or split it into files of at most %d rows each (keep the header row in every file)%s",
 				g.line, l.MaxRows, l.MaxRows, raise(l))
 		}
 		g.state = stFieldStart

@@ -66,7 +66,11 @@ func (f *Flow) Finalize(ctx context.Context, j JobRef, p PlanRef) (FinalizeResul
 	}
 	res := f.Files.Create(ctx, out.ResultKey, "text/csv; charset=utf-8")
 	defer res.Abort()
-	if err := f.writeReports(ctx, j, p, sp, failedChunks, errs, res); err != nil {
+	var errW io.Writer // nil when no row failed (not a nil *Writer in an interface)
+	if errs != nil {
+		errW = errs
+	}
+	if err := f.writeReports(ctx, j, p, sp, failedChunks, errW, res); err != nil {
 		return FinalizeResult{}, err
 	}
 	if errs != nil {
