@@ -399,7 +399,7 @@ func TestUploadGrants(t *testing.T) {
 		{"t1", "01G", "imports/t1/queue/other.csv", "u0", false},
 		{"t1", "01NEVER", "imports/t1/queue/q.csv", "u0", false},
 		{"t1", "01G", "imports/t1/queue/q.csv", "u1", true},
-		{"t1", "01G", "imports/t1/queue/q.csv", "u1", true}, // the same upload again
+		{"t1", "01G", "imports/t1/queue/q.csv", "u1", true},  // the same upload again
 		{"t1", "01G", "imports/t1/queue/q.csv", "u2", false}, // a second upload
 	} {
 		got, ok, err := db.RedeemUpload(ctx, tc.tenant, tc.job, tc.key, tc.upload)
