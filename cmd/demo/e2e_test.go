@@ -111,6 +111,16 @@ func TestEndToEnd(t *testing.T) {
 		}
 	}
 
+	// Two quick uploads to one key are two jobs, each reading the version
+	// its event names (MinIO's webhook carries the versionId, the dev
+	// server puts it in detail.object.version-id).
+	k1, v1 := upload("quick.csv", raw)
+	k2, v2 := upload("quick.csv", []byte("Name,Description,Type\nQuick,one row,IDLE_CODE\n"))
+	q1, q2 := wait(k1, v1), wait(k2, v2)
+	if q1.ID == q2.ID || q1.Counts.Total != 8 || q2.Counts.Total != 1 {
+		t.Fatalf("two uploads to one key: jobs %s (%d rows) and %s (%d rows), want two jobs of 8 and 1 rows", q1.ID, q1.Counts.Total, q2.ID, q2.Counts.Total)
+	}
+
 	// The lock was released: the next upload runs.
 	again := wait(upload("work-type.csv", raw))
 	if again.Status != jobs.StatusCompletedWithErrs || again.Counts.Unchanged != 5 {
