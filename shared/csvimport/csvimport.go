@@ -361,10 +361,10 @@ func (v *Validator) decide(p parsed, existing map[string]catalog.Object, refs ma
 			}
 		}
 	}
-	for _, op := range p.families {
-		merged[op.fam.Key] = applyFamily(merged[op.fam.Key], op)
-		if merged[op.fam.Key] == "" {
-			delete(merged, op.fam.Key)
+	for key, ops := range familyOps(p.families) {
+		merged[key] = applyFamily(merged[key], ops)
+		if merged[key] == "" {
+			delete(merged, key)
 		}
 	}
 	if !exists {
@@ -406,22 +406,39 @@ func (v *Validator) decide(p parsed, existing map[string]catalog.Object, refs ma
 	return d
 }
 
-// applyFamily applies one relational cell to the stored relation value.
-func applyFamily(cur string, op familyOp) string {
+// familyOps groups a row's relational cells by the field they change, in
+// column order.
+func familyOps(ops []familyOp) map[string][]familyOp {
+	if len(ops) == 0 {
+		return nil
+	}
+	by := map[string][]familyOp{}
+	for _, op := range ops {
+		by[op.fam.Key] = append(by[op.fam.Key], op)
+	}
+	return by
+}
+
+// applyFamily applies a row's relational cells of one family, in column
+// order, to the stored relation value: the value is split and joined once
+// per row, not once per cell (a row may have a thousand skill columns).
+func applyFamily(cur string, ops []familyOp) string {
 	items := map[string]string{} // normalized name → item
 	for _, it := range objecttype.SplitMulti(cur) {
 		n, _, _ := strings.Cut(it, "=")
 		items[objecttype.NormalizeName(n)] = it
 	}
-	k := objecttype.NormalizeName(op.name)
-	switch {
-	case op.remove:
-		delete(items, k)
-	case op.fam.Level:
-		items[k] = op.name + "=" + op.level
-	default:
-		if _, ok := items[k]; !ok {
-			items[k] = op.name
+	for _, op := range ops {
+		k := objecttype.NormalizeName(op.name)
+		switch {
+		case op.remove:
+			delete(items, k)
+		case op.fam.Level:
+			items[k] = op.name + "=" + op.level
+		default:
+			if _, ok := items[k]; !ok {
+				items[k] = op.name
+			}
 		}
 	}
 	keys := make([]string, 0, len(items))

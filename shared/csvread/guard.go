@@ -229,18 +229,8 @@ func (c *capReader) Read(p []byte) (int, error) {
 func TooLarge(l Limits, fileSize int64) error {
 	is := "larger than " + size(l.MaxBytes)
 	if fileSize >= 0 {
-		is = fmt.Sprintf("%s, larger than %s", humanSize(fileSize), size(l.MaxBytes))
+		is = fmt.Sprintf("%d bytes, larger than %s (%d bytes)", fileSize, size(l.MaxBytes), l.MaxBytes)
 	}
 	return bulkerr.New(bulkerr.Invalid, "the file is %s, the limit for this tenant; split it into files of at most %s (or %d rows) each%s",
 		is, size(l.MaxBytes), l.MaxRows, raise(l))
-}
-
-func humanSize(n int64) string {
-	switch {
-	case n >= 10<<20:
-		return fmt.Sprintf("%d MB", n>>20)
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
-	}
-	return fmt.Sprintf("%d bytes", n)
 }

@@ -22,6 +22,7 @@ package importflow_test
 import (
 	"bytes"
 	"context"
+	"encoding/csv"
 	"fmt"
 	"io"
 	"math"
@@ -29,6 +30,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -36,9 +38,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ccbulk/bulkops/shared/csvexport"
+	"github.com/ccbulk/bulkops/shared/csvread"
 	"github.com/ccbulk/bulkops/shared/dynamostore"
 	"github.com/ccbulk/bulkops/shared/importflow"
 	"github.com/ccbulk/bulkops/shared/jobs"
+	"github.com/ccbulk/bulkops/shared/objecttype"
 )
 
 // genReader streams head, then body repeated n times, then tail.
@@ -112,27 +117,47 @@ func hostileShapes() []shape {
 		mb = v
 	}
 	wt := "Name,Description,Type\n"
-	skills := make([]string, 1990)
-	for i := range skills {
-		skills[i] = fmt.Sprintf("Skill:S%04d", i)
+	// The widest legal row: a GAX agent file with the template's columns
+	// and one Skill:<name> column per skill, up to the 2,000-cell bound.
+	agent, err := objecttype.Lookup("agent")
+	if err != nil {
+		panic(err)
 	}
-	wideHeader := "Action,Email,User Profile," + strings.Join(skills, ",") + "\n"
-	wideRow := ",Supervisors" + strings.Repeat(",5", len(skills)) + "\n"
+	head := csvexport.TemplateLayout(agent).Header()
+	example := csvexport.ExampleRow(agent)
+	nameAt := slices.Index(head, "User Name")
+	for i := len(head); i < csvread.DefaultMaxFields; i++ {
+		head = append(head, fmt.Sprintf("Skill:S%04d", i))
+		example = append(example, "5")
+	}
+	csvLine := func(cells []string) string {
+		var b strings.Builder
+		w := csv.NewWriter(&b)
+		_ = w.Write(cells)
+		w.Flush()
+		return b.String()
+	}
+	wideHeader := csvLine(head)
 	return []shape{
 		{"plain-5000-rows", "work-type", false, func() io.Reader {
 			return &funcReader{head: wt, n: 5000, row: func(i int) string { return fmt.Sprintf("Code %05d,generated row,IDLE_CODE\n", i) }}
 		}},
 		{"one-huge-line-20MB", "work-type", true, func() io.Reader { return gen(wt+"A,", "x", 20<<20, ",IDLE_CODE\n") }},
 		{"empty-fields-20M", "work-type", true, func() io.Reader { return gen(wt, ",", 20<<20, "\n") }},
-		{fmt.Sprintf("newlines-%dMB", mb), "work-type", true, func() io.Reader { return gen(wt, "\n", mb<<20, "") }},
+		{fmt.Sprintf("newlines-%dMB", mb), "work-type", true, func() io.Reader { return gen(wt, "\n", mb<<20-len(wt), "") }},
+		{fmt.Sprintf("over-the-limit-%dMB-plus-1", mb), "work-type", true, func() io.Reader { return gen(wt, "\n", mb<<20-len(wt)+1, "") }},
 		{"rejected-1M-rows-long-messages", "work-type", true, func() io.Reader {
-			long := strings.Repeat("=HYPERLINK(\"x\") ", 20) // 320 characters: too long, echoed, neutralized
+			long := "=" + strings.Repeat("SUM(A1:A99)+", 27) // 325 characters: a formula, too long; neutralized in the report
 			return &funcReader{head: wt, n: 1_000_000, row: func(i int) string {
 				return fmt.Sprintf(",%s,NOT_A_TYPE_%07d\n", long, i)
 			}}
 		}},
-		{"widest-legal-row-1990-skills-5000-rows", "user", true, func() io.Reader {
-			return &funcReader{head: wideHeader, n: 5000, row: func(i int) string { return fmt.Sprintf("ADD,agent.%05d@example.com", i) + wideRow }}
+		{"widest-legal-row-2000-cells-5000-rows", "agent", true, func() io.Reader {
+			return &funcReader{head: wideHeader, n: 5000, row: func(i int) string {
+				row := slices.Clone(example)
+				row[nameAt] = fmt.Sprintf("agent%05d", i)
+				return csvLine(row)
+			}}
 		}},
 		{"nested-quotes-200-rows-of-1MB", "work-type", true, func() io.Reader {
 			cell := "\"" + strings.Repeat("\"\"", (1<<20)/2-64) + "\""

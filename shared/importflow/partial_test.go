@@ -16,6 +16,7 @@ import (
 	"github.com/ccbulk/bulkops/shared/dynamostore"
 	"github.com/ccbulk/bulkops/shared/importflow"
 	"github.com/ccbulk/bulkops/shared/jobs"
+	"github.com/ccbulk/bulkops/shared/s3store"
 )
 
 // brokenObjects fails every Apply whose writes include one of the keys,
@@ -239,5 +240,30 @@ func TestJobIDMetadataIsTrustedOnlyWhenTheAPIIssuedIt(t *testing.T) {
 		if err := h.db.ReleaseLock(ctx, l, "01API"); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// noReads is the bucket with every object read refused: a step that reads
+// the upload fails with a storage error instead of its verdict.
+type noReads struct{ *s3store.Store }
+
+func (noReads) Open(context.Context, string, string) (io.ReadCloser, error) {
+	return nil, bulkerr.New(bulkerr.Internal, "the test forbids reading the upload")
+}
+
+// TestOversizeFileIsRefusedBeforeAnyRead: Prepare HEADs the upload's
+// version and fails an oversize file with its size and the limit without
+// reading it.
+func TestOversizeFileIsRefusedBeforeAnyRead(t *testing.T) {
+	h := newHarness(t, 1000)
+	body := append([]byte("Name,Description,Type\n"), bytes.Repeat([]byte("\n"), 5<<20)...)
+	ev := h.upload("size", "work-type", "big.csv", body, nil)
+	orig := h.flow.Files
+	defer func() { h.flow.Files = orig }()
+	h.flow.Files = noReads{h.files}
+	job := h.run(ev, nil)
+	want := fmt.Sprintf("the file is %d bytes, larger than 5 MB (5242880 bytes), the limit for this tenant; split it", len(body))
+	if job.Status != jobs.StatusFailed || !strings.Contains(job.Message, want) {
+		t.Fatalf("job %s %q, want Failed with %q", job.Status, job.Message, want)
 	}
 }
