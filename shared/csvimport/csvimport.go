@@ -113,7 +113,8 @@ func capProblems(ps []Problem, more int) []Problem {
 	if more == 0 {
 		return ps
 	}
-	return append(ps, Problem{ // no code of its own: the codes are those above
+	ps = append(make([]Problem, 0, len(ps)+1), ps...) // let the long list go
+	return append(ps, Problem{                        // no code of its own: the codes are those above
 		Message: fmt.Sprintf("and %d more problems in this row", more), Hint: "fix the problems above and import the row again to see the rest"})
 }
 
@@ -375,8 +376,13 @@ func (v *Validator) decide(p parsed, existing map[string]catalog.Object, refs ma
 			}
 		}
 	}
+	more := p.more
 	for _, r := range p.refs {
 		if _, ok := refs[r.ref]; !ok {
+			if len(probs) >= MaxRowProblems {
+				more++ // a row of a thousand unknown skills: count them, keep 20
+				continue
+			}
 			rt, _ := objecttype.Lookup(r.ref.typ)
 			probs = append(probs, Problem{Code: objecttype.CodeUnknownRef, Column: r.header,
 				Message: fmt.Sprintf("%s %q does not exist", rt.Name, r.name), Hint: "check the spelling, or import the " + rt.Name + " first"})
@@ -394,8 +400,8 @@ func (v *Validator) decide(p parsed, existing map[string]catalog.Object, refs ma
 	d.Object = catalog.Object{Type: v.t.Slug, Key: p.key, Name: name, Fields: merged}
 	d.Previous = prev
 	switch {
-	case len(probs) > 0 || p.more > 0:
-		d.Action, d.Problems = ActionRejected, capProblems(probs, p.more)
+	case len(probs) > 0 || more > 0:
+		d.Action, d.Problems = ActionRejected, capProblems(probs, more)
 	case !exists:
 		d.Action = ActionCreated
 	case maps.Equal(merged, prev.Fields) && name == prev.Name:

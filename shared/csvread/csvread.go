@@ -70,9 +70,12 @@ type Options struct {
 	// ChunkRows is the number of data rows per chunk (default 1000).
 	ChunkRows int
 	// ChunkBytes ends a chunk early once it holds this many bytes
-	// (default DefaultChunkBytes), so long rows make more chunks, not
-	// larger ones.
+	// (default DefaultChunkBytes), and ChunkCells once its rows have this
+	// many cells (default DefaultChunkCells), so long or wide rows make
+	// more chunks, not larger ones: a chunk's work and memory follow its
+	// cells.
 	ChunkBytes int64
+	ChunkCells int
 }
 
 // Record is one data row.
@@ -128,6 +131,9 @@ func Scan(r io.Reader, t *objecttype.Type, opts Options) (Plan, error) {
 	if opts.ChunkBytes < 1 {
 		opts.ChunkBytes = DefaultChunkBytes
 	}
+	if opts.ChunkCells < 1 {
+		opts.ChunkCells = DefaultChunkCells
+	}
 	if opts.Limits.MaxRows < 1 {
 		opts.Limits = DefaultLimits()
 	}
@@ -157,6 +163,7 @@ func Scan(r io.Reader, t *objecttype.Type, opts Options) (Plan, error) {
 	first := map[uint64]int32{}
 	row := 1
 	cur := Chunk{Index: 0, FirstRow: 2}
+	cells := 0 // cells of the current chunk's rows
 	cur.Start, _ = dec.sourceOffset(cr.InputOffset())
 	for {
 		start := cr.InputOffset()
@@ -198,7 +205,9 @@ func Scan(r io.Reader, t *objecttype.Type, opts Options) (Plan, error) {
 			}
 		}
 		cur.Rows++
-		if cur.Rows == opts.ChunkRows || end-cur.Start >= opts.ChunkBytes {
+		cells += len(rec)
+		if cur.Rows == opts.ChunkRows || end-cur.Start >= opts.ChunkBytes || cells >= opts.ChunkCells {
+			cells = 0
 			cur.End = end
 			plan.Chunks = append(plan.Chunks, cur)
 			cur = Chunk{Index: len(plan.Chunks), Start: end, FirstRow: row + 1}

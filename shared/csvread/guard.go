@@ -22,6 +22,9 @@ const (
 	// DefaultChunkBytes bounds the bytes of one chunk, so a file of long
 	// rows is cut into more chunks instead of larger ones.
 	DefaultChunkBytes = 4 << 20
+	// DefaultChunkCells bounds the cells of one chunk's rows: 1,000 rows of
+	// up to 100 cells, or 100 rows of 1,000.
+	DefaultChunkCells = 100_000
 )
 
 // guard sits between the decoded text and encoding/csv. It follows the

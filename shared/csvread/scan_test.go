@@ -192,6 +192,10 @@ func TestWideAndLongRowsWithinTheBoundsAreRead(t *testing.T) {
 	if got := readAll(t, []byte(b.String()), plan); len(got) != 100 {
 		t.Fatalf("re-read %d rows", len(got))
 	}
+	plan, err = Scan(strings.NewReader(b.String()), typ(t, "work-type"), Options{ChunkRows: 1000, ChunkCells: 30})
+	if err != nil || len(plan.Chunks) != 10 || plan.Chunks[0].Rows != 10 {
+		t.Fatalf("100 rows of 3 cells in chunks of 30 cells: %d chunks (%v), want 10 of 10 rows", len(plan.Chunks), err)
+	}
 }
 
 func TestHeaderMatchingAndDuplicates(t *testing.T) {
