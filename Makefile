@@ -141,6 +141,12 @@ bench-import: tools-stack build ## import workflow end to end on the local stack
 	status=0; $(ENV) && BULKOPS_INTEGRATION=1 $(GO) test -run '^$$' -bench 'BenchmarkImport|BenchmarkDynamoDBLocalRawPut' -benchtime 1x -timeout 30m ./shared/importflow || status=$$?; \
 	if [ $$started = 1 ]; then $(LOCAL)/stack.sh down; fi; exit $$status
 
+.PHONY: bench-hostile
+bench-hostile: tools-stack build ## memory of Prepare, ProcessChunk and Finalize over hostile file shapes, GOMEMLIMIT = each function's memory (docs/hostile-input-benchmarks.md)
+	@started=0; if ! $(LOCAL)/stack.sh running; then $(LOCAL)/stack.sh up; started=1; fi; \
+	status=0; $(ENV) && BULKOPS_INTEGRATION=1 $(GO) test -run '^$$' -bench 'BenchmarkHostile' -benchtime 1x -timeout 60m -v ./shared/importflow || status=$$?; \
+	if [ $$started = 1 ]; then $(LOCAL)/stack.sh down; fi; exit $$status
+
 .PHONY: bench-export-flow
 bench-export-flow: tools-stack build ## export job end to end on the local stack, 10,000 and 100,000 objects from DynamoDB Local to a split ZIP in MinIO, next to DynamoDB Local's raw read rate (docs/export-benchmarks.md)
 	@started=0; if ! $(LOCAL)/stack.sh running; then $(LOCAL)/stack.sh up; started=1; fi; \

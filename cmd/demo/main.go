@@ -20,7 +20,6 @@ import (
 	"github.com/ccbulk/bulkops/shared/awsenv"
 	"github.com/ccbulk/bulkops/shared/devstack"
 	"github.com/ccbulk/bulkops/shared/dynamostore"
-	"github.com/ccbulk/bulkops/shared/importflow"
 	"github.com/ccbulk/bulkops/shared/jobs"
 	"github.com/ccbulk/bulkops/shared/s3store"
 	"github.com/ccbulk/bulkops/shared/samtemplate"
@@ -37,7 +36,6 @@ func run() error {
 	file := flag.String("file", "samples/work-type.csv", "CSV file to import")
 	tenant := flag.String("tenant", "demo", "tenant (the upload key's prefix)")
 	objectType := flag.String("type", "work-type", "object type (the upload key's folder)")
-	submitter := flag.String("submitted-by", "admin@demo.example", "shown as the job's submitter")
 	tplPath := flag.String("template", "template.yaml", "SAM template")
 	prefix := flag.String("prefix", "bulkops-local-", "prefix of local resource names")
 	timeout := flag.Duration("timeout", 2*time.Minute, "how long to wait for the job")
@@ -68,8 +66,7 @@ func run() error {
 	key := fmt.Sprintf("imports/%s/%s/%s", *tenant, *objectType, filepath.Base(*file))
 	put, err := s3c.PutObject(ctx, &s3.PutObjectInput{
 		Bucket: aws.String(files.Bucket()), Key: &key, Body: strings.NewReader(string(body)),
-		ContentType: aws.String("text/csv"),
-		Metadata:    map[string]string{importflow.MetaSubmittedBy: *submitter},
+		ContentType: aws.String("text/csv"), // the job's submitter is S3's identity of this upload, never a header
 	})
 	if err != nil {
 		return fmt.Errorf("uploading %s: %w", key, err)

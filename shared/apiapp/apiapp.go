@@ -40,7 +40,7 @@ func New(ctx context.Context, getenv func(string) string, logOut io.Writer, auth
 func Assemble(db *dynamostore.Store, files *s3store.Store, auth authn.Authenticator, log *slog.Logger) *httpapi.API {
 	ids := ident.NewGenerator(nil)
 	return &httpapi.API{
-		Auth: auth, Jobs: db, Locks: db, Settings: db, Files: files, ExportStore: db, Schedules: db, Idempotency: db,
+		Auth: auth, Jobs: db, Locks: db, Settings: db, Files: files, Uploads: db, ExportStore: db, Schedules: db, Idempotency: db,
 		NewID: func() (string, error) { return ids.New(time.Now()) },
 		Now:   time.Now, Log: log,
 	}

@@ -86,6 +86,36 @@ type parsed struct {
 	families []familyOp
 	refs     []refUse
 	probs    []Problem
+	more     int // problems past MaxRowProblems, counted, not kept
+}
+
+// MaxRowProblems is the most problems a rejected row lists; the rest are
+// counted in one closing problem. It bounds the error report of a row of
+// thousands of bad cells.
+const MaxRowProblems = 20
+
+// add records a problem of the row, keeping at most MaxRowProblems.
+func (p *parsed) add(prob Problem) {
+	if len(p.probs) >= MaxRowProblems {
+		p.more++
+		return
+	}
+	p.probs = append(p.probs, prob)
+}
+
+// capProblems keeps the first MaxRowProblems of ps and says how many more
+// there are (more were dropped before).
+func capProblems(ps []Problem, more int) []Problem {
+	if len(ps) > MaxRowProblems {
+		more += len(ps) - MaxRowProblems
+		ps = ps[:MaxRowProblems]
+	}
+	if more == 0 {
+		return ps
+	}
+	ps = append(make([]Problem, 0, len(ps)+1), ps...) // let the long list go
+	return append(ps, Problem{                        // no code of its own: the codes are those above
+		Message: fmt.Sprintf("and %d more problems in this row", more), Hint: "fix the problems above and import the row again to see the rest"})
 }
 
 type familyOp struct {
@@ -152,7 +182,7 @@ func (v *Validator) Decide(ctx context.Context, recs []csvread.Record, store Obj
 func (v *Validator) parse(rec csvread.Record) parsed {
 	p := parsed{rec: rec, vals: make(map[string]string, len(rec.Cells))}
 	if len(rec.Cells) != len(v.b.Header) {
-		p.probs = append(p.probs, Problem{Code: objecttype.CodeColumnCount,
+		p.add(Problem{Code: objecttype.CodeColumnCount,
 			Message: fmt.Sprintf("the row has %d cells but the header has %d", len(rec.Cells), len(v.b.Header)),
 			Hint:    "check for a missing or extra delimiter, or a cell with the delimiter that is not in quotes"})
 		return p
@@ -181,7 +211,7 @@ func (v *Validator) parse(rec csvread.Record) parsed {
 		}
 		val, prob := col.Canonical(cell)
 		if prob != nil {
-			p.probs = append(p.probs, *prob)
+			p.add(*prob)
 			continue
 		}
 		p.vals[col.Key] = val
@@ -193,7 +223,7 @@ func (v *Validator) parse(rec csvread.Record) parsed {
 		if parts[i] == "" {
 			col, _ := v.t.Column(k)
 			if !hasProblem(p.probs, col.Header) {
-				p.probs = append(p.probs, Problem{Code: objecttype.CodeRequired, Column: col.Header,
+				p.add(Problem{Code: objecttype.CodeRequired, Column: col.Header,
 					Message: "is required: it identifies the " + v.t.Name, Hint: "fill in the cell"})
 			}
 		}
@@ -220,7 +250,7 @@ func (v *Validator) parse(rec csvread.Record) parsed {
 		for _, n := range names {
 			k, prob := v.refKey(col, n, p.vals)
 			if prob != nil {
-				p.probs = append(p.probs, *prob)
+				p.add(*prob)
 				continue
 			}
 			p.refs = append(p.refs, refUse{ref: refKey{col.Ref, k}, header: col.Header, name: n})
@@ -263,7 +293,7 @@ func (v *Validator) parseFamily(p *parsed, fc *objecttype.FamilyCol, cell string
 	if f.Level {
 		n, err := strconv.ParseInt(cell, 10, 64)
 		if err != nil || n < f.Min || n > f.Max {
-			p.probs = append(p.probs, Problem{Code: objecttype.CodeBadValue, Column: header,
+			p.add(Problem{Code: objecttype.CodeBadValue, Column: header,
 				Message: fmt.Sprintf("%q is not a level from %d to %d or N", cell, f.Min, f.Max), Hint: "write a level to assign, N to remove, or leave blank"})
 			return
 		}
@@ -271,7 +301,7 @@ func (v *Validator) parseFamily(p *parsed, fc *objecttype.FamilyCol, cell string
 		return
 	}
 	if !strings.EqualFold(cell, "Y") {
-		p.probs = append(p.probs, Problem{Code: objecttype.CodeBadValue, Column: header,
+		p.add(Problem{Code: objecttype.CodeBadValue, Column: header,
 			Message: fmt.Sprintf("%q is not Y or N", cell), Hint: "write Y to add, N to remove, or leave blank"})
 		return
 	}
@@ -283,7 +313,7 @@ func (v *Validator) decide(p parsed, existing map[string]catalog.Object, refs ma
 	d := Decision{Row: p.rec.Row, Cells: p.rec.Cells}
 	if hasCode(p.probs, objecttype.CodeColumnCount) {
 		// The cells cannot be matched to columns; nothing else is meaningful.
-		d.Action, d.Problems = ActionRejected, p.probs
+		d.Action, d.Problems = ActionRejected, capProblems(p.probs, p.more)
 		return d
 	}
 	probs := p.probs
@@ -332,10 +362,10 @@ func (v *Validator) decide(p parsed, existing map[string]catalog.Object, refs ma
 			}
 		}
 	}
-	for _, op := range p.families {
-		merged[op.fam.Key] = applyFamily(merged[op.fam.Key], op)
-		if merged[op.fam.Key] == "" {
-			delete(merged, op.fam.Key)
+	for key, ops := range familyOps(p.families) {
+		merged[key] = applyFamily(merged[key], ops)
+		if merged[key] == "" {
+			delete(merged, key)
 		}
 	}
 	if !exists {
@@ -346,8 +376,13 @@ func (v *Validator) decide(p parsed, existing map[string]catalog.Object, refs ma
 			}
 		}
 	}
+	more := p.more
 	for _, r := range p.refs {
 		if _, ok := refs[r.ref]; !ok {
+			if len(probs) >= MaxRowProblems {
+				more++ // a row of a thousand unknown skills: count them, keep 20
+				continue
+			}
 			rt, _ := objecttype.Lookup(r.ref.typ)
 			probs = append(probs, Problem{Code: objecttype.CodeUnknownRef, Column: r.header,
 				Message: fmt.Sprintf("%s %q does not exist", rt.Name, r.name), Hint: "check the spelling, or import the " + rt.Name + " first"})
@@ -365,8 +400,8 @@ func (v *Validator) decide(p parsed, existing map[string]catalog.Object, refs ma
 	d.Object = catalog.Object{Type: v.t.Slug, Key: p.key, Name: name, Fields: merged}
 	d.Previous = prev
 	switch {
-	case len(probs) > 0:
-		d.Action, d.Problems = ActionRejected, probs
+	case len(probs) > 0 || more > 0:
+		d.Action, d.Problems = ActionRejected, capProblems(probs, more)
 	case !exists:
 		d.Action = ActionCreated
 	case maps.Equal(merged, prev.Fields) && name == prev.Name:
@@ -377,22 +412,39 @@ func (v *Validator) decide(p parsed, existing map[string]catalog.Object, refs ma
 	return d
 }
 
-// applyFamily applies one relational cell to the stored relation value.
-func applyFamily(cur string, op familyOp) string {
+// familyOps groups a row's relational cells by the field they change, in
+// column order.
+func familyOps(ops []familyOp) map[string][]familyOp {
+	if len(ops) == 0 {
+		return nil
+	}
+	by := map[string][]familyOp{}
+	for _, op := range ops {
+		by[op.fam.Key] = append(by[op.fam.Key], op)
+	}
+	return by
+}
+
+// applyFamily applies a row's relational cells of one family, in column
+// order, to the stored relation value: the value is split and joined once
+// per row, not once per cell (a row may have a thousand skill columns).
+func applyFamily(cur string, ops []familyOp) string {
 	items := map[string]string{} // normalized name → item
 	for _, it := range objecttype.SplitMulti(cur) {
 		n, _, _ := strings.Cut(it, "=")
 		items[objecttype.NormalizeName(n)] = it
 	}
-	k := objecttype.NormalizeName(op.name)
-	switch {
-	case op.remove:
-		delete(items, k)
-	case op.fam.Level:
-		items[k] = op.name + "=" + op.level
-	default:
-		if _, ok := items[k]; !ok {
-			items[k] = op.name
+	for _, op := range ops {
+		k := objecttype.NormalizeName(op.name)
+		switch {
+		case op.remove:
+			delete(items, k)
+		case op.fam.Level:
+			items[k] = op.name + "=" + op.level
+		default:
+			if _, ok := items[k]; !ok {
+				items[k] = op.name
+			}
 		}
 	}
 	keys := make([]string, 0, len(items))

@@ -13,6 +13,30 @@ import (
 // them with the right characters in every locale. The error report repeats
 // the file's header and cells, then Row, Error Code and Error Message; it
 // can be fixed and imported again (the import ignores those three columns).
+// Cells a spreadsheet would run as formulas are neutralized exactly as
+// exports neutralize them (objecttype.Neutralize), and the import undoes it,
+// so a fixed error report imports the values the original file had.
+
+// CodeNotProcessed marks the rows of a chunk that failed for good: they
+// were neither applied nor validated, and can be imported again as they are.
+const CodeNotProcessed = "NOT_PROCESSED"
+
+// ReportCell is how a cell read from an import file is written to a
+// report: unchanged when it is already safe, otherwise the value the import
+// reads from it (trimmed, neutralization undone), neutralized. Importing
+// the report cell gives the same value as importing the original cell.
+func ReportCell(raw string) string {
+	t := strings.TrimSpace(raw)
+	safe := objecttype.Neutralize(objecttype.Unneutralize(t))
+	if safe == t && (raw == "" || !strings.ContainsRune(formulaStarts, rune(raw[0]))) {
+		return raw
+	}
+	return safe
+}
+
+// formulaStarts are the first characters that make a spreadsheet run a
+// cell (as objecttype.Neutralize sees them).
+const formulaStarts = "=+-@\t\r"
 
 var bom = []byte{0xEF, 0xBB, 0xBF}
 
@@ -64,20 +88,23 @@ func NewErrorPartWriter(w io.Writer, header []string) *ErrorPartWriter {
 // Write writes one rejected row: its cells as read (short rows padded to
 // the header's width), its row number, its problem codes and messages.
 func (e *ErrorPartWriter) Write(d Decision) error {
-	cells := append([]string(nil), d.Cells...)
+	cells := make([]string, 0, max(len(d.Cells), e.width)+3)
+	for _, c := range d.Cells {
+		cells = append(cells, ReportCell(c))
+	}
 	for len(cells) < e.width {
 		cells = append(cells, "")
 	}
 	codes, msgs := make([]string, 0, len(d.Problems)), make([]string, 0, len(d.Problems))
 	seen := map[string]bool{}
 	for _, p := range d.Problems {
-		if !seen[p.Code] {
+		if p.Code != "" && !seen[p.Code] {
 			seen[p.Code] = true
 			codes = append(codes, p.Code)
 		}
 		msgs = append(msgs, p.Text())
 	}
-	cells = append(cells, strconv.Itoa(d.Row), strings.Join(codes, "|"), strings.Join(msgs, "; "))
+	cells = append(cells, strconv.Itoa(d.Row), strings.Join(codes, "|"), objecttype.Neutralize(strings.Join(msgs, "; ")))
 	return e.cw.Write(cells)
 }
 
@@ -99,7 +126,7 @@ func (r *ResultPartWriter) Write(d Decision, objectID string) error {
 	if len(d.Object.Key) > 0 && strings.Contains(d.Object.Key, objecttype.KeySep) {
 		key = d.Object.Key
 	}
-	return r.cw.Write([]string{strconv.Itoa(d.Row), key, objectID, string(d.Action)})
+	return r.cw.Write([]string{strconv.Itoa(d.Row), objecttype.Neutralize(key), objectID, string(d.Action)})
 }
 
 // Flush flushes buffered rows.

@@ -45,6 +45,10 @@ func (f Format) comma() rune {
 type Limits struct {
 	MaxRows  int   `json:"maxRows"`
 	MaxBytes int64 `json:"maxBytes"`
+	// MaxRecordBytes bounds one row (DefaultMaxRecordBytes when 0) and
+	// MaxFields its cells (DefaultMaxFields when 0).
+	MaxRecordBytes int `json:"maxRecordBytes,omitempty"`
+	MaxFields      int `json:"maxFields,omitempty"`
 	// Raise, if set, ends an over-limit message: how the limit can be
 	// raised (default limits only).
 	Raise string `json:"-"`
@@ -65,6 +69,13 @@ type Options struct {
 	Limits Limits
 	// ChunkRows is the number of data rows per chunk (default 1000).
 	ChunkRows int
+	// ChunkBytes ends a chunk early once it holds this many bytes
+	// (default DefaultChunkBytes), and ChunkCells once its rows have this
+	// many cells (default DefaultChunkCells), so long or wide rows make
+	// more chunks, not larger ones: a chunk's work and memory follow its
+	// cells.
+	ChunkBytes int64
+	ChunkCells int
 }
 
 // Record is one data row.
@@ -108,14 +119,25 @@ const sniffSize = 64 << 10
 // Scan reads a whole file once and plans its import for type t. Errors are
 // Invalid with a message naming the line (and column) and the fix; a read
 // error of r is returned as it came.
+//
+// Memory is bounded whatever the file holds: Scan reads at most
+// Limits.MaxBytes+1 bytes of r, and a row longer than MaxRecordBytes or
+// wider than MaxFields, or a row past MaxRows (blank lines count), fails the
+// read where it happens, before the row is held whole.
 func Scan(r io.Reader, t *objecttype.Type, opts Options) (Plan, error) {
 	if opts.ChunkRows < 1 {
 		opts.ChunkRows = 1000
 	}
+	if opts.ChunkBytes < 1 {
+		opts.ChunkBytes = DefaultChunkBytes
+	}
+	if opts.ChunkCells < 1 {
+		opts.ChunkCells = DefaultChunkCells
+	}
 	if opts.Limits.MaxRows < 1 {
 		opts.Limits = DefaultLimits()
 	}
-	cr, dec, format, err := open(r, Format{})
+	cr, dec, g, format, err := open(newCapReader(r, opts.Limits), Format{}, opts.Limits, true)
 	if err != nil {
 		return Plan{}, err
 	}
@@ -125,7 +147,7 @@ func Scan(r io.Reader, t *objecttype.Type, opts Options) (Plan, error) {
 		if errors.Is(err, io.EOF) {
 			return plan, bulkerr.New(bulkerr.Invalid, "the file is empty; row 1 must be the header (download the %s template)", t.Name)
 		}
-		return plan, parseError(err, dec)
+		return plan, parseError(err, dec, g)
 	}
 	header = append([]string(nil), header...)
 	if err := checkUTF8(header, 1, 0, dec); err != nil {
@@ -141,6 +163,7 @@ func Scan(r io.Reader, t *objecttype.Type, opts Options) (Plan, error) {
 	first := map[uint64]int32{}
 	row := 1
 	cur := Chunk{Index: 0, FirstRow: 2}
+	cells := 0 // cells of the current chunk's rows
 	cur.Start, _ = dec.sourceOffset(cr.InputOffset())
 	for {
 		start := cr.InputOffset()
@@ -149,10 +172,11 @@ func Scan(r io.Reader, t *objecttype.Type, opts Options) (Plan, error) {
 			break
 		}
 		if err != nil {
-			return plan, parseError(err, dec)
+			return plan, parseError(err, dec, g)
 		}
 		row++
 		line, _ := cr.FieldPos(0)
+		g.forget(line)
 		if err := checkUTF8(rec, line, start, dec); err != nil {
 			return plan, err
 		}
@@ -181,7 +205,9 @@ func Scan(r io.Reader, t *objecttype.Type, opts Options) (Plan, error) {
 			}
 		}
 		cur.Rows++
-		if cur.Rows == opts.ChunkRows {
+		cells += len(rec)
+		if cur.Rows == opts.ChunkRows || end-cur.Start >= opts.ChunkBytes || cells >= opts.ChunkCells {
+			cells = 0
 			cur.End = end
 			plan.Chunks = append(plan.Chunks, cur)
 			cur = Chunk{Index: len(plan.Chunks), Start: end, FirstRow: row + 1}
@@ -198,18 +224,19 @@ func Scan(r io.Reader, t *objecttype.Type, opts Options) (Plan, error) {
 }
 
 // open sniffs encoding and delimiter (unless format says them) and returns a
-// CSV reader over the decoded text.
-func open(r io.Reader, format Format) (*csv.Reader, *decoder, Format, error) {
+// CSV reader over the decoded text, behind a guard that enforces the row
+// bounds of l (and the row limit when countRows).
+func open(r io.Reader, format Format, l Limits, countRows bool) (*csv.Reader, *decoder, *guard, Format, error) {
 	br := bufio.NewReaderSize(r, sniffSize)
 	var base int64
 	if format.Encoding == "" {
 		head, err := br.Peek(sniffSize)
 		if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
-			return nil, nil, format, err
+			return nil, nil, nil, format, err
 		}
 		enc, serr := sniff(head, errors.Is(err, io.EOF))
 		if serr != nil {
-			return nil, nil, format, serr
+			return nil, nil, nil, format, serr
 		}
 		format.Encoding = enc
 		format.BOM = strings.HasPrefix(string(head), string(utf8BOM))
@@ -222,11 +249,12 @@ func open(r io.Reader, format Format) (*csv.Reader, *decoder, Format, error) {
 		}
 	}
 	dec := newDecoder(br, format.Encoding, base)
-	cr := csv.NewReader(dec)
+	g := newGuard(dec, format.comma(), l, countRows)
+	cr := csv.NewReader(g)
 	cr.Comma = format.comma()
 	cr.FieldsPerRecord = -1 // a short or long row is the row's problem, not the file's
 	cr.ReuseRecord = true
-	return cr, dec, format, nil
+	return cr, dec, g, format, nil
 }
 
 // detectDelimiter picks the candidate that occurs most often outside quotes
@@ -292,7 +320,7 @@ func checkUTF8(rec []string, line int, start int64, dec *decoder) error {
 
 // parseError turns a CSV or decoding error into an Invalid error naming the
 // line and column and saying how to fix it.
-func parseError(err error, dec *decoder) error {
+func parseError(err error, dec *decoder, g *guard) error {
 	var be *bulkerr.Error
 	if errors.As(err, &be) {
 		return err
@@ -310,6 +338,11 @@ func parseError(err error, dec *decoder) error {
 		fix = "a quote (\") inside a cell that is not quoted; put the whole cell in quotes and double the inner quote (\"\")"
 	case errors.Is(pe.Err, csv.ErrQuote):
 		fix = "a quoted cell is not closed properly; check that every opening quote has a closing quote followed by the delimiter or the line end"
+		if open, ok := g.openedAt(pe.StartLine); ok && open != pe.Line {
+			// The cell ran on over line ends: say where it began.
+			return bulkerr.Wrap(bulkerr.Invalid, err, "line %d: a quoted cell opened here is not closed properly; the reader gave up at line %d, column %d. Check that every opening quote has a closing quote followed by the delimiter or the line end, and double every quote inside a cell (\"\")",
+				open, pe.Line, pe.Column)
+		}
 	default:
 		fix = pe.Err.Error()
 	}
@@ -335,23 +368,25 @@ func size(n int64) string {
 type ChunkReader struct {
 	cr  *csv.Reader
 	dec *decoder
+	g   *guard
 	row int
 	err error
 }
 
 // NewChunkReader reads r, the bytes of one chunk, whose first record is row
 // firstRow. Blank rows are skipped (but counted in row numbers), as Scan
-// skips them.
+// skips them. Rows are bounded as Scan bounds them (the default row bounds);
+// line numbers in errors count from the chunk's start.
 func NewChunkReader(r io.Reader, format Format, firstRow int) *ChunkReader {
 	f := format
 	if f.Encoding == "" {
 		f.Encoding = UTF8
 	}
-	cr, dec, _, err := open(r, f)
+	cr, dec, g, _, err := open(r, f, Limits{}, false)
 	if err == nil {
 		cr.ReuseRecord = false
 	}
-	return &ChunkReader{cr: cr, dec: dec, row: firstRow - 1, err: err}
+	return &ChunkReader{cr: cr, dec: dec, g: g, row: firstRow - 1, err: err}
 }
 
 // Next returns the next data record, or io.EOF.
@@ -366,10 +401,11 @@ func (c *ChunkReader) Next() (Record, error) {
 			return Record{}, io.EOF
 		}
 		if err != nil {
-			return Record{}, parseError(err, c.dec)
+			return Record{}, parseError(err, c.dec, c.g)
 		}
 		c.row++
 		line, _ := c.cr.FieldPos(0)
+		c.g.forget(line)
 		if err := checkUTF8(rec, line, start, c.dec); err != nil {
 			return Record{}, err
 		}

@@ -68,5 +68,27 @@ func FuzzScan(f *testing.F) {
 		if total != plan.Rows {
 			t.Fatalf("chunks hold %d rows, plan says %d", total, plan.Rows)
 		}
+		// With tight row bounds, a file that still passes has no row
+		// wider than the bound; one that fails says why, as a file error.
+		tight := Limits{MaxRows: 200, MaxBytes: 1 << 16, MaxFields: 4, MaxRecordBytes: 48}
+		tp, err := Scan(bytes.NewReader(raw), ty, Options{Limits: tight, ChunkRows: 3})
+		if err != nil {
+			if bulkerr.KindOf(err) != bulkerr.Invalid {
+				t.Fatalf("tight bounds: %v (kind %s)", err, bulkerr.KindOf(err))
+			}
+			return
+		}
+		for _, c := range tp.Chunks {
+			cr := NewChunkReader(bytes.NewReader(raw[c.Start:c.End]), tp.Format, c.FirstRow)
+			for {
+				rec, err := cr.Next()
+				if err != nil {
+					break
+				}
+				if len(rec.Cells) > tight.MaxFields {
+					t.Fatalf("row %d has %d cells, over the bound of %d that Scan enforced", rec.Row, len(rec.Cells), tight.MaxFields)
+				}
+			}
+		}
 	})
 }

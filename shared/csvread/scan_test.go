@@ -141,6 +141,16 @@ func TestScanErrors(t *testing.T) {
 		{"missing required column", "Name,Description\nA,b\n", Limits{}, `no "Type" column`},
 		{"row limit", "Name,Type\nA,IDLE_CODE\nB,IDLE_CODE\nC,IDLE_CODE\n", Limits{MaxRows: 2, MaxBytes: 1 << 20}, "more than 2 data rows"},
 		{"byte limit", "Name,Type\nA,IDLE_CODE\nB,IDLE_CODE\n", Limits{MaxRows: 10, MaxBytes: 20}, "larger than 20 bytes"},
+		{"row limit counts blank lines", "Name,Type\nA,IDLE_CODE\n\n\n\n,,\nB,IDLE_CODE\n", Limits{MaxRows: 3, MaxBytes: 1 << 20}, "line 5: the file has more than 3 data rows, the limit for this tenant (blank lines count toward it)"},
+		{"only blank lines", "Name,Type\n" + strings.Repeat("\r\n", 100000), Limits{MaxRows: 5000, MaxBytes: 1 << 20}, "line 5002: the file has more than 5000 data rows"},
+		{"a line of commas", "Name,Description,Type\n" + strings.Repeat(",", 1<<20), Limits{MaxRows: 10, MaxBytes: 2 << 20}, "line 2: the row has more than 2000 cells, the limit for one row; check that the delimiter (comma)"},
+		{"fields limit", "Name;Type\nA;IDLE_CODE;;;\n", Limits{MaxRows: 10, MaxBytes: 1 << 20, MaxFields: 4}, "line 2: the row has more than 4 cells"},
+		{"record bytes", "Name,Type\nA,IDLE_CODE\nB,IDLE_CODE" + strings.Repeat("x", 100) + "\n", Limits{MaxRows: 10, MaxBytes: 1 << 20, MaxRecordBytes: 64}, "line 3: the row is longer than 64 bytes, the limit for one row"},
+		{"unclosed quote runs to the record limit", "Name,Description,Type\nA,ok,IDLE_CODE\nB,\"open,IDLE_CODE\n" + strings.Repeat("C,x,IDLE_CODE\n", 20), Limits{MaxRows: 100, MaxBytes: 1 << 20, MaxRecordBytes: 100}, "line 3: a quoted cell opened here is not closed; reading on, the row reached 100 bytes, the limit for one row, at line 9"},
+		{"unclosed quote runs to the end", "Name,Description,Type\nA,ok,IDLE_CODE\nB,\"open,IDLE_CODE\nC,x,IDLE_CODE\nD,x,IDLE_CODE\n", Limits{}, "line 3: a quoted cell opened here is not closed properly; the reader gave up at line 5, column 15"},
+		{"unclosed quote meets another quote", "Name,Description,Type\nA,\"open,IDLE_CODE\nC,\"x\",IDLE_CODE\n", Limits{}, "line 2: a quoted cell opened here is not closed properly; the reader gave up at line 3, column 3"},
+		{"quoted line ends inside the limit", "Name,Description,Type\nA,\"" + strings.Repeat("two\nlines ", 20) + "\",IDLE_CODE\n", Limits{MaxRows: 2, MaxBytes: 1 << 20, MaxRecordBytes: 64}, "line 2: a quoted cell opened here is not closed; reading on, the row reached 64 bytes, the limit for one row, at line 8"},
+		{"over the byte limit mid-row", "Name,Type\nA,IDLE_CODE\n\"B" + strings.Repeat("b", 100), Limits{MaxRows: 10, MaxBytes: 40}, "the file is larger than 40 bytes"},
 		{"invalid utf-8 later", "Name,Type\n" + strings.Repeat("A,IDLE_CODE\n", 7000) + "B\xff\xfe,IDLE_CODE\n", Limits{MaxRows: 10000, MaxBytes: 1 << 20}, "line 7002"},
 	}
 	for _, tt := range tests {
@@ -150,6 +160,41 @@ func TestScanErrors(t *testing.T) {
 				t.Fatalf("err = %v (kind %s), want Invalid containing %q", err, bulkerr.KindOf(err), tt.want)
 			}
 		})
+	}
+}
+
+// TestWideAndLongRowsWithinTheBoundsAreRead: a row of exactly MaxFields
+// cells and a row of exactly MaxRecordBytes bytes (with quoted line breaks)
+// are legal, and long rows make more chunks, not larger ones.
+func TestWideAndLongRowsWithinTheBoundsAreRead(t *testing.T) {
+	header := "Name,Description,Type"
+	wide := header + "\nA,b,IDLE_CODE" + strings.Repeat(",", 10-3) + "\n"
+	if _, err := Scan(strings.NewReader(wide), typ(t, "work-type"), Options{Limits: Limits{MaxRows: 10, MaxBytes: 1 << 20, MaxFields: 10}}); err != nil {
+		t.Fatalf("a row of exactly MaxFields cells: %v", err)
+	}
+	row := "A,\"" + strings.Repeat("x\n", 20) + "\",IDLE_CODE\n" // 55 bytes
+	long := header + "\n" + row + strings.Replace(row, "A", "B", 1)
+	if _, err := Scan(strings.NewReader(long), typ(t, "work-type"), Options{Limits: Limits{MaxRows: 10, MaxBytes: 1 << 20, MaxRecordBytes: len(row)}}); err != nil {
+		t.Fatalf("rows of exactly MaxRecordBytes: %v", err)
+	}
+	var b strings.Builder
+	b.WriteString(header + "\n")
+	for i := range 100 {
+		fmt.Fprintf(&b, "N%03d,%s,IDLE_CODE\n", i, strings.Repeat("d", 100))
+	}
+	plan, err := Scan(strings.NewReader(b.String()), typ(t, "work-type"), Options{ChunkRows: 1000, ChunkBytes: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(plan.Chunks) != 12 {
+		t.Fatalf("100 rows of 115 bytes in chunks of 1000 bytes: %d chunks, want 12", len(plan.Chunks))
+	}
+	if got := readAll(t, []byte(b.String()), plan); len(got) != 100 {
+		t.Fatalf("re-read %d rows", len(got))
+	}
+	plan, err = Scan(strings.NewReader(b.String()), typ(t, "work-type"), Options{ChunkRows: 1000, ChunkCells: 30})
+	if err != nil || len(plan.Chunks) != 10 || plan.Chunks[0].Rows != 10 {
+		t.Fatalf("100 rows of 3 cells in chunks of 30 cells: %d chunks (%v), want 10 of 10 rows", len(plan.Chunks), err)
 	}
 }
 

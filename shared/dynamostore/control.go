@@ -154,11 +154,64 @@ func (st *Store) ChunkDone(ctx context.Context, tenant, job string, index int) (
 
 // CommitChunk records chunk index of job as done and adds its counts to the
 // job, in one transaction, exactly once: committing the same chunk again
-// changes nothing and returns nil.
+// changes nothing and returns nil. The job must be In Progress: a chunk
+// that ends after its job was failed or finished adds nothing and gets a
+// Conflict.
 func (st *Store) CommitChunk(ctx context.Context, tenant, job string, index int, c jobs.Counts) error {
 	ck := chunkKey(tenant, job, index)
 	ck["expiresAt"] = n(st.now().Add(jobs.Retention).Unix())
 	ck["processed"] = n(int64(c.Processed))
+	return st.countChunk(ctx, tenant, job, index, ck, c, "committing")
+}
+
+// FailChunk records chunk index of job (rows data rows) as failed for
+// good, with the reason, and counts its rows as processed and failed, in
+// one transaction, exactly once. A chunk already committed or failed stays
+// as it is (nil); a job no longer In Progress gets a Conflict.
+func (st *Store) FailChunk(ctx context.Context, tenant, job string, index, rows int, reason string) error {
+	ck := chunkKey(tenant, job, index)
+	ck["expiresAt"] = n(st.now().Add(jobs.Retention).Unix())
+	ck["processed"] = n(int64(rows))
+	ck["failedReason"] = s(truncate(reason, 1000))
+	return st.countChunk(ctx, tenant, job, index, ck, jobs.Counts{Processed: rows, Failed: rows}, "failing")
+}
+
+// FailedChunks returns the chunks of job recorded by FailChunk, with their
+// reasons.
+func (st *Store) FailedChunks(ctx context.Context, tenant, job string) (map[int]string, error) {
+	out := map[int]string{}
+	p := dynamodb.NewQueryPaginator(st.db, &dynamodb.QueryInput{
+		TableName:                 &st.tables.Control,
+		KeyConditionExpression:    aws.String("pk = :pk AND begins_with(sk, :chunk)"),
+		FilterExpression:          aws.String("attribute_exists(failedReason)"),
+		ProjectionExpression:      aws.String("sk, failedReason"),
+		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":pk": s("JOB#" + tenant + "#" + job), ":chunk": s("CHUNK#")},
+		ConsistentRead:            consistent,
+	})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, classify(err, "listing the failed chunks of job %s", job)
+		}
+		for _, it := range page.Items {
+			sk, _ := it["sk"].(*ddbtypes.AttributeValueMemberS)
+			r, _ := it["failedReason"].(*ddbtypes.AttributeValueMemberS)
+			if sk == nil || r == nil {
+				continue
+			}
+			i, err := strconv.Atoi(sk.Value[len("CHUNK#"):])
+			if err != nil {
+				return nil, bulkerr.Wrap(bulkerr.Internal, err, "chunk marker %q of job %s", sk.Value, job)
+			}
+			out[i] = r.Value
+		}
+	}
+	return out, nil
+}
+
+// countChunk puts the chunk marker ck (once) and adds c to the job's
+// counters, while the job is In Progress.
+func (st *Store) countChunk(ctx context.Context, tenant, job string, index int, ck map[string]ddbtypes.AttributeValue, c jobs.Counts, doing string) error {
 	_, err := st.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
 		TransactItems: []ddbtypes.TransactWriteItem{
 			{Put: &ddbtypes.Put{
@@ -170,31 +223,38 @@ func (st *Store) CommitChunk(ctx context.Context, tenant, job string, index int,
 				TableName:           &st.tables.Jobs,
 				Key:                 key(tenant, job),
 				UpdateExpression:    aws.String("ADD #p :p, #c :c, #u :u, #un :un, #f :f"),
-				ConditionExpression: aws.String("attribute_exists(pk)"),
+				ConditionExpression: aws.String("attribute_exists(pk) AND #st = :ip"),
 				// Several counter names are DynamoDB reserved words.
 				ExpressionAttributeNames: map[string]string{
-					"#p": "processed", "#c": "created", "#u": "updated", "#un": "unchanged", "#f": "failed",
+					"#p": "processed", "#c": "created", "#u": "updated", "#un": "unchanged", "#f": "failed", "#st": "status",
 				},
 				ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{
 					":p": n(int64(c.Processed)), ":c": n(int64(c.Created)), ":u": n(int64(c.Updated)),
-					":un": n(int64(c.Unchanged)), ":f": n(int64(c.Failed)),
+					":un": n(int64(c.Unchanged)), ":f": n(int64(c.Failed)), ":ip": s(string(jobs.StatusInProgress)),
 				},
 			}},
 		},
 	})
 	var tce *ddbtypes.TransactionCanceledException
 	if errors.As(err, &tce) {
-		if len(tce.CancellationReasons) > 0 && aws.ToString(tce.CancellationReasons[0].Code) == "ConditionalCheckFailed" {
-			return nil // committed before: exactly once
+		reasons := tce.CancellationReasons
+		if len(reasons) > 0 && aws.ToString(reasons[0].Code) == "ConditionalCheckFailed" {
+			return nil // committed or failed before: exactly once
 		}
-		for _, r := range tce.CancellationReasons {
+		if len(reasons) > 1 && aws.ToString(reasons[1].Code) == "ConditionalCheckFailed" {
+			if err := st.transitionError(ctx, tenant, job, jobs.StatusInProgress); err != nil {
+				return bulkerr.Wrap(bulkerr.Conflict, err, "%s chunk %d of job %s: the job is no longer in progress, so the chunk is not counted", doing, index, job)
+			}
+			return bulkerr.New(bulkerr.Conflict, "%s chunk %d of job %s: the job is no longer in progress", doing, index, job)
+		}
+		for _, r := range reasons {
 			if aws.ToString(r.Code) == "TransactionConflict" {
-				return bulkerr.Wrap(bulkerr.Transient, err, "committing chunk %d of job %s: conflict, retry", index, job)
+				return bulkerr.Wrap(bulkerr.Transient, err, "%s chunk %d of job %s: conflict, retry", doing, index, job)
 			}
 		}
-		return bulkerr.Wrap(bulkerr.Internal, err, "committing chunk %d of job %s", index, job)
+		return bulkerr.Wrap(bulkerr.Internal, err, "%s chunk %d of job %s", doing, index, job)
 	}
-	return classify(err, "committing chunk %d of job %s", index, job)
+	return classify(err, "%s chunk %d of job %s", doing, index, job)
 }
 
 // PeekLock reports who holds tenant's lock now, without taking it: the
@@ -220,4 +280,69 @@ func (st *Store) PeekLock(ctx context.Context, tenant string) (Lock, error) {
 		l = Lock{} // the lease ended: free for the next job
 	}
 	return l, nil
+}
+
+// UploadGrant is what the API recorded when it issued an upload form: the
+// job ID it put in the form's metadata, for exactly one tenant and key, and
+// who asked for it (from the verified token).
+type UploadGrant struct {
+	Tenant      string
+	JobID       string
+	Key         string
+	SubmittedBy string
+	DryRun      bool
+}
+
+func grantKey(tenant, job string) map[string]ddbtypes.AttributeValue {
+	return key("GRANT#"+tenant+"#"+job, "GRANT")
+}
+
+// RegisterUpload records g before its upload form is handed out; it is
+// kept for ttl plus a day (event delivery may lag the upload), then
+// expires.
+func (st *Store) RegisterUpload(ctx context.Context, g UploadGrant, ttl time.Duration) error {
+	item := grantKey(g.Tenant, g.JobID)
+	item["objectKey"] = s(g.Key)
+	item["submittedBy"] = s(g.SubmittedBy)
+	item["dryRun"] = &ddbtypes.AttributeValueMemberBOOL{Value: g.DryRun}
+	item["expiresAt"] = n(st.now().Add(ttl + 24*time.Hour).Unix())
+	_, err := st.db.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName: &st.tables.Control, Item: item,
+		ConditionExpression: aws.String("attribute_not_exists(pk)"),
+	})
+	if isConditionFailed(err) {
+		return bulkerr.New(bulkerr.Conflict, "upload of job %s already registered", g.JobID)
+	}
+	return classify(err, "registering the upload of job %s", g.JobID)
+}
+
+// RedeemUpload accepts a job ID found in an upload's metadata only if the
+// API registered it for this tenant and key and no other upload has used
+// it: the first upload (uploadID: bucket, key, version, sequencer) takes
+// the grant, and the same upload may take it again (a re-delivered event).
+// ok is false for a job ID the API never issued for this key, or one an
+// earlier upload already used; the caller then starts a fresh job.
+func (st *Store) RedeemUpload(ctx context.Context, tenant, job, objectKey, uploadID string) (UploadGrant, bool, error) {
+	out, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 &st.tables.Control,
+		Key:                       grantKey(tenant, job),
+		UpdateExpression:          aws.String("SET usedBy = :u"),
+		ConditionExpression:       aws.String("attribute_exists(pk) AND objectKey = :k AND (attribute_not_exists(usedBy) OR usedBy = :u)"),
+		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":u": s(uploadID), ":k": s(objectKey)},
+		ReturnValues:              ddbtypes.ReturnValueAllNew,
+	})
+	if isConditionFailed(err) {
+		return UploadGrant{}, false, nil
+	}
+	if err != nil {
+		return UploadGrant{}, false, classify(err, "redeeming the upload of job %s", job)
+	}
+	g := UploadGrant{Tenant: tenant, JobID: job, Key: objectKey}
+	if v, ok := out.Attributes["submittedBy"].(*ddbtypes.AttributeValueMemberS); ok {
+		g.SubmittedBy = v.Value
+	}
+	if v, ok := out.Attributes["dryRun"].(*ddbtypes.AttributeValueMemberBOOL); ok {
+		g.DryRun = v.Value
+	}
+	return g, true, nil
 }

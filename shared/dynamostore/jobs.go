@@ -188,12 +188,28 @@ func (st *Store) Finish(ctx context.Context, tenant, id string, status jobs.Stat
 	if !status.Final() || status == jobs.StatusFailed {
 		return bulkerr.New(bulkerr.Internal, "Finish with status %s", status)
 	}
+	return st.FinishReport(ctx, tenant, id, status, errorKey, resultsKey, "", at)
+}
+
+// FinishReport is Finish for a job that ends with reports and, when
+// message is set, a message saying what went wrong: an import some of
+// whose chunks failed for good ends Completed with errors, or Failed when
+// none was applied, with its error and results CSVs. Repeating it with the
+// same status is a no-op.
+func (st *Store) FinishReport(ctx context.Context, tenant, id string, status jobs.Status, errorKey, resultsKey, message string, at time.Time) error {
+	if !status.Final() {
+		return bulkerr.New(bulkerr.Internal, "FinishReport with status %s", status)
+	}
 	names := map[string]string{"#st": "status"}
 	vals := map[string]ddbtypes.AttributeValue{
 		":final": s(string(status)), ":ip": s(string(jobs.StatusInProgress)),
 		":at": s(at.UTC().Format(time.RFC3339Nano)),
 	}
 	set := "SET #st = :final, endedAt = if_not_exists(endedAt, :at)"
+	if message != "" {
+		set += ", message = :msg"
+		vals[":msg"] = s(truncate(message, 2000))
+	}
 	if errorKey != "" {
 		set += ", errorKey = :ek"
 		vals[":ek"] = s(errorKey)

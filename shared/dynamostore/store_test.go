@@ -52,8 +52,8 @@ func TestLockIsExclusiveLeasedAndReleasedOnlyByHolder(t *testing.T) {
 	if err := db.ReleaseLock(ctx, "t1", "job-b"); err != nil {
 		t.Fatalf("release by non-holder should be a no-op: %v", err)
 	}
-	if b, _ := db.AcquireLock(ctx, "t1", "job-b", lease); b.Acquired {
-		t.Fatal("non-holder release must not free the lock")
+	if b, err := db.AcquireLock(ctx, "t1", "job-b", lease); err != nil || b.Acquired {
+		t.Fatalf("non-holder release must not free the lock: %+v %v", b, err)
 	}
 	// The holder extends its lease; time passes less than a lease.
 	clk.advance(50 * time.Second)
@@ -61,8 +61,8 @@ func TestLockIsExclusiveLeasedAndReleasedOnlyByHolder(t *testing.T) {
 		t.Fatal(err)
 	}
 	clk.advance(50 * time.Second)
-	if b, _ := db.AcquireLock(ctx, "t1", "job-b", lease); b.Acquired {
-		t.Fatal("an extended lease must still hold")
+	if b, err := db.AcquireLock(ctx, "t1", "job-b", lease); err != nil || b.Acquired {
+		t.Fatalf("an extended lease must still hold: %+v %v", b, err)
 	}
 	// The holder stops extending: after the lease, the next job proceeds.
 	clk.advance(lease + time.Second)
@@ -76,8 +76,8 @@ func TestLockIsExclusiveLeasedAndReleasedOnlyByHolder(t *testing.T) {
 	if err := db.ReleaseLock(ctx, "t1", "job-b"); err != nil {
 		t.Fatal(err)
 	}
-	if c, _ := db.AcquireLock(ctx, "t1", "job-c", lease); !c.Acquired {
-		t.Fatal("released lock should be free")
+	if c, err := db.AcquireLock(ctx, "t1", "job-c", lease); err != nil || !c.Acquired {
+		t.Fatalf("released lock should be free: %+v %v", c, err)
 	}
 }
 
@@ -156,7 +156,9 @@ func TestJobLifecycleAndChunkCommitsExactlyOnce(t *testing.T) {
 	if err := db.Fail(ctx, "t1", "01JOB", "late failure", clk.now()); err != nil {
 		t.Fatal(err)
 	}
-	got, _ = db.GetJob(ctx, "t1", "01JOB")
+	if got, err = db.GetJob(ctx, "t1", "01JOB"); err != nil {
+		t.Fatal(err)
+	}
 	if got.Status != jobs.StatusCompletedWithErrs || got.Message != "" || got.EndedAt == nil || got.ErrorKey != "e.csv" {
 		t.Fatalf("a final job must keep its status: %+v", got)
 	}
@@ -170,7 +172,9 @@ func TestListJobsNewestFirst(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	_ = db.CreateJob(ctx, jobs.Job{Tenant: "t2", ID: "01Z", Status: jobs.StatusNew, SubmittedAt: clk.now()})
+	if err := db.CreateJob(ctx, jobs.Job{Tenant: "t2", ID: "01Z", Status: jobs.StatusNew, SubmittedAt: clk.now()}); err != nil {
+		t.Fatal(err)
+	}
 	list, err := db.ListJobs(ctx, "t1", 10)
 	if err != nil {
 		t.Fatal(err)
@@ -216,7 +220,9 @@ func TestApplyIsIdempotentPerJob(t *testing.T) {
 	if res, err := objs.Apply(ctx, "job-3", []dynamostore.Write{upd}, 1); err != nil || res[0] != dynamostore.Conflicted {
 		t.Fatalf("stale update: %v %v", res, err)
 	}
-	got, _ = objs.GetObjects(ctx, "site", []string{"paris"})
+	if got, err = objs.GetObjects(ctx, "site", []string{"paris"}); err != nil {
+		t.Fatal(err)
+	}
 	if p := got["paris"]; p.Version != 2 || p.ID != "id-1" || p.JobID != "job-2" || p.CreatedAt.IsZero() || !p.UpdatedAt.After(p.CreatedAt.Add(-time.Second)) {
 		t.Fatalf("paris after update = %+v", p)
 	}
@@ -311,5 +317,97 @@ func TestFinalStatusReleasesTheHoldersLock(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestChunkFailuresAndLateCommits: a chunk failed for good counts its rows
+// as processed and failed once and is listed with its reason; a chunk that
+// committed first keeps its commit; once the job is final, a late chunk
+// (a Lambda still running after its job failed) adds nothing.
+func TestChunkFailuresAndLateCommits(t *testing.T) {
+	db, clk := newStore(t)
+	ctx := context.Background()
+	if err := db.CreateJob(ctx, jobs.Job{Tenant: "t1", ID: "01P", Status: jobs.StatusNew, SubmittedAt: clk.now()}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.CommitChunk(ctx, "t1", "01P", 0, jobs.Counts{Processed: 1}); bulkerr.KindOf(err) != bulkerr.Conflict {
+		t.Fatalf("commit to a New job = %v, want Conflict", err)
+	}
+	if err := db.MarkInProgress(ctx, "t1", "01P", 30, 3, clk.now()); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.CommitChunk(ctx, "t1", "01P", 0, jobs.Counts{Processed: 10, Created: 10}); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // a retried record counts once
+		if err := db.FailChunk(ctx, "t1", "01P", 1, 10, "storage refused the rows"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.FailChunk(ctx, "t1", "01P", 0, 10, "too late"); err != nil {
+		t.Fatal(err) // chunk 0 committed first: it stays committed
+	}
+	if err := db.CommitChunk(ctx, "t1", "01P", 1, jobs.Counts{Processed: 10, Created: 10}); err != nil {
+		t.Fatal(err) // chunk 1 was failed first: the late commit is a no-op
+	}
+	failed, err := db.FailedChunks(ctx, "t1", "01P")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(failed) != 1 || failed[1] != "storage refused the rows" {
+		t.Fatalf("failed chunks = %v", failed)
+	}
+	if err := db.Fail(ctx, "t1", "01P", "stopped", clk.now()); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.CommitChunk(ctx, "t1", "01P", 2, jobs.Counts{Processed: 10, Created: 10}); bulkerr.KindOf(err) != bulkerr.Conflict {
+		t.Fatalf("late commit to a Failed job = %v, want Conflict", err)
+	}
+	if err := db.FailChunk(ctx, "t1", "01P", 2, 10, "x"); bulkerr.KindOf(err) != bulkerr.Conflict {
+		t.Fatalf("late chunk failure on a Failed job = %v, want Conflict", err)
+	}
+	got, err := db.GetJob(ctx, "t1", "01P")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (jobs.Counts{Total: 30, Processed: 20, Created: 10, Failed: 10}); got.Counts != want || got.Status != jobs.StatusFailed {
+		t.Fatalf("job = %s %+v, want Failed %+v", got.Status, got.Counts, want)
+	}
+	if done, err := db.ChunkDone(ctx, "t1", "01P", 2); err != nil || done {
+		t.Fatalf("the late chunk left a marker: %v %v", done, err)
+	}
+}
+
+// TestUploadGrants: a job ID is redeemed only for the tenant and key it was
+// registered for, by one upload (again by the same upload), never by a
+// second upload of the same form.
+func TestUploadGrants(t *testing.T) {
+	db, _ := newStore(t)
+	ctx := context.Background()
+	g := dynamostore.UploadGrant{Tenant: "t1", JobID: "01G", Key: "imports/t1/queue/q.csv", SubmittedBy: "ana@t1", DryRun: true}
+	if err := db.RegisterUpload(ctx, g, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.RegisterUpload(ctx, g, time.Minute); bulkerr.KindOf(err) != bulkerr.Conflict {
+		t.Fatalf("registering twice = %v, want Conflict", err)
+	}
+	for _, tc := range []struct {
+		tenant, job, key, upload string
+		ok                       bool
+	}{
+		{"t2", "01G", "imports/t2/queue/q.csv", "u0", false}, // another tenant
+		{"t1", "01G", "imports/t1/queue/other.csv", "u0", false},
+		{"t1", "01NEVER", "imports/t1/queue/q.csv", "u0", false},
+		{"t1", "01G", "imports/t1/queue/q.csv", "u1", true},
+		{"t1", "01G", "imports/t1/queue/q.csv", "u1", true},  // the same upload again
+		{"t1", "01G", "imports/t1/queue/q.csv", "u2", false}, // a second upload
+	} {
+		got, ok, err := db.RedeemUpload(ctx, tc.tenant, tc.job, tc.key, tc.upload)
+		if err != nil || ok != tc.ok {
+			t.Fatalf("redeem %+v = %v %v, want %v", tc, ok, err, tc.ok)
+		}
+		if ok && (got.SubmittedBy != "ana@t1" || !got.DryRun || got.JobID != "01G") {
+			t.Fatalf("grant = %+v", got)
+		}
 	}
 }

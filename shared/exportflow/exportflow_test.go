@@ -82,8 +82,8 @@ func TestExportJob(t *testing.T) {
 	if j.Status != jobs.StatusCompleted || j.Counts.Total != 5004 || j.Counts.Processed != 5004 || j.ResultsKey == "" {
 		t.Fatalf("export job: %s %+v %q", j.Status, j.Counts, j.Message)
 	}
-	if l, _ := db.PeekLock(ctx, "exp"); l.Holder != "" {
-		t.Fatalf("lock still held by %s", l.Holder)
+	if l, err := db.PeekLock(ctx, "exp"); err != nil || l.Holder != "" {
+		t.Fatalf("lock still held by %s (%v)", l.Holder, err)
 	}
 	raw, err := files.Get(ctx, j.ResultsKey)
 	if err != nil {
@@ -97,9 +97,15 @@ func TestExportJob(t *testing.T) {
 	unchanged := 0
 	for _, f := range zr.File {
 		names = append(names, f.Name)
-		rc, _ := f.Open()
-		data, _ := io.ReadAll(rc)
+		rc, err := f.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, err := io.ReadAll(rc)
 		rc.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
 		if strings.Contains(string(data), "Secret") {
 			t.Fatalf("%s holds another tenant's object", f.Name)
 		}
@@ -107,7 +113,7 @@ func TestExportJob(t *testing.T) {
 		if strings.HasPrefix(f.Name, "Site") {
 			ty, _ = objecttype.Lookup("site")
 		}
-		_, err := csvimport.DecideFile(ctx, bytes.NewReader(data), int64(len(data)), ty, csvread.Options{Limits: csvread.DefaultLimits()}, db.Objects("exp"),
+		_, err = csvimport.DecideFile(ctx, bytes.NewReader(data), int64(len(data)), ty, csvread.Options{Limits: csvread.DefaultLimits()}, db.Objects("exp"),
 			func(d csvimport.Decision) error {
 				if d.Action != csvimport.ActionUnchanged {
 					return fmt.Errorf("%s row %d: %s %v", f.Name, d.Row, d.Action, d.Problems)
@@ -127,8 +133,8 @@ func TestExportJob(t *testing.T) {
 	if bad.Status != jobs.StatusFailed || !strings.Contains(bad.Message, "widgets") {
 		t.Fatalf("unknown type: %s %q", bad.Status, bad.Message)
 	}
-	if l, _ := db.PeekLock(ctx, "exp"); l.Holder != "" {
-		t.Fatalf("lock still held after a failed export by %s", l.Holder)
+	if l, err := db.PeekLock(ctx, "exp"); err != nil || l.Holder != "" {
+		t.Fatalf("lock still held after a failed export by %s (%v)", l.Holder, err)
 	}
 	// A retried invocation of a finished job changes nothing.
 	again, err := flow.Handle(ctx, []byte(`{"tenant":"exp","jobId":"01JEXPORT00000000000000001","objectTypes":["site"]}`))
@@ -184,8 +190,11 @@ func zipParts(t *testing.T, raw []byte) ([]string, [][][]string, string) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		data, _ := io.ReadAll(rc)
+		data, err := io.ReadAll(rc)
 		rc.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
 		if !bytes.HasPrefix(data, []byte("\xEF\xBB\xBF")) {
 			t.Fatalf("%s has no BOM", f.Name)
 		}
@@ -314,8 +323,8 @@ func TestExportOptionsWindowLimit(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if l, _ := db.PeekLock(ctx, "win"); l.Holder != "" {
-			t.Fatalf("lock still held by %s", l.Holder)
+		if l, err := db.PeekLock(ctx, "win"); err != nil || l.Holder != "" {
+			t.Fatalf("lock still held by %s (%v)", l.Holder, err)
 		}
 		if j.Status != jobs.StatusCompleted {
 			return j, nil, nil, ""

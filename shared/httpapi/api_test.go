@@ -248,6 +248,15 @@ func TestCreateImportIssuesAPinnedUpload(t *testing.T) {
 	if info.Metadata["job-id"] != resp.JobID || info.Metadata["submitted-by"] != "admin@acme.example" || info.Metadata["dry-run"] != "true" {
 		t.Fatalf("uploaded metadata %v", info.Metadata)
 	}
+	// The API registered the job ID for this tenant and key only, so the
+	// import accepts it from this upload (and from no other).
+	if _, ok, err := h.db.RedeemUpload(context.Background(), "other", resp.JobID, "imports/other/work-type/codes.csv", "u"); err != nil || ok {
+		t.Fatalf("the job ID redeemed for another tenant's key: %v %v", ok, err)
+	}
+	if g, ok, err := h.db.RedeemUpload(context.Background(), "acme", resp.JobID, "imports/acme/work-type/codes.csv", "u"); err != nil || !ok ||
+		g.SubmittedBy != "admin@acme.example" || !g.DryRun {
+		t.Fatalf("the issued upload is not registered: %+v %v %v", g, ok, err)
+	}
 
 	for _, tc := range []map[string]any{
 		{"objectType": "work-type", "fileName": "../../other/x.csv"},

@@ -49,6 +49,12 @@ type settingsReader interface {
 	TenantSettings(ctx context.Context, tenant string) (dynamostore.TenantSettings, error)
 }
 
+// uploadRegistrar records the uploads the API issues, so the import trusts
+// a job ID in an upload's metadata only when the API issued it for that key.
+type uploadRegistrar interface {
+	RegisterUpload(ctx context.Context, g dynamostore.UploadGrant, ttl time.Duration) error
+}
+
 // fileSigner signs uploads and downloads.
 type fileSigner interface {
 	PresignUpload(ctx context.Context, key string, maxBytes int64, meta map[string]string, ttl time.Duration) (s3store.Upload, error)
@@ -62,6 +68,8 @@ type API struct {
 	Locks    lockReader
 	Settings settingsReader
 	Files    fileSigner
+	// Uploads records each issued upload (job ID, tenant, key, submitter).
+	Uploads uploadRegistrar
 	// ExportStore and Exports start on-demand exports.
 	ExportStore exportStore
 	Exports     exportStarter

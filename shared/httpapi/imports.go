@@ -13,6 +13,7 @@ import (
 	"github.com/ccbulk/bulkops/shared/authn"
 	"github.com/ccbulk/bulkops/shared/bulkerr"
 	"github.com/ccbulk/bulkops/shared/csvread"
+	"github.com/ccbulk/bulkops/shared/dynamostore"
 	"github.com/ccbulk/bulkops/shared/importflow"
 	"github.com/ccbulk/bulkops/shared/objecttype"
 	"github.com/ccbulk/bulkops/shared/s3store"
@@ -82,6 +83,11 @@ func (a *API) createImport(w http.ResponseWriter, r *http.Request, id authn.Iden
 		return bulkerr.Wrap(bulkerr.Internal, err, "making a job ID")
 	}
 	key := path.Join("imports", id.Tenant, slug, name)
+	if err := a.Uploads.RegisterUpload(r.Context(), dynamostore.UploadGrant{
+		Tenant: id.Tenant, JobID: jobID, Key: key, SubmittedBy: id.User, DryRun: req.DryRun,
+	}, a.UploadTTL); err != nil {
+		return err
+	}
 	up, err := a.Files.PresignUpload(r.Context(), key, maxBytes, map[string]string{
 		importflow.MetaJobID:       jobID,
 		importflow.MetaSubmittedBy: id.User,

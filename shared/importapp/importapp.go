@@ -94,6 +94,7 @@ func Assemble(cfg importflow.Config, db *dynamostore.Store, files *s3store.Store
 		Jobs:     db,
 		Locks:    db,
 		Progress: db,
+		Uploads:  db,
 		Settings: db,
 		Files:    files,
 		Objects:  func(tenant string) importflow.ObjectStore { return db.Objects(tenant) },

@@ -95,7 +95,9 @@ func TestAudioImport(t *testing.T) {
 	if err != nil || len(vers.Versions) != 2 {
 		t.Fatalf("versions of %s: %d, %v; want the old one kept", key, len(vers.Versions), err)
 	}
-	objs, _ = h.db.Objects("voice").GetObjects(ctx, "audio-file", []string{"welcome"})
+	if objs, err = h.db.Objects("voice").GetObjects(ctx, "audio-file", []string{"welcome"}); err != nil {
+		t.Fatal(err)
+	}
 	if o := objs["welcome"]; o.Fields["sampleRate"] != "16000" || o.Fields["durationMs"] != "500" || o.Version != 2 {
 		t.Fatalf("after replacement: v%d %v", o.Version, o.Fields)
 	}

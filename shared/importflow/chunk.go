@@ -233,3 +233,21 @@ func (f *Flow) readChunk(ctx context.Context, j JobRef, c ChunkRef, format csvre
 	}
 	return recs, nil
 }
+
+// ChunkFailed is the Map item's Catch: chunk c failed for good (its
+// retries ran out) with error e. It records the chunk as failed, with the
+// reason, and counts its rows as processed and failed, so the other chunks
+// go on and Finalize still writes the reports: the chunk's rows come back in
+// the error CSV as "not processed". A chunk that committed after all (a
+// late Lambda) keeps its commit.
+func (f *Flow) ChunkFailed(ctx context.Context, j JobRef, c ChunkRef, e *StateError) (ChunkResult, error) {
+	reason := FailureReason(e)
+	f.logger(j).WarnContext(ctx, "chunk failed for good", "chunk", c.Index, "rows", c.Rows, "reason", reason)
+	if err := f.Locks.ExtendLock(ctx, j.Tenant, j.JobID, f.Config.LockLease); err != nil {
+		return ChunkResult{}, err
+	}
+	if err := f.Progress.FailChunk(ctx, j.Tenant, j.JobID, c.Index, c.Rows, reason); err != nil {
+		return ChunkResult{}, err
+	}
+	return ChunkResult{Index: c.Index, Counts: jobs.Counts{Processed: c.Rows, Failed: c.Rows}}, nil
+}

@@ -203,8 +203,8 @@ func TestStaleHolderLosesTheLockAfterItsLease(t *testing.T) {
 	if err := h.flow.Locks.ReleaseLock(ctx, "lease", stale.JobID); err != nil {
 		t.Fatal(err)
 	}
-	if l, _ := h.db.AcquireLock(ctx, "lease", "probe", time.Minute); l.Acquired {
-		t.Fatal("the stale job released the lock it no longer holds")
+	if l, err := h.db.AcquireLock(ctx, "lease", "probe", time.Minute); err != nil || l.Acquired {
+		t.Fatalf("the stale job released the lock it no longer holds: %+v %v", l, err)
 	}
 	if err := h.flow.Locks.ReleaseLock(ctx, "lease", next.JobID); err != nil {
 		t.Fatal(err)

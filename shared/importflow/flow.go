@@ -65,7 +65,7 @@ type jobStore interface {
 	CreateJob(ctx context.Context, j jobs.Job) error
 	GetJob(ctx context.Context, tenant, id string) (jobs.Job, error)
 	MarkInProgress(ctx context.Context, tenant, id string, total, chunks int, at time.Time) error
-	Finish(ctx context.Context, tenant, id string, status jobs.Status, errorKey, resultsKey string, at time.Time) error
+	FinishReport(ctx context.Context, tenant, id string, status jobs.Status, errorKey, resultsKey, message string, at time.Time) error
 	Fail(ctx context.Context, tenant, id, reason string, at time.Time) error
 }
 
@@ -81,6 +81,13 @@ type progressStore interface {
 	ClaimUpload(ctx context.Context, uploadID, job string) (owner string, claimed bool, err error)
 	ChunkDone(ctx context.Context, tenant, job string, index int) (bool, error)
 	CommitChunk(ctx context.Context, tenant, job string, index int, c jobs.Counts) error
+	FailChunk(ctx context.Context, tenant, job string, index, rows int, reason string) error
+	FailedChunks(ctx context.Context, tenant, job string) (map[int]string, error)
+}
+
+// grantStore holds the uploads the API issued (dynamostore.UploadGrant).
+type grantStore interface {
+	RedeemUpload(ctx context.Context, tenant, job, objectKey, uploadID string) (dynamostore.UploadGrant, bool, error)
 }
 
 // settingsStore holds per-tenant settings.
@@ -96,6 +103,8 @@ type fileStore interface {
 	OpenRange(ctx context.Context, key, versionID string, start, end int64) (io.ReadCloser, error)
 	Get(ctx context.Context, key string) ([]byte, error)
 	Put(ctx context.Context, key, contentType string, body []byte, meta map[string]string) error
+	// Create streams an object (reports) without holding it whole.
+	Create(ctx context.Context, key, contentType string) *s3store.Writer
 	Delete(ctx context.Context, key string) error
 }
 
@@ -116,6 +125,8 @@ type Flow struct {
 	Jobs     jobStore
 	Locks    lockStore
 	Progress progressStore
+	// Uploads tells job IDs the API issued from those an uploader made up.
+	Uploads  grantStore
 	Settings settingsStore
 	Files    fileStore
 	// Events, if set, receives every job transition.
@@ -159,6 +170,11 @@ func (f *Flow) Handle(ctx context.Context, req Request) (any, error) {
 			return nil, err
 		}
 		return f.ProcessChunk(ctx, *req.Job, *req.Chunk)
+	case "chunkFailed":
+		if err := need(req.Job != nil && req.Chunk != nil, "job and chunk"); err != nil {
+			return nil, err
+		}
+		return f.ChunkFailed(ctx, *req.Job, *req.Chunk, req.Error)
 	case "finalize":
 		if err := need(req.Job != nil && req.Plan != nil, "job and plan"); err != nil {
 			return nil, err

@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/ccbulk/bulkops/shared/bulkerr"
 	"github.com/ccbulk/bulkops/shared/dynamostore"
 	"github.com/ccbulk/bulkops/shared/importapp"
 	"github.com/ccbulk/bulkops/shared/importflow"
@@ -35,6 +36,9 @@ type harness struct {
 	files  *s3store.Store
 	s3     *s3.Client
 	bucket string
+	// catchChunks plays the Map item's Catch: a chunk that still fails
+	// after its retries is recorded as failed and the run goes on.
+	catchChunks bool
 }
 
 func newHarness(t testing.TB, chunkRows int) *harness {
@@ -94,8 +98,13 @@ func (h *harness) run(ev importflow.ObjectCreated, beforeChunk func(c importflow
 		if ferr := f.MarkFailed(ctx, j, &importflow.StateError{Error: "Bulk.Invalid", Cause: fmt.Sprintf(`{"errorMessage":%q}`, err.Error())}); ferr != nil {
 			h.t.Fatal(ferr)
 		}
-		_ = f.Locks.ReleaseLock(ctx, j.Tenant, j.JobID)
-		got, _ := h.db.GetJob(ctx, j.Tenant, j.JobID)
+		if err := f.Locks.ReleaseLock(ctx, j.Tenant, j.JobID); err != nil {
+			h.t.Fatal(err)
+		}
+		got, err := h.db.GetJob(ctx, j.Tenant, j.JobID)
+		if err != nil {
+			h.t.Fatal(err)
+		}
 		return got
 	}
 	for _, c := range plan.Chunks {
@@ -109,13 +118,27 @@ func (h *harness) run(ev importflow.ObjectCreated, beforeChunk func(c importflow
 				if attempt < 3 {
 					continue
 				}
-				h.t.Fatalf("chunk %d: %v", c.Index, err)
+				if !h.catchChunks {
+					h.t.Fatalf("chunk %d: %v", c.Index, err)
+				}
+				// The Map item's Catch: record the chunk as failed, go on.
+				cause := fmt.Sprintf(`{"errorMessage":%q}`, bulkerr.Message(err))
+				if _, err := f.Handle(ctx, importflow.Request{Step: "chunkFailed", Job: &j, Chunk: &c,
+					Error: &importflow.StateError{Error: "Bulk." + string(bulkerr.KindOf(err)), Cause: cause}}); err != nil {
+					h.t.Fatalf("chunkFailed %d: %v", c.Index, err)
+				}
 			}
 			break
 		}
 	}
-	if _, err := f.Finalize(ctx, j, plan); err != nil {
-		h.t.Fatalf("finalize: %v", err)
+	for attempt := 0; ; attempt++ { // the Finalize state's Retry
+		_, err := f.Finalize(ctx, j, plan)
+		if err == nil {
+			break
+		}
+		if attempt == 3 || bulkerr.KindOf(err) != bulkerr.Transient {
+			h.t.Fatalf("finalize: %v", err)
+		}
 	}
 	if err := f.Locks.ReleaseLock(ctx, j.Tenant, j.JobID); err != nil {
 		h.t.Fatal(err)
@@ -150,12 +173,12 @@ func sample(t testing.TB) []byte {
 
 func TestImportSampleThenReimportIsUnchanged(t *testing.T) {
 	h := newHarness(t, 3)
-	job := h.run(h.upload("acme", "work-type", "work-type.csv", sample(t), map[string]string{"submitted-by": "ana@acme.example"}), nil)
+	job := h.run(h.upload("acme", "work-type", "work-type.csv", sample(t), map[string]string{"submitted-by": "mallory@acme.example"}), nil)
 	want := jobs.Counts{Total: 8, Processed: 8, Created: 5, Failed: 3}
 	if job.Status != jobs.StatusCompletedWithErrs || job.Counts != want {
 		t.Fatalf("job = %s %+v, want Completed with errors %+v", job.Status, job.Counts, want)
 	}
-	if job.SubmittedBy != "ana@acme.example" || job.StartedAt == nil || job.EndedAt == nil {
+	if job.SubmittedBy != importflow.DirectUploadSubmitter || job.StartedAt == nil || job.EndedAt == nil { // never the uploader's header
 		t.Errorf("job metadata: submittedBy=%q started=%v ended=%v", job.SubmittedBy, job.StartedAt, job.EndedAt)
 	}
 	errs := h.csv(job.ErrorKey)
@@ -192,14 +215,16 @@ func TestImportSampleThenReimportIsUnchanged(t *testing.T) {
 	if upd.Status != jobs.StatusCompleted || upd.Counts.Updated != 1 {
 		t.Fatalf("update job: %s %+v", upd.Status, upd.Counts)
 	}
-	objs, _ = h.db.Objects("acme").GetObjects(context.Background(), "work-type", []string{"lunch"})
+	if objs, err = h.db.Objects("acme").GetObjects(context.Background(), "work-type", []string{"lunch"}); err != nil {
+		t.Fatal(err)
+	}
 	if o := objs["lunch"]; o.ID != firstID || o.Version != 2 || o.Fields["description"] != "Longer lunch" || o.Fields["type"] != "IDLE_CODE" {
 		t.Fatalf("updated object: %+v", o)
 	}
 	// Another tenant sees none of it.
-	other, _ := h.db.Objects("other").GetObjects(context.Background(), "work-type", []string{"lunch"})
-	if len(other) != 0 {
-		t.Fatalf("tenant isolation: %+v", other)
+	other, err := h.db.Objects("other").GetObjects(context.Background(), "work-type", []string{"lunch"})
+	if err != nil || len(other) != 0 {
+		t.Fatalf("tenant isolation: %+v %v", other, err)
 	}
 }
 
@@ -262,9 +287,9 @@ func TestDryRunWritesNothing(t *testing.T) {
 	if !job.DryRun || job.Counts.Created != 5 || job.Counts.Failed != 3 {
 		t.Fatalf("dry run job: %+v", job)
 	}
-	objs, _ := h.db.Objects("dry").GetObjects(context.Background(), "work-type", []string{"lunch"})
-	if len(objs) != 0 {
-		t.Fatalf("dry run wrote objects: %+v", objs)
+	objs, err := h.db.Objects("dry").GetObjects(context.Background(), "work-type", []string{"lunch"})
+	if err != nil || len(objs) != 0 {
+		t.Fatalf("dry run wrote objects: %+v %v", objs, err)
 	}
 }
 

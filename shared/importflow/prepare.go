@@ -45,16 +45,26 @@ func (f *Flow) Prepare(ctx context.Context, j JobRef) (PlanRef, error) {
 		return PlanRef{}, bulkerr.Wrap(bulkerr.Invalid, err,
 			"the upload folder names object type %q, which is not known: %s", j.ObjectType, bulkerr.Message(err))
 	}
+	limits, err := f.limits(ctx, j.Tenant)
+	if err != nil {
+		return PlanRef{}, err
+	}
+	// Refuse an oversize file before reading a byte of it (a direct S3
+	// upload has no size cap of its own); Scan also stops reading at
+	// MaxBytes+1, in case the object is not what HEAD said.
+	info, err := f.Files.HeadVersion(ctx, j.Key, j.VersionID)
+	if err != nil {
+		return PlanRef{}, err
+	}
+	if info.Size > limits.MaxBytes {
+		return PlanRef{}, csvread.TooLarge(limits, info.Size)
+	}
 	body, err := f.Files.Open(ctx, j.Key, j.VersionID)
 	if err != nil {
 		return PlanRef{}, err
 	}
 	defer body.Close()
 	src := &readErrs{r: body}
-	limits, err := f.limits(ctx, j.Tenant)
-	if err != nil {
-		return PlanRef{}, err
-	}
 	plan, err := csvread.Scan(src, t, csvread.Options{Limits: limits, ChunkRows: f.Config.ChunkRows})
 	if src.err != nil { // the storage read failed, not the file
 		return PlanRef{}, bulkerr.Wrap(bulkerr.Transient, src.err, "reading %s", j.FileName)

@@ -9,7 +9,6 @@ import (
 
 	"github.com/ccbulk/bulkops/shared/bulkerr"
 	"github.com/ccbulk/bulkops/shared/jobs"
-	"github.com/ccbulk/bulkops/shared/s3store"
 )
 
 // tenantPattern is what a tenant ID in an upload key may look like.
@@ -41,29 +40,33 @@ func ParseUploadKey(key string) (UploadKey, error) {
 	return UploadKey{Tenant: parts[1], TypeSlug: parts[2], FileName: path.Base(parts[3])}, nil
 }
 
-// Metadata keys an uploader may set on the S3 object (x-amz-meta-*). The API
-// pins both in its presigned POST policy, so for API uploads they are
-// verified; for direct uploads submitted-by is what the uploader declared.
+// Metadata keys an uploader may set on the S3 object (x-amz-meta-*).
+// Nothing in them is trusted: a job-id is accepted only when the API
+// registered it for the tenant and key (its presigned POST policy pins it
+// too), and then the submitter and dry run come from that registration;
+// submitted-by is never read. dry-run is honoured from a direct upload (it
+// only ever makes the import do less).
 const (
 	MetaSubmittedBy = "submitted-by"
 	MetaDryRun      = "dry-run"
 	MetaJobID       = "job-id"
 )
 
-// Start registers the job for an uploaded file. A re-delivered event for the
-// same upload (same bucket, key, version and sequencer) yields Duplicate and
-// the state machine ends; uploading the same file again is a new upload and
-// a new job.
+// Start registers the job for an uploaded file. It reads the object version
+// the event names (detail.object.version-id), never the key's current
+// version, so a second upload to the same key is a second job of its own.
+// A re-delivered event for the same upload (same bucket, key, version and
+// sequencer) yields Duplicate and the state machine ends.
 func (f *Flow) Start(ctx context.Context, ev ObjectCreated) (StartResult, error) {
 	if ev.Source != "aws.s3" || ev.DetailType != "Object Created" {
 		return StartResult{}, bulkerr.New(bulkerr.Invalid, "event %s is %q from %q, not an S3 Object Created event", ev.ID, ev.DetailType, ev.Source)
 	}
-	bucket, key := ev.Detail.Bucket.Name, ev.Detail.Object.Key
-	info, err := f.Files.Head(ctx, key)
+	bucket, key, version := ev.Detail.Bucket.Name, ev.Detail.Object.Key, ev.Detail.Object.VersionID
+	info, err := f.Files.HeadVersion(ctx, key, version)
 	if bulkerr.KindOf(err) == bulkerr.NotFound && strings.ContainsAny(key, "%+") {
 		// Some emitters URL-encode keys (S3 notification style); try that.
 		if dec, derr := url.QueryUnescape(key); derr == nil && dec != key {
-			if info2, err2 := f.Files.Head(ctx, dec); err2 == nil {
+			if info2, err2 := f.Files.HeadVersion(ctx, dec, version); err2 == nil {
 				key, info, err = dec, info2, nil
 			}
 		}
@@ -75,13 +78,24 @@ func (f *Flow) Start(ctx context.Context, ev ObjectCreated) (StartResult, error)
 	if err != nil {
 		return StartResult{}, err
 	}
-	version := ev.Detail.Object.VersionID
-	if version == "" {
+	if version == "" { // an unversioned bucket: the only version there is
 		version = info.VersionID
 	}
 	uploadID := bucket + "/" + key + "#" + version + "#" + ev.Detail.Object.Sequencer
 
-	jobID := info.Metadata[MetaJobID] // set by the API for uploads it issued
+	jobID, submittedBy, dryRun := "", directSubmitter(ev), isTrue(info.Metadata[MetaDryRun])
+	if claimed := strings.TrimSpace(info.Metadata[MetaJobID]); claimed != "" && f.Uploads != nil {
+		g, ok, err := f.Uploads.RedeemUpload(ctx, uk.Tenant, claimed, key, uploadID)
+		if err != nil {
+			return StartResult{}, err
+		}
+		if ok {
+			jobID, submittedBy, dryRun = g.JobID, g.SubmittedBy, g.DryRun
+		} else {
+			f.Log.WarnContext(ctx, "upload names a job the API did not issue for this key (or one already used); starting a new job",
+				"tenant", uk.Tenant, "key", key, "claimedJobId", claimed)
+		}
+	}
 	if jobID == "" {
 		if jobID, err = f.NewID(); err != nil {
 			return StartResult{}, bulkerr.Wrap(bulkerr.Internal, err, "making a job ID")
@@ -93,12 +107,12 @@ func (f *Flow) Start(ctx context.Context, ev ObjectCreated) (StartResult, error)
 	}
 	ref := JobRef{
 		Tenant: uk.Tenant, JobID: owner, Bucket: bucket, Key: key, VersionID: version,
-		ObjectType: uk.TypeSlug, FileName: uk.FileName, DryRun: isTrue(info.Metadata[MetaDryRun]),
+		ObjectType: uk.TypeSlug, FileName: uk.FileName, DryRun: dryRun,
 	}
 	j := jobs.Job{
 		Tenant: ref.Tenant, ID: ref.JobID, Type: jobs.TypeImport, ObjectType: ref.ObjectType,
 		FileName: ref.FileName, Bucket: bucket, SourceKey: key, SourceVersion: version, DryRun: ref.DryRun,
-		Status: jobs.StatusNew, SubmittedBy: submitter(info, ev), SubmittedAt: f.Now().UTC(),
+		Status: jobs.StatusNew, SubmittedBy: submittedBy, SubmittedAt: f.Now().UTC(),
 	}
 	if !claimed {
 		// Another run claimed this upload. If it got as far as creating
@@ -123,18 +137,22 @@ func (f *Flow) Start(ctx context.Context, ev ObjectCreated) (StartResult, error)
 	if err := f.announce(ctx, ref.Tenant, ref.JobID); err != nil {
 		return StartResult{}, err
 	}
-	f.logger(ref).InfoContext(ctx, "job registered", "key", key, "objectType", ref.ObjectType, "dryRun", ref.DryRun)
+	f.logger(ref).InfoContext(ctx, "job registered", "key", key, "version", version, "objectType", ref.ObjectType, "dryRun", ref.DryRun, "submittedBy", submittedBy)
 	return StartResult{Job: ref}, nil
 }
 
-func submitter(info s3store.Info, ev ObjectCreated) string {
-	if v := strings.TrimSpace(info.Metadata[MetaSubmittedBy]); v != "" {
-		return v
+// DirectUploadSubmitter is the submitter of an upload the API did not
+// issue, when S3 does not say who made it.
+const DirectUploadSubmitter = "S3 upload"
+
+// directSubmitter names the submitter of a direct S3 upload from the
+// identity S3 reports (EventBridge's detail.requester; locally MinIO's
+// userIdentity), never from what the uploader wrote into the object.
+func directSubmitter(ev ObjectCreated) string {
+	if r := strings.TrimSpace(ev.Detail.Requester); r != "" {
+		return DirectUploadSubmitter + " (" + r + ")"
 	}
-	if ev.Detail.Requester != "" {
-		return "s3 upload by " + ev.Detail.Requester
-	}
-	return "s3 upload"
+	return DirectUploadSubmitter
 }
 
 func isTrue(s string) bool {

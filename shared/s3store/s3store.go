@@ -216,3 +216,128 @@ func (st *Store) PutFile(ctx context.Context, key, contentType string, f *os.Fil
 	})
 	return classify(err, "writing %s", key)
 }
+
+// PartSize is the size of the parts Writer uploads: above S3's 5 MiB
+// minimum for every part but the last (MinIO enforces it too).
+const PartSize = 8 << 20
+
+// Writer streams one object to the bucket without holding it whole: it
+// buffers at most PartSize bytes and uploads each full buffer as a part of
+// a multipart upload. An object smaller than one part is written with a
+// single PutObject. Nothing is visible under the key until Close succeeds;
+// Abort (or a failed Close) discards the upload.
+type Writer struct {
+	ctx         context.Context
+	st          *Store
+	key         string
+	contentType string
+	buf         []byte
+	uploadID    string
+	parts       []s3types.CompletedPart
+	err         error
+	closed      bool
+}
+
+// Create returns a Writer of key. The caller must Close or Abort it.
+func (st *Store) Create(ctx context.Context, key, contentType string) *Writer {
+	return &Writer{ctx: ctx, st: st, key: key, contentType: contentType}
+}
+
+// Write buffers p, uploading a part whenever PartSize bytes are buffered.
+func (w *Writer) Write(p []byte) (int, error) {
+	if w.err != nil {
+		return 0, w.err
+	}
+	n := len(p)
+	for len(p) > 0 {
+		if w.buf == nil {
+			w.buf = make([]byte, 0, min(PartSize, max(len(p), 64<<10)))
+		}
+		room := PartSize - len(w.buf)
+		take := min(room, len(p))
+		w.buf = append(w.buf, p[:take]...)
+		p = p[take:]
+		if len(w.buf) == PartSize {
+			if err := w.flushPart(); err != nil {
+				w.err = err
+				return n - len(p), err
+			}
+		}
+	}
+	return n, nil
+}
+
+func (w *Writer) flushPart() error {
+	if w.uploadID == "" {
+		out, err := w.st.client.CreateMultipartUpload(w.ctx, &s3.CreateMultipartUploadInput{
+			Bucket: &w.st.bucket, Key: &w.key, ContentType: &w.contentType,
+		})
+		if err != nil {
+			return classify(err, "starting the upload of %s", w.key)
+		}
+		w.uploadID = aws.ToString(out.UploadId)
+	}
+	num := int32(len(w.parts) + 1)
+	out, err := w.st.client.UploadPart(w.ctx, &s3.UploadPartInput{
+		Bucket: &w.st.bucket, Key: &w.key, UploadId: &w.uploadID, PartNumber: &num,
+		Body: bytes.NewReader(w.buf), ContentLength: aws.Int64(int64(len(w.buf))),
+	})
+	if err != nil {
+		return classify(err, "uploading part %d of %s", num, w.key)
+	}
+	w.parts = append(w.parts, s3types.CompletedPart{ETag: out.ETag, PartNumber: &num})
+	w.buf = w.buf[:0]
+	return nil
+}
+
+// Close writes what is buffered and completes the object.
+func (w *Writer) Close() error {
+	if w.closed {
+		return w.err
+	}
+	w.closed = true
+	if w.err != nil {
+		w.abort()
+		return w.err
+	}
+	if w.uploadID == "" {
+		w.err = w.st.Put(w.ctx, w.key, w.contentType, w.buf, nil)
+		return w.err
+	}
+	if len(w.buf) > 0 {
+		if err := w.flushPart(); err != nil {
+			w.err = err
+			w.abort()
+			return err
+		}
+	}
+	_, err := w.st.client.CompleteMultipartUpload(w.ctx, &s3.CompleteMultipartUploadInput{
+		Bucket: &w.st.bucket, Key: &w.key, UploadId: &w.uploadID,
+		MultipartUpload: &s3types.CompletedMultipartUpload{Parts: w.parts},
+	})
+	if err != nil {
+		w.err = classify(err, "completing the upload of %s", w.key)
+		w.abort()
+	}
+	return w.err
+}
+
+// Abort discards the object; nothing is written under the key.
+func (w *Writer) Abort() {
+	if w.closed {
+		return
+	}
+	w.closed = true
+	w.abort()
+}
+
+func (w *Writer) abort() {
+	w.buf = nil
+	if w.uploadID == "" {
+		return
+	}
+	// Best effort: the bucket's lifecycle rule removes what a crash leaves.
+	_, _ = w.st.client.AbortMultipartUpload(context.WithoutCancel(w.ctx), &s3.AbortMultipartUploadInput{
+		Bucket: &w.st.bucket, Key: &w.key, UploadId: &w.uploadID,
+	})
+}
