@@ -229,6 +229,12 @@ func run() error {
 	bus.Rules, bus.Log = router, log // PutEvents entries reach the rules' targets
 	awsMux := http.NewServeMux()
 	awsMux.Handle("/2015-03-31/functions/", lambdas)
+	awsMux.HandleFunc("POST /_local/lambda/latency", lambdas.ServeLatency(func(id string) string {
+		if n, ok := names.Ref(id); ok && tpl.Resources[id].Type == "AWS::Serverless::Function" {
+			return n // a template logical ID
+		}
+		return id
+	}))
 	awsMux.Handle("POST /{$}", bus) // EventBridge PutEvents (AWS_ENDPOINT_URL_EVENTBRIDGE)
 	awsMux.HandleFunc("GET /_local/events", bus.ServeEvents)
 	issuerPath := "/oidc/"

@@ -91,6 +91,46 @@ type LambdaServer struct {
 	Destinations invoker
 
 	wg sync.WaitGroup // async invocations in flight
+
+	latency sync.Map // function name → time.Duration added before each invocation (SetLatency)
+}
+
+// SetLatency makes every later invocation of function name start d late,
+// inside its timeout, the way a cold start or a slow dependency delays a
+// function on AWS; 0 removes it. Tests use it (through the dev server's
+// POST /_local/lambda/latency) to watch a workflow while it runs.
+func (s *LambdaServer) SetLatency(name string, d time.Duration) {
+	if d <= 0 {
+		s.latency.Delete(name)
+		return
+	}
+	s.latency.Store(name, d)
+}
+
+// ServeLatency serves POST /_local/lambda/latency?function=NAME&delay=DURATION
+// (a Go duration such as 1.5s; 0 removes it). The function may be named by
+// its template logical ID through resolve.
+func (s *LambdaServer) ServeLatency(resolve func(string) string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		name := r.URL.Query().Get("function")
+		if resolve != nil {
+			name = resolve(name)
+		}
+		d, err := time.ParseDuration(r.URL.Query().Get("delay"))
+		if err != nil || d < 0 {
+			http.Error(w, "delay must be a duration such as 1.5s (0 removes it)", http.StatusBadRequest)
+			return
+		}
+		s.mu.RLock()
+		_, ok := s.functions[name]
+		s.mu.RUnlock()
+		if !ok {
+			http.Error(w, "no function "+name, http.StatusNotFound)
+			return
+		}
+		s.SetLatency(name, d)
+		w.WriteHeader(http.StatusNoContent)
+	}
 }
 
 type function struct {
@@ -227,6 +267,13 @@ func (s *LambdaServer) run(ctx context.Context, name string, fn *function, paylo
 	}
 	done := make(chan result, 1)
 	go func() {
+		if d, ok := s.latency.Load(name); ok {
+			select {
+			case <-time.After(d.(time.Duration)):
+			case <-ctx.Done():
+				return // timed out while delayed: the select below reports it
+			}
+		}
 		out, ferr := s.invoke(ctx, name, fn.h, payload)
 		done <- result{out, ferr}
 	}()

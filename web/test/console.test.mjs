@@ -9,7 +9,7 @@
 // the browser console must stay free of errors (CSP violations included).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { axe, consoleURL, download, dropFile, expectNoProblems, launch, newPage, shot, signIn } from './helpers.mjs';
+import { axe, consoleURL, download, dropFile, expectNoProblems, functionLatency, launch, newPage, shot, signIn } from './helpers.mjs';
 
 const run = Date.now().toString(36);
 const tenantA = `web-${run}`;
@@ -119,6 +119,17 @@ test('4. uploads a file with two bad rows by dropping it, and watches the progre
   await page.getByText('of at most 5 MB').waitFor(); // the tenant's limit, from the API
   assert.equal(await page.locator('[data-check=fail]').count(), 0);
   await shot(page, 'import', { doc: true, fullPage: true });
+  // Each chunk starts 1.5 s late, so the job runs long enough to be watched
+  // on a fast machine too (the local Lambda server's latency injection).
+  await functionLatency('ImportChunkFunction', '1500ms');
+  try {
+    await watchImport();
+  } finally {
+    await functionLatency('ImportChunkFunction', '0');
+  }
+});
+
+async function watchImport() {
   await page.getByRole('button', { name: 'Upload and start import' }).click();
   await page.waitForURL(/#\/jobs\/[0-9A-Z]{26}\?uploaded=1$/);
   ids.first = jobOf(page);
@@ -165,7 +176,7 @@ test('4. uploads a file with two bad rows by dropping it, and watches the progre
   console.log(`progress values seen while running: ${[...seen].join(', ')}`);
   assert.ok(runningShot, `the job page must show the job running with a progress between 0 and 100 (saw ${[...seen]})`);
   expectNoProblems(page, waitingFor404);
-});
+}
 
 test('5. sees "Completed with errors" and the rejected rows inline', async () => {
   await page.getByRole('heading', { name: 'Rejected rows' }).waitFor();

@@ -106,3 +106,15 @@ export async function download(page, click) {
   const path = await d.path();
   return { name: d.suggestedFilename(), body: readFileSync(path) };
 }
+
+/**
+ * Makes every later invocation of a template function start `delay` late
+ * (a Go duration such as '1500ms'; '0' removes it), through the local
+ * Lambda server's latency injection (POST /_local/lambda/latency), so a
+ * test can watch a job while it runs however fast the machine is.
+ */
+export async function functionLatency(logicalId, delay) {
+  const base = process.env.AWS_ENDPOINT_URL_LAMBDA || `http://127.0.0.1:${process.env.BULKOPS_LAMBDA_PORT || '3001'}`;
+  const resp = await fetch(`${base}/_local/lambda/latency?function=${encodeURIComponent(logicalId)}&delay=${encodeURIComponent(delay)}`, { method: 'POST' });
+  if (resp.status !== 204) throw new Error(`latency of ${logicalId}: ${resp.status} ${await resp.text()}`);
+}
