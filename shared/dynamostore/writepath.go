@@ -1,0 +1,179 @@
+package dynamostore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/ccbulk/bulkops/shared/bulkerr"
+)
+
+// WritePath is how Apply sends a chunk's conditional puts. Every path
+// applies the same conditions, so every path is exact under retries: a
+// create only if the key is new, an update only at the version the chunk
+// decided on, a repeat by the same job recognised as AlreadyApplied.
+type WritePath int
+
+const (
+	// WriteEach sends one conditional PutItem per object (concurrency in
+	// flight).
+	WriteEach WritePath = iota
+	// WriteTransact sends up to TransactMax conditional puts in one
+	// TransactWriteItems (concurrency transactions in flight). A condition
+	// that fails cancels the transaction; the store then finds out which
+	// puts this job had already applied and which conflict, and sends the
+	// rest again.
+	WriteTransact
+)
+
+// DefaultWritePath is the path the store uses unless told otherwise: the
+// fastest exact one on DynamoDB Local in docs/import-workflow-benchmarks.md
+// (every path applies the same conditions).
+const DefaultWritePath = WriteTransact
+
+// String names the path (benchmarks report it).
+func (p WritePath) String() string {
+	switch p {
+	case WriteEach:
+		return "put-each"
+	case WriteTransact:
+		return "transact"
+	}
+	return fmt.Sprintf("WritePath(%d)", int(p))
+}
+
+// WithWritePath returns a store that shares st's client, tables and clock
+// and writes objects by path p.
+func (st *Store) WithWritePath(p WritePath) *Store {
+	c := *st
+	c.writePath = p
+	return &c
+}
+
+// TransactMax is DynamoDB's limit of actions in one TransactWriteItems.
+const TransactMax = 100
+
+// applyTransact sends puts in transactions of up to TransactMax,
+// concurrency at a time.
+func (o *Objects) applyTransact(ctx context.Context, job string, puts []preparedPut, concurrency int) ([]WriteResult, error) {
+	results := make([]WriteResult, len(puts))
+	var groups [][]int
+	for start := 0; start < len(puts); start += TransactMax {
+		g := make([]int, 0, TransactMax)
+		for i := start; i < min(start+TransactMax, len(puts)); i++ {
+			g = append(g, i)
+		}
+		groups = append(groups, g)
+	}
+	errs := make([]error, len(groups))
+	sem := make(chan struct{}, concurrency)
+	var wg sync.WaitGroup
+	for gi, g := range groups {
+		if ctx.Err() != nil {
+			break
+		}
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			errs[gi] = o.transact(ctx, job, puts, g, results)
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	return results, nil
+}
+
+// transact applies the puts at idx as transactions, recording each put's
+// result in res. A cancelled transaction applied nothing: the puts whose
+// condition failed are settled (AlreadyApplied or Conflicted) and the rest
+// sent again; a transaction cancelled for contention or throttling is sent
+// again after a pause.
+func (o *Objects) transact(ctx context.Context, job string, puts []preparedPut, idx []int, res []WriteResult) error {
+	pending := idx
+	for attempt := 0; len(pending) > 0; attempt++ {
+		if attempt > 10 {
+			return bulkerr.New(bulkerr.Transient, "writing %s objects: the database kept cancelling the transaction", puts[pending[0]].obj.Type)
+		}
+		items := make([]ddbtypes.TransactWriteItem, len(pending))
+		for i, k := range pending {
+			items[i] = ddbtypes.TransactWriteItem{Put: puts[k].put}
+		}
+		_, err := o.st.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+		if err == nil {
+			for _, k := range pending {
+				res[k] = Applied
+			}
+			return nil
+		}
+		var tce *ddbtypes.TransactionCanceledException
+		if !errors.As(err, &tce) {
+			return classify(err, "writing %s objects", puts[pending[0]].obj.Type)
+		}
+		codes := cancellationCodes(tce, len(pending))
+		var failed, rest []int
+		busy := false
+		for i, k := range pending {
+			switch codes[i] {
+			case "ConditionalCheckFailed":
+				failed = append(failed, k)
+			case "", "None":
+				rest = append(rest, k)
+			default: // TransactionConflict, ThrottlingError, ProvisionedThroughputExceeded …
+				busy = true
+				rest = append(rest, k)
+			}
+		}
+		if len(failed) == 0 && !busy {
+			return bulkerr.Wrap(bulkerr.Internal, err, "writing %s objects: transaction cancelled without a reason", puts[pending[0]].obj.Type)
+		}
+		if _, err := o.afterConditionFailed(ctx, job, puts, failed, res); err != nil {
+			return err
+		}
+		pending = rest
+		if busy && len(pending) > 0 {
+			if err := sleep(ctx, backoff(attempt)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// cancellationCodes are the reasons of a cancelled transaction of n
+// actions, one per action in order. DynamoDB sends them as
+// CancellationReasons; where a server sends only the message ("…
+// [ConditionalCheckFailed, None]") they are read from it.
+func cancellationCodes(tce *ddbtypes.TransactionCanceledException, n int) []string {
+	codes := make([]string, n)
+	if len(tce.CancellationReasons) == n {
+		for i, r := range tce.CancellationReasons {
+			if r.Code != nil {
+				codes[i] = *r.Code
+			}
+		}
+		return codes
+	}
+	msg := tce.ErrorMessage()
+	open, end := strings.LastIndex(msg, "["), strings.LastIndex(msg, "]")
+	if open < 0 || end < open {
+		return codes
+	}
+	parts := strings.Split(msg[open+1:end], ",")
+	if len(parts) != n {
+		return codes
+	}
+	for i, p := range parts {
+		codes[i] = strings.TrimSpace(p)
+	}
+	return codes
+}
