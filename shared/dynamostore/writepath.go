@@ -177,3 +177,7 @@ func cancellationCodes(tce *ddbtypes.TransactionCanceledException, n int) []stri
 	}
 	return codes
 }
+
+// TableNames are the tables st reads and writes (benchmarks that load
+// items around the store use them).
+func (st *Store) TableNames() Tables { return st.tables }
