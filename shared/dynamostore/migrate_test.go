@@ -32,24 +32,24 @@ type legacyItem struct {
 	JobID     string            `dynamodbav:"jobId"`
 }
 
-func putLegacy(t *testing.T, st *localtest.Stack, it legacyItem) {
+func putLegacy(t *testing.T, st *localtest.Stack, table string, it legacyItem) {
 	t.Helper()
 	av, err := attributevalue.MarshalMap(it)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.Clients.DynamoDB.PutItem(context.Background(), &dynamodb.PutItemInput{TableName: aws.String(st.Ref("ObjectsTable")), Item: av}); err != nil {
+	if _, err := st.Clients.DynamoDB.PutItem(context.Background(), &dynamodb.PutItemInput{TableName: aws.String(table), Item: av}); err != nil {
 		t.Fatal(err)
 	}
 }
 
 // legacyLeft counts the items still in the layout before shards.
-func legacyLeft(t *testing.T, st *localtest.Stack) int {
+func legacyLeft(t *testing.T, st *localtest.Stack, table string) int {
 	t.Helper()
 	left := 0
 	var start map[string]ddbtypes.AttributeValue
 	for {
-		out, err := st.Clients.DynamoDB.Scan(context.Background(), &dynamodb.ScanInput{TableName: aws.String(st.Ref("ObjectsTable")), ExclusiveStartKey: start})
+		out, err := st.Clients.DynamoDB.Scan(context.Background(), &dynamodb.ScanInput{TableName: aws.String(table), ExclusiveStartKey: start})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -74,6 +74,7 @@ func legacyLeft(t *testing.T, st *localtest.Stack) int {
 func TestMigrateObjectsToShards(t *testing.T) {
 	db, _ := newStore(t)
 	st := localtest.Require(t)
+	table := db.TableNames().Objects
 	ctx := context.Background()
 	t0 := time.Date(2026, 10, 1, 8, 0, 0, 500_000_000, time.UTC)
 	want := map[string]map[string]catalog.Object{} // tenant#type → key → object
@@ -91,7 +92,7 @@ func TestMigrateObjectsToShards(t *testing.T) {
 					Fields: map[string]string{"name": name, "description": "legacy"}, Version: int64(1 + i%3),
 					CreatedAt: t0, UpdatedAt: t0.Add(time.Duration(i) * time.Millisecond), JobID: "old-job"}
 				m[k] = o
-				putLegacy(t, st, legacyItem{PK: tenant + "#" + typ, SK: k, Type: typ, ID: o.ID, Name: name, Fields: o.Fields,
+				putLegacy(t, st, table, legacyItem{PK: tenant + "#" + typ, SK: k, Type: typ, ID: o.ID, Name: name, Fields: o.Fields,
 					Version: o.Version, CreatedAt: o.CreatedAt, UpdatedAt: o.UpdatedAt, JobID: o.JobID})
 			}
 			want[tenant+"#"+typ] = m
@@ -125,7 +126,7 @@ func TestMigrateObjectsToShards(t *testing.T) {
 		if rep, err = db.MigrateObjects(ctx, opt); err != nil {
 			t.Fatal(err)
 		}
-		if !rep.Done && legacyLeft(t, st) == 0 && rep.Moved < 1250-2 {
+		if !rep.Done && legacyLeft(t, st, table) == 0 && rep.Moved < 1250-2 {
 			t.Fatalf("run %d: nothing left but only %d moved", runs, rep.Moved)
 		}
 	}
@@ -135,7 +136,7 @@ func TestMigrateObjectsToShards(t *testing.T) {
 	if rep.Moved != 1248 || rep.Duplicates != 2 || rep.Skipped != 0 {
 		t.Fatalf("report %+v, want 1248 moved and 2 duplicates", rep)
 	}
-	if n := legacyLeft(t, st); n != 0 {
+	if n := legacyLeft(t, st, table); n != 0 {
 		t.Fatalf("%d items left in the old layout", n)
 	}
 	check := func() {

@@ -177,6 +177,8 @@ func (o *Objects) Apply(ctx context.Context, job string, writes []Write, concurr
 	switch o.st.writePath {
 	case WriteTransact:
 		results, err = o.applyTransact(ctx, job, puts, concurrency)
+	case WriteStatements:
+		results, err = o.applyStatements(ctx, job, puts, concurrency)
 	default:
 		results, err = o.applyEach(ctx, job, puts, concurrency)
 	}

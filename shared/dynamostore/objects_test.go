@@ -106,7 +106,7 @@ func TestShardedObjectsListMergedByKey(t *testing.T) {
 	// Every shard holds some of them, under its own partition key.
 	for sh := range dynamostore.Shards {
 		pk := fmt.Sprintf("ta#work-type#%02x", sh)
-		out, err := st.Clients.DynamoDB.Query(ctx, &dynamodb.QueryInput{TableName: aws.String(st.Ref("ObjectsTable")),
+		out, err := st.Clients.DynamoDB.Query(ctx, &dynamodb.QueryInput{TableName: aws.String(db.TableNames().Objects),
 			KeyConditionExpression:    aws.String("pk = :p"),
 			ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":p": &ddbtypes.AttributeValueMemberS{Value: pk}},
 			Select:                    ddbtypes.SelectCount})
@@ -163,7 +163,7 @@ func TestShardedObjectsListMergedByKey(t *testing.T) {
 func TestWritePathsAreExactUnderRetries(t *testing.T) {
 	base, _ := newStore(t)
 	ctx := context.Background()
-	for _, path := range []dynamostore.WritePath{dynamostore.WriteEach, dynamostore.WriteTransact} {
+	for _, path := range []dynamostore.WritePath{dynamostore.WriteEach, dynamostore.WriteTransact, dynamostore.WriteStatements} {
 		t.Run(path.String(), func(t *testing.T) {
 			db := base.WithWritePath(path)
 			tenant := "exact-" + path.String()

@@ -29,6 +29,13 @@ const (
 	// puts this job had already applied and which conflict, and sends the
 	// rest again.
 	WriteTransact
+	// WriteStatements sends up to StatementsMax conditional writes in one
+	// PartiQL BatchExecuteStatement (concurrency batches in flight): a
+	// create is an INSERT (refused when the key exists), an update an
+	// UPDATE … WHERE version = the decided one. Each statement succeeds or
+	// fails on its own, at the price of a plain write; failed conditions
+	// are settled as in WriteEach.
+	WriteStatements
 )
 
 // DefaultWritePath is the path the store uses unless told otherwise: the
@@ -43,6 +50,8 @@ func (p WritePath) String() string {
 		return "put-each"
 	case WriteTransact:
 		return "transact"
+	case WriteStatements:
+		return "statements"
 	}
 	return fmt.Sprintf("WritePath(%d)", int(p))
 }
@@ -181,3 +190,143 @@ func cancellationCodes(tce *ddbtypes.TransactionCanceledException, n int) []stri
 // TableNames are the tables st reads and writes (benchmarks that load
 // items around the store use them).
 func (st *Store) TableNames() Tables { return st.tables }
+
+// StatementsMax is DynamoDB's limit of statements in one
+// BatchExecuteStatement.
+const StatementsMax = 25
+
+// objectColumns are the attributes of an object item in the order the
+// PartiQL statements bind them.
+var objectColumns = []string{"pk", "sk", "type", "id", "name", "fields", "version", "createdAt", "updatedAt", "jobId"}
+
+// statement is p as a conditional PartiQL write: INSERT for a create (it
+// fails with DuplicateItem when the key exists), UPDATE of every attribute
+// WHERE the key and the decided version match for an update.
+func (o *Objects) statement(p preparedPut) (ddbtypes.BatchStatementRequest, error) {
+	table := strings.ReplaceAll(o.st.tables.Objects, `"`, `""`)
+	params := make([]ddbtypes.AttributeValue, 0, len(objectColumns)+1)
+	var b strings.Builder
+	if p.prev == 0 {
+		fmt.Fprintf(&b, `INSERT INTO "%s" VALUE {`, table)
+		for i, c := range objectColumns {
+			v, ok := p.put.Item[c]
+			if !ok {
+				return ddbtypes.BatchStatementRequest{}, bulkerr.New(bulkerr.Internal, "object item without %s", c)
+			}
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(&b, "'%s': ?", c)
+			params = append(params, v)
+		}
+		b.WriteString("}")
+	} else {
+		fmt.Fprintf(&b, `UPDATE "%s"`, table)
+		for _, c := range objectColumns[2:] {
+			fmt.Fprintf(&b, ` SET "%s" = ?`, c)
+			params = append(params, p.put.Item[c])
+		}
+		b.WriteString(` WHERE "pk" = ? AND "sk" = ? AND "version" = ?`)
+		params = append(params, p.put.Item["pk"], p.put.Item["sk"], n(p.prev))
+	}
+	st := b.String()
+	return ddbtypes.BatchStatementRequest{Statement: &st, Parameters: params}, nil
+}
+
+// applyStatements sends puts as BatchExecuteStatement requests of up to
+// StatementsMax, concurrency at a time.
+func (o *Objects) applyStatements(ctx context.Context, job string, puts []preparedPut, concurrency int) ([]WriteResult, error) {
+	results := make([]WriteResult, len(puts))
+	var groups [][]int
+	for start := 0; start < len(puts); start += StatementsMax {
+		g := make([]int, 0, StatementsMax)
+		for i := start; i < min(start+StatementsMax, len(puts)); i++ {
+			g = append(g, i)
+		}
+		groups = append(groups, g)
+	}
+	errs := make([]error, len(groups))
+	sem := make(chan struct{}, concurrency)
+	var wg sync.WaitGroup
+	for gi, g := range groups {
+		if ctx.Err() != nil {
+			break
+		}
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			errs[gi] = o.statements(ctx, job, puts, g, results)
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	return results, nil
+}
+
+// statements applies the puts at idx as one BatchExecuteStatement, then
+// settles the statements whose condition failed and sends those that were
+// throttled again after a pause.
+func (o *Objects) statements(ctx context.Context, job string, puts []preparedPut, idx []int, res []WriteResult) error {
+	reqs := make(map[int]ddbtypes.BatchStatementRequest, len(idx))
+	for _, k := range idx {
+		r, err := o.statement(puts[k])
+		if err != nil {
+			return err
+		}
+		reqs[k] = r
+	}
+	pending := idx
+	for attempt := 0; len(pending) > 0; attempt++ {
+		if attempt > 10 {
+			return bulkerr.New(bulkerr.Transient, "writing %s objects: the database kept refusing the statements", puts[pending[0]].obj.Type)
+		}
+		if attempt > 0 {
+			if err := sleep(ctx, backoff(attempt)); err != nil {
+				return err
+			}
+		}
+		batch := make([]ddbtypes.BatchStatementRequest, len(pending))
+		for i, k := range pending {
+			batch[i] = reqs[k]
+		}
+		out, err := o.st.db.BatchExecuteStatement(ctx, &dynamodb.BatchExecuteStatementInput{Statements: batch})
+		if err != nil {
+			return classify(err, "writing %s objects", puts[pending[0]].obj.Type)
+		}
+		if len(out.Responses) != len(pending) {
+			return bulkerr.New(bulkerr.Internal, "writing %s objects: %d answers to %d statements", puts[pending[0]].obj.Type, len(out.Responses), len(pending))
+		}
+		var failed, again []int
+		for i, r := range out.Responses {
+			k := pending[i]
+			if r.Error == nil {
+				res[k] = Applied
+				continue
+			}
+			switch r.Error.Code {
+			case ddbtypes.BatchStatementErrorCodeEnumConditionalCheckFailed, ddbtypes.BatchStatementErrorCodeEnumDuplicateItem:
+				failed = append(failed, k)
+			case ddbtypes.BatchStatementErrorCodeEnumThrottlingError, ddbtypes.BatchStatementErrorCodeEnumProvisionedThroughputExceeded,
+				ddbtypes.BatchStatementErrorCodeEnumRequestLimitExceeded, ddbtypes.BatchStatementErrorCodeEnumInternalServerError,
+				ddbtypes.BatchStatementErrorCodeEnumTransactionConflict:
+				again = append(again, k)
+			default:
+				msg := ""
+				if r.Error.Message != nil {
+					msg = *r.Error.Message
+				}
+				return bulkerr.New(bulkerr.Internal, "writing %s %q: %s %s", puts[k].obj.Type, puts[k].obj.Name, r.Error.Code, msg)
+			}
+		}
+		if _, err := o.afterConditionFailed(ctx, job, puts, failed, res); err != nil {
+			return err
+		}
+		pending = again
+	}
+	return nil
+}

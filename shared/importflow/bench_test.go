@@ -158,8 +158,11 @@ const writePathRows = 20_000
 // BenchmarkDynamoDBLocalRawPut (make bench-import):
 //   - put-each-16, put-each-64: one conditional PutItem per object, 16 (the
 //     default) or 64 in flight per chunk;
-//   - transact-100x4, transact-100x16: TransactWriteItems of up to 100
-//     conditional puts, 4 or 16 transactions in flight per chunk;
+//   - transact-100x2 … transact-100x16: TransactWriteItems of up to 100
+//     conditional puts, 2 to 16 transactions in flight per chunk;
+//   - statements-25x4, statements-25x16: PartiQL BatchExecuteStatement of
+//     up to 25 conditional writes (INSERT, or UPDATE … WHERE version = ?),
+//     4 or 16 in flight per chunk;
 //   - batch-25x16-unconditional: BatchWriteItem of 25 plain puts, 16 in
 //     flight. BatchWriteItem takes no conditions, so it cannot tell a
 //     create from an overwrite of someone else's write; it is measured as
@@ -189,6 +192,8 @@ func BenchmarkImportWritePath(b *testing.B) {
 		{"transact-100x4", store(dynamostore.WriteTransact), 4},
 		{"transact-100x8", store(dynamostore.WriteTransact), 8},
 		{"transact-100x16", store(dynamostore.WriteTransact), 16},
+		{"statements-25x4", store(dynamostore.WriteStatements), 4},
+		{"statements-25x16", store(dynamostore.WriteStatements), 16},
 		{"batch-25x16-unconditional", batch, 16},
 	} {
 		b.Run(c.name, func(b *testing.B) {
