@@ -24,7 +24,8 @@ const (
 	// flight).
 	WriteEach WritePath = iota
 	// WriteTransact sends up to TransactMax conditional puts in one
-	// TransactWriteItems (concurrency transactions in flight). A condition
+	// TransactWriteItems (concurrency, at most TransactInFlight,
+	// transactions in flight). A condition
 	// that fails cancels the transaction; the store then finds out which
 	// puts this job had already applied and which conflict, and sends the
 	// rest again.
@@ -39,8 +40,9 @@ const (
 )
 
 // DefaultWritePath is the path the store uses unless told otherwise: the
-// fastest exact one on DynamoDB Local in docs/import-workflow-benchmarks.md
-// (every path applies the same conditions).
+// fastest exact one on DynamoDB Local, measured against the others in one
+// run (docs/import-workflow-benchmarks.md). On AWS a transactional write
+// costs twice the write units of a plain one (docs/capacity.md weighs it).
 const DefaultWritePath = WriteTransact
 
 // String names the path (benchmarks report it).
@@ -67,8 +69,14 @@ func (st *Store) WithWritePath(p WritePath) *Store {
 // TransactMax is DynamoDB's limit of actions in one TransactWriteItems.
 const TransactMax = 100
 
+// TransactInFlight is the most transactions one Apply has in flight,
+// whatever concurrency it is given: on DynamoDB Local 4 per chunk were the
+// fastest of 2, 4, 8 and 16 (docs/import-workflow-benchmarks.md), and a
+// chunk of 1,000 rows is 10 transactions.
+const TransactInFlight = 4
+
 // applyTransact sends puts in transactions of up to TransactMax,
-// concurrency at a time.
+// concurrency (at most TransactInFlight) at a time.
 func (o *Objects) applyTransact(ctx context.Context, job string, puts []preparedPut, concurrency int) ([]WriteResult, error) {
 	results := make([]WriteResult, len(puts))
 	var groups [][]int
@@ -80,7 +88,7 @@ func (o *Objects) applyTransact(ctx context.Context, job string, puts []prepared
 		groups = append(groups, g)
 	}
 	errs := make([]error, len(groups))
-	sem := make(chan struct{}, concurrency)
+	sem := make(chan struct{}, min(concurrency, TransactInFlight))
 	var wg sync.WaitGroup
 	for gi, g := range groups {
 		if ctx.Err() != nil {

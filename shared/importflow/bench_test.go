@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -26,8 +27,9 @@ import (
 const mapConcurrency = 4
 
 // runParallel runs the steps like the state machine: chunks in parallel,
-// at most plan.MaxConcurrency at a time.
-func (h *harness) runParallel(b *testing.B, ev importflow.ObjectCreated) jobs.Job {
+// at most plan.MaxConcurrency at a time. It returns the finished job, the
+// chunks' time summed and the number of chunks.
+func (h *harness) runParallel(b *testing.B, ev importflow.ObjectCreated) (jobs.Job, time.Duration, int) {
 	ctx := context.Background()
 	f := h.flow
 	sr, err := f.Start(ctx, ev)
@@ -44,15 +46,18 @@ func (h *harness) runParallel(b *testing.B, ev importflow.ObjectCreated) jobs.Jo
 	}
 	sem := make(chan struct{}, plan.MaxConcurrency)
 	var wg sync.WaitGroup
+	var chunkNanos atomic.Int64
 	errs := make(chan error, len(plan.Chunks))
 	for _, c := range plan.Chunks {
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
+			start := time.Now()
 			if _, err := f.ProcessChunk(ctx, j, c); err != nil {
 				errs <- err
 			}
+			chunkNanos.Add(int64(time.Since(start)))
 		}()
 	}
 	wg.Wait()
@@ -70,7 +75,19 @@ func (h *harness) runParallel(b *testing.B, ev importflow.ObjectCreated) jobs.Jo
 	if err != nil {
 		b.Fatal(err)
 	}
-	return got
+	return got, time.Duration(chunkNanos.Load()), len(plan.Chunks)
+}
+
+// timedObjects sums the time of the object writes (Apply) of an import.
+type timedObjects struct {
+	importflow.ObjectStore
+	nanos *atomic.Int64
+}
+
+func (o timedObjects) Apply(ctx context.Context, job string, writes []dynamostore.Write, conc int) ([]dynamostore.WriteResult, error) {
+	start := time.Now()
+	defer func() { o.nanos.Add(int64(time.Since(start))) }()
+	return o.ObjectStore.Apply(ctx, job, writes, conc)
 }
 
 func workTypes(rows int) []byte {
@@ -116,13 +133,16 @@ func importOnce(b *testing.B, rows, i int, objects func(h *harness) func(string)
 	if objects != nil {
 		h.flow.Objects = objects(h)
 	}
+	var applyNanos atomic.Int64
+	inner := h.flow.Objects
+	h.flow.Objects = func(t string) importflow.ObjectStore { return timedObjects{ObjectStore: inner(t), nanos: &applyNanos} }
 	if par > 0 {
 		h.flow.Config.WriteParallelism = par
 	}
 	ev := h.upload(fmt.Sprintf("bench%d", i), "work-type", "codes.csv", body, nil)
 	b.StartTimer()
 	start := time.Now()
-	job := h.runParallel(b, ev)
+	job, chunkTime, chunks := h.runParallel(b, ev)
 	el := time.Since(start)
 	b.StopTimer()
 	if job.Counts.Created != rows {
@@ -133,6 +153,11 @@ func importOnce(b *testing.B, rows, i int, objects func(h *harness) func(string)
 	}
 	b.ReportMetric(float64(rows)/el.Seconds(), "rows/s")
 	b.ReportMetric(el.Seconds(), "s/import")
+	// A chunk's time in its object writes and outside them (the capacity
+	// model's inputs, docs/capacity.md).
+	apply := time.Duration(applyNanos.Load())
+	b.ReportMetric(float64(apply.Milliseconds())/float64(chunks), "write-ms/chunk")
+	b.ReportMetric(float64((chunkTime-apply).Milliseconds())/float64(chunks), "other-ms/chunk")
 }
 
 // BenchmarkImport imports a generated work-type file end to end through the
