@@ -175,7 +175,7 @@ func Import(p Params, m Measured) Result {
 	r.Cost.StepFunctions = transitions * PriceTransition.Value
 	gbs := float64(p.LambdaMemoryMB) / 1024 * (attempts*r.ChunkTime.Seconds() + prepare.Seconds() + steps.Seconds())
 	r.Cost.Lambda = gbs*PriceGBSecond.Value + (attempts+6)*PriceLambdaRequest.Value
-	puts := attempts*3 + 6          // decisions, results part, error part; plan, reports
+	puts := attempts*3 + 6            // decisions, results part, error part; plan, reports
 	gets := attempts*3 + chunks*2 + 4 // ranged GET, plan, decisions; Finalize reads the parts
 	r.Cost.S3 = puts*PriceS3Put.Value + gets*PriceS3Get.Value
 	r.Cost.EventBridge = 3 * PriceEvent.Value // New, In Progress, final status
@@ -188,14 +188,16 @@ func Import(p Params, m Measured) Result {
 const lambdaStep = 500 * time.Millisecond
 
 // Events of the import state machine's history (statemachines/
-// import.asl.json, AWS's history event types): the steps outside the Map
-// (StartJob, AcquireLock, Prepare, Finalize, ReleaseLock: entered, Lambda
-// scheduled, started, succeeded, exited; the execution's start and end;
-// the Map's entered, started, succeeded, exited), and per chunk the Map
-// iteration's started and succeeded plus the task's five; every retry
-// adds a failed attempt's three (scheduled, started, failed or timed out).
+// import.asl.json, AWS's history event types; headroom_test.go reads them
+// off the ASL): on the happy path outside the Map, the execution's start
+// and end, five Lambda tasks (StartJob, AcquireLock, Prepare, Finalize,
+// ReleaseLock: entered, scheduled, started, succeeded, exited), two
+// Choices and the Succeed state (entered, exited) and the Map's own four
+// (entered, started, succeeded, exited); per chunk the Map iteration's
+// started and succeeded plus the task's five; every retry adds a failed
+// attempt's three (scheduled, started, failed or timed out).
 const (
-	FixedHistoryEvents = 2 + 5*5 + 4
+	FixedHistoryEvents = 2 + 5*5 + 3*2 + 4
 	EventsPerChunk     = 7
 	EventsPerRetry     = 3
 	// MaxChunkRetries is the most retries the ASL allows one chunk: the

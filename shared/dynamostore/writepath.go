@@ -31,7 +31,8 @@ const (
 	// rest again.
 	WriteTransact
 	// WriteStatements sends up to StatementsMax conditional writes in one
-	// PartiQL BatchExecuteStatement (concurrency batches in flight): a
+	// PartiQL BatchExecuteStatement (concurrency, at most
+	// StatementsInFlight, batches in flight): a
 	// create is an INSERT (refused when the key exists), an update an
 	// UPDATE … WHERE version = the decided one. Each statement succeeds or
 	// fails on its own, at the price of a plain write; failed conditions
@@ -39,11 +40,17 @@ const (
 	WriteStatements
 )
 
-// DefaultWritePath is the path the store uses unless told otherwise: the
-// fastest exact one on DynamoDB Local, measured against the others in one
-// run (docs/import-workflow-benchmarks.md). On AWS a transactional write
-// costs twice the write units of a plain one (docs/capacity.md weighs it).
-const DefaultWritePath = WriteTransact
+// DefaultWritePath is the path the store uses unless told otherwise:
+// PartiQL batches of conditional writes. All three paths were measured in
+// one run on DynamoDB Local (docs/import-workflow-benchmarks.md):
+// transactions were the fastest there (about 1.3 times the batches), the
+// batches next (above DynamoDB Local's raw PutItem rate), single puts last.
+// On AWS a transactional write costs twice the write units of a plain one,
+// which doubles the import's write cost and halves the rows a second a
+// new on-demand table takes, so the transactional path misses both the
+// 5-minute and the $1-per-million target the batches meet
+// (docs/capacity.md). Every path applies the same conditions.
+const DefaultWritePath = WriteStatements
 
 // String names the path (benchmarks report it).
 func (p WritePath) String() string {
@@ -203,6 +210,13 @@ func (st *Store) TableNames() Tables { return st.tables }
 // BatchExecuteStatement.
 const StatementsMax = 25
 
+// StatementsInFlight is the most batches one Apply has in flight, whatever
+// concurrency it is given: on DynamoDB Local 4 per chunk were faster than
+// 16 (docs/import-workflow-benchmarks.md); on AWS 4 batches of 25 at the
+// documented single-digit-millisecond latency are thousands of rows a
+// second per chunk.
+const StatementsInFlight = 4
+
 // objectColumns are the attributes of an object item in the order the
 // PartiQL statements bind them.
 var objectColumns = []string{"pk", "sk", "type", "id", "name", "fields", "version", "createdAt", "updatedAt", "jobId"}
@@ -242,7 +256,7 @@ func (o *Objects) statement(p preparedPut) (ddbtypes.BatchStatementRequest, erro
 }
 
 // applyStatements sends puts as BatchExecuteStatement requests of up to
-// StatementsMax, concurrency at a time.
+// StatementsMax, concurrency (at most StatementsInFlight) at a time.
 func (o *Objects) applyStatements(ctx context.Context, job string, puts []preparedPut, concurrency int) ([]WriteResult, error) {
 	results := make([]WriteResult, len(puts))
 	var groups [][]int
@@ -254,7 +268,7 @@ func (o *Objects) applyStatements(ctx context.Context, job string, puts []prepar
 		groups = append(groups, g)
 	}
 	errs := make([]error, len(groups))
-	sem := make(chan struct{}, concurrency)
+	sem := make(chan struct{}, min(concurrency, StatementsInFlight))
 	var wg sync.WaitGroup
 	for gi, g := range groups {
 		if ctx.Err() != nil {
