@@ -152,8 +152,8 @@ func Import(p Params, m Measured) Result {
 		{"chunk pipeline (Map concurrency × chunk time)", pipeline},
 		{"partition writes (per shard, table)", perSecond(tableWRU/float64(p.Shards), PartitionWrites.Value)},
 		{"partition writes (per shard, ByUpdated index)", perSecond(gsiWRU/float64(p.Shards), PartitionWrites.Value)},
-		{"table write throughput (all tenants, warm on-demand)", perSecond(allTableWRU, math.Min(warm, TableWriteQuota.Value))},
-		{"index write throughput (all tenants, warm on-demand)", perSecond(gsiWRU*float64(p.Tenants), math.Min(warm, TableWriteQuota.Value))},
+		{"table write throughput (all tenants; new-table or warm throughput, table quota)", perSecond(allTableWRU, math.Min(warm, TableWriteQuota.Value))},
+		{"ByUpdated index write throughput (all tenants)", perSecond(gsiWRU*float64(p.Tenants), math.Min(warm, TableWriteQuota.Value))},
 		{"Lambda burst (new environments, all tenants)", time.Duration(float64(min(conc*p.Tenants, int(LambdaConcurrency.Value)))/LambdaBurst.Value*float64(10*time.Second)) + r.ChunkTime},
 		{"S3 PUT rate (per job prefix)", perSecond(3*float64(r.Chunks), S3PutPerPrefix.Value)},
 	}
@@ -242,4 +242,13 @@ func Money(v float64) string {
 		return fmt.Sprintf("$%.3f", v)
 	}
 	return fmt.Sprintf("$%.5f", v)
+}
+
+// ProvisionedPerMillion is r's cost per million rows when the table's
+// writes are bought as provisioned capacity used at utilization (0 to 1)
+// instead of on-demand request units.
+func ProvisionedPerMillion(r Result, utilization float64) float64 {
+	wru := r.Cost.DynamoDBWrites / PriceWRU.Value
+	writes := wru * PriceWCUHour.Value / 3600 / utilization
+	return (r.Cost.Total() - r.Cost.DynamoDBWrites + writes) / float64(r.Params.Rows) * 1e6
 }
