@@ -36,8 +36,22 @@ type Measured struct {
 	// ScanRate is Prepare's rows per second (scan pass of make
 	// bench-engine, 1,000,000 rows).
 	ScanRate float64
+	// Import100k is BenchmarkImport/100000's wall time in the same run
+	// (the model's local check: Map concurrency 4, one core's CPU).
+	Import100k time.Duration
 	// Source names the run(s).
 	Source string
+}
+
+// LocalCheck is the model's chunk pipeline with the local benchmark's
+// settings (4 chunks at once, CPU as measured, no AWS limit): the time
+// BenchmarkImport should take for rows rows if the model's decomposition
+// of a chunk holds.
+func LocalCheck(rows int, wp WritePath, m Measured) time.Duration {
+	p := Scenario(rows, 1, wp)
+	p.MapConcurrency, p.LambdaMemoryMB, p.ChunkRetries = 4, int(LambdaMBPerVCPU.Value), 0
+	r := Import(p, m)
+	return r.Bounds[0].Duration - 8*lambdaStep
 }
 
 // Params describe one import (or export) scenario.

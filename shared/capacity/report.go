@@ -63,6 +63,9 @@ func Report(m Measured, def WritePath, others []WritePath) string {
 	p("| one write request of the default path (%s, %d writes) | %d ms | `make bench-import`, BenchmarkImport/100000 `write-ms/chunk` ÷ waves |\n", def.Name, def.WritesPerRequest, m.WriteRequest.Milliseconds())
 	p("| a chunk's time outside its writes | %d ms | `make bench-import`, BenchmarkImport/100000 `other-ms/chunk` |\n", m.ChunkOther.Milliseconds())
 	p("| export, end to end | %s objects/s | `make bench-export-flow`, 100,000 objects |\n\n", num(int(m.ExportRate)))
+	check := LocalCheck(100_000, def, m)
+	p("Check: with the local benchmark's settings (4 chunks at once, the measured CPU, no AWS limit) the model gives %s for 100,000 rows; BenchmarkImport/100000 took %s in the same run (%+.0f%%).\n\n",
+		dur(check), dur(m.Import100k), 100*(check.Seconds()-m.Import100k.Seconds())/m.Import100k.Seconds())
 
 	p("### Imports\n\n")
 	p("Default write path (%s), Map concurrency 40, 16 shards, 1,024 MB chunk function, 400-byte items, one retry per ten chunks, a new on-demand table. Time is the largest of the bounds; the binding limit is the one that sets it. Cost is one tenant's import.\n\n", def.Name)
