@@ -113,7 +113,7 @@ func (o *Objects) mergeShards(ctx context.Context, typ string, q shardQuery, les
 	defer func() { cancel(); wg.Wait() }()
 	streams := make([]*shardStream, Shards)
 	for sh := range Shards {
-		ch := make(chan shardPage, 1)
+		ch := make(chan shardPage) // unbuffered: the page in hand and one ready
 		streams[sh] = &shardStream{pages: ch}
 		wg.Add(1)
 		go func() {
