@@ -122,22 +122,24 @@ func (o *Objects) mergeShards(ctx context.Context, typ string, q shardQuery, les
 			pk := objectPK(o.tenant, typ, sh)
 			var start map[string]ddbtypes.AttributeValue
 			for {
-				out, err := o.st.db.Query(ctx, q(pk, start))
 				var page shardPage
-				if err != nil {
+				var next map[string]ddbtypes.AttributeValue
+				if out, err := o.st.db.Query(ctx, q(pk, start)); err != nil {
 					page.err = classify(err, "reading %s objects", typ)
 				} else if err := attributevalue.UnmarshalListOfMaps(out.Items, &page.items); err != nil {
 					page.err = bulkerr.Wrap(bulkerr.Internal, err, "decoding %s objects", typ)
+				} else {
+					next = out.LastEvaluatedKey // the raw page is not kept while the decoded one waits
 				}
 				select {
 				case ch <- page:
 				case <-ctx.Done():
 					return
 				}
-				if page.err != nil || len(out.LastEvaluatedKey) == 0 {
+				if page.err != nil || len(next) == 0 {
 					return
 				}
-				start = out.LastEvaluatedKey
+				start = next
 			}
 		}()
 	}
