@@ -259,24 +259,28 @@ func (o *Objects) putOne(ctx context.Context, job string, p preparedPut) (WriteR
 
 // afterConditionFailed decides, for the puts at idx whose condition failed,
 // whether this job had written them before (AlreadyApplied) or someone else
-// changed them (Conflicted), with one consistent BatchGetItem per 100, and
-// records it in res. It returns res[idx[0]] for the single-put caller.
+// changed them (Conflicted), with consistent BatchGetItems (one per 100 of
+// a type), and records it in res. It returns res[idx[0]] for the
+// single-put caller.
 func (o *Objects) afterConditionFailed(ctx context.Context, job string, puts []preparedPut, idx []int, res []WriteResult) (WriteResult, error) {
 	if len(idx) == 0 {
 		return 0, nil
 	}
-	typ := puts[idx[0]].obj.Type
-	keys := make([]string, len(idx))
-	for i, k := range idx {
-		keys[i] = puts[k].obj.Key
+	byType := map[string][]string{}
+	for _, k := range idx {
+		byType[puts[k].obj.Type] = append(byType[puts[k].obj.Type], puts[k].obj.Key)
 	}
-	cur, err := o.GetObjects(ctx, typ, keys)
-	if err != nil {
-		return 0, err
+	cur := map[string]map[string]catalog.Object{}
+	for typ, keys := range byType {
+		got, err := o.GetObjects(ctx, typ, keys)
+		if err != nil {
+			return 0, err
+		}
+		cur[typ] = got
 	}
 	for _, k := range idx {
 		p := puts[k]
-		if c, ok := cur[p.obj.Key]; ok && c.JobID == job && c.Version == p.prev+1 {
+		if c, ok := cur[p.obj.Type][p.obj.Key]; ok && c.JobID == job && c.Version == p.prev+1 {
 			res[k] = AlreadyApplied
 		} else {
 			res[k] = Conflicted
