@@ -3,6 +3,7 @@ package capacity_test
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -40,11 +41,11 @@ func TestModelBindsWhereExpected(t *testing.T) {
 	}{
 		{"1M rows, one tenant, new table: the table's initial throughput", func() capacity.Params { return capacity.Scenario(1_000_000, 1, def) },
 			"table write throughput (all tenants; new-table or warm throughput, table quota)", 5 * time.Minute},
-		{"1M rows, one tenant, warm table: the chunk pipeline", func() capacity.Params {
+		{"1M rows, one tenant, warm table: the pipeline or the 16 partitions, near a minute", func() capacity.Params {
 			p := capacity.Scenario(1_000_000, 1, def)
 			p.Prewarmed = 40_000
 			return p
-		}, "chunk pipeline (Map concurrency × chunk time)", 5 * time.Minute},
+		}, "", 2 * time.Minute},
 		{"one shard: the partition", func() capacity.Params {
 			p := capacity.Scenario(1_000_000, 1, def)
 			p.Shards, p.Prewarmed = 1, 40_000
@@ -60,7 +61,7 @@ func TestModelBindsWhereExpected(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			r := capacity.Import(c.p(), m)
-			if r.Binding != c.binding || r.Duration > c.max {
+			if c.binding == "" && strings.HasPrefix(r.Binding, "table write throughput") || c.binding != "" && r.Binding != c.binding || r.Duration > c.max {
 				t.Errorf("%s in %s, want %s within %s", r.Binding, r.Duration, c.binding, c.max)
 			}
 		})

@@ -68,7 +68,7 @@ func Report(m Measured, def WritePath, others []WritePath) string {
 		dur(check), dur(m.Import100k), 100*(check.Seconds()-m.Import100k.Seconds())/m.Import100k.Seconds())
 
 	p("### Imports\n\n")
-	p("Default write path (%s), Map concurrency 40, 16 shards, 1,024 MB chunk function, 400-byte items, one retry per ten chunks, a new on-demand table. Time is the largest of the bounds; the binding limit is the one that sets it. Cost is one tenant's import.\n\n", def.Name)
+	p("Default write path: %s, Map concurrency 40, 16 shards, 1,024 MB chunk function, 400-byte items, one retry per ten chunks, a new on-demand table. Time is the largest of the bounds; the binding limit is the one that sets it. Cost is one tenant's import.\n\n", def.Name)
 	p("| rows | tenants at once | chunks | chunks in flight per tenant | import time, new table | binding limit | import time, table warm to its quota | binding limit | history events | cost per import | per million rows |\n")
 	p("|---:|---:|---:|---:|---:|---|---:|---|---:|---:|---:|\n")
 	for _, rows := range []int{5_000, 100_000, 1_000_000} {
@@ -124,8 +124,8 @@ func Report(m Measured, def WritePath, others []WritePath) string {
 
 	p("\n### Inline Map headroom\n\n")
 	ch := 1000
-	p("1,000,000 rows are %d chunks: %s history events without retries; the limit leaves room for %s chunk retries (%.1f a chunk); every chunk retried to the end of its Retry lists (%d) would need %s.\n",
-		ch, num(HistoryEvents(ch, 0)), num(RetryBudget(ch)), float64(RetryBudget(ch))/float64(ch), MaxChunkRetries, num(HistoryEvents(ch, MaxChunkRetries)))
+	p("1,000,000 rows are %s chunks: %s history events without retries; when nothing outside the Map waits or retries, the limit leaves room for %s chunk retries (%.1f a chunk); every chunk retried to the end of its Retry lists (%d each) would need %s. (`TestInlineMapHeadroomAtOneMillionRows` also counts the worst case outside the Map; below.)\n",
+		num(ch), num(HistoryEvents(ch, 0)), num(RetryBudget(ch)), float64(RetryBudget(ch))/float64(ch), MaxChunkRetries, num(HistoryEvents(ch, MaxChunkRetries)))
 
 	p("\n### AWS limits used\n\n| limit | value | source |\n|---|---:|---|\n")
 	for _, l := range Limits() {
