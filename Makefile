@@ -19,10 +19,11 @@ help: ## list the targets
 
 # ------------------------------------------------------------------ build
 .PHONY: build
-build: ## build the local binaries (bin/devserver, bin/demo, bin/bulkops)
+build: ## build the local binaries (bin/devserver, bin/demo, bin/bulkops, bin/migrate-objects)
 	$(GO) build -o bin/devserver ./cmd/devserver
 	$(GO) build -o bin/demo ./cmd/demo
 	$(GO) build -o bin/bulkops ./cmd/bulkops
+	$(GO) build -o bin/migrate-objects ./cmd/migrate-objects
 
 .PHONY: lambdas
 lambdas: ## cross-compile every Lambda function for provided.al2023/arm64 into bin/lambda/<fn>/bootstrap
@@ -136,9 +137,10 @@ clean: ## remove build outputs (keeps .tools)
 	rm -rf bin .aws-sam
 
 .PHONY: bench-import
-bench-import: tools-stack build ## import workflow end to end on the local stack, 5,000 and 100,000 rows (docs/import-workflow-benchmarks.md)
+ROWS ?= 5000,100000
+bench-import: tools-stack build ## import workflow end to end on the local stack, ROWS rows (default 5,000 and 100,000), the write paths compared, DynamoDB Local's raw write rate (docs/import-workflow-benchmarks.md)
 	@started=0; if ! $(LOCAL)/stack.sh running; then $(LOCAL)/stack.sh up; started=1; fi; \
-	status=0; $(ENV) && BULKOPS_INTEGRATION=1 $(GO) test -run '^$$' -bench 'BenchmarkImport|BenchmarkDynamoDBLocalRawPut' -benchtime 1x -timeout 30m ./shared/importflow || status=$$?; \
+	status=0; $(ENV) && BULKOPS_INTEGRATION=1 BULKOPS_BENCH_IMPORT_ROWS=$(ROWS) $(GO) test -run '^$$' -bench 'BenchmarkImport|BenchmarkDynamoDBLocalRawPut' -benchtime 1x -timeout 60m ./shared/importflow || status=$$?; \
 	if [ $$started = 1 ]; then $(LOCAL)/stack.sh down; fi; exit $$status
 
 .PHONY: bench-hostile

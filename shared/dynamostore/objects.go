@@ -15,7 +15,8 @@ import (
 	"github.com/ccbulk/bulkops/shared/exportspec"
 )
 
-// objectItem is a configuration object as stored in the objects table.
+// objectItem is a configuration object as stored in the objects table:
+// pk = "<tenant>#<type>#<shard>" (shards.go), sk = the natural key.
 type objectItem struct {
 	PK        string            `dynamodbav:"pk"`
 	SK        string            `dynamodbav:"sk"`
@@ -24,21 +25,19 @@ type objectItem struct {
 	Name      string            `dynamodbav:"name"`
 	Fields    map[string]string `dynamodbav:"fields"`
 	Version   int64             `dynamodbav:"version"`
-	CreatedAt time.Time         `dynamodbav:"createdAt"`
-	UpdatedAt time.Time         `dynamodbav:"updatedAt"`
+	CreatedAt stamp             `dynamodbav:"createdAt"`
+	UpdatedAt stamp             `dynamodbav:"updatedAt"`
 	JobID     string            `dynamodbav:"jobId"`
 }
 
-func objectPK(tenant, typ string) string { return tenant + "#" + typ }
-
 // ObjectItem is o of tenant as an item of the objects table, exactly as the
-// store writes it (version, times and job as o has them). Bulk loaders that
-// bypass the store's conditional writes (the export benchmark) use it so
-// they never keep a second copy of the layout.
+// store writes it (shard, version, times and job as o has them). Bulk
+// loaders that bypass the store's conditional writes (the benchmarks) use
+// it so they never keep a second copy of the layout.
 func ObjectItem(tenant string, o catalog.Object) (map[string]ddbtypes.AttributeValue, error) {
 	item := objectItem{
-		PK: objectPK(tenant, o.Type), SK: o.Key, Type: o.Type, ID: o.ID, Name: o.Name,
-		Fields: o.Fields, Version: o.Version, CreatedAt: o.CreatedAt, UpdatedAt: o.UpdatedAt, JobID: o.JobID,
+		PK: keyPK(tenant, o.Type, o.Key), SK: o.Key, Type: o.Type, ID: o.ID, Name: o.Name,
+		Fields: o.Fields, Version: o.Version, CreatedAt: stamp(o.CreatedAt), UpdatedAt: stamp(o.UpdatedAt), JobID: o.JobID,
 	}
 	if item.Fields == nil {
 		item.Fields = map[string]string{}
@@ -53,7 +52,7 @@ func ObjectItem(tenant string, o catalog.Object) (map[string]ddbtypes.AttributeV
 func (it objectItem) object() catalog.Object {
 	return catalog.Object{
 		Type: it.Type, Key: it.SK, ID: it.ID, Name: it.Name, Fields: it.Fields, Version: it.Version,
-		CreatedAt: it.CreatedAt, UpdatedAt: it.UpdatedAt, JobID: it.JobID,
+		CreatedAt: time.Time(it.CreatedAt).UTC(), UpdatedAt: time.Time(it.UpdatedAt).UTC(), JobID: it.JobID,
 	}
 }
 
@@ -71,8 +70,9 @@ func (st *Store) Objects(tenant string) *Objects { return &Objects{st: st, tenan
 const batchGetMax = 100
 
 // GetObjects returns the stored objects of type typ whose keys are in keys,
-// by key; keys not stored are absent. It reads in batches of 100 keys and
-// retries unprocessed keys.
+// by key; keys not stored are absent. It reads in batches of 100 keys (one
+// BatchGetItem for up to 100 objects, whatever their shards) and retries
+// unprocessed keys.
 func (o *Objects) GetObjects(ctx context.Context, typ string, keys []string) (map[string]catalog.Object, error) {
 	found := make(map[string]catalog.Object, len(keys))
 	seen := make(map[string]bool, len(keys))
@@ -83,12 +83,11 @@ func (o *Objects) GetObjects(ctx context.Context, typ string, keys []string) (ma
 			uniq = append(uniq, k)
 		}
 	}
-	pk := objectPK(o.tenant, typ)
 	for start := 0; start < len(uniq); start += batchGetMax {
 		batch := uniq[start:min(start+batchGetMax, len(uniq))]
 		req := make([]map[string]ddbtypes.AttributeValue, len(batch))
 		for i, k := range batch {
-			req[i] = key(pk, k)
+			req[i] = key(keyPK(o.tenant, typ, k), k)
 		}
 		pending := map[string]ddbtypes.KeysAndAttributes{
 			o.st.tables.Objects: {Keys: req, ConsistentRead: consistent},
@@ -148,39 +147,56 @@ const (
 // reported AlreadyApplied and not repeated, so a retried chunk never applies
 // a row twice and the version increments once per job per object.
 // Results are in the order of writes. concurrency bounds parallel requests.
+//
+// Each object's updatedAt is its own write time, taken from the store's
+// clock as the write is made ready, strictly increasing in the order of
+// writes (a clock that has not moved on gives the next nanosecond), so an
+// incremental export's window is exact and no two writes of a chunk share
+// an index key. The store's write path (WithWritePath) decides how the
+// puts are sent; every path applies the same conditions.
 func (o *Objects) Apply(ctx context.Context, job string, writes []Write, concurrency int) ([]WriteResult, error) {
-	results := make([]WriteResult, len(writes))
-	errs := make([]error, len(writes))
 	if concurrency < 1 {
 		concurrency = 1
 	}
-	sem := make(chan struct{}, concurrency)
-	var wg sync.WaitGroup
-	now := o.st.now().UTC()
-	for i := range writes {
-		if ctx.Err() != nil {
-			break
+	puts := make([]preparedPut, len(writes))
+	var last time.Time
+	for i, w := range writes {
+		now := o.st.now().UTC()
+		if !now.After(last) {
+			now = last.Add(time.Nanosecond)
 		}
-		sem <- struct{}{}
-		wg.Add(1)
-		go func(i int) {
-			defer func() { <-sem; wg.Done() }()
-			results[i], errs[i] = o.apply(ctx, job, writes[i], now)
-		}(i)
-	}
-	wg.Wait()
-	if err := ctx.Err(); err != nil {
-		return nil, bulkerr.Wrap(bulkerr.Transient, err, "writing objects: interrupted")
-	}
-	for _, err := range errs {
+		last = now
+		p, err := o.prepare(job, w, now)
 		if err != nil {
 			return nil, err
 		}
+		puts[i] = p
 	}
-	return results, nil
+	var results []WriteResult
+	var err error
+	switch o.st.writePath {
+	case WriteTransact:
+		results, err = o.applyTransact(ctx, job, puts, concurrency)
+	case WriteStatements:
+		results, err = o.applyStatements(ctx, job, puts, concurrency)
+	default:
+		results, err = o.applyEach(ctx, job, puts, concurrency)
+	}
+	if cerr := ctx.Err(); cerr != nil {
+		return nil, bulkerr.Wrap(bulkerr.Transient, cerr, "writing objects: interrupted")
+	}
+	return results, err
 }
 
-func (o *Objects) apply(ctx context.Context, job string, w Write, now time.Time) (WriteResult, error) {
+// preparedPut is one Write as a conditional put.
+type preparedPut struct {
+	obj  catalog.Object // the state written (version, times, job set)
+	prev int64
+	put  *ddbtypes.Put
+}
+
+// prepare turns w into the conditional put of job at now.
+func (o *Objects) prepare(job string, w Write, now time.Time) (preparedPut, error) {
 	ob := w.Object
 	created := ob.CreatedAt
 	if w.PrevVersion == 0 || created.IsZero() {
@@ -189,30 +205,88 @@ func (o *Objects) apply(ctx context.Context, job string, w Write, now time.Time)
 	ob.Version, ob.CreatedAt, ob.UpdatedAt, ob.JobID = w.PrevVersion+1, created, now, job
 	av, err := ObjectItem(o.tenant, ob)
 	if err != nil {
-		return 0, err
+		return preparedPut{}, err
 	}
-	in := &dynamodb.PutItemInput{TableName: &o.st.tables.Objects, Item: av}
+	put := &ddbtypes.Put{TableName: &o.st.tables.Objects, Item: av}
 	if w.PrevVersion == 0 {
-		in.ConditionExpression = aws.String("attribute_not_exists(pk)")
+		put.ConditionExpression = aws.String("attribute_not_exists(pk)")
 	} else {
-		in.ConditionExpression = aws.String("version = :prev")
-		in.ExpressionAttributeValues = map[string]ddbtypes.AttributeValue{":prev": n(w.PrevVersion)}
+		put.ConditionExpression = aws.String("version = :prev")
+		put.ExpressionAttributeValues = map[string]ddbtypes.AttributeValue{":prev": n(w.PrevVersion)}
 	}
-	_, err = o.st.db.PutItem(ctx, in)
+	return preparedPut{obj: ob, prev: w.PrevVersion, put: put}, nil
+}
+
+// applyEach sends every put as its own PutItem, concurrency at a time.
+func (o *Objects) applyEach(ctx context.Context, job string, puts []preparedPut, concurrency int) ([]WriteResult, error) {
+	results := make([]WriteResult, len(puts))
+	errs := make([]error, len(puts))
+	sem := make(chan struct{}, concurrency)
+	var wg sync.WaitGroup
+	for i := range puts {
+		if ctx.Err() != nil {
+			break
+		}
+		sem <- struct{}{}
+		wg.Add(1)
+		go func(i int) {
+			defer func() { <-sem; wg.Done() }()
+			results[i], errs[i] = o.putOne(ctx, job, puts[i])
+		}(i)
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	return results, nil
+}
+
+func (o *Objects) putOne(ctx context.Context, job string, p preparedPut) (WriteResult, error) {
+	_, err := o.st.db.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName: p.put.TableName, Item: p.put.Item,
+		ConditionExpression: p.put.ConditionExpression, ExpressionAttributeValues: p.put.ExpressionAttributeValues,
+	})
 	if err == nil {
 		return Applied, nil
 	}
 	if !isConditionFailed(err) {
-		return 0, classify(err, "writing %s %q", ob.Type, ob.Name)
+		return 0, classify(err, "writing %s %q", p.obj.Type, p.obj.Name)
 	}
-	cur, err := o.GetObjects(ctx, ob.Type, []string{ob.Key})
-	if err != nil {
-		return 0, err
+	return o.afterConditionFailed(ctx, job, []preparedPut{p}, []int{0}, make([]WriteResult, 1))
+}
+
+// afterConditionFailed decides, for the puts at idx whose condition failed,
+// whether this job had written them before (AlreadyApplied) or someone else
+// changed them (Conflicted), with consistent BatchGetItems (one per 100 of
+// a type), and records it in res. It returns res[idx[0]] for the
+// single-put caller.
+func (o *Objects) afterConditionFailed(ctx context.Context, job string, puts []preparedPut, idx []int, res []WriteResult) (WriteResult, error) {
+	if len(idx) == 0 {
+		return 0, nil
 	}
-	if c, ok := cur[ob.Key]; ok && c.JobID == job && c.Version == w.PrevVersion+1 {
-		return AlreadyApplied, nil
+	byType := map[string][]string{}
+	for _, k := range idx {
+		byType[puts[k].obj.Type] = append(byType[puts[k].obj.Type], puts[k].obj.Key)
 	}
-	return Conflicted, nil
+	cur := map[string]map[string]catalog.Object{}
+	for typ, keys := range byType {
+		got, err := o.GetObjects(ctx, typ, keys)
+		if err != nil {
+			return 0, err
+		}
+		cur[typ] = got
+	}
+	for _, k := range idx {
+		p := puts[k]
+		if c, ok := cur[p.obj.Type][p.obj.Key]; ok && c.JobID == job && c.Version == p.prev+1 {
+			res[k] = AlreadyApplied
+		} else {
+			res[k] = Conflicted
+		}
+	}
+	return res[idx[0]], nil
 }
 
 func backoff(attempt int) time.Duration {
@@ -231,84 +305,61 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// pageItems is the most objects one Query page of Each, EachUpdated and
-// Count holds (about 200 KB of typical objects, under DynamoDB's 1 MB page).
-// Item-count pages keep reads linear on DynamoDB Local, whose cost per 1 MB
-// page grows with what is left of the partition (100,000 objects: 8.7 s in
-// 1 MB pages, 3.1 s in pages of 1,000; docs/export-benchmarks.md), and give
-// the export a steady cadence for lock extension and progress.
-const pageItems = 1000
+// pageItems is the most objects one Query page of a shard holds in Each,
+// EachUpdated and Count. Item-count pages keep reads linear on DynamoDB
+// Local, whose cost per 1 MB page grows with what is left of the partition
+// (docs/export-benchmarks.md), and bound memory: the merge holds at most
+// two pages of each of the Shards shards.
+const pageItems = 500
 
-// Each calls fn with every stored object of type typ, in key order, one
-// Query page (up to 1 MB) at a time, so memory does not grow with the
-// number of objects.
+// Each calls fn with every stored object of type typ, in key order: the
+// shards are read in parallel, a Query page at a time each, and merged by
+// key, so the order is the same however the objects are spread and memory
+// does not grow with the number of objects.
 func (o *Objects) Each(ctx context.Context, typ string, fn func(catalog.Object) error) error {
-	var start map[string]ddbtypes.AttributeValue
-	for {
-		out, err := o.st.db.Query(ctx, &dynamodb.QueryInput{
+	q := func(pk string, start map[string]ddbtypes.AttributeValue) *dynamodb.QueryInput {
+		return &dynamodb.QueryInput{
 			Limit:                     aws.Int32(pageItems),
 			TableName:                 &o.st.tables.Objects,
 			KeyConditionExpression:    aws.String("pk = :p"),
-			ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":p": s(objectPK(o.tenant, typ))},
+			ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":p": s(pk)},
 			ExclusiveStartKey:         start,
-		})
-		if err != nil {
-			return classify(err, "reading %s objects", typ)
 		}
-		var items []objectItem
-		if err := attributevalue.UnmarshalListOfMaps(out.Items, &items); err != nil {
-			return bulkerr.Wrap(bulkerr.Internal, err, "decoding %s objects", typ)
-		}
-		for _, it := range items {
-			if err := fn(it.object()); err != nil {
-				return err
-			}
-		}
-		if len(out.LastEvaluatedKey) == 0 {
-			return nil
-		}
-		start = out.LastEvaluatedKey
 	}
+	return o.mergeShards(ctx, typ, q, byKey, func(it objectItem) error { return fn(it.object()) })
 }
 
-// updatedSecond is the layout of updatedAt up to the second. updatedAt is
-// written by attributevalue's default time encoding, time.RFC3339Nano of a
-// UTC time ("2026-11-22T10:00:00Z", "2026-11-22T10:00:00.5Z"): fixed width
-// up to the second, so such strings sort by time across seconds, but not
-// within one (trailing zeros are dropped and "." sorts before "Z").
-const updatedSecond = "2006-01-02T15:04:05"
-
-// updatedBounds are the ByUpdated sort-key bounds that take every object
-// written in w: whole seconds, from the second of w.From (its prefix sorts
-// before every value of that second and after every earlier one) up to the
-// second after that of w.To (exclusive; every value of that second sorts
-// at or after its prefix). Empty for an open side. The caller drops the
-// objects of the boundary seconds that lie outside w.
+// updatedBounds are the ByUpdated sort-key bounds of w for BETWEEN (or one
+// open side): updatedAt strings are fixed width (timeLayout), so they sort
+// as the times do and the bounds are the window's own ends. To is
+// exclusive; the caller drops an object written exactly at To. Empty for
+// an open side.
 func updatedBounds(w exportspec.Window) (lo, hi string) {
 	if !w.From.IsZero() {
-		lo = w.From.UTC().Format(updatedSecond)
+		lo = w.From.UTC().Format(timeLayout)
 	}
 	if !w.To.IsZero() {
-		hi = w.To.UTC().Truncate(time.Second).Add(time.Second).Format(updatedSecond)
+		hi = w.To.UTC().Format(timeLayout)
 	}
 	return lo, hi
 }
 
 // EachUpdated calls fn with every stored object of type typ last written in
 // w (From inclusive, To exclusive; a zero side is open), in order of last
-// write, one Query page of the ByUpdated index at a time, so memory does
-// not grow with the number of objects. The index is eventually consistent:
-// a write of the last moments may be missing.
+// write (ties by key), one Query page of the ByUpdated index of each shard
+// at a time, merged, so memory does not grow with the number of objects.
+// The index is eventually consistent: a write of the last moments may be
+// missing.
 func (o *Objects) EachUpdated(ctx context.Context, typ string, w exportspec.Window, fn func(catalog.Object) error) error {
 	if !w.From.IsZero() && !w.To.IsZero() && !w.To.After(w.From) {
 		return nil // an empty window
 	}
 	cond := "pk = :p"
-	vals := map[string]ddbtypes.AttributeValue{":p": s(objectPK(o.tenant, typ))}
+	vals := map[string]ddbtypes.AttributeValue{}
 	lo, hi := updatedBounds(w)
 	switch {
 	case lo != "" && hi != "":
-		cond += " AND updatedAt BETWEEN :lo AND :hi" // no stored value equals hi: they end in Z
+		cond += " AND updatedAt BETWEEN :lo AND :hi"
 		vals[":lo"], vals[":hi"] = s(lo), s(hi)
 	case lo != "":
 		cond += " AND updatedAt >= :lo"
@@ -317,58 +368,69 @@ func (o *Objects) EachUpdated(ctx context.Context, typ string, w exportspec.Wind
 		cond += " AND updatedAt < :hi"
 		vals[":hi"] = s(hi)
 	}
-	var start map[string]ddbtypes.AttributeValue
-	for {
-		out, err := o.st.db.Query(ctx, &dynamodb.QueryInput{
+	q := func(pk string, start map[string]ddbtypes.AttributeValue) *dynamodb.QueryInput {
+		v := make(map[string]ddbtypes.AttributeValue, len(vals)+1)
+		for k, x := range vals {
+			v[k] = x
+		}
+		v[":p"] = s(pk)
+		return &dynamodb.QueryInput{
 			Limit:                     aws.Int32(pageItems),
 			TableName:                 &o.st.tables.Objects,
 			IndexName:                 aws.String("ByUpdated"),
 			KeyConditionExpression:    aws.String(cond),
-			ExpressionAttributeValues: vals,
+			ExpressionAttributeValues: v,
 			ExclusiveStartKey:         start,
-		})
-		if err != nil {
-			return classify(err, "reading %s objects written in the window", typ)
 		}
-		var items []objectItem
-		if err := attributevalue.UnmarshalListOfMaps(out.Items, &items); err != nil {
-			return bulkerr.Wrap(bulkerr.Internal, err, "decoding %s objects", typ)
-		}
-		for _, it := range items {
-			if !w.Contains(it.UpdatedAt) {
-				continue // the boundary seconds' other objects
-			}
-			if err := fn(it.object()); err != nil {
-				return err
-			}
-		}
-		if len(out.LastEvaluatedKey) == 0 {
-			return nil
-		}
-		start = out.LastEvaluatedKey
 	}
+	return o.mergeShards(ctx, typ, q, byUpdated, func(it objectItem) error {
+		ob := it.object()
+		if !w.Contains(ob.UpdatedAt) {
+			return nil // written exactly at To
+		}
+		return fn(ob)
+	})
 }
 
-// Count returns how many objects of type typ are stored.
+// Count returns how many objects of type typ are stored: one counting
+// Query per shard, in parallel.
 func (o *Objects) Count(ctx context.Context, typ string) (int, error) {
-	n := 0
-	var start map[string]ddbtypes.AttributeValue
-	for {
-		out, err := o.st.db.Query(ctx, &dynamodb.QueryInput{
-			Limit:                     aws.Int32(pageItems),
-			TableName:                 &o.st.tables.Objects,
-			KeyConditionExpression:    aws.String("pk = :p"),
-			ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":p": s(objectPK(o.tenant, typ))},
-			Select:                    ddbtypes.SelectCount,
-			ExclusiveStartKey:         start,
-		})
-		if err != nil {
-			return 0, classify(err, "counting %s objects", typ)
-		}
-		n += int(out.Count)
-		if len(out.LastEvaluatedKey) == 0 {
-			return n, nil
-		}
-		start = out.LastEvaluatedKey
+	counts := make([]int, Shards)
+	errs := make([]error, Shards)
+	var wg sync.WaitGroup
+	for sh := range Shards {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var start map[string]ddbtypes.AttributeValue
+			for {
+				out, err := o.st.db.Query(ctx, &dynamodb.QueryInput{
+					TableName:                 &o.st.tables.Objects,
+					KeyConditionExpression:    aws.String("pk = :p"),
+					ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":p": s(objectPK(o.tenant, typ, sh))},
+					Select:                    ddbtypes.SelectCount,
+					Limit:                     aws.Int32(2 * pageItems),
+					ExclusiveStartKey:         start,
+				})
+				if err != nil {
+					errs[sh] = classify(err, "counting %s objects", typ)
+					return
+				}
+				counts[sh] += int(out.Count)
+				if len(out.LastEvaluatedKey) == 0 {
+					return
+				}
+				start = out.LastEvaluatedKey
+			}
+		}()
 	}
+	wg.Wait()
+	total := 0
+	for sh := range Shards {
+		if errs[sh] != nil {
+			return 0, errs[sh]
+		}
+		total += counts[sh]
+	}
+	return total, nil
 }

@@ -27,9 +27,10 @@ type Tables struct {
 
 // Store is the DynamoDB store. It is safe for concurrent use.
 type Store struct {
-	db     *dynamodb.Client
-	tables Tables
-	now    func() time.Time
+	db        *dynamodb.Client
+	tables    Tables
+	now       func() time.Time
+	writePath WritePath
 }
 
 // New returns a Store. now is the clock (time.Now in production; tests pass
@@ -38,7 +39,7 @@ func New(db *dynamodb.Client, tables Tables, now func() time.Time) *Store {
 	if now == nil {
 		now = time.Now
 	}
-	return &Store{db: db, tables: tables, now: now}
+	return &Store{db: db, tables: tables, now: now, writePath: DefaultWritePath}
 }
 
 // isConditionFailed reports whether err is a failed condition expression.

@@ -292,11 +292,17 @@ func TestExportOptionsWindowLimit(t *testing.T) {
 		{exportspec.Window{From: t0}, "29 Late 000…Old 011"},
 		{exportspec.Window{From: t1.Truncate(time.Second), To: t2}, "16 New 000…Old 003"},
 		{exportspec.Window{From: t1, To: t2}, "16 New 000…Old 003"},
-		{exportspec.Window{From: t1, To: t2.Add(time.Nanosecond)}, "18 Late 000…Old 003"},
+		// Each write of one Apply has its own updatedAt: the clock's time,
+		// then the next nanosecond for each write while the clock stands
+		// still (New 000 at t1, New 001 at t1+1ns, …, Old 003 at t1+15ns).
+		{exportspec.Window{From: t1, To: t2.Add(time.Nanosecond)}, "17 Late 000…Old 003"},
 		{exportspec.Window{To: t1}, "11 Old 000…Old 011"},
-		{exportspec.Window{From: t1.Add(time.Nanosecond)}, "2 Late 000…Late 001"},
-		{exportspec.Window{From: t2, To: t2.Add(time.Nanosecond)}, "2 Late 000…Late 001"},
-		{exportspec.Window{From: t0.Add(-time.Second), To: t0.Add(time.Nanosecond)}, "11 Old 000…Old 011"}, // Old 003 was modified at t1
+		{exportspec.Window{From: t1.Add(time.Nanosecond)}, "17 Late 000…Old 003"},
+		{exportspec.Window{From: t1.Add(16 * time.Nanosecond)}, "2 Late 000…Late 001"},
+		{exportspec.Window{From: t2, To: t2.Add(time.Nanosecond)}, "1 Late 000…Late 000"},
+		{exportspec.Window{From: t2.Add(time.Nanosecond), To: t2.Add(2 * time.Nanosecond)}, "1 Late 001…Late 001"},
+		{exportspec.Window{From: t0.Add(-time.Second), To: t0.Add(time.Nanosecond)}, "1 Old 000…Old 000"},
+		{exportspec.Window{From: t0.Add(-time.Second), To: t0.Add(time.Second)}, "11 Old 000…Old 011"}, // Old 003 was modified at t1
 		{exportspec.Window{From: t1, To: t1}, "0"},
 		{exportspec.Window{From: t2, To: t1}, "0"},
 	} {

@@ -1,0 +1,86 @@
+package capacity_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ccbulk/bulkops/shared/capacity"
+)
+
+// TestDocumentIsGenerated: docs/capacity.md's model section is what the
+// model gives for the recorded figures (go run ./cmd/capacity-model -w
+// docs/capacity.md regenerates it).
+func TestDocumentIsGenerated(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("..", "..", "docs", "capacity.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, ok := capacity.Generated(string(raw))
+	if !ok {
+		t.Fatal("docs/capacity.md lacks the model markers")
+	}
+	want := "\n\n" + capacity.Report(capacity.Figures, capacity.DefaultPath, capacity.OtherPaths) + "\n"
+	if got != want {
+		t.Fatal("docs/capacity.md is stale: run go run ./cmd/capacity-model -w docs/capacity.md")
+	}
+}
+
+// TestModelBindsWhereExpected: table-driven checks of the model's
+// mechanics: which limit binds, and how the bounds move with the inputs.
+func TestModelBindsWhereExpected(t *testing.T) {
+	m := capacity.Figures
+	def := capacity.DefaultPath
+	for _, c := range []struct {
+		name    string
+		p       func() capacity.Params
+		binding string
+		max     time.Duration
+	}{
+		{"1M rows, one tenant, new table: the table's initial throughput", func() capacity.Params { return capacity.Scenario(1_000_000, 1, def) },
+			"table write throughput (all tenants; new-table or warm throughput, table quota)", 5 * time.Minute},
+		{"1M rows, one tenant, warm table: the pipeline or the 16 partitions, near a minute", func() capacity.Params {
+			p := capacity.Scenario(1_000_000, 1, def)
+			p.Prewarmed = 40_000
+			return p
+		}, "", 2 * time.Minute},
+		{"one shard: the partition", func() capacity.Params {
+			p := capacity.Scenario(1_000_000, 1, def)
+			p.Shards, p.Prewarmed = 1, 40_000
+			return p
+		}, "partition writes (per shard, table)", time.Hour},
+		{"1,000 tenants of 5,000 rows: the table", func() capacity.Params { return capacity.Scenario(5_000, 1000, def) },
+			"table write throughput (all tenants; new-table or warm throughput, table quota)", time.Hour},
+		{"the Map's default concurrency of 4: the pipeline, over 5 minutes", func() capacity.Params {
+			p := capacity.Scenario(1_000_000, 1, def)
+			p.MapConcurrency = 4
+			return p
+		}, "chunk pipeline (Map concurrency × chunk time)", time.Hour},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := capacity.Import(c.p(), m)
+			if c.binding == "" && strings.HasPrefix(r.Binding, "table write throughput") || c.binding != "" && r.Binding != c.binding || r.Duration > c.max {
+				t.Errorf("%s in %s, want %s within %s", r.Binding, r.Duration, c.binding, c.max)
+			}
+		})
+	}
+	// The unsharded layout: one partition key takes 1,000,000 rows in
+	// at least 1,000 s (the 17 minutes).
+	p := capacity.Scenario(1_000_000, 1, def)
+	p.Shards, p.Prewarmed = 1, 40_000
+	if r := capacity.Import(p, m); r.Duration < 16*time.Minute {
+		t.Errorf("one partition key: %s, want at least 1,000 s", r.Duration)
+	}
+	// Transactions double the table's write units, so the cost.
+	tx := capacity.OtherPaths[0]
+	a, b := capacity.Import(capacity.Scenario(1_000_000, 1, def), m), capacity.Import(capacity.Scenario(1_000_000, 1, tx), m)
+	if b.Cost.DynamoDBWrites < 1.4*a.Cost.DynamoDBWrites {
+		t.Errorf("transactions cost %v for writes, plain writes %v", b.Cost.DynamoDBWrites, a.Cost.DynamoDBWrites)
+	}
+	// An export of 1,000,000 objects fits in 2 minutes at the measured rate.
+	if d, _ := capacity.Export(1_000_000, 400, 16, 1769, m); d > 2*time.Minute {
+		t.Errorf("export of 1,000,000 objects: %s", d)
+	}
+}
