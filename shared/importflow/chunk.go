@@ -45,6 +45,7 @@ func (f *Flow) ProcessChunk(ctx context.Context, j JobRef, c ChunkRef) (ChunkRes
 	if err := f.Locks.ExtendLock(ctx, j.Tenant, j.JobID, f.Config.LockLease); err != nil {
 		return ChunkResult{}, err
 	}
+	lease := f.keepLease(j)
 	done, err := f.Progress.ChunkDone(ctx, j.Tenant, j.JobID, c.Index)
 	if err != nil {
 		return ChunkResult{}, err
@@ -74,6 +75,14 @@ func (f *Flow) ProcessChunk(ctx context.Context, j JobRef, c ChunkRef) (ChunkRes
 			writes = append(writes, *r.Write)
 		}
 	}
+	// Deciding may have taken a while: renew the lease, and write nothing
+	// for a job whose cancel was asked for meanwhile.
+	if err := lease.renew(ctx); err != nil {
+		return ChunkResult{}, err
+	}
+	if err := f.stopIfCancelled(ctx, j); err != nil {
+		return ChunkResult{}, err
+	}
 	if !j.DryRun && len(writes) > 0 {
 		res, err := f.Objects(j.Tenant).Apply(ctx, j.JobID, writes, f.Config.WriteParallelism)
 		if err != nil {
@@ -90,6 +99,9 @@ func (f *Flow) ProcessChunk(ctx context.Context, j JobRef, c ChunkRef) (ChunkRes
 					"%s %q changed while the import ran; the chunk will be decided again", writes[i].Object.Type, writes[i].Object.Name)
 			}
 		}
+	}
+	if err := lease.renew(ctx); err != nil {
+		return ChunkResult{}, err
 	}
 	if err := f.Progress.CommitChunk(ctx, j.Tenant, j.JobID, c.Index, counts); err != nil {
 		return ChunkResult{}, err
