@@ -232,6 +232,79 @@ func (st *Store) chunkMarkers(ctx context.Context, tenant, job string, onlyFaile
 	return out, nil
 }
 
+func applyKey(tenant, job string, index int) map[string]ddbtypes.AttributeValue {
+	return key("JOB#"+tenant+"#"+job, fmt.Sprintf("APPLY#%06d", index))
+}
+
+// ClaimChunkWrites records that chunk index of job is about to write its
+// objects, in one transaction with the check that the job is In Progress
+// and not being cancelled: a cancel (RequestCancel) and a claim are
+// ordered, so a cancel knows every chunk that may be writing
+// (ClaimedChunks) and no chunk starts writing after it. Claiming again (a
+// retried chunk) is allowed while the job may still be written; once a
+// cancel was asked for it is a Conflict.
+func (st *Store) ClaimChunkWrites(ctx context.Context, tenant, job string, index int) error {
+	item := applyKey(tenant, job, index)
+	item["expiresAt"] = n(st.now().Add(jobs.Retention).Unix())
+	_, err := st.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
+		TransactItems: []ddbtypes.TransactWriteItem{
+			{ConditionCheck: &ddbtypes.ConditionCheck{
+				TableName:                &st.tables.Jobs,
+				Key:                      key(tenant, job),
+				ConditionExpression:      aws.String("attribute_exists(pk) AND #st = :ip AND " + notCancelled),
+				ExpressionAttributeNames: map[string]string{"#st": "status"},
+				ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{
+					":ip": s(string(jobs.StatusInProgress)),
+				},
+			}},
+			{Put: &ddbtypes.Put{TableName: &st.tables.Control, Item: item}},
+		},
+	})
+	var tce *ddbtypes.TransactionCanceledException
+	if errors.As(err, &tce) {
+		reasons := tce.CancellationReasons
+		if len(reasons) > 0 && aws.ToString(reasons[0].Code) == "ConditionalCheckFailed" {
+			if err := st.transitionError(ctx, tenant, job, jobs.StatusInProgress); err != nil {
+				return bulkerr.Wrap(bulkerr.Conflict, err, "chunk %d of job %s may not write: %s", index, job, bulkerr.Message(err))
+			}
+			return bulkerr.New(bulkerr.Conflict, "chunk %d of job %s may not write: the job is no longer in progress", index, job)
+		}
+		return bulkerr.Wrap(bulkerr.Transient, err, "claiming the writes of chunk %d of job %s", index, job)
+	}
+	return classify(err, "claiming the writes of chunk %d of job %s", index, job)
+}
+
+// ClaimedChunks lists the chunks of job that claimed their writes
+// (ClaimChunkWrites).
+func (st *Store) ClaimedChunks(ctx context.Context, tenant, job string) (map[int]bool, error) {
+	out := map[int]bool{}
+	p := dynamodb.NewQueryPaginator(st.db, &dynamodb.QueryInput{
+		TableName:                 &st.tables.Control,
+		KeyConditionExpression:    aws.String("pk = :pk AND begins_with(sk, :apply)"),
+		ProjectionExpression:      aws.String("sk"),
+		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":pk": s("JOB#" + tenant + "#" + job), ":apply": s("APPLY#")},
+		ConsistentRead:            consistent,
+	})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, classify(err, "listing the claimed chunks of job %s", job)
+		}
+		for _, it := range page.Items {
+			sk, _ := it["sk"].(*ddbtypes.AttributeValueMemberS)
+			if sk == nil {
+				continue
+			}
+			i, err := strconv.Atoi(sk.Value[len("APPLY#"):])
+			if err != nil {
+				return nil, bulkerr.Wrap(bulkerr.Internal, err, "chunk claim %q of job %s", sk.Value, job)
+			}
+			out[i] = true
+		}
+	}
+	return out, nil
+}
+
 // countChunk puts the chunk marker ck (once) and adds c to the job's
 // counters, while the job is In Progress.
 func (st *Store) countChunk(ctx context.Context, tenant, job string, index int, ck map[string]ddbtypes.AttributeValue, c jobs.Counts, doing string) error {

@@ -359,8 +359,7 @@ func (st *Store) RequestCancel(ctx context.Context, tenant, id, user string, at 
 }
 
 // FinishCancelled ends job id, whose cancel was asked for (RequestCancel),
-// as Cancelled with counts c (total, processed and failed; created,
-// updated and unchanged stay what the committed chunks added), its reports
+// as Cancelled with counts c, its reports
 // (either key may be empty) and message, and releases the tenant lock in
 // the same transaction when the job holds it. Repeating it on a Cancelled
 // job is a no-op; any other job gets a Conflict.
@@ -368,9 +367,10 @@ func (st *Store) FinishCancelled(ctx context.Context, tenant, id string, c jobs.
 	vals := map[string]ddbtypes.AttributeValue{
 		":cancelled": s(string(jobs.StatusCancelled)), ":new": s(string(jobs.StatusNew)), ":ip": s(string(jobs.StatusInProgress)),
 		":t": n(int64(c.Total)), ":p": n(int64(c.Processed)), ":f": n(int64(c.Failed)),
+		":c": n(int64(c.Created)), ":u": n(int64(c.Updated)), ":un": n(int64(c.Unchanged)),
 		":at": s(at.UTC().Format(time.RFC3339Nano)), ":msg": s(truncate(message, 2000)),
 	}
-	set := "SET #st = :cancelled, #total = :t, #p = :p, #f = :f, endedAt = :at, message = :msg"
+	set := "SET #st = :cancelled, #total = :t, #p = :p, #f = :f, #c = :c, #u = :u, #un = :un, endedAt = :at, message = :msg"
 	if errorKey != "" {
 		set += ", errorKey = :ek"
 		vals[":ek"] = s(errorKey)
@@ -383,7 +383,8 @@ func (st *Store) FinishCancelled(ctx context.Context, tenant, id string, c jobs.
 		TableName: &st.tables.Jobs, Key: key(tenant, id),
 		UpdateExpression:          aws.String(set),
 		ConditionExpression:       aws.String("attribute_exists(cancelledBy) AND (#st = :new OR #st = :ip)"),
-		ExpressionAttributeNames:  map[string]string{"#st": "status", "#total": "total", "#p": "processed", "#f": "failed"},
+		ExpressionAttributeNames: map[string]string{"#st": "status", "#total": "total", "#p": "processed", "#f": "failed",
+			"#c": "created", "#u": "updated", "#un": "unchanged"},
 		ExpressionAttributeValues: vals,
 	})
 	if err != nil {

@@ -2,10 +2,12 @@ package importflow
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 
 	"github.com/ccbulk/bulkops/shared/bulkerr"
+	"github.com/ccbulk/bulkops/shared/dynamostore"
 	"github.com/ccbulk/bulkops/shared/jobs"
 	"github.com/ccbulk/bulkops/shared/s3store"
 )
@@ -90,6 +92,29 @@ func (f *Flow) FinishCancelled(ctx context.Context, job jobs.Job) (jobs.Job, err
 	if job, err = f.Jobs.GetJob(ctx, j.Tenant, j.JobID); err != nil { // the counters, after the markers
 		return jobs.Job{}, err
 	}
+	counts := job.Counts
+	// Chunks that claimed their writes before the cancel but did not
+	// commit may be writing right now: finish their writes (the same
+	// stored decisions, so each object is written once) and count them.
+	claimed, err := f.Progress.ClaimedChunks(ctx, j.Tenant, j.JobID)
+	if err != nil {
+		return jobs.Job{}, err
+	}
+	for i := range claimed {
+		if _, ok := counted[i]; ok {
+			continue
+		}
+		c, reason, err := f.finishClaimed(ctx, j, i)
+		if err != nil {
+			return jobs.Job{}, err
+		}
+		if reason != "" {
+			counted[i] = reason // its rows go to the error CSV with the reason
+			continue
+		}
+		counts.Created, counts.Updated, counts.Unchanged = counts.Created+c.Created, counts.Updated+c.Updated, counts.Unchanged+c.Unchanged
+		counted[i] = ""
+	}
 	p := PlanRef{Rows: sp.Rows, Chunks: make([]ChunkRef, len(sp.Chunks))}
 	notProcessed := map[int]string{} // failed and not processed chunks, with the reason
 	left, countedRows := 0, 0
@@ -107,10 +132,7 @@ func (f *Flow) FinishCancelled(ctx context.Context, job jobs.Job) (jobs.Job, err
 			countedRows += c.Rows
 		}
 	}
-	if countedRows != job.Counts.Processed {
-		f.logger(j).WarnContext(ctx, "the counted chunks and the job's processed count differ", "chunkRows", countedRows, "processed", job.Counts.Processed)
-	}
-	counts := job.Counts
+	f.logger(j).InfoContext(ctx, "finishing a cancel", "countedRows", countedRows, "processed", job.Counts.Processed, "claimed", len(claimed))
 	counts.Total, counts.Processed, counts.Failed = sp.Rows, sp.Rows, sp.Rows-counts.Created-counts.Updated-counts.Unchanged
 
 	resultsKey, errorKey := CancelledResultsReportKey(j.Tenant, j.JobID), ""
@@ -146,6 +168,38 @@ func (f *Flow) FinishCancelled(ctx context.Context, job jobs.Job) (jobs.Job, err
 	f.logger(j).InfoContext(ctx, "job cancelled", "by", user, "total", counts.Total, "notProcessed", left,
 		"created", counts.Created, "updated", counts.Updated, "unchanged", counts.Unchanged, "failed", counts.Failed)
 	return f.ended(ctx, j)
+}
+
+// finishClaimed completes chunk i of a cancelled job, which claimed its
+// writes and did not commit: it applies the chunk's stored decisions (a
+// write the chunk already made is not repeated) and returns its counts.
+// When the chunk cannot be finished so (its decisions were dropped to be
+// made again, or an object changed meanwhile) it returns the reason its
+// rows are reported as not processed.
+func (f *Flow) finishClaimed(ctx context.Context, j JobRef, i int) (jobs.Counts, string, error) {
+	raw, err := f.Files.Get(ctx, decisionsKey(j.Tenant, j.JobID, i))
+	if bulkerr.KindOf(err) == bulkerr.NotFound {
+		return jobs.Counts{}, "cancelled while the chunk was being decided again; some of its rows may have been applied", nil
+	}
+	if err != nil {
+		return jobs.Counts{}, "", err
+	}
+	var dec chunkDecisions
+	if err := json.Unmarshal(raw, &dec); err != nil {
+		return jobs.Counts{}, "", bulkerr.Wrap(bulkerr.Internal, err, "decoding decisions of chunk %d", i)
+	}
+	counts, writes := dec.tally()
+	res, err := f.Objects(j.Tenant).Apply(ctx, j.JobID, writes, f.Config.WriteParallelism)
+	if err != nil {
+		return jobs.Counts{}, "", err
+	}
+	for _, r := range res {
+		if r == dynamostore.Conflicted {
+			return jobs.Counts{}, "cancelled while an object of the chunk was changed by someone else; some of its rows may have been applied", nil
+		}
+	}
+	f.logger(j).InfoContext(ctx, "finished the writes of a chunk that was writing when the job was cancelled", "chunk", i, "writes", len(writes))
+	return counts, "", nil
 }
 
 // ended announces the job's final state and returns it.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ccbulk/bulkops/shared/bulkerr"
+	"github.com/ccbulk/bulkops/shared/dynamostore"
 	"github.com/ccbulk/bulkops/shared/importflow"
 	"github.com/ccbulk/bulkops/shared/jobcancel"
 	"github.com/ccbulk/bulkops/shared/jobs"
@@ -305,4 +306,83 @@ func (c createHook) Create(ctx context.Context, key, contentType string) *s3stor
 		c.fn()
 	}
 	return c.Store.Create(ctx, key, contentType)
+}
+
+// applyHook runs fn before each Apply (once), as the cancel arriving while
+// a chunk writes its objects.
+type applyHook struct {
+	importflow.ObjectStore
+	fn func()
+}
+
+func (a applyHook) Apply(ctx context.Context, job string, writes []dynamostore.Write, conc int) ([]dynamostore.WriteResult, error) {
+	if a.fn != nil {
+		a.fn()
+	}
+	return a.ObjectStore.Apply(ctx, job, writes, conc)
+}
+
+// TestCancelWhileAChunkWrites: the cancel comes after chunk 2 claimed
+// its writes and before they are made. The cancel finishes them itself
+// (the chunk's stored decisions), so the rows are applied once and counted
+// once, and the reports list them as applied; the chunk's own writes
+// then change nothing and its commit is refused.
+func TestCancelWhileAChunkWrites(t *testing.T) {
+	h := newHarness(t, 4)
+	ctx := context.Background()
+	f := h.flow
+	sr, err := f.Start(ctx, h.upload("acme", "work-type", "codes.csv", []byte("Name,Description,Type\n"+codes(12, 0, "IDLE_CODE")), nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	j := sr.Job
+	if ls, err := f.AcquireLock(ctx, j, importflow.LockState{}); err != nil || !ls.Acquired {
+		t.Fatal(ls, err)
+	}
+	plan, err := f.Prepare(ctx, j)
+	if err != nil || len(plan.Chunks) != 3 {
+		t.Fatalf("plan %+v %v", plan, err)
+	}
+	if _, err := f.ProcessChunk(ctx, j, plan.Chunks[0]); err != nil {
+		t.Fatal(err)
+	}
+	orig := f.Objects
+	var cancelled jobs.Job
+	var cancelErr error
+	once := false
+	f.Objects = func(tn string) importflow.ObjectStore {
+		return applyHook{ObjectStore: orig(tn), fn: func() {
+			if !once {
+				once = true
+				f.Objects = orig // the cancel's own writes go straight through
+				cancelled, cancelErr = h.cancel(j)
+			}
+		}}
+	}
+	_, err = f.ProcessChunk(ctx, j, plan.Chunks[1])
+	f.Objects = orig
+	if cancelErr != nil {
+		t.Fatal(cancelErr)
+	}
+	if bulkerr.KindOf(err) != bulkerr.Conflict {
+		t.Fatalf("the chunk's commit after the cancel: %v, want Conflict", err)
+	}
+	errs := h.checkCancelled(t, cancelled, jobs.Counts{Total: 12, Processed: 12, Created: 8, Failed: 4})
+	if notProcessed(errs) != 4 {
+		t.Errorf("error CSV: %v", errs)
+	}
+	if n := h.objectCount(t, "acme", 12); n != 8 {
+		t.Fatalf("%d objects, want 8", n)
+	}
+	objs, err := h.db.Objects("acme").GetObjects(ctx, "work-type", []string{"code 05"})
+	if err != nil || objs["code 05"].Version != 1 {
+		t.Fatalf("a row of the chunk writing at the cancel was written %d times (%v)", objs["code 05"].Version, err)
+	}
+	// A chunk that has not claimed yet writes nothing.
+	if _, err := f.ProcessChunk(ctx, j, plan.Chunks[2]); bulkerr.KindOf(err) != bulkerr.Conflict {
+		t.Fatalf("a chunk after the cancel: %v", err)
+	}
+	if n := h.objectCount(t, "acme", 12); n != 8 {
+		t.Fatalf("%d objects after a late chunk, want 8", n)
+	}
 }

@@ -58,32 +58,19 @@ func (f *Flow) ProcessChunk(ctx context.Context, j JobRef, c ChunkRef) (ChunkRes
 	if err != nil {
 		return ChunkResult{}, err
 	}
-	counts := jobs.Counts{Processed: len(dec.Rows)}
-	var writes []dynamostore.Write
-	for _, r := range dec.Rows {
-		switch r.Action {
-		case csvimport.ActionCreated:
-			counts.Created++
-		case csvimport.ActionUpdated:
-			counts.Updated++
-		case csvimport.ActionUnchanged:
-			counts.Unchanged++
-		default:
-			counts.Failed++
-		}
-		if r.Write != nil {
-			writes = append(writes, *r.Write)
-		}
-	}
-	// Deciding may have taken a while: renew the lease, and write nothing
-	// for a job whose cancel was asked for meanwhile.
+	counts, writes := dec.tally()
+	// Deciding may have taken a while: renew the lease. Writes are
+	// claimed first, in one transaction with the check that no cancel
+	// was asked for: a cancel then knows every chunk that may be writing
+	// and finishes its writes itself (FinishCancelled), and no chunk
+	// starts writing after a cancel.
 	if err := lease.renew(ctx); err != nil {
 		return ChunkResult{}, err
 	}
-	if err := f.stopIfCancelled(ctx, j); err != nil {
-		return ChunkResult{}, err
-	}
 	if !j.DryRun && len(writes) > 0 {
+		if err := f.Progress.ClaimChunkWrites(ctx, j.Tenant, j.JobID, c.Index); err != nil {
+			return ChunkResult{}, err
+		}
 		res, err := f.Objects(j.Tenant).Apply(ctx, j.JobID, writes, f.Config.WriteParallelism)
 		if err != nil {
 			return ChunkResult{}, err
@@ -109,6 +96,28 @@ func (f *Flow) ProcessChunk(ctx context.Context, j JobRef, c ChunkRef) (ChunkRes
 	log.InfoContext(ctx, "chunk committed", "rows", counts.Processed, "created", counts.Created,
 		"updated", counts.Updated, "unchanged", counts.Unchanged, "failed", counts.Failed)
 	return ChunkResult{Index: c.Index, Counts: counts}, nil
+}
+
+// tally counts the chunk's rows by action and lists its object writes.
+func (dec chunkDecisions) tally() (jobs.Counts, []dynamostore.Write) {
+	counts := jobs.Counts{Processed: len(dec.Rows)}
+	var writes []dynamostore.Write
+	for _, r := range dec.Rows {
+		switch r.Action {
+		case csvimport.ActionCreated:
+			counts.Created++
+		case csvimport.ActionUpdated:
+			counts.Updated++
+		case csvimport.ActionUnchanged:
+			counts.Unchanged++
+		default:
+			counts.Failed++
+		}
+		if r.Write != nil {
+			writes = append(writes, *r.Write)
+		}
+	}
+	return counts, writes
 }
 
 // decisions returns the chunk's stored decisions, or decides now and stores

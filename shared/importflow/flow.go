@@ -88,6 +88,10 @@ type progressStore interface {
 	FailedChunks(ctx context.Context, tenant, job string) (map[int]string, error)
 	// CountedChunks lists committed chunks (reason "") and failed ones.
 	CountedChunks(ctx context.Context, tenant, job string) (map[int]string, error)
+	// ClaimChunkWrites fences a chunk's object writes against a cancel;
+	// ClaimedChunks lists the chunks that claimed.
+	ClaimChunkWrites(ctx context.Context, tenant, job string, index int) error
+	ClaimedChunks(ctx context.Context, tenant, job string) (map[int]bool, error)
 }
 
 // grantStore holds the uploads the API issued (dynamostore.UploadGrant).
