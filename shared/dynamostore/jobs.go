@@ -381,8 +381,8 @@ func (st *Store) FinishCancelled(ctx context.Context, tenant, id string, c jobs.
 	}
 	done, err := st.finalWrite(ctx, tenant, id, ddbtypes.Update{
 		TableName: &st.tables.Jobs, Key: key(tenant, id),
-		UpdateExpression:          aws.String(set),
-		ConditionExpression:       aws.String("attribute_exists(cancelledBy) AND (#st = :new OR #st = :ip)"),
+		UpdateExpression:    aws.String(set),
+		ConditionExpression: aws.String("attribute_exists(cancelledBy) AND (#st = :new OR #st = :ip)"),
 		ExpressionAttributeNames: map[string]string{"#st": "status", "#total": "total", "#p": "processed", "#f": "failed",
 			"#c": "created", "#u": "updated", "#un": "unchanged"},
 		ExpressionAttributeValues: vals,
