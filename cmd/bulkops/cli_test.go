@@ -504,3 +504,39 @@ func TestUploadProgressAndTimeout(t *testing.T) {
 		t.Errorf("upload timeouts: 10 KB %s, 500 MB %s", small, big)
 	}
 }
+
+// TestCancel: `cancel ID` posts the cancel and prints the job as it ended
+// (exit 0); a job that has ended is the API's 409 (exit 1); -o json prints
+// the API's document.
+func TestCancel(t *testing.T) {
+	f := newFake(t)
+	env := map[string]string{"BULKOPS_API_URL": f.srv.URL, "BULKOPS_TOKEN": "tok"}
+	const id = "01JOBJOBJOBJOBJOBJOBJOBJOB"
+	f.on("POST /v1/jobs/"+id+"/cancel", 200, jobDoc("Cancelled", `,"cancelledBy":"boss@acme.example"`))
+	r := runCLI(t, context.Background(), env, false, "cancel", id)
+	if r.code != exitOK || !strings.Contains(r.out, "Cancelled (cancelled by boss@acme.example)") {
+		t.Fatalf("cancel: exit %d %v\n%s", r.code, r.err, r.out)
+	}
+	var req *http.Request
+	for _, q := range f.requests() {
+		if q.Method == "POST" {
+			req = q
+		}
+	}
+	if req == nil || req.URL.Path != "/v1/jobs/"+id+"/cancel" || req.Header.Get("Idempotency-Key") == "" {
+		t.Fatalf("request: %+v", req)
+	}
+	r = runCLI(t, context.Background(), env, false, "cancel", id, "-o", "json")
+	var doc map[string]any
+	if r.code != exitOK || json.Unmarshal([]byte(r.out), &doc) != nil || doc["status"] != "Cancelled" {
+		t.Fatalf("cancel -o json: exit %d\n%s", r.code, r.out)
+	}
+	f.on("POST /v1/jobs/"+id+"/cancel", 409, `{"status":409,"code":"CONFLICT","detail":"job 01JOB has already ended (Completed); only a job that is New or In Progress can be cancelled","instance":"urn:x"}`)
+	r = runCLI(t, context.Background(), env, false, "cancel", id)
+	if r.code != exitGeneric || !strings.Contains(r.err.Error()+describe(r.err), "already ended") {
+		t.Fatalf("cancel of a finished job: exit %d %v", r.code, r.err)
+	}
+	if r := runCLI(t, context.Background(), env, false, "cancel"); r.code != exitUsage {
+		t.Fatalf("cancel without ID: exit %d", r.code)
+	}
+}

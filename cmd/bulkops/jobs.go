@@ -178,6 +178,42 @@ waiting. --errors-out and --results-out save its reports.`,
 	return cmd
 }
 
+func (a *app) cancelCommand() *cobra.Command {
+	var reports reportFlags
+	cmd := &cobra.Command{
+		Use:   "cancel ID",
+		Short: "Cancel a running import or export",
+		Long: `Cancel a job that is New or In Progress. The import's workflow (or the
+export) stops, and the job ends Cancelled at once: the rows applied before the
+cancel stay applied and are in its results CSV, the rows not processed are in
+its error CSV as "not processed: cancelled by <you>". The tenant is free for
+the next bulk operation right away. The cancelled job is printed (-o json: the
+API's document); --errors-out and --results-out save its reports.
+
+Exit code 0 when the job was cancelled; 1 when it had already ended (409) or
+does not exist. (bulkops job ID --exit-status of a cancelled job exits 5.)`,
+		Example: `  bulkops cancel 01JX...
+  bulkops cancel 01JX... --errors-out not-processed.csv -o json`,
+		Args: args(1, "one job ID"),
+		RunE: a.act(func(cmd *cobra.Command, args []string) error {
+			c, err := a.apiClient(cmd)
+			if err != nil {
+				return err
+			}
+			j, err := c.CancelJob(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			if err := a.printDoc(j.Raw, func(w io.Writer) { a.printJob(w, j) }); err != nil {
+				return err
+			}
+			return a.saveReports(cmd.Context(), c, j, reports, false)
+		}),
+	}
+	reports.add(cmd, "save the error CSV (rows rejected or not processed) to this file")
+	return cmd
+}
+
 // waitJob follows a job to its end, prints it, saves its reports and ends
 // with its outcome.
 func (a *app) waitJob(ctx context.Context, c *apiclient.Client, id string, timeout time.Duration, reports reportFlags, showErrors bool) error {

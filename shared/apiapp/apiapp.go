@@ -6,9 +6,15 @@ package apiapp
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
 	"github.com/ccbulk/bulkops/shared/applog"
 	"github.com/ccbulk/bulkops/shared/authn"
@@ -18,6 +24,9 @@ import (
 	"github.com/ccbulk/bulkops/shared/httpapi"
 	"github.com/ccbulk/bulkops/shared/ident"
 	"github.com/ccbulk/bulkops/shared/importapp"
+	"github.com/ccbulk/bulkops/shared/importflow"
+	"github.com/ccbulk/bulkops/shared/jobcancel"
+	"github.com/ccbulk/bulkops/shared/jobevents"
 	"github.com/ccbulk/bulkops/shared/s3store"
 )
 
@@ -28,20 +37,58 @@ func New(ctx context.Context, getenv func(string) string, logOut io.Writer, auth
 	if err != nil {
 		return nil, err
 	}
-	api := Assemble(res.DB, res.Files, auth, applog.New(logOut))
+	api, canceller := assemble(res.DB, res.Files, auth, applog.New(logOut))
 	if fn := getenv("BULKOPS_EXPORT_FUNCTION"); fn != "" {
 		api.Exports = exportapp.LambdaStarter{Client: awsenv.Lambda(res.AWS), Function: fn}
 	}
+	events := jobevents.New(awsenv.EventBridge(res.AWS), getenv("BULKOPS_EVENT_BUS"))
+	canceller.Executions = Executions{Client: awsenv.SFN(res.AWS)}
+	canceller.Events = events
+	canceller.Imports.(*importflow.Flow).Events = events
 	return api, nil
 }
 
 // Assemble builds the API from its parts; tests use it with their own
-// tables and bucket.
+// tables and bucket. Its cancels stop no Step Functions execution and
+// publish no events (New adds both).
 func Assemble(db *dynamostore.Store, files *s3store.Store, auth authn.Authenticator, log *slog.Logger) *httpapi.API {
+	api, _ := assemble(db, files, auth, log)
+	return api
+}
+
+func assemble(db *dynamostore.Store, files *s3store.Store, auth authn.Authenticator, log *slog.Logger) (*httpapi.API, *jobcancel.Canceller) {
 	ids := ident.NewGenerator(nil)
+	cfg, _ := importflow.ConfigFromEnv(func(string) string { return "" }) // the defaults: a cancel's reports need no tunables
+	canceller := &jobcancel.Canceller{Jobs: db, Imports: importapp.Assemble(cfg, db, files, log), Now: time.Now, Log: log}
 	return &httpapi.API{
 		Auth: auth, Jobs: db, Locks: db, Settings: db, Files: files, Uploads: db, ExportStore: db, Schedules: db, Idempotency: db,
-		NewID: func() (string, error) { return ids.New(time.Now()) },
-		Now:   time.Now, Log: log,
+		Cancels: canceller,
+		NewID:   func() (string, error) { return ids.New(time.Now()) },
+		Now:     time.Now, Log: log,
+	}, canceller
+}
+
+// stopper is the part of the Step Functions client Executions uses.
+type stopper interface {
+	StopExecution(ctx context.Context, in *sfn.StopExecutionInput, opts ...func(*sfn.Options)) (*sfn.StopExecutionOutput, error)
+}
+
+// Executions stops import executions for a cancel (states:StopExecution,
+// granted on the import state machine's executions only).
+type Executions struct{ Client stopper }
+
+// StopExecution stops the execution; one that has already ended (or is
+// gone) is no error.
+func (e Executions) StopExecution(ctx context.Context, executionArn, cause string) error {
+	_, err := e.Client.StopExecution(ctx, &sfn.StopExecutionInput{
+		ExecutionArn: aws.String(executionArn), Error: aws.String("Bulk.Conflict"), Cause: aws.String(cause),
+	})
+	var gone *sfntypes.ExecutionDoesNotExist
+	if errors.As(err, &gone) {
+		return nil
 	}
+	if err != nil {
+		return fmt.Errorf("stopping %s: %w", executionArn, err)
+	}
+	return nil
 }

@@ -102,14 +102,13 @@ type Job struct {
 		Errors  string `json:"errors,omitempty"`
 		Results string `json:"results,omitempty"`
 	} `json:"links,omitempty"`
-	// CancelledBy names who cancelled the job, when the API says so.
-	CancelledBy string `json:"cancelledBy,omitempty"`
 	// Raw is the job document as received.
 	Raw json.RawMessage `json:"-"`
 }
 
 // Cancelled tells whether the job was cancelled: its own status, or a
-// cancellation recorded on it.
+// cancellation recorded on it (cancelledBy, set as soon as it is asked
+// for).
 func (j Job) Cancelled() bool {
 	return strings.EqualFold(string(j.Status), "Cancelled") || strings.EqualFold(string(j.Status), "Canceled") || j.CancelledBy != ""
 }
@@ -285,6 +284,13 @@ func (c *Client) job(ctx context.Context, method, path string, body any) (Job, e
 // Job returns one job.
 func (c *Client) Job(ctx context.Context, id string) (Job, error) {
 	return c.job(ctx, "GET", "/v1/jobs/"+url.PathEscape(id), nil)
+}
+
+// CancelJob cancels a job that is New or In Progress (POST
+// /v1/jobs/{id}/cancel) and returns it as it ended (Cancelled). A job that
+// has ended is a 409 Problem.
+func (c *Client) CancelJob(ctx context.Context, id string) (Job, error) {
+	return c.job(ctx, "POST", "/v1/jobs/"+url.PathEscape(id)+"/cancel", nil)
 }
 
 // JobPage is one page of jobs.

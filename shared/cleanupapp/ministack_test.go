@@ -50,6 +50,8 @@ type miniStack struct {
 	sfn     *sfn.Client
 	lambda  *lambda.Client
 	awsURL  string // the dev server's Lambda/EventBridge/webhook endpoint
+	apiURL  string // the dev server's API Gateway play, with the stage
+	jwtKey  string // the local issuer's keys (tokens for apiURL)
 	logPath string // the dev server's log
 }
 
@@ -61,6 +63,9 @@ type miniOptions struct {
 	MaxHistory int
 	// Env is added to the dev server's environment (the functions see it).
 	Env []string
+	// Params are added to the dev server's -params (template parameters,
+	// "Name=value,...").
+	Params string
 	// EditASL, if set, rewrites statemachines/import.asl.json of a copy of
 	// the template that the dev server provisions from.
 	EditASL func(asl map[string]any)
@@ -245,7 +250,7 @@ func startMini(t *testing.T, o miniOptions) *miniStack {
 		"-api", "127.0.0.1:" + strconv.Itoa(apiPort), "-aws", "127.0.0.1:" + strconv.Itoa(awsPort),
 		"-webhook-arn", "", "-jwt-key", filepath.Join(tmp, "jwt-key.pem"),
 		// As stack.sh: async retries 100 times sooner, short lock waits.
-		"-async-scale", "0.01", "-params", "LockWaitSeconds=2",
+		"-async-scale", "0.01", "-params", strings.Trim("LockWaitSeconds=2,"+o.Params, ","),
 		// No schedule ticks: the event-driven paths alone must end the
 		// jobs (the sweeper is the backstop, tested on its own).
 		"-export-tick", "0", "-sweep-tick", "0",
@@ -262,6 +267,7 @@ func startMini(t *testing.T, o miniOptions) *miniStack {
 
 	m := &miniStack{
 		shared: st, names: names, awsURL: awsURL, logPath: logPath,
+		apiURL: "http://127.0.0.1:" + strconv.Itoa(apiPort) + "/dev", jwtKey: filepath.Join(tmp, "jwt-key.pem"),
 		db: dynamostore.New(st.Clients.DynamoDB, dynamostore.Tables{
 			Objects: ref("ObjectsTable"), Jobs: ref("JobsTable"), Control: ref("ControlTable")}, time.Now),
 		sfn:    sfn.NewFromConfig(st.Config, func(o *sfn.Options) { o.BaseEndpoint = aws.String(sfnURL) }),
@@ -283,8 +289,14 @@ func (m *miniStack) ref(id string) string {
 // the import state machine. It returns the time of the announcement.
 func (m *miniStack) Upload(t *testing.T, key string, body []byte) time.Time {
 	t.Helper()
+	return m.UploadMeta(t, key, body, nil)
+}
+
+// UploadMeta is Upload with the object's user metadata (x-amz-meta-*).
+func (m *miniStack) UploadMeta(t *testing.T, key string, body []byte, meta map[string]string) time.Time {
+	t.Helper()
 	bucket := m.ref("DataBucket")
-	out, err := m.shared.Clients.S3.PutObject(context.Background(), &s3.PutObjectInput{Bucket: &bucket, Key: &key, Body: bytes.NewReader(body)})
+	out, err := m.shared.Clients.S3.PutObject(context.Background(), &s3.PutObjectInput{Bucket: &bucket, Key: &key, Body: bytes.NewReader(body), Metadata: meta})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -154,9 +154,9 @@ func (st *Store) ChunkDone(ctx context.Context, tenant, job string, index int) (
 
 // CommitChunk records chunk index of job as done and adds its counts to the
 // job, in one transaction, exactly once: committing the same chunk again
-// changes nothing and returns nil. The job must be In Progress: a chunk
-// that ends after its job was failed or finished adds nothing and gets a
-// Conflict.
+// changes nothing and returns nil. The job must be In Progress and not
+// being cancelled: a chunk that ends after its job was failed, finished or
+// cancelled adds nothing and gets a Conflict.
 func (st *Store) CommitChunk(ctx context.Context, tenant, job string, index int, c jobs.Counts) error {
 	ck := chunkKey(tenant, job, index)
 	ck["expiresAt"] = n(st.now().Add(jobs.Retention).Unix())
@@ -179,31 +179,127 @@ func (st *Store) FailChunk(ctx context.Context, tenant, job string, index, rows 
 // FailedChunks returns the chunks of job recorded by FailChunk, with their
 // reasons.
 func (st *Store) FailedChunks(ctx context.Context, tenant, job string) (map[int]string, error) {
+	return st.chunkMarkers(ctx, tenant, job, true)
+}
+
+// CountedChunks returns every chunk of job that was counted: committed
+// (reason "") or recorded as failed by FailChunk (its reason). Once a
+// cancel was asked for (RequestCancel) no chunk is counted any more, so
+// the list and the job's counters no longer change.
+func (st *Store) CountedChunks(ctx context.Context, tenant, job string) (map[int]string, error) {
+	return st.chunkMarkers(ctx, tenant, job, false)
+}
+
+// chunkMarkers reads the chunk markers of job: only those of failed
+// chunks when onlyFailed.
+func (st *Store) chunkMarkers(ctx context.Context, tenant, job string, onlyFailed bool) (map[int]string, error) {
 	out := map[int]string{}
-	p := dynamodb.NewQueryPaginator(st.db, &dynamodb.QueryInput{
+	in := &dynamodb.QueryInput{
 		TableName:                 &st.tables.Control,
 		KeyConditionExpression:    aws.String("pk = :pk AND begins_with(sk, :chunk)"),
-		FilterExpression:          aws.String("attribute_exists(failedReason)"),
 		ProjectionExpression:      aws.String("sk, failedReason"),
 		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":pk": s("JOB#" + tenant + "#" + job), ":chunk": s("CHUNK#")},
 		ConsistentRead:            consistent,
-	})
+	}
+	if onlyFailed {
+		in.FilterExpression = aws.String("attribute_exists(failedReason)")
+	}
+	p := dynamodb.NewQueryPaginator(st.db, in)
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
-			return nil, classify(err, "listing the failed chunks of job %s", job)
+			return nil, classify(err, "listing the chunks of job %s", job)
 		}
 		for _, it := range page.Items {
 			sk, _ := it["sk"].(*ddbtypes.AttributeValueMemberS)
+			if sk == nil {
+				continue
+			}
 			r, _ := it["failedReason"].(*ddbtypes.AttributeValueMemberS)
-			if sk == nil || r == nil {
+			if onlyFailed && r == nil {
 				continue
 			}
 			i, err := strconv.Atoi(sk.Value[len("CHUNK#"):])
 			if err != nil {
 				return nil, bulkerr.Wrap(bulkerr.Internal, err, "chunk marker %q of job %s", sk.Value, job)
 			}
-			out[i] = r.Value
+			out[i] = ""
+			if r != nil {
+				out[i] = r.Value
+			}
+		}
+	}
+	return out, nil
+}
+
+func applyKey(tenant, job string, index int) map[string]ddbtypes.AttributeValue {
+	return key("JOB#"+tenant+"#"+job, fmt.Sprintf("APPLY#%06d", index))
+}
+
+// ClaimChunkWrites records that chunk index of job is about to write its
+// objects, in one transaction with the check that the job is In Progress
+// and not being cancelled: a cancel (RequestCancel) and a claim are
+// ordered, so a cancel knows every chunk that may be writing
+// (ClaimedChunks) and no chunk starts writing after it. Claiming again (a
+// retried chunk) is allowed while the job may still be written; once a
+// cancel was asked for it is a Conflict.
+func (st *Store) ClaimChunkWrites(ctx context.Context, tenant, job string, index int) error {
+	item := applyKey(tenant, job, index)
+	item["expiresAt"] = n(st.now().Add(jobs.Retention).Unix())
+	_, err := st.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
+		TransactItems: []ddbtypes.TransactWriteItem{
+			{ConditionCheck: &ddbtypes.ConditionCheck{
+				TableName:                &st.tables.Jobs,
+				Key:                      key(tenant, job),
+				ConditionExpression:      aws.String("attribute_exists(pk) AND #st = :ip AND " + notCancelled),
+				ExpressionAttributeNames: map[string]string{"#st": "status"},
+				ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{
+					":ip": s(string(jobs.StatusInProgress)),
+				},
+			}},
+			{Put: &ddbtypes.Put{TableName: &st.tables.Control, Item: item}},
+		},
+	})
+	var tce *ddbtypes.TransactionCanceledException
+	if errors.As(err, &tce) {
+		reasons := tce.CancellationReasons
+		if len(reasons) > 0 && aws.ToString(reasons[0].Code) == "ConditionalCheckFailed" {
+			if err := st.transitionError(ctx, tenant, job, jobs.StatusInProgress); err != nil {
+				return bulkerr.Wrap(bulkerr.Conflict, err, "chunk %d of job %s may not write: %s", index, job, bulkerr.Message(err))
+			}
+			return bulkerr.New(bulkerr.Conflict, "chunk %d of job %s may not write: the job is no longer in progress", index, job)
+		}
+		return bulkerr.Wrap(bulkerr.Transient, err, "claiming the writes of chunk %d of job %s", index, job)
+	}
+	return classify(err, "claiming the writes of chunk %d of job %s", index, job)
+}
+
+// ClaimedChunks lists the chunks of job that claimed their writes
+// (ClaimChunkWrites).
+func (st *Store) ClaimedChunks(ctx context.Context, tenant, job string) (map[int]bool, error) {
+	out := map[int]bool{}
+	p := dynamodb.NewQueryPaginator(st.db, &dynamodb.QueryInput{
+		TableName:                 &st.tables.Control,
+		KeyConditionExpression:    aws.String("pk = :pk AND begins_with(sk, :apply)"),
+		ProjectionExpression:      aws.String("sk"),
+		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":pk": s("JOB#" + tenant + "#" + job), ":apply": s("APPLY#")},
+		ConsistentRead:            consistent,
+	})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, classify(err, "listing the claimed chunks of job %s", job)
+		}
+		for _, it := range page.Items {
+			sk, _ := it["sk"].(*ddbtypes.AttributeValueMemberS)
+			if sk == nil {
+				continue
+			}
+			i, err := strconv.Atoi(sk.Value[len("APPLY#"):])
+			if err != nil {
+				return nil, bulkerr.Wrap(bulkerr.Internal, err, "chunk claim %q of job %s", sk.Value, job)
+			}
+			out[i] = true
 		}
 	}
 	return out, nil
@@ -223,7 +319,7 @@ func (st *Store) countChunk(ctx context.Context, tenant, job string, index int, 
 				TableName:           &st.tables.Jobs,
 				Key:                 key(tenant, job),
 				UpdateExpression:    aws.String("ADD #p :p, #c :c, #u :u, #un :un, #f :f"),
-				ConditionExpression: aws.String("attribute_exists(pk) AND #st = :ip"),
+				ConditionExpression: aws.String("attribute_exists(pk) AND #st = :ip AND " + notCancelled),
 				// Several counter names are DynamoDB reserved words.
 				ExpressionAttributeNames: map[string]string{
 					"#p": "processed", "#c": "created", "#u": "updated", "#un": "unchanged", "#f": "failed", "#st": "status",

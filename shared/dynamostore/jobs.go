@@ -42,6 +42,9 @@ type jobItem struct {
 	ResultsKey  string     `dynamodbav:"resultsKey,omitempty"`
 	Message     string     `dynamodbav:"message,omitempty"`
 	Files       int        `dynamodbav:"files,omitempty"`
+	CancelledBy string     `dynamodbav:"cancelledBy,omitempty"`
+	CancelAt    *time.Time `dynamodbav:"cancelRequestedAt,omitempty"`
+	Execution   string     `dynamodbav:"executionArn,omitempty"`
 	ExpiresAt   int64      `dynamodbav:"expiresAt"`
 }
 
@@ -53,6 +56,7 @@ func toJobItem(j jobs.Job) jobItem {
 		Total: j.Counts.Total, Processed: j.Counts.Processed, Created: j.Counts.Created,
 		Updated: j.Counts.Updated, Unchanged: j.Counts.Unchanged, Failed: j.Counts.Failed,
 		Chunks: j.Chunks, ErrorKey: j.ErrorKey, ResultsKey: j.ResultsKey, Message: j.Message, Files: j.Files,
+		CancelledBy: j.CancelledBy, CancelAt: j.CancelRequestedAt, Execution: j.ExecutionArn,
 		ExpiresAt: j.SubmittedAt.Add(jobs.Retention).Unix(),
 	}
 }
@@ -65,6 +69,7 @@ func (it jobItem) job() jobs.Job {
 		Counts: jobs.Counts{Total: it.Total, Processed: it.Processed, Created: it.Created,
 			Updated: it.Updated, Unchanged: it.Unchanged, Failed: it.Failed},
 		Chunks: it.Chunks, ErrorKey: it.ErrorKey, ResultsKey: it.ResultsKey, Message: it.Message, Files: it.Files,
+		CancelledBy: it.CancelledBy, CancelRequestedAt: it.CancelAt, ExecutionArn: it.Execution,
 	}
 }
 
@@ -130,13 +135,13 @@ func (st *Store) ListJobs(ctx context.Context, tenant string, limit int32) ([]jo
 
 // MarkInProgress moves a New job to In Progress with its row total and chunk
 // count. Repeating it on a job already In Progress (a retried step) is a
-// no-op.
+// no-op. A job whose cancel was asked for gets a Conflict.
 func (st *Store) MarkInProgress(ctx context.Context, tenant, id string, total, chunks int, at time.Time) error {
 	_, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                &st.tables.Jobs,
 		Key:                      key(tenant, id),
 		UpdateExpression:         aws.String("SET #st = :ip, #total = :total, chunks = :chunks, startedAt = if_not_exists(startedAt, :at)"),
-		ConditionExpression:      aws.String("attribute_exists(pk) AND (#st = :new OR #st = :ip)"),
+		ConditionExpression:      aws.String("attribute_exists(pk) AND (#st = :new OR #st = :ip) AND " + notCancelled),
 		ExpressionAttributeNames: map[string]string{"#st": "status", "#total": "total"},
 		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{
 			":ip": s(string(jobs.StatusInProgress)), ":new": s(string(jobs.StatusNew)),
@@ -165,14 +170,14 @@ func (st *Store) SetTotal(ctx context.Context, tenant, id string, total int) err
 }
 
 // setInProgress applies update (which may name #total) to a job that is In
-// Progress; any other status is a Conflict.
+// Progress and not being cancelled; anything else is a Conflict.
 func (st *Store) setInProgress(ctx context.Context, tenant, id, update string, vals map[string]ddbtypes.AttributeValue, doing string) error {
 	vals[":ip"] = s(string(jobs.StatusInProgress))
 	_, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 &st.tables.Jobs,
 		Key:                       key(tenant, id),
 		UpdateExpression:          aws.String(update),
-		ConditionExpression:       aws.String("attribute_exists(pk) AND #st = :ip"),
+		ConditionExpression:       aws.String("attribute_exists(pk) AND #st = :ip AND " + notCancelled),
 		ExpressionAttributeNames:  map[string]string{"#st": "status", "#total": "total"},
 		ExpressionAttributeValues: vals,
 	})
@@ -221,7 +226,7 @@ func (st *Store) FinishReport(ctx context.Context, tenant, id string, status job
 	done, err := st.finalWrite(ctx, tenant, id, ddbtypes.Update{
 		TableName: &st.tables.Jobs, Key: key(tenant, id),
 		UpdateExpression:          aws.String(set),
-		ConditionExpression:       aws.String("#st = :ip OR #st = :final"),
+		ConditionExpression:       aws.String("(#st = :ip AND " + notCancelled + ") OR #st = :final"),
 		ExpressionAttributeNames:  names,
 		ExpressionAttributeValues: vals,
 	})
@@ -235,12 +240,14 @@ func (st *Store) FinishReport(ctx context.Context, tenant, id string, status job
 }
 
 // Fail marks a job Failed with a reason the tenant can act on. A job already
-// final keeps its status (the first final status wins) and Fail returns nil.
+// final keeps its status (the first final status wins) and Fail returns nil;
+// so does a job whose cancel was asked for: the cancel ends it, as
+// Cancelled (FinishCancelled).
 func (st *Store) Fail(ctx context.Context, tenant, id, reason string, at time.Time) error {
 	done, err := st.finalWrite(ctx, tenant, id, ddbtypes.Update{
 		TableName: &st.tables.Jobs, Key: key(tenant, id),
 		UpdateExpression:         aws.String("SET #st = :failed, message = :msg, endedAt = :at"),
-		ConditionExpression:      aws.String("attribute_exists(pk) AND (#st = :new OR #st = :ip)"),
+		ConditionExpression:      aws.String("attribute_exists(pk) AND (#st = :new OR #st = :ip) AND " + notCancelled),
 		ExpressionAttributeNames: map[string]string{"#st": "status"},
 		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{
 			":failed": s(string(jobs.StatusFailed)), ":msg": s(truncate(reason, 2000)),
@@ -304,7 +311,95 @@ func (st *Store) transitionError(ctx context.Context, tenant, id string, to jobs
 	if err != nil {
 		return err
 	}
+	if j.CancelRequested() {
+		return bulkerr.New(bulkerr.Conflict, "job %s is being cancelled (by %s) and cannot become %s", id, j.CancelledBy, to)
+	}
 	return jobs.ErrNotMovable(id, j.Status, to)
+}
+
+// notCancelled is the condition that no cancel was asked for the job:
+// once it was, nothing but the cancel moves the job or adds to its counts.
+const notCancelled = "attribute_not_exists(cancelledBy)"
+
+// RequestCancel records that user asked to cancel job id of tenant, if the
+// job is New or In Progress, and returns the job as it is now. From then
+// on no chunk commit, MarkInProgress, Finish or Fail changes it
+// (notCancelled); FinishCancelled ends it. Asking again while the cancel is
+// being carried out is allowed (a retried request finishes it; the first
+// user stays recorded). A job that has ended gets a Conflict naming its
+// status; one that does not exist, NotFound.
+func (st *Store) RequestCancel(ctx context.Context, tenant, id, user string, at time.Time) (jobs.Job, error) {
+	out, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                &st.tables.Jobs,
+		Key:                      key(tenant, id),
+		UpdateExpression:         aws.String("SET cancelledBy = if_not_exists(cancelledBy, :u), cancelRequestedAt = if_not_exists(cancelRequestedAt, :at)"),
+		ConditionExpression:      aws.String("attribute_exists(pk) AND (#st = :new OR #st = :ip)"),
+		ExpressionAttributeNames: map[string]string{"#st": "status"},
+		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{
+			":u": s(user), ":at": s(at.UTC().Format(time.RFC3339Nano)),
+			":new": s(string(jobs.StatusNew)), ":ip": s(string(jobs.StatusInProgress)),
+		},
+		ReturnValues: ddbtypes.ReturnValueAllNew,
+	})
+	if isConditionFailed(err) {
+		j, gerr := st.GetJob(ctx, tenant, id)
+		if gerr != nil {
+			return jobs.Job{}, gerr
+		}
+		return jobs.Job{}, bulkerr.New(bulkerr.Conflict, "job %s has already ended (%s); only a job that is New or In Progress can be cancelled", id, j.Status)
+	}
+	if err != nil {
+		return jobs.Job{}, classify(err, "cancelling job %s", id)
+	}
+	var it jobItem
+	if err := attributevalue.UnmarshalMap(out.Attributes, &it); err != nil {
+		return jobs.Job{}, bulkerr.Wrap(bulkerr.Internal, err, "decoding job %s", id)
+	}
+	return it.job(), nil
+}
+
+// FinishCancelled ends job id, whose cancel was asked for (RequestCancel),
+// as Cancelled with counts c, its reports
+// (either key may be empty) and message, and releases the tenant lock in
+// the same transaction when the job holds it. Repeating it on a Cancelled
+// job is a no-op; any other job gets a Conflict.
+func (st *Store) FinishCancelled(ctx context.Context, tenant, id string, c jobs.Counts, errorKey, resultsKey, message string, at time.Time) error {
+	vals := map[string]ddbtypes.AttributeValue{
+		":cancelled": s(string(jobs.StatusCancelled)), ":new": s(string(jobs.StatusNew)), ":ip": s(string(jobs.StatusInProgress)),
+		":t": n(int64(c.Total)), ":p": n(int64(c.Processed)), ":f": n(int64(c.Failed)),
+		":c": n(int64(c.Created)), ":u": n(int64(c.Updated)), ":un": n(int64(c.Unchanged)),
+		":at": s(at.UTC().Format(time.RFC3339Nano)), ":msg": s(truncate(message, 2000)),
+	}
+	set := "SET #st = :cancelled, #total = :t, #p = :p, #f = :f, #c = :c, #u = :u, #un = :un, endedAt = :at, message = :msg"
+	if errorKey != "" {
+		set += ", errorKey = :ek"
+		vals[":ek"] = s(errorKey)
+	}
+	if resultsKey != "" {
+		set += ", resultsKey = :rk"
+		vals[":rk"] = s(resultsKey)
+	}
+	done, err := st.finalWrite(ctx, tenant, id, ddbtypes.Update{
+		TableName: &st.tables.Jobs, Key: key(tenant, id),
+		UpdateExpression:    aws.String(set),
+		ConditionExpression: aws.String("attribute_exists(cancelledBy) AND (#st = :new OR #st = :ip)"),
+		ExpressionAttributeNames: map[string]string{"#st": "status", "#total": "total", "#p": "processed", "#f": "failed",
+			"#c": "created", "#u": "updated", "#un": "unchanged"},
+		ExpressionAttributeValues: vals,
+	})
+	if err != nil {
+		return classify(err, "ending cancelled job %s", id)
+	}
+	if !done {
+		j, err := st.GetJob(ctx, tenant, id)
+		if err != nil {
+			return err
+		}
+		if j.Status != jobs.StatusCancelled {
+			return bulkerr.New(bulkerr.Conflict, "job %s is %s and cannot become %s", id, j.Status, jobs.StatusCancelled)
+		}
+	}
+	return nil
 }
 
 func truncate(s string, max int) string {

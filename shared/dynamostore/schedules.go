@@ -627,6 +627,24 @@ func (st *Store) FinishRun(ctx context.Context, tenant, id, job string, ok bool,
 	return Schedule{}, bulkerr.New(bulkerr.Transient, "finishing the run %s of schedule %s: the schedule kept changing; retry", job, id)
 }
 
+// EndCancelledRun ends the run job of schedule id, whose export an
+// administrator cancelled: the run is no longer in progress, and neither a
+// failure is counted nor the high-water mark moved (the next incremental
+// run exports the cancelled run's objects again). A run that is not the
+// schedule's running one is left alone.
+func (st *Store) EndCancelledRun(ctx context.Context, tenant, id, job string) error {
+	_, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: &st.tables.Control, Key: scheduleKey(tenant, id),
+		UpdateExpression:          aws.String("REMOVE runningJob, runningShard, runningSince"),
+		ConditionExpression:       aws.String("runningJob = :job"),
+		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":job": s2(job)},
+	})
+	if isConditionFailed(err) {
+		return nil
+	}
+	return classify(err, "ending the cancelled run %s of schedule %s", job, id)
+}
+
 func failuresCondition(f int, values map[string]ddbtypes.AttributeValue) string {
 	if f == 0 {
 		return "(attribute_not_exists(failures) OR failures = :f)"

@@ -65,6 +65,7 @@ type jobStore interface {
 	SetExportResult(ctx context.Context, tenant, id string, total, files int) error
 	Finish(ctx context.Context, tenant, id string, status jobs.Status, errorKey, resultsKey string, at time.Time) error
 	Fail(ctx context.Context, tenant, id, reason string, at time.Time) error
+	FinishCancelled(ctx context.Context, tenant, id string, c jobs.Counts, errorKey, resultsKey, message string, at time.Time) error
 }
 
 // countStore records the exported rows exactly once.
@@ -117,7 +118,10 @@ func ExportKey(tenant, job, name string) string { return "exports/" + tenant + "
 
 // Handle is the export function's entry point: it runs the export and, if
 // it fails, fails the job with the reason; either way it releases the lock.
-// A job already final (a retried invocation) is left as it is.
+// A job already final (a retried invocation) is left as it is. An export
+// whose cancel was asked for (POST /v1/jobs/{id}/cancel) stops at the next
+// page of objects it reads (or before it writes anything more) and ends
+// Cancelled, without a ZIP.
 func (f *Flow) Handle(ctx context.Context, raw json.RawMessage) (jobs.Job, error) {
 	var req Request
 	if err := json.Unmarshal(raw, &req); err != nil || req.Tenant == "" || req.JobID == "" {
@@ -139,16 +143,28 @@ func (f *Flow) Handle(ctx context.Context, raw json.RawMessage) (jobs.Job, error
 		f.finished(ctx, req, j)
 		return j, nil
 	}
-	if j.Status == jobs.StatusNew {
+	if j.Status == jobs.StatusNew && !j.CancelRequested() {
 		f.announce(ctx, req) // every transition has its event, New included
 	}
-	if err := f.run(ctx, req, j); err != nil {
+	err = errCancelled
+	if !j.CancelRequested() {
+		err = f.run(ctx, req, j)
+	}
+	switch {
+	case errors.Is(err, errCancelled):
+		log.InfoContext(ctx, "export cancelled")
+		if err := f.finishCancelled(context.WithoutCancel(ctx), req); err != nil {
+			return jobs.Job{}, err
+		}
+	case err != nil:
 		log.ErrorContext(ctx, "export failed", "err", err.Error())
 		if ferr := f.Jobs.Fail(context.WithoutCancel(ctx), req.Tenant, req.JobID, bulkerr.Message(err), f.Now()); ferr != nil {
 			return jobs.Job{}, ferr
 		}
+		fallthrough
+	default:
+		f.announce(ctx, req)
 	}
-	f.announce(ctx, req)
 	final, err := f.Jobs.GetJob(context.WithoutCancel(ctx), req.Tenant, req.JobID)
 	if err != nil {
 		return jobs.Job{}, err
@@ -181,6 +197,55 @@ func (f *Flow) announce(ctx context.Context, req Request) {
 // errLimit stops reading a type once Limit objects were taken.
 var errLimit = errors.New("limit reached")
 
+// errCancelled stops an export whose cancel was asked for.
+var errCancelled = errors.New("the export was cancelled")
+
+// cancelCheckRows is how many objects an export reads between two looks
+// at its job for a cancel: a page of objects (dynamostore reads 1,000
+// items a page), one consistent read per page.
+const cancelCheckRows = 1000
+
+// finishCancelled ends the export's job Cancelled with the counts it has
+// (the API's cancel does the same; whichever comes first writes it).
+func (f *Flow) finishCancelled(ctx context.Context, req Request) error {
+	j, err := f.Jobs.GetJob(ctx, req.Tenant, req.JobID)
+	if err != nil || j.Status == jobs.StatusCancelled {
+		return err
+	}
+	if !j.CancelRequested() {
+		return bulkerr.New(bulkerr.Internal, "export %s stopped for a cancel it does not have", req.JobID)
+	}
+	err = f.Jobs.FinishCancelled(ctx, req.Tenant, req.JobID, j.Counts, "", "", jobs.ExportCancelledMessage(j.CancelledBy, j.Counts.Processed), f.Now())
+	if err == nil {
+		f.announce(ctx, req)
+	}
+	return err
+}
+
+// extend renews the export's lease on the tenant lock. A cancel releases
+// the lock, so a lost lock is reported as the cancel when there is one.
+func (e *export) extend(ctx context.Context) error {
+	err := e.f.Locks.ExtendLock(ctx, e.req.Tenant, e.req.JobID, e.f.LockLease)
+	if bulkerr.KindOf(err) == bulkerr.Conflict {
+		if cerr := e.checkCancel(ctx); cerr != nil {
+			return cerr
+		}
+	}
+	return err
+}
+
+// checkCancel returns errCancelled when a cancel was asked for the job.
+func (e *export) checkCancel(ctx context.Context) error {
+	j, err := e.f.Jobs.GetJob(ctx, e.req.Tenant, e.req.JobID)
+	if err != nil {
+		return err
+	}
+	if j.CancelledBy != "" || j.Status == jobs.StatusCancelled {
+		return errCancelled
+	}
+	return nil
+}
+
 // export is one running export: the request, its object reader and the
 // lock lease it keeps alive.
 type export struct {
@@ -188,6 +253,7 @@ type export struct {
 	req        Request
 	objs       ObjectLister
 	lastExtend time.Time
+	read       int // objects read, for the cancel checks
 }
 
 // each calls fn with the objects of t the export takes, in read order: in
@@ -196,8 +262,13 @@ type export struct {
 func (e *export) each(ctx context.Context, t *objecttype.Type, p *csvexport.Plan, fn func(catalog.Object) error) error {
 	taken := 0
 	visit := func(o catalog.Object) error {
+		if e.read++; e.read%cancelCheckRows == 0 {
+			if err := e.checkCancel(ctx); err != nil {
+				return err
+			}
+		}
 		if time.Since(e.lastExtend) > e.f.LockLease/3 {
-			if err := e.f.Locks.ExtendLock(ctx, e.req.Tenant, e.req.JobID, e.f.LockLease); err != nil {
+			if err := e.extend(ctx); err != nil {
 				return err
 			}
 			e.lastExtend = time.Now()
@@ -339,11 +410,14 @@ func (f *Flow) run(ctx context.Context, req Request, j jobs.Job) error {
 	// The lock was taken for this job by whoever started it; an invocation
 	// that arrives after its lease ran out (and another operation took the
 	// tenant) must not run beside that operation.
-	if err := f.Locks.ExtendLock(ctx, req.Tenant, req.JobID, f.LockLease); err != nil {
+	if err := e.extend(ctx); err != nil {
 		return err
 	}
 	e.lastExtend = time.Now()
 	if err := f.Jobs.MarkInProgress(ctx, req.Tenant, req.JobID, total, 1, f.Now()); err != nil {
+		if cerr := e.checkCancel(ctx); cerr != nil {
+			return cerr
+		}
 		return err
 	}
 	f.announce(ctx, req)
@@ -367,6 +441,11 @@ func (f *Flow) run(ctx context.Context, req Request, j jobs.Job) error {
 		chunk++
 		err := f.Counts.CommitChunk(ctx, req.Tenant, req.JobID, chunk, jobs.Counts{Processed: pending})
 		pending = 0
+		if bulkerr.KindOf(err) == bulkerr.Conflict {
+			if cerr := e.checkCancel(ctx); cerr != nil {
+				return cerr // the job is no longer In Progress because it was cancelled
+			}
+		}
 		return err
 	}
 	for i, t := range types {
@@ -398,8 +477,12 @@ func (f *Flow) run(ctx context.Context, req Request, j jobs.Job) error {
 		return bulkerr.Wrap(bulkerr.Internal, err, "sizing the export")
 	}
 	key := ExportKey(req.Tenant, req.JobID, j.FileName)
-	// A fresh lease for the upload of a large ZIP.
-	if err := f.Locks.ExtendLock(ctx, req.Tenant, req.JobID, f.LockLease); err != nil {
+	// A fresh lease for the upload of a large ZIP, unless the job was
+	// cancelled meanwhile.
+	if err := e.checkCancel(ctx); err != nil {
+		return err
+	}
+	if err := e.extend(ctx); err != nil {
 		return err
 	}
 	if err := f.Files.PutFile(ctx, key, "application/zip", tmp, size); err != nil {

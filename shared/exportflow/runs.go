@@ -15,6 +15,7 @@ import (
 // runFinisher ends a schedule's run (dynamostore.Store).
 type runFinisher interface {
 	FinishRun(ctx context.Context, tenant, id, job string, ok bool, highWater time.Time, reason string) (dynamostore.Schedule, error)
+	EndCancelledRun(ctx context.Context, tenant, id, job string) error
 }
 
 // failureNotifier announces failed scheduled exports (jobevents.Publisher).
@@ -27,7 +28,8 @@ type failureNotifier interface {
 // consecutive failures and moves its high-water mark to the run window's
 // end; any other final status counts a failure (the schedule suspends
 // itself after its MaxFailures in a row) and publishes an "Export Failed"
-// event. Test exports (Limit > 0) and on-demand exports (no ScheduleID)
+// event, except Cancelled: an administrator's cancel is no failure, so the
+// run just ends (no failure counted, the high-water mark stays). Test exports (Limit > 0) and on-demand exports (no ScheduleID)
 // are left alone. Ending a run twice counts it once; the event, like the
 // job events, is delivered at least once.
 type ScheduleRuns struct {
@@ -40,6 +42,9 @@ type ScheduleRuns struct {
 func (r *ScheduleRuns) ExportFinished(ctx context.Context, req Request, j jobs.Job) error {
 	if req.ScheduleID == "" || req.Limit > 0 || !j.Status.Final() {
 		return nil
+	}
+	if j.Status == jobs.StatusCancelled {
+		return r.Schedules.EndCancelledRun(ctx, req.Tenant, req.ScheduleID, req.JobID)
 	}
 	ok := j.Status == jobs.StatusCompleted
 	reason := j.Message

@@ -61,6 +61,11 @@ type fileSigner interface {
 	PresignGet(ctx context.Context, key, fileName string, ttl time.Duration) (string, error)
 }
 
+// jobCanceller cancels a running job (jobcancel.Canceller).
+type jobCanceller interface {
+	Cancel(ctx context.Context, tenant, id, user string) (jobs.Job, error)
+}
+
 // API holds the handler's dependencies.
 type API struct {
 	Auth     authn.Authenticator
@@ -75,6 +80,8 @@ type API struct {
 	Exports     exportStarter
 	// Schedules keeps scheduled exports and their history.
 	Schedules scheduleStore
+	// Cancels cancels running imports and exports.
+	Cancels jobCanceller
 	// Idempotency keeps the answers to POSTs sent with an Idempotency-Key
 	// (nil: keys are ignored).
 	Idempotency idempotencyStore
@@ -110,6 +117,7 @@ var routes = []route{
 	{"POST", "/v1/exports", false, (*API).createExport},
 	{"GET", "/v1/jobs", false, (*API).listJobs},
 	{"GET", "/v1/jobs/{id}", false, (*API).getJob},
+	{"POST", "/v1/jobs/{id}/cancel", false, (*API).cancelJob},
 	{"GET", "/v1/schedules", false, (*API).listSchedules},
 	{"POST", "/v1/schedules", false, (*API).createSchedule},
 	{"GET", "/v1/schedules/{id}", false, (*API).getSchedule},

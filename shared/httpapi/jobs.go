@@ -56,6 +56,32 @@ func (a *API) getJob(w http.ResponseWriter, r *http.Request, id authn.Identity) 
 	return nil
 }
 
+// cancelJob cancels one of the caller's tenant's jobs that is New or In
+// Progress (any administrator of the tenant may; the tenant comes from the
+// verified token) and answers the job as it ended: Cancelled, with links to
+// its reports. A job that has ended is 409 CONFLICT; another tenant's job
+// is not found.
+func (a *API) cancelJob(w http.ResponseWriter, r *http.Request, id authn.Identity) error {
+	jobID := r.PathValue("id")
+	if !jobIDPattern.MatchString(jobID) {
+		return bulkerr.New(bulkerr.NotFound, "job %q not found", jobID)
+	}
+	if a.Cancels == nil {
+		return bulkerr.New(bulkerr.Internal, "cancelling jobs is not configured")
+	}
+	j, err := a.Cancels.Cancel(r.Context(), id.Tenant, jobID, id.User)
+	if err != nil {
+		return err
+	}
+	a.Log.InfoContext(r.Context(), "job cancelled", "tenant", id.Tenant, "job", jobID, "by", id.User, "status", string(j.Status))
+	v := a.view(j)
+	if v.Links, err = a.jobLinks(r.Context(), j); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, v)
+	return nil
+}
+
 // jobLinks signs short-lived links to a job's error and results files
 // (an export's results file is its ZIP); nil when it has neither.
 func (a *API) jobLinks(ctx context.Context, j jobs.Job) (*links, error) {
@@ -131,7 +157,7 @@ func (a *API) listJobs(w http.ResponseWriter, r *http.Request, id authn.Identity
 	if s := q.Get("status"); s != "" {
 		st, ok := parseStatus(s)
 		if !ok {
-			return bulkerr.New(bulkerr.Invalid, "status %q is not one of New, In Progress, Completed, Completed with errors, Failed", s)
+			return bulkerr.New(bulkerr.Invalid, "status %q is not one of New, In Progress, Completed, Completed with errors, Failed, Cancelled", s)
 		}
 		f.status = st
 	}
@@ -186,7 +212,7 @@ pages:
 }
 
 func parseStatus(s string) (jobs.Status, bool) {
-	for _, st := range []jobs.Status{jobs.StatusNew, jobs.StatusInProgress, jobs.StatusCompleted, jobs.StatusCompletedWithErrs, jobs.StatusFailed} {
+	for _, st := range jobs.Statuses {
 		if strings.EqualFold(strings.ReplaceAll(s, "_", " "), string(st)) {
 			return st, true
 		}

@@ -45,6 +45,7 @@ func (f *Flow) ProcessChunk(ctx context.Context, j JobRef, c ChunkRef) (ChunkRes
 	if err := f.Locks.ExtendLock(ctx, j.Tenant, j.JobID, f.Config.LockLease); err != nil {
 		return ChunkResult{}, err
 	}
+	lease := f.keepLease(j)
 	done, err := f.Progress.ChunkDone(ctx, j.Tenant, j.JobID, c.Index)
 	if err != nil {
 		return ChunkResult{}, err
@@ -57,6 +58,48 @@ func (f *Flow) ProcessChunk(ctx context.Context, j JobRef, c ChunkRef) (ChunkRes
 	if err != nil {
 		return ChunkResult{}, err
 	}
+	counts, writes := dec.tally()
+	// Deciding may have taken a while: renew the lease. Writes are
+	// claimed first, in one transaction with the check that no cancel
+	// was asked for: a cancel then knows every chunk that may be writing
+	// and finishes its writes itself (FinishCancelled), and no chunk
+	// starts writing after a cancel.
+	if err := lease.renew(ctx); err != nil {
+		return ChunkResult{}, err
+	}
+	if !j.DryRun && len(writes) > 0 {
+		if err := f.Progress.ClaimChunkWrites(ctx, j.Tenant, j.JobID, c.Index); err != nil {
+			return ChunkResult{}, err
+		}
+		res, err := f.Objects(j.Tenant).Apply(ctx, j.JobID, writes, f.Config.WriteParallelism)
+		if err != nil {
+			return ChunkResult{}, err
+		}
+		for i, r := range res {
+			if r == dynamostore.Conflicted {
+				// Something changed an object after this chunk decided.
+				// Decide again on the next attempt.
+				if err := f.Files.Delete(ctx, decisionsKey(j.Tenant, j.JobID, c.Index)); err != nil {
+					return ChunkResult{}, err
+				}
+				return ChunkResult{}, bulkerr.New(bulkerr.Transient,
+					"%s %q changed while the import ran; the chunk will be decided again", writes[i].Object.Type, writes[i].Object.Name)
+			}
+		}
+	}
+	if err := lease.renew(ctx); err != nil {
+		return ChunkResult{}, err
+	}
+	if err := f.Progress.CommitChunk(ctx, j.Tenant, j.JobID, c.Index, counts); err != nil {
+		return ChunkResult{}, err
+	}
+	log.InfoContext(ctx, "chunk committed", "rows", counts.Processed, "created", counts.Created,
+		"updated", counts.Updated, "unchanged", counts.Unchanged, "failed", counts.Failed)
+	return ChunkResult{Index: c.Index, Counts: counts}, nil
+}
+
+// tally counts the chunk's rows by action and lists its object writes.
+func (dec chunkDecisions) tally() (jobs.Counts, []dynamostore.Write) {
 	counts := jobs.Counts{Processed: len(dec.Rows)}
 	var writes []dynamostore.Write
 	for _, r := range dec.Rows {
@@ -74,29 +117,7 @@ func (f *Flow) ProcessChunk(ctx context.Context, j JobRef, c ChunkRef) (ChunkRes
 			writes = append(writes, *r.Write)
 		}
 	}
-	if !j.DryRun && len(writes) > 0 {
-		res, err := f.Objects(j.Tenant).Apply(ctx, j.JobID, writes, f.Config.WriteParallelism)
-		if err != nil {
-			return ChunkResult{}, err
-		}
-		for i, r := range res {
-			if r == dynamostore.Conflicted {
-				// Something changed an object after this chunk decided.
-				// Decide again on the next attempt.
-				if err := f.Files.Delete(ctx, decisionsKey(j.Tenant, j.JobID, c.Index)); err != nil {
-					return ChunkResult{}, err
-				}
-				return ChunkResult{}, bulkerr.New(bulkerr.Transient,
-					"%s %q changed while the import ran; the chunk will be decided again", writes[i].Object.Type, writes[i].Object.Name)
-			}
-		}
-	}
-	if err := f.Progress.CommitChunk(ctx, j.Tenant, j.JobID, c.Index, counts); err != nil {
-		return ChunkResult{}, err
-	}
-	log.InfoContext(ctx, "chunk committed", "rows", counts.Processed, "created", counts.Created,
-		"updated", counts.Updated, "unchanged", counts.Unchanged, "failed", counts.Failed)
-	return ChunkResult{Index: c.Index, Counts: counts}, nil
+	return counts, writes
 }
 
 // decisions returns the chunk's stored decisions, or decides now and stores

@@ -41,6 +41,9 @@ func (f *Flow) Finalize(ctx context.Context, j JobRef, p PlanRef) (FinalizeResul
 		return FinalizeResult{Status: string(job.Status), Total: job.Counts.Total, Failed: job.Counts.Failed,
 			ErrorKey: job.ErrorKey, ResultKey: job.ResultsKey}, nil
 	}
+	if job.CancelRequested() {
+		return FinalizeResult{}, bulkerr.New(bulkerr.Conflict, "job %s was cancelled by %s; its cancel writes the reports", j.JobID, job.CancelledBy)
+	}
 	if err := f.Locks.ExtendLock(ctx, j.Tenant, j.JobID, f.Config.LockLease); err != nil {
 		return FinalizeResult{}, err
 	}
@@ -70,7 +73,7 @@ func (f *Flow) Finalize(ctx context.Context, j JobRef, p PlanRef) (FinalizeResul
 	if errs != nil {
 		errW = errs
 	}
-	if err := f.writeReports(ctx, j, p, sp, failedChunks, errW, res); err != nil {
+	if err := f.writeReports(ctx, j, p, sp, failedChunks, errW, res, f.keepLease(j)); err != nil {
 		return FinalizeResult{}, err
 	}
 	if errs != nil {
@@ -101,8 +104,9 @@ func (f *Flow) Finalize(ctx context.Context, j JobRef, p PlanRef) (FinalizeResul
 
 // writeReports writes both reports in row order: each chunk's parts, or,
 // for a failed chunk, its rows read back as "not processed". errs is nil
-// when no row failed.
-func (f *Flow) writeReports(ctx context.Context, j JobRef, p PlanRef, sp storedPlan, failed map[int]string, errs, res io.Writer) error {
+// when no row failed. lease, if set, is renewed between chunks (the
+// reports of a large file may take longer than the lease).
+func (f *Flow) writeReports(ctx context.Context, j JobRef, p PlanRef, sp storedPlan, failed map[int]string, errs, res io.Writer, lease *leaseKeeper) error {
 	if errs != nil {
 		if err := csvimport.NewErrorWriter(errs, sp.Header).Flush(); err != nil {
 			return bulkerr.Wrap(bulkerr.Transient, err, "writing the error report header")
@@ -112,6 +116,11 @@ func (f *Flow) writeReports(ctx context.Context, j JobRef, p PlanRef, sp storedP
 		return bulkerr.Wrap(bulkerr.Transient, err, "writing the results report header")
 	}
 	for _, c := range p.Chunks {
+		if lease != nil {
+			if err := lease.renew(ctx); err != nil {
+				return err
+			}
+		}
 		if reason, ok := failed[c.Index]; ok {
 			if err := f.writeNotProcessed(ctx, j, c, sp, reason, errs); err != nil {
 				return err

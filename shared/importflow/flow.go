@@ -67,6 +67,9 @@ type jobStore interface {
 	MarkInProgress(ctx context.Context, tenant, id string, total, chunks int, at time.Time) error
 	FinishReport(ctx context.Context, tenant, id string, status jobs.Status, errorKey, resultsKey, message string, at time.Time) error
 	Fail(ctx context.Context, tenant, id, reason string, at time.Time) error
+	// FinishCancelled ends a job whose cancel was asked for as Cancelled
+	// (dynamostore.Store.FinishCancelled).
+	FinishCancelled(ctx context.Context, tenant, id string, c jobs.Counts, errorKey, resultsKey, message string, at time.Time) error
 }
 
 // lockStore is the tenant lock.
@@ -83,6 +86,12 @@ type progressStore interface {
 	CommitChunk(ctx context.Context, tenant, job string, index int, c jobs.Counts) error
 	FailChunk(ctx context.Context, tenant, job string, index, rows int, reason string) error
 	FailedChunks(ctx context.Context, tenant, job string) (map[int]string, error)
+	// CountedChunks lists committed chunks (reason "") and failed ones.
+	CountedChunks(ctx context.Context, tenant, job string) (map[int]string, error)
+	// ClaimChunkWrites fences a chunk's object writes against a cancel;
+	// ClaimedChunks lists the chunks that claimed.
+	ClaimChunkWrites(ctx context.Context, tenant, job string, index int) error
+	ClaimedChunks(ctx context.Context, tenant, job string) (map[int]bool, error)
 }
 
 // grantStore holds the uploads the API issued (dynamostore.UploadGrant).
@@ -154,7 +163,7 @@ func (f *Flow) Handle(ctx context.Context, req Request) (any, error) {
 		if err := need(req.Event != nil, "event"); err != nil {
 			return nil, err
 		}
-		return f.Start(ctx, *req.Event)
+		return f.StartExecution(ctx, *req.Event, req.Execution)
 	case "acquireLock":
 		if err := need(req.Job != nil && req.Lock != nil, "job and lock"); err != nil {
 			return nil, err

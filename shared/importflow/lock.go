@@ -14,6 +14,11 @@ import (
 // state machine's Wait state loops back); after Config.LockWaitAttempts
 // attempts it fails with Bulk.Busy naming the job that holds the lock.
 func (f *Flow) AcquireLock(ctx context.Context, j JobRef, st LockState) (LockState, error) {
+	// A job cancelled while it waited never takes the lock (its execution
+	// is being stopped).
+	if err := f.stopIfCancelled(ctx, j); err != nil {
+		return LockState{}, err
+	}
 	l, err := f.Locks.AcquireLock(ctx, j.Tenant, j.JobID, f.Config.LockLease)
 	if err != nil {
 		return LockState{}, err

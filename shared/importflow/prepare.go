@@ -28,11 +28,14 @@ type storedPlan struct {
 
 // Prepare checks the file (type, limits, encoding, delimiter, header,
 // duplicate keys), plans chunks of whole rows, stores the plan and marks the
-// job In Progress with its row total.
+// job In Progress with its row total. It renews the tenant lock's lease
+// every third of it while it reads the file, and stops with the lock-lost
+// Conflict when a renewal fails.
 func (f *Flow) Prepare(ctx context.Context, j JobRef) (PlanRef, error) {
 	if err := f.Locks.ExtendLock(ctx, j.Tenant, j.JobID, f.Config.LockLease); err != nil {
 		return PlanRef{}, err
 	}
+	lease := f.keepLease(j)
 	if audiozip.IsSlug(j.ObjectType) {
 		sp, err := f.prepareAudio(ctx, j)
 		if err != nil {
@@ -65,7 +68,10 @@ func (f *Flow) Prepare(ctx context.Context, j JobRef) (PlanRef, error) {
 	}
 	defer body.Close()
 	src := &readErrs{r: body}
-	plan, err := csvread.Scan(src, t, csvread.Options{Limits: limits, ChunkRows: f.Config.ChunkRows})
+	plan, err := csvread.Scan(leaseReader{ctx: ctx, r: src, k: lease}, t, csvread.Options{Limits: limits, ChunkRows: f.Config.ChunkRows})
+	if lease.err != nil { // the lock was lost (or could not be renewed)
+		return PlanRef{}, lease.err
+	}
 	if src.err != nil { // the storage read failed, not the file
 		return PlanRef{}, bulkerr.Wrap(bulkerr.Transient, src.err, "reading %s", j.FileName)
 	}
@@ -73,6 +79,9 @@ func (f *Flow) Prepare(ctx context.Context, j JobRef) (PlanRef, error) {
 		return PlanRef{}, err
 	}
 	if _, err := csvimport.NewValidator(t, plan.Header); err != nil {
+		return PlanRef{}, err
+	}
+	if err := lease.renew(ctx); err != nil {
 		return PlanRef{}, err
 	}
 	return f.storePlan(ctx, j, storedPlan{

@@ -52,12 +52,20 @@ const (
 	MetaJobID       = "job-id"
 )
 
-// Start registers the job for an uploaded file. It reads the object version
+// Start is StartExecution outside any Step Functions execution (tests,
+// tools): the job records no execution.
+func (f *Flow) Start(ctx context.Context, ev ObjectCreated) (StartResult, error) {
+	return f.StartExecution(ctx, ev, "")
+}
+
+// StartExecution registers the job for an uploaded file, run by the Step
+// Functions execution executionArn (recorded on the job, so a cancel can
+// stop it). It reads the object version
 // the event names (detail.object.version-id), never the key's current
 // version, so a second upload to the same key is a second job of its own.
 // A re-delivered event for the same upload (same bucket, key, version and
 // sequencer) yields Duplicate and the state machine ends.
-func (f *Flow) Start(ctx context.Context, ev ObjectCreated) (StartResult, error) {
+func (f *Flow) StartExecution(ctx context.Context, ev ObjectCreated, executionArn string) (StartResult, error) {
 	if ev.Source != "aws.s3" || ev.DetailType != "Object Created" {
 		return StartResult{}, bulkerr.New(bulkerr.Invalid, "event %s is %q from %q, not an S3 Object Created event", ev.ID, ev.DetailType, ev.Source)
 	}
@@ -112,7 +120,7 @@ func (f *Flow) Start(ctx context.Context, ev ObjectCreated) (StartResult, error)
 	j := jobs.Job{
 		Tenant: ref.Tenant, ID: ref.JobID, Type: jobs.TypeImport, ObjectType: ref.ObjectType,
 		FileName: ref.FileName, Bucket: bucket, SourceKey: key, SourceVersion: version, DryRun: ref.DryRun,
-		Status: jobs.StatusNew, SubmittedBy: submittedBy, SubmittedAt: f.Now().UTC(),
+		Status: jobs.StatusNew, SubmittedBy: submittedBy, SubmittedAt: f.Now().UTC(), ExecutionArn: executionArn,
 	}
 	if !claimed {
 		// Another run claimed this upload. If it got as far as creating

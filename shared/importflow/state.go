@@ -69,11 +69,15 @@ type StateError struct {
 type Request struct {
 	Step  string         `json:"step"`
 	Event *ObjectCreated `json:"event,omitempty"`
-	Job   *JobRef        `json:"job,omitempty"`
-	Lock  *LockState     `json:"lock,omitempty"`
-	Chunk *ChunkRef      `json:"chunk,omitempty"`
-	Plan  *PlanRef       `json:"plan,omitempty"`
-	Error *StateError    `json:"error,omitempty"`
+	// Execution is the Step Functions execution running the import
+	// ($$.Execution.Id), given to the start step: the job records it, so
+	// a cancel can stop it.
+	Execution string      `json:"execution,omitempty"`
+	Job       *JobRef     `json:"job,omitempty"`
+	Lock      *LockState  `json:"lock,omitempty"`
+	Chunk     *ChunkRef   `json:"chunk,omitempty"`
+	Plan      *PlanRef    `json:"plan,omitempty"`
+	Error     *StateError `json:"error,omitempty"`
 }
 
 // StartResult is the start step's output; it replaces the state document.

@@ -23,7 +23,13 @@
 //
 // Ending a job is idempotent: a job already final is left as it is, and
 // failing it releases the tenant lock in the same write when the job holds
-// it. The package links no AWS SDK; its stores are small interfaces.
+// it. A cancelled job is already final: the ABORTED event of the
+// execution its cancel stopped changes nothing. A job whose cancel was
+// asked for but not finished (the API's cancel died half-way) is ended
+// Cancelled, without reports, never Failed: by the ABORTED event once
+// CancelGrace has passed since the cancel (before that the event is
+// refused with a Transient error, so Lambda retries it later), or by the
+// sweeper. The package links no AWS SDK; its stores are small interfaces.
 package jobcleanup
 
 import (
@@ -57,6 +63,9 @@ type Lease struct {
 type jobStore interface {
 	GetJob(ctx context.Context, tenant, id string) (jobs.Job, error)
 	Fail(ctx context.Context, tenant, id, reason string, at time.Time) error
+	// FinishCancelled ends a job whose cancel was asked for as Cancelled,
+	// releasing the lock in the same write (dynamostore.Store).
+	FinishCancelled(ctx context.Context, tenant, id string, c jobs.Counts, errorKey, resultsKey, message string, at time.Time) error
 }
 
 // lockStore releases a tenant lock if the job holds it (dynamostore.Store).
@@ -206,8 +215,14 @@ func (c *Cleaner) Handle(ctx context.Context, raw json.RawMessage) (Result, erro
 		"cleanup input is neither an execution status change, a schedule tick nor an async invocation failure record")
 }
 
+// CancelGrace is how long the API's cancel may take to end a job it
+// recorded a cancel for (the API function's timeout is 29 s).
+const CancelGrace = time.Minute
+
 // ExecutionEnded fails the job of an import execution that ended FAILED,
-// TIMED_OUT or ABORTED; other statuses are ignored.
+// TIMED_OUT or ABORTED; other statuses are ignored. A job cancelled by an
+// administrator is left as it is (or ended Cancelled; see the package
+// documentation).
 func (c *Cleaner) ExecutionEnded(ctx context.Context, d ExecutionStatusChange) (Result, error) {
 	res := Result{Source: "execution"}
 	reason, ok := executionReason(d)
@@ -224,6 +239,14 @@ func (c *Cleaner) ExecutionEnded(ctx context.Context, d ExecutionStatusChange) (
 		return res, nil
 	}
 	res.Looked = 1
+	if j, err := c.Jobs.GetJob(ctx, ref.Tenant, ref.JobID); err == nil && j.CancelRequested() &&
+		j.CancelRequestedAt != nil && c.Now().Sub(*j.CancelRequestedAt) < CancelGrace {
+		// The cancel that stopped the execution is writing the job's
+		// reports right now; it ends the job. Come back later in case it
+		// died (Lambda retries a failed async invocation).
+		log.InfoContext(ctx, "the job's cancel is being carried out; asking to be retried", "tenant", ref.Tenant, "jobId", ref.JobID)
+		return res, bulkerr.New(bulkerr.Transient, "job %s of %s is being cancelled; try again later", ref.JobID, ref.Tenant)
+	}
 	failed, err := c.end(ctx, ref, reason)
 	if failed {
 		res.Failed = append(res.Failed, ref.Tenant+"/"+ref.JobID)
@@ -332,8 +355,10 @@ func (c *Cleaner) executionRunning(ctx context.Context, ref JobRef, running *map
 }
 
 // end fails ref's job with reason unless it is already final (or gone),
-// and makes sure the job no longer holds the tenant lock. It reports
-// whether this call failed the job.
+// and makes sure the job no longer holds the tenant lock. A job whose
+// cancel was asked for ends Cancelled instead (with the counts it has and
+// no reports: the cancel that would have written them died). It reports
+// whether this call failed (or so cancelled) the job.
 func (c *Cleaner) end(ctx context.Context, ref JobRef, reason string) (bool, error) {
 	j, err := c.Jobs.GetJob(ctx, ref.Tenant, ref.JobID)
 	switch {
@@ -342,6 +367,23 @@ func (c *Cleaner) end(ctx context.Context, ref JobRef, reason string) (bool, err
 		return false, c.Locks.ReleaseLock(ctx, ref.Tenant, ref.JobID)
 	case err != nil:
 		return false, err
+	case j.CancelRequested():
+		msg := fmt.Sprintf("cancelled by %s; the cancel stopped before it could write the reports, so the counts are those of the chunks applied before it (%d of %d rows processed) and the job has no error or results CSV; check the objects, and import the file again to apply the rest",
+			j.CancelledBy, j.Counts.Processed, j.Counts.Total)
+		if err := c.Jobs.FinishCancelled(ctx, ref.Tenant, ref.JobID, j.Counts, "", "", msg, c.Now()); err != nil {
+			return false, err
+		}
+		if err := c.Locks.ReleaseLock(ctx, ref.Tenant, ref.JobID); err != nil {
+			return true, err
+		}
+		if c.Events != nil {
+			if j, err := c.Jobs.GetJob(ctx, ref.Tenant, ref.JobID); err == nil {
+				if err := c.Events.JobChanged(ctx, j); err != nil {
+					return true, err
+				}
+			}
+		}
+		return true, nil
 	}
 	if err := c.Jobs.Fail(ctx, ref.Tenant, ref.JobID, reason, c.Now()); err != nil {
 		return false, err

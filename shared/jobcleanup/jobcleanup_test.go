@@ -45,12 +45,30 @@ func (f *fakeStore) Fail(_ context.Context, tenant, id, reason string, at time.T
 	if !ok {
 		return bulkerr.New(bulkerr.NotFound, "job %s not found", id)
 	}
-	if !j.Status.Final() {
+	if !j.Status.Final() && !j.CancelRequested() {
 		j.Status, j.Message, j.EndedAt = jobs.StatusFailed, reason, &at
 		f.jobs[tenant+"/"+id] = j
 		if f.locks[tenant] == id {
 			delete(f.locks, tenant)
 		}
+	}
+	return nil
+}
+
+func (f *fakeStore) FinishCancelled(_ context.Context, tenant, id string, c jobs.Counts, ek, rk, msg string, at time.Time) error {
+	j, ok := f.jobs[tenant+"/"+id]
+	switch {
+	case !ok:
+		return bulkerr.New(bulkerr.NotFound, "job %s not found", id)
+	case j.Status == jobs.StatusCancelled:
+		return nil
+	case !j.CancelRequested():
+		return bulkerr.New(bulkerr.Conflict, "job %s is %s", id, j.Status)
+	}
+	j.Status, j.Counts, j.ErrorKey, j.ResultsKey, j.Message, j.EndedAt = jobs.StatusCancelled, c, ek, rk, msg, &at
+	f.jobs[tenant+"/"+id] = j
+	if f.locks[tenant] == id {
+		delete(f.locks, tenant)
 	}
 	return nil
 }
@@ -327,6 +345,64 @@ func TestSweepLeavesImportsWhoseExecutionRuns(t *testing.T) {
 			}
 			if tt.wantRunning != "" && (f.jobs["a/slow"].Status != jobs.StatusInProgress || f.locks["a"] != "slow") {
 				t.Errorf("the running import was touched: %+v lock %q", f.jobs["a/slow"], f.locks["a"])
+			}
+		})
+	}
+}
+
+// TestCancelledJobs: the ABORTED event of an execution a cancel stopped
+// leaves the Cancelled job as it is; while the cancel is still being
+// carried out the event is refused as Transient (Lambda retries it); once
+// CancelGrace has passed, or when the sweeper finds its lock, a job whose
+// cancel died half-way ends Cancelled, never Failed.
+func TestCancelledJobs(t *testing.T) {
+	asked := func(ago time.Duration) *time.Time { at := now.Add(-ago); return &at }
+	for _, tc := range []struct {
+		name      string
+		job       jobs.Job
+		sweep     bool
+		wantErr   bulkerr.Kind
+		want      jobs.Status
+		wantEnded bool
+	}{
+		{"aborted by its cancel, already Cancelled", jobs.Job{Status: jobs.StatusCancelled, CancelledBy: "a@acme"}, false, "", jobs.StatusCancelled, false},
+		{"cancel still being carried out", jobs.Job{Status: jobs.StatusInProgress, CancelledBy: "a@acme", CancelRequestedAt: asked(2 * time.Second)}, false, bulkerr.Transient, jobs.StatusInProgress, false},
+		{"cancel died half-way", jobs.Job{Status: jobs.StatusInProgress, CancelledBy: "a@acme", CancelRequestedAt: asked(2 * CancelGrace)}, false, "", jobs.StatusCancelled, true},
+		{"swept after its cancel died", jobs.Job{Status: jobs.StatusNew, CancelledBy: "a@acme", CancelRequestedAt: asked(10 * time.Second)}, true, "", jobs.StatusCancelled, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFake()
+			j := tc.job
+			j.Tenant, j.ID, j.Type, j.Counts = "acme", "J1", jobs.TypeImport, jobs.Counts{Total: 10, Processed: 4, Created: 4}
+			f.jobs["acme/J1"] = j
+			if !j.Status.Final() {
+				f.locks["acme"] = "J1"
+			}
+			f.execs["arn:exec"] = JobRef{Tenant: "acme", JobID: "J1"}
+			var err error
+			if tc.sweep {
+				f.leases = []Lease{{Tenant: "acme", Holder: "J1", Until: now.Add(-5 * time.Minute)}}
+				_, err = cleaner(f).Sweep(context.Background())
+			} else {
+				_, err = cleaner(f).Handle(context.Background(), statusEvent(t, "ABORTED", "arn:exec", ""))
+			}
+			if bulkerr.KindOf(err) != tc.wantErr && !(err == nil && tc.wantErr == "") {
+				t.Fatalf("err = %v, want kind %q", err, tc.wantErr)
+			}
+			got := f.jobs["acme/J1"]
+			if got.Status != tc.want {
+				t.Fatalf("status %s, want %s (%q)", got.Status, tc.want, got.Message)
+			}
+			if tc.wantEnded {
+				if !strings.Contains(got.Message, "cancelled by a@acme") || got.Counts.Created != 4 {
+					t.Errorf("ended as %+v", got)
+				}
+				if _, held := f.locks["acme"]; held {
+					t.Error("lock still held")
+				}
+				if len(f.events) != 1 || f.events[0].Status != jobs.StatusCancelled {
+					t.Errorf("events %+v", f.events)
+				}
 			}
 		})
 	}

@@ -3,6 +3,7 @@
 package jobs
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/ccbulk/bulkops/shared/bulkerr"
@@ -12,17 +13,25 @@ import (
 type Status string
 
 // The statuses, in lifecycle order: New -> In Progress -> one final status.
+// Cancelled is the final status of a job an administrator stopped (POST
+// /v1/jobs/{id}/cancel), from New or In Progress; it is not a failure: the
+// rows applied before the cancel stay applied and are in the results CSV,
+// the rest are in the error CSV as not processed.
 const (
 	StatusNew               Status = "New"
 	StatusInProgress        Status = "In Progress"
 	StatusCompleted         Status = "Completed"
 	StatusCompletedWithErrs Status = "Completed with errors"
 	StatusFailed            Status = "Failed"
+	StatusCancelled         Status = "Cancelled"
 )
+
+// Statuses lists every status, in lifecycle order.
+var Statuses = []Status{StatusNew, StatusInProgress, StatusCompleted, StatusCompletedWithErrs, StatusFailed, StatusCancelled}
 
 // Final reports whether s is a final status.
 func (s Status) Final() bool {
-	return s == StatusCompleted || s == StatusCompletedWithErrs || s == StatusFailed
+	return s == StatusCompleted || s == StatusCompletedWithErrs || s == StatusFailed || s == StatusCancelled
 }
 
 // Type is the kind of job.
@@ -82,6 +91,14 @@ type Job struct {
 	ErrorKey      string     `json:"-"`
 	ResultsKey    string     `json:"-"`
 	Message       string     `json:"message,omitempty"`
+	// CancelledBy is the administrator who cancelled the job (recorded
+	// when the cancel is asked for, before the job reaches Cancelled).
+	CancelledBy string `json:"cancelledBy,omitempty"`
+	// CancelRequestedAt is when the cancel was asked for.
+	CancelRequestedAt *time.Time `json:"-"`
+	// ExecutionArn is the import's Step Functions execution (StartJob
+	// records it), which a cancel stops.
+	ExecutionArn string `json:"-"`
 	// Files is how many CSV files an export's ZIP has (0 for imports).
 	Files int `json:"files,omitempty"`
 }
@@ -94,6 +111,17 @@ func FinalStatus(c Counts) Status {
 		return StatusCompletedWithErrs
 	}
 	return StatusCompleted
+}
+
+// CancelRequested reports whether a cancel was asked for a job that has
+// not ended yet: no chunk may add counts to it any more, and only the
+// cancel (or the cleanup of its dead workflow) ends it, as Cancelled.
+func (j Job) CancelRequested() bool { return j.CancelledBy != "" && !j.Status.Final() }
+
+// ExportCancelledMessage is the message of an export job cancelled by
+// user after it had read n objects.
+func ExportCancelledMessage(user string, n int) string {
+	return fmt.Sprintf("cancelled by %s: the export stopped before its ZIP was written (%d objects had been read); nothing was exported, start it again to export them", user, n)
 }
 
 // Progress is what a dashboard shows of a running job.
@@ -133,7 +161,7 @@ func (j Job) ProgressAt(now time.Time) Progress {
 func CanMove(from, to Status) bool {
 	switch from {
 	case StatusNew:
-		return to == StatusInProgress || to == StatusFailed
+		return to == StatusInProgress || to == StatusFailed || to == StatusCancelled
 	case StatusInProgress:
 		return to.Final()
 	}

@@ -19,6 +19,7 @@ func TestProgressAt(t *testing.T) {
 		{"quarter done in 10s", Job{Status: StatusInProgress, StartedAt: &start, Counts: Counts{Total: 100, Processed: 25}}, start.Add(10 * time.Second), 25, ptr(30)},
 		{"all rows processed but not final stays 99", Job{Status: StatusInProgress, StartedAt: &start, Counts: Counts{Total: 10, Processed: 10}}, start.Add(time.Second), 99, ptr(0)},
 		{"final", Job{Status: StatusCompleted, Counts: Counts{Total: 10, Processed: 10}}, start, 100, ptr(0)},
+		{"cancelled is final", Job{Status: StatusCancelled, Counts: Counts{Total: 10, Processed: 10, Failed: 7}}, start, 100, ptr(0)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -52,6 +53,11 @@ func TestTransitions(t *testing.T) {
 		{StatusInProgress, StatusNew, false},
 		{StatusCompleted, StatusFailed, false},
 		{StatusFailed, StatusInProgress, false},
+		{StatusNew, StatusCancelled, true},
+		{StatusInProgress, StatusCancelled, true},
+		{StatusCompleted, StatusCancelled, false},
+		{StatusCancelled, StatusFailed, false},
+		{StatusCancelled, StatusInProgress, false},
 	}
 	for _, tt := range tests {
 		if got := CanMove(tt.from, tt.to); got != tt.ok {
@@ -66,5 +72,22 @@ func TestFinalStatus(t *testing.T) {
 	}
 	if FinalStatus(Counts{Total: 3, Processed: 3, Created: 2, Failed: 1}) != StatusCompletedWithErrs {
 		t.Error("a failed row should be Completed with errors")
+	}
+}
+
+func TestCancelRequested(t *testing.T) {
+	tests := []struct {
+		job  Job
+		want bool
+	}{
+		{Job{Status: StatusInProgress}, false},
+		{Job{Status: StatusInProgress, CancelledBy: "a@x"}, true},
+		{Job{Status: StatusNew, CancelledBy: "a@x"}, true},
+		{Job{Status: StatusCancelled, CancelledBy: "a@x"}, false},
+	}
+	for _, tt := range tests {
+		if got := tt.job.CancelRequested(); got != tt.want {
+			t.Errorf("%+v: CancelRequested = %v, want %v", tt.job, got, tt.want)
+		}
 	}
 }

@@ -191,10 +191,10 @@ func TestPrefixesPerFunction(t *testing.T) {
 		}
 	}
 	want := map[string]string{
-		"imports s3:GetObject":        "ImportChunkFunction ImportControlFunction ImportFinalizeFunction ImportPrepareFunction",
-		"imports s3:GetObjectVersion": "ImportChunkFunction ImportControlFunction ImportFinalizeFunction ImportPrepareFunction",
+		"imports s3:GetObject":        "ApiFunction ImportChunkFunction ImportControlFunction ImportFinalizeFunction ImportPrepareFunction",
+		"imports s3:GetObjectVersion": "ApiFunction ImportChunkFunction ImportControlFunction ImportFinalizeFunction ImportPrepareFunction",
 		"imports s3:PutObject":        "ApiFunction",
-		"results s3:PutObject":        "ImportChunkFunction ImportFinalizeFunction ImportPrepareFunction",
+		"results s3:PutObject":        "ApiFunction ImportChunkFunction ImportFinalizeFunction ImportPrepareFunction",
 		"exports s3:PutObject":        "ExportFunction",
 		"exports s3:GetObject":        "ApiFunction",
 		"audio s3:PutObject":          "ImportChunkFunction",
@@ -216,6 +216,42 @@ func TestPrefixesPerFunction(t *testing.T) {
 			if k != "results s3:DeleteObject" || (fn != "ImportChunkFunction" && fn != "ImportFinalizeFunction") {
 				t.Errorf("%s granted to %s", k, fn)
 			}
+		}
+	}
+}
+
+// TestStepFunctionsActionsPerFunction pins who may do what to the import
+// state machine: only the API stops executions (a cancel), and only those
+// of the import state machine.
+func TestStepFunctionsActionsPerFunction(t *testing.T) {
+	tpl := loadRepoTemplate(t)
+	sts, _ := identityStatements(t, tpl)
+	got := map[string][]string{} // action -> "<function> <resource>"
+	for _, st := range sts {
+		fn := strings.Fields(st.where)[0]
+		for _, a := range st.actions {
+			if !strings.HasPrefix(a, "states:") {
+				continue
+			}
+			for _, r := range st.resources {
+				got[a] = append(got[a], fn+" "+resourceText(r))
+			}
+		}
+	}
+	executions := "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:execution:${ImportStateMachine.Name}:*"
+	want := map[string]string{
+		"states:StopExecution":       "ApiFunction " + executions,
+		"states:GetExecutionHistory": "JobCleanupFunction " + executions,
+		"states:ListExecutions":      "JobCleanupFunction ${ImportStateMachine}",
+	}
+	for a, w := range want {
+		if g := strings.Join(got[a], ", "); g != w {
+			t.Errorf("%s: granted as %q, want %q", a, g, w)
+		}
+	}
+	for a := range got {
+		if _, ok := want[a]; !ok && a != "states:StartExecution" {
+			t.Errorf("%s granted (%v): pin it here", a, got[a])
 		}
 	}
 }

@@ -5,8 +5,8 @@
 import { config } from './config';
 import { session } from './auth';
 
-export type Status = 'New' | 'In Progress' | 'Completed' | 'Completed with errors' | 'Failed';
-export const STATUSES: Status[] = ['New', 'In Progress', 'Completed', 'Completed with errors', 'Failed'];
+export type Status = 'New' | 'In Progress' | 'Completed' | 'Completed with errors' | 'Failed' | 'Cancelled';
+export const STATUSES: Status[] = ['New', 'In Progress', 'Completed', 'Completed with errors', 'Failed', 'Cancelled'];
 
 export interface Counts { total: number; processed: number; created: number; updated: number; unchanged: number; failed: number }
 export interface Links { errors?: string; results?: string; expiresAt: string }
@@ -24,6 +24,8 @@ export interface Job {
   counts: Counts;
   chunks: number;
   message?: string;
+  /** Who cancelled the job (POST /v1/jobs/{id}/cancel). */
+  cancelledBy?: string;
   files?: number;
   percent: number;
   etaSeconds?: number;
@@ -188,6 +190,7 @@ export const api = {
     return call<{ jobs: Job[]; nextCursor?: string }>('GET', `/v1/jobs?${p}`);
   },
   job: (id: string) => call<Job>('GET', `/v1/jobs/${encodeURIComponent(id)}`),
+  cancelJob: (id: string) => call<Job>('POST', `/v1/jobs/${encodeURIComponent(id)}/cancel`),
   createImport: (objectType: string, fileName: string, dryRun: boolean) => call<ImportTicket>('POST', '/v1/imports', { objectType, fileName, dryRun }),
   createExport: (objectTypes: string[], prefix: string, options: ExportOptions) => call<Job>('POST', '/v1/exports', { objectTypes, prefix, options }),
   schedules: () => call<{ schedules: Schedule[] }>('GET', '/v1/schedules').then((r) => r.schedules),

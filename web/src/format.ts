@@ -42,6 +42,7 @@ const statusKeys: Record<string, MessageKey> = {
   Completed: 'status.completed',
   'Completed with errors': 'status.completedWithErrors',
   Failed: 'status.failed',
+  Cancelled: 'status.cancelled',
   Unknown: 'status.unknown',
 };
 

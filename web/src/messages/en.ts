@@ -38,6 +38,7 @@ export const en = {
   'status.completed': 'Completed',
   'status.completedWithErrors': 'Completed with errors',
   'status.failed': 'Failed',
+  'status.cancelled': 'Cancelled',
   'status.unknown': 'Unknown',
 
   'jobType.import': 'Import',
@@ -167,6 +168,10 @@ export const en = {
   'job.count.failed': 'Rejected',
   'job.count.rows': 'Objects exported',
   'job.failed': 'The job failed.',
+  'job.cancelled': 'Cancelled.',
+  'job.cancel': 'Cancel job',
+  'job.cancelConfirm': 'Yes, cancel it',
+  'job.cancelHint': 'Rows already applied stay applied; the rest are listed in the error file as not processed.',
   'job.withErrors': 'Completed with errors.',
   'job.withErrorsHint': '{n} rows were rejected. Download the error file, fix the rows and import it again as it is.',
   'job.done': 'Completed.',

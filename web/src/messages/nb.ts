@@ -40,6 +40,7 @@ export const nb: Partial<Record<MessageKey, string>> = {
   'status.completed': 'Fullført',
   'status.completedWithErrors': 'Fullført med feil',
   'status.failed': 'Mislyktes',
+  'status.cancelled': 'Avbrutt',
   'status.unknown': 'Ukjent',
 
   'jobType.import': 'Import',
@@ -111,6 +112,10 @@ export const nb: Partial<Record<MessageKey, string>> = {
   'job.count.failed': 'Avvist',
   'job.count.rows': 'Eksporterte objekter',
   'job.failed': 'Jobben mislyktes.',
+  'job.cancelled': 'Avbrutt.',
+  'job.cancel': 'Avbryt jobben',
+  'job.cancelConfirm': 'Ja, avbryt den',
+  'job.cancelHint': 'Rader som allerede er lagret, blir værende; resten står i feilfilen som ikke behandlet.',
   'job.withErrors': 'Fullført med feil.',
   'job.withErrorsHint': '{n} rader ble avvist. Last ned feilfilen, rett radene og importer den på nytt som den er.',
   'job.done': 'Fullført.',

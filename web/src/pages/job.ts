@@ -54,6 +54,34 @@ export const jobPage: Page = (main, params, query) => {
     }
   }
 
+  // Cancel asks once more on the same button (no modal dialog): the first
+  // click arms it, the second cancels; the answer is the job as it ended.
+  let cancelArmed = false;
+  function cancelButton(): HTMLElement {
+    const b = h('button', { type: 'button', class: cancelArmed ? 'btn btn-danger' : 'btn', 'data-testid': 'cancel-job', title: t('job.cancelHint') }, cancelArmed ? t('job.cancelConfirm') : t('job.cancel'));
+    b.addEventListener('click', () => {
+      if (!cancelArmed) {
+        cancelArmed = true;
+        b.textContent = t('job.cancelConfirm');
+        b.className = 'btn btn-danger';
+        return;
+      }
+      b.disabled = true;
+      void (async () => {
+        try {
+          const j = await api.cancelJob(jobId);
+          clearTimeout(timer);
+          if (j.counts.failed > 0 && j.type === 'import') await loadRejected(j);
+          if (!stopped) render(j);
+        } catch (e) {
+          b.disabled = false;
+          b.after(errorNotice(e));
+        }
+      })();
+    });
+    return b;
+  }
+
   function render(j: Job): void {
     const exportJob = j.type === 'export';
     const running = isActive(j.status);
@@ -67,6 +95,7 @@ export const jobPage: Page = (main, params, query) => {
     if (exportJob && j.status === 'Completed' && j.links?.results) actions.push(fileBtn(t('job.downloadZip'), 'results', true, 'download-zip'));
     if (!exportJob && j.links?.errors) actions.push(fileBtn(t('job.downloadErrors'), 'errors', true, 'download-errors'));
     if (!exportJob && j.links?.results) actions.push(fileBtn(t('job.downloadResults'), 'results', false, 'download-results'));
+    if (running) actions.push(cancelButton());
     if (!exportJob && !running) actions.push(h('a', { class: 'btn', href: `#/import?type=${encodeURIComponent(j.objectType)}`, 'data-testid': 'import-again' }, j.counts.failed > 0 ? t('job.fixAndImport') : t('job.importAnother')));
 
     const label = exportJob
@@ -76,7 +105,8 @@ export const jobPage: Page = (main, params, query) => {
         : t('job.progressImport', { done: num(j.counts.processed), total: num(j.counts.total) });
 
     const outcome: (HTMLElement | null)[] = [];
-    if (j.status === 'Failed') outcome.push(notice('error', h('strong', null, t('job.failed')), ' ', j.message || ''));
+    if (j.status === 'Cancelled') outcome.push(notice('warning', h('strong', null, t('job.cancelled')), ' ', j.message || ''));
+    else if (j.status === 'Failed') outcome.push(notice('error', h('strong', null, t('job.failed')), ' ', j.message || ''));
     else if (j.status === 'Completed with errors') outcome.push(notice('warning', h('strong', null, t('job.withErrors')), ' ', t('job.withErrorsHint', { n: num(j.counts.failed) })));
     else if (j.status === 'Completed') outcome.push(notice('success', h('strong', null, t('job.done')), ' ', exportJob ? t('job.doneExport', { n: num(j.counts.processed) }) : j.dryRun ? t('job.doneDryRun') : t('job.doneImport')));
     else if (j.message) outcome.push(notice('info', j.message));
