@@ -18,11 +18,11 @@ import (
 	"time"
 
 	"github.com/ccbulk/bulkops/shared/apiclient"
-	"github.com/ccbulk/bulkops/shared/audiozip/audiotest"
+	"github.com/ccbulk/bulkops/shared/dev/audiotest"
+	"github.com/ccbulk/bulkops/shared/dev/localtest"
 	"github.com/ccbulk/bulkops/shared/exportspec"
 	"github.com/ccbulk/bulkops/shared/httpapi/openapitest"
 	"github.com/ccbulk/bulkops/shared/jobs"
-	"github.com/ccbulk/bulkops/shared/localtest"
 )
 
 // TestCLIEndToEnd runs the CLI against the running dev server: a token for

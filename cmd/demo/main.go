@@ -18,11 +18,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/ccbulk/bulkops/shared/awsenv"
-	"github.com/ccbulk/bulkops/shared/devstack"
+	"github.com/ccbulk/bulkops/shared/dev/devstack"
+	"github.com/ccbulk/bulkops/shared/dev/samtemplate"
 	"github.com/ccbulk/bulkops/shared/dynamostore"
 	"github.com/ccbulk/bulkops/shared/jobs"
 	"github.com/ccbulk/bulkops/shared/s3store"
-	"github.com/ccbulk/bulkops/shared/samtemplate"
 )
 
 func main() {

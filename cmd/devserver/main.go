@@ -53,11 +53,11 @@ import (
 	"github.com/ccbulk/bulkops/shared/authn"
 	"github.com/ccbulk/bulkops/shared/awsenv"
 	"github.com/ccbulk/bulkops/shared/cleanupapp"
-	"github.com/ccbulk/bulkops/shared/devstack"
+	"github.com/ccbulk/bulkops/shared/dev/devstack"
+	"github.com/ccbulk/bulkops/shared/dev/samtemplate"
 	"github.com/ccbulk/bulkops/shared/exportapp"
 	"github.com/ccbulk/bulkops/shared/httpapi"
 	"github.com/ccbulk/bulkops/shared/importapp"
-	"github.com/ccbulk/bulkops/shared/samtemplate"
 )
 
 // handlers builds the handler of each template function the way its
@@ -136,7 +136,7 @@ func run() error {
 	timeoutScale := flag.Float64("lambda-timeout-scale", 1, "multiplies every function's template Timeout (1 plays the template's values)")
 	fnTimeouts := flag.String("function-timeout", "", "replaces the template Timeout of some functions, LogicalId=Duration,... (tests of timeouts; -lambda-timeout-scale still applies)")
 	asyncScale := flag.Float64("async-scale", 1, "multiplies the async-invocation retry delays (1 and 2 minutes on AWS) and MaximumEventAgeInSeconds; the local stack runs them faster")
-	consoleAddr := flag.String("console", "", "web console listen address (empty: not served); serves -console-dir and its config.json (shared/devstack/console.go)")
+	consoleAddr := flag.String("console", "", "web console listen address (empty: not served); serves -console-dir and its config.json (shared/dev/devstack/console.go)")
 	consoleDir := flag.String("console-dir", "web/dist", "the built web console (make web)")
 	exportTick := flag.Duration("export-tick", 5*time.Second, "how often the export schedule rule ticks the dispatcher (0: never)")
 	sweepTick := flag.Duration("sweep-tick", 10*time.Second, "how often the job sweeper's schedule ticks the cleanup function (0: never)")

@@ -25,11 +25,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
-	"github.com/ccbulk/bulkops/shared/devstack"
+	"github.com/ccbulk/bulkops/shared/dev/devstack"
+	"github.com/ccbulk/bulkops/shared/dev/localtest"
+	"github.com/ccbulk/bulkops/shared/dev/samtemplate"
 	"github.com/ccbulk/bulkops/shared/dynamostore"
 	"github.com/ccbulk/bulkops/shared/jobs"
-	"github.com/ccbulk/bulkops/shared/localtest"
-	"github.com/ccbulk/bulkops/shared/samtemplate"
 )
 
 // A miniStack is a private dev server (cmd/devserver) and Step Functions

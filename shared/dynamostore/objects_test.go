@@ -14,9 +14,9 @@ import (
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/ccbulk/bulkops/shared/catalog"
+	"github.com/ccbulk/bulkops/shared/dev/localtest"
 	"github.com/ccbulk/bulkops/shared/dynamostore"
 	"github.com/ccbulk/bulkops/shared/exportspec"
-	"github.com/ccbulk/bulkops/shared/localtest"
 )
 
 // TestShardOfSpreadsKeysEvenlyAndNeverChanges: 100,000 generated keys land

@@ -18,12 +18,12 @@ import (
 	"github.com/ccbulk/bulkops/shared/catalog"
 	"github.com/ccbulk/bulkops/shared/csvimport"
 	"github.com/ccbulk/bulkops/shared/csvread"
+	"github.com/ccbulk/bulkops/shared/dev/localtest"
 	"github.com/ccbulk/bulkops/shared/dynamostore"
 	"github.com/ccbulk/bulkops/shared/exportapp"
 	"github.com/ccbulk/bulkops/shared/exportflow"
 	"github.com/ccbulk/bulkops/shared/exportspec"
 	"github.com/ccbulk/bulkops/shared/jobs"
-	"github.com/ccbulk/bulkops/shared/localtest"
 	"github.com/ccbulk/bulkops/shared/objecttype"
 	"github.com/ccbulk/bulkops/shared/s3store"
 )

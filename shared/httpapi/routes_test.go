@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ccbulk/bulkops/shared/samtemplate"
+	"github.com/ccbulk/bulkops/shared/dev/samtemplate"
 )
 
 func routeSet() []string {

@@ -8,7 +8,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
-	"github.com/ccbulk/bulkops/shared/audiozip/audiotest"
+	"github.com/ccbulk/bulkops/shared/dev/audiotest"
 	"github.com/ccbulk/bulkops/shared/importflow"
 	"github.com/ccbulk/bulkops/shared/jobs"
 )

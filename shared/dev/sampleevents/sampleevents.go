@@ -5,7 +5,7 @@
 // schedule tick, its API Gateway play, the state machine's step inputs as
 // the import workflow's types), with fixed IDs and times so the files are
 // stable. The package's test fails when a file is stale and rewrites them
-// with -update (go generate ./shared/sampleevents).
+// with -update (go generate ./shared/dev/sampleevents).
 package sampleevents
 
 //go:generate go test -run TestSampleEvents -update .
@@ -21,7 +21,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/ccbulk/bulkops/shared/authn"
-	"github.com/ccbulk/bulkops/shared/devstack"
+	"github.com/ccbulk/bulkops/shared/dev/devstack"
 	"github.com/ccbulk/bulkops/shared/exportflow"
 	"github.com/ccbulk/bulkops/shared/importflow"
 )

@@ -13,16 +13,16 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/ccbulk/bulkops/shared/authn"
-	"github.com/ccbulk/bulkops/shared/devstack"
+	"github.com/ccbulk/bulkops/shared/dev/devstack"
+	"github.com/ccbulk/bulkops/shared/dev/samtemplate"
 	"github.com/ccbulk/bulkops/shared/exportflow"
 	"github.com/ccbulk/bulkops/shared/httpapi"
 	"github.com/ccbulk/bulkops/shared/importflow"
-	"github.com/ccbulk/bulkops/shared/samtemplate"
 )
 
 var update = flag.Bool("update", false, "rewrite the files in events/")
 
-const root = "../.."
+const root = "../../.."
 
 func localNames(t *testing.T) devstack.Names {
 	t.Helper()
@@ -93,7 +93,7 @@ func TestSampleEvents(t *testing.T) {
 		}
 		got, err := os.ReadFile(path)
 		if err != nil || !bytes.Equal(got, want) {
-			t.Errorf("events/%s is stale or missing: run go generate ./shared/sampleevents", name)
+			t.Errorf("events/%s is stale or missing: run go generate ./shared/dev/sampleevents", name)
 		}
 	}
 	// No file in events/ that the code does not make.

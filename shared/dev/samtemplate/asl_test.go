@@ -8,12 +8,12 @@ import (
 	"testing"
 
 	"github.com/ccbulk/bulkops/shared/bulkerr"
-	"github.com/ccbulk/bulkops/shared/samtemplate"
+	"github.com/ccbulk/bulkops/shared/dev/samtemplate"
 )
 
 func loadRepoTemplate(t *testing.T) *samtemplate.Template {
 	t.Helper()
-	tpl, err := samtemplate.Load(filepath.Join("..", "..", "template.yaml"))
+	tpl, err := samtemplate.Load(filepath.Join("..", "..", "..", "template.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +78,7 @@ func TestStateMachines(t *testing.T) {
 	for _, k := range bulkerr.Kinds() {
 		known[bulkerr.StateName(bulkerr.New(k, "x"))] = true
 	}
-	files, err := filepath.Glob(filepath.Join("..", "..", "statemachines", "*.asl.json"))
+	files, err := filepath.Glob(filepath.Join("..", "..", "..", "statemachines", "*.asl.json"))
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no state machines: %v", err)
 	}

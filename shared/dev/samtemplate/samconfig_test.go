@@ -12,7 +12,7 @@ import (
 	"github.com/BurntSushi/toml"
 	"gopkg.in/yaml.v3"
 
-	"github.com/ccbulk/bulkops/shared/samtemplate"
+	"github.com/ccbulk/bulkops/shared/dev/samtemplate"
 )
 
 // samconfig is the part of samconfig.toml these tests read: per
@@ -22,7 +22,7 @@ type samconfig map[string]any
 func loadSamconfig(t *testing.T) samconfig {
 	t.Helper()
 	var c samconfig
-	if _, err := toml.DecodeFile(filepath.Join("..", "..", "samconfig.toml"), &c); err != nil {
+	if _, err := toml.DecodeFile(filepath.Join("..", "..", "..", "samconfig.toml"), &c); err != nil {
 		t.Fatalf("samconfig.toml: %v", err)
 	}
 	return c
@@ -82,7 +82,7 @@ func parseOverrides(t *testing.T, v any) map[string]string {
 // applications and macros other than the SAM transform.
 func requiredCapabilities(t *testing.T, tpl *samtemplate.Template) []string {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join("..", "..", "template.yaml"))
+	raw, err := os.ReadFile(filepath.Join("..", "..", "..", "template.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -241,7 +241,7 @@ var buildTargetRE = regexp.MustCompile(`(?m)^build-([A-Za-z0-9]+):.*\./functions
 // exists, and no target may be left for a function the template dropped.
 func TestSamBuildHasATargetPerFunction(t *testing.T) {
 	tpl := loadRepoTemplate(t)
-	mk, err := os.ReadFile(filepath.Join("..", "..", "Makefile"))
+	mk, err := os.ReadFile(filepath.Join("..", "..", "..", "Makefile"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -264,7 +264,7 @@ func TestSamBuildHasATargetPerFunction(t *testing.T) {
 			t.Errorf("%s: the Makefile has no build-%s target", id, id)
 			continue
 		}
-		if _, err := os.Stat(filepath.Join("..", "..", "functions", dir, "main.go")); err != nil {
+		if _, err := os.Stat(filepath.Join("..", "..", "..", "functions", dir, "main.go")); err != nil {
 			t.Errorf("build-%s builds ./functions/%s: %v", id, dir, err)
 		}
 		delete(targets, id)

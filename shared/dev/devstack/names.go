@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ccbulk/bulkops/shared/samtemplate"
+	"github.com/ccbulk/bulkops/shared/dev/samtemplate"
 )
 
 // Region and Account are the local stack's fixed region and account.

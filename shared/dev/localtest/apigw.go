@@ -12,7 +12,7 @@ import (
 	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
 
 	"github.com/ccbulk/bulkops/shared/authn"
-	"github.com/ccbulk/bulkops/shared/devstack"
+	"github.com/ccbulk/bulkops/shared/dev/devstack"
 )
 
 // API is a test's HTTP API served the way AWS serves it: API Gateway (the

@@ -7,12 +7,12 @@ import (
 	"regexp"
 	"testing"
 
-	"github.com/ccbulk/bulkops/shared/samtemplate"
+	"github.com/ccbulk/bulkops/shared/dev/samtemplate"
 )
 
 func loadTemplate(t *testing.T) *samtemplate.Template {
 	t.Helper()
-	tpl, err := samtemplate.Load(filepath.Join("..", "..", "template.yaml"))
+	tpl, err := samtemplate.Load(filepath.Join("..", "..", "..", "template.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,9 +63,9 @@ func TestTemplateDrivesTheLocalStack(t *testing.T) {
 
 func TestEveryDefinitionPlaceholderIsSubstituted(t *testing.T) {
 	tpl := loadTemplate(t)
-	p := Provisioner{Names: Names{Template: tpl, Prefix: "p-"}, TemplateDir: filepath.Join("..", "..")}
+	p := Provisioner{Names: Names{Template: tpl, Prefix: "p-"}, TemplateDir: filepath.Join("..", "..", "..")}
 	for _, id := range tpl.OfType("AWS::Serverless::StateMachine") {
-		raw, err := os.ReadFile(filepath.Join("..", "..", tpl.Resources[id].Properties["DefinitionUri"].(string)))
+		raw, err := os.ReadFile(filepath.Join("..", "..", "..", tpl.Resources[id].Properties["DefinitionUri"].(string)))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -18,7 +18,7 @@ import (
 	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
 	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 
-	"github.com/ccbulk/bulkops/shared/samtemplate"
+	"github.com/ccbulk/bulkops/shared/dev/samtemplate"
 )
 
 // lambdaRig is a Lambda server on 127.0.0.1 and an SDK client for it; the
@@ -242,7 +242,7 @@ Resources:
 	}
 
 	// The real template: every function has its timeout.
-	real, err := samtemplate.Load("../../template.yaml")
+	real, err := samtemplate.Load("../../../template.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,7 +19,7 @@ import (
 	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
 
 	"github.com/ccbulk/bulkops/shared/authn"
-	"github.com/ccbulk/bulkops/shared/samtemplate"
+	"github.com/ccbulk/bulkops/shared/dev/samtemplate"
 )
 
 const gwTemplate = `
@@ -373,7 +373,7 @@ func TestAPIGatewayMapsResponsesAndCORS(t *testing.T) {
 }
 
 func TestAPIGatewayFromTheTemplate(t *testing.T) {
-	tpl, err := samtemplate.Load("../../template.yaml")
+	tpl, err := samtemplate.Load("../../../template.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,8 +23,8 @@ import (
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/ccbulk/bulkops/shared/awsenv"
-	"github.com/ccbulk/bulkops/shared/devstack"
-	"github.com/ccbulk/bulkops/shared/samtemplate"
+	"github.com/ccbulk/bulkops/shared/dev/devstack"
+	"github.com/ccbulk/bulkops/shared/dev/samtemplate"
 )
 
 // Stack is one test's view of the local stack.
