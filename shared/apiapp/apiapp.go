@@ -19,6 +19,7 @@ import (
 	"github.com/ccbulk/bulkops/shared/applog"
 	"github.com/ccbulk/bulkops/shared/authn"
 	"github.com/ccbulk/bulkops/shared/awsenv"
+	"github.com/ccbulk/bulkops/shared/bulkerr"
 	"github.com/ccbulk/bulkops/shared/dynamostore"
 	"github.com/ccbulk/bulkops/shared/exportapp"
 	"github.com/ccbulk/bulkops/shared/httpapi"
@@ -81,7 +82,7 @@ type Executions struct{ Client stopper }
 // gone) is no error.
 func (e Executions) StopExecution(ctx context.Context, executionArn, cause string) error {
 	_, err := e.Client.StopExecution(ctx, &sfn.StopExecutionInput{
-		ExecutionArn: aws.String(executionArn), Error: aws.String("Bulk.Conflict"), Cause: aws.String(cause),
+		ExecutionArn: aws.String(executionArn), Error: aws.String(bulkerr.KindStateName(bulkerr.Conflict)), Cause: aws.String(cause),
 	})
 	var gone *sfntypes.ExecutionDoesNotExist
 	if errors.As(err, &gone) {

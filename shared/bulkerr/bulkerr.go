@@ -11,14 +11,26 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 )
 
 // Kind classifies an error by what the caller can do about it.
 type Kind string
 
+// StatePrefix starts every Step Functions error name this service raises:
+// a kind's state name is StatePrefix followed by the kind (Bulk.Invalid).
+const StatePrefix = "Bulk."
+
+// ExecutionErrorNames lists the Bulk.* error names that the state machines
+// (statemachines/*.asl.json) raise themselves and that are not the state
+// name of any Kind. It is empty: every Fail state either names a kind or
+// passes on the caught error (ErrorPath/CausePath). A name added to an ASL
+// file must be added here, or the ASL test fails.
+var ExecutionErrorNames = []string{}
+
 // The kinds. Their string values are part of the public contract: they appear
-// in API problem documents and, prefixed with "Bulk.", as Step Functions error
-// names in statemachines/*.asl.json.
+// in API problem documents and, prefixed with StatePrefix, as Step Functions
+// error names in statemachines/*.asl.json.
 const (
 	// Invalid: the input is wrong; the message says what and how to fix it.
 	Invalid Kind = "Invalid"
@@ -105,15 +117,15 @@ var mapping = map[Kind]struct {
 	stateName  string
 	retryAfter int
 }{
-	Invalid:         {http.StatusBadRequest, "INVALID_REQUEST", "Bulk.Invalid", 0},
-	NotFound:        {http.StatusNotFound, "NOT_FOUND", "Bulk.NotFound", 0},
-	Conflict:        {http.StatusConflict, "CONFLICT", "Bulk.Conflict", 0},
-	Busy:            {http.StatusConflict, "TENANT_BUSY", "Bulk.Busy", 30},
-	Transient:       {http.StatusServiceUnavailable, "TRY_AGAIN", "Bulk.Transient", 5},
-	Internal:        {http.StatusInternalServerError, "INTERNAL", "Bulk.Internal", 0},
-	Unauthenticated: {http.StatusUnauthorized, "UNAUTHENTICATED", "Bulk.Unauthenticated", 0},
-	Stale:           {http.StatusPreconditionFailed, "PRECONDITION_FAILED", "Bulk.Stale", 0},
-	KeyReused:       {http.StatusUnprocessableEntity, "IDEMPOTENCY_KEY_REUSED", "Bulk.KeyReused", 0},
+	Invalid:         {http.StatusBadRequest, "INVALID_REQUEST", StatePrefix + string(Invalid), 0},
+	NotFound:        {http.StatusNotFound, "NOT_FOUND", StatePrefix + string(NotFound), 0},
+	Conflict:        {http.StatusConflict, "CONFLICT", StatePrefix + string(Conflict), 0},
+	Busy:            {http.StatusConflict, "TENANT_BUSY", StatePrefix + string(Busy), 30},
+	Transient:       {http.StatusServiceUnavailable, "TRY_AGAIN", StatePrefix + string(Transient), 5},
+	Internal:        {http.StatusInternalServerError, "INTERNAL", StatePrefix + string(Internal), 0},
+	Unauthenticated: {http.StatusUnauthorized, "UNAUTHENTICATED", StatePrefix + string(Unauthenticated), 0},
+	Stale:           {http.StatusPreconditionFailed, "PRECONDITION_FAILED", StatePrefix + string(Stale), 0},
+	KeyReused:       {http.StatusUnprocessableEntity, "IDEMPOTENCY_KEY_REUSED", StatePrefix + string(KeyReused), 0},
 }
 
 // HTTPStatus returns the HTTP status code for err.
@@ -136,8 +148,22 @@ func RetryAfter(err error) int {
 
 // StateName returns the Step Functions error name for err, the value the
 // Lambda runtime reports as errorType and that Retry/Catch match.
+// KindStateName gives the same name for a kind.
 func StateName(err error) string {
 	return mapping[KindOf(err)].stateName
+}
+
+// KindStateName returns the Step Functions error name of kind k
+// (StatePrefix + k), for code that names a kind's error without an error
+// value (a StopExecution, a Retry match).
+func KindStateName(k Kind) string {
+	return mapping[k].stateName
+}
+
+// IsStateName reports whether name is one this service raises (it starts
+// with StatePrefix), so its cause carries a tenant-safe message.
+func IsStateName(name string) bool {
+	return strings.HasPrefix(name, StatePrefix)
 }
 
 // Kinds returns every kind, in a stable order (for tests and documentation).

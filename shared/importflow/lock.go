@@ -60,7 +60,7 @@ func FailureReason(e *StateError) string {
 	if e == nil {
 		return "the import stopped for an unknown reason; upload the file again"
 	}
-	if strings.HasPrefix(e.Error, "Bulk.") {
+	if bulkerr.IsStateName(e.Error) {
 		var cause struct {
 			ErrorMessage string `json:"errorMessage"`
 		}
@@ -79,7 +79,7 @@ func FailureReason(e *StateError) string {
 	switch e.Error {
 	case "States.Timeout":
 		return "the import took longer than allowed and was stopped; split the file or try again"
-	case "Bulk.Transient", "Lambda.TooManyRequestsException", "Lambda.ServiceException":
+	case bulkerr.KindStateName(bulkerr.Transient), "Lambda.TooManyRequestsException", "Lambda.ServiceException":
 		return "the import failed after repeated temporary errors; upload the file again"
 	}
 	return "the import stopped unexpectedly (" + e.Error + "); upload the file again, and contact support if it keeps happening"

@@ -450,7 +450,7 @@ func asyncReason(f AsyncFailure) string {
 	switch {
 	case resp.ErrorType == "Sandbox.Timedout" || strings.Contains(resp.ErrorMessage, "timed out"):
 		msg += ": it ran out of time; export fewer object types at once or use filters"
-	case strings.HasPrefix(resp.ErrorType, "Bulk.") && resp.ErrorMessage != "":
+	case bulkerr.IsStateName(resp.ErrorType) && resp.ErrorMessage != "":
 		msg += ": " + truncate(resp.ErrorMessage, 500) // tenant-safe (bulkerr.Message)
 	case resp.ErrorType != "":
 		msg += " (" + resp.ErrorType + "); start it again, and contact support if it keeps happening"

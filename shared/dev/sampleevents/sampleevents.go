@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/ccbulk/bulkops/shared/authn"
+	"github.com/ccbulk/bulkops/shared/bulkerr"
 	"github.com/ccbulk/bulkops/shared/dev/devstack"
 	"github.com/ccbulk/bulkops/shared/exportflow"
 	"github.com/ccbulk/bulkops/shared/importflow"
@@ -92,7 +93,7 @@ func All(names devstack.Names) ([]Sample, error) {
 		{"ImportControlFunction", "acquire-lock.json", importflow.Request{Step: "acquireLock", Job: &job, Lock: &importflow.LockState{}}},
 		{"ImportControlFunction", "release-lock.json", importflow.Request{Step: "releaseLock", Job: &job}},
 		{"ImportControlFunction", "mark-failed.json", importflow.Request{Step: "markFailed", Job: &job,
-			Error: &importflow.StateError{Error: "Bulk.Invalid", Cause: `{"errorMessage":"the file has no header row","errorType":"Bulk.Invalid"}`}}},
+			Error: &importflow.StateError{Error: bulkerr.KindStateName(bulkerr.Invalid), Cause: `{"errorMessage":"the file has no header row","errorType":"Bulk.Invalid"}`}}},
 		{"ImportPrepareFunction", "prepare.json", importflow.Request{Step: "prepare", Job: &job}},
 		{"ImportChunkFunction", "chunk.json", importflow.Request{Step: "chunk", Job: &job, Chunk: &plan.Chunks[0]}},
 		{"ImportFinalizeFunction", "finalize.json", importflow.Request{Step: "finalize", Job: &job, Plan: &plan}},

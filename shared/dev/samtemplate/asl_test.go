@@ -78,6 +78,9 @@ func TestStateMachines(t *testing.T) {
 	for _, k := range bulkerr.Kinds() {
 		known[bulkerr.StateName(bulkerr.New(k, "x"))] = true
 	}
+	for _, name := range bulkerr.ExecutionErrorNames {
+		known[name] = true
+	}
 	files, err := filepath.Glob(filepath.Join("..", "..", "..", "statemachines", "*.asl.json"))
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no state machines: %v", err)
@@ -107,7 +110,7 @@ func TestStateMachines(t *testing.T) {
 		eachState(states, func(name string, st map[string]any) {
 			for _, e := range errorNames(st) {
 				switch {
-				case strings.HasPrefix(e, "Bulk."):
+				case strings.HasPrefix(e, bulkerr.StatePrefix):
 					if !known[e] {
 						t.Errorf("%s: state %s uses %s, which is not in the bulkerr table", base, name, e)
 					}
