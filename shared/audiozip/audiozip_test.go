@@ -1,7 +1,6 @@
 package audiozip
 
 import (
-	"archive/zip"
 	"bytes"
 	"encoding/binary"
 	"io/fs"
@@ -9,31 +8,12 @@ import (
 	"testing"
 
 	"github.com/ccbulk/bulkops/shared/bulkerr"
+	"github.com/ccbulk/bulkops/shared/dev/audiotest"
 )
 
-// wav builds a WAV file: format code, channels, rate, bits, samples frames.
+// wav builds a WAV file: format code, channels, rate, bits, frames.
 func wav(code uint16, channels, rate, bits, frames int) []byte {
-	align := channels * bits / 8
-	var b bytes.Buffer
-	data := make([]byte, frames*align)
-	for i := range data {
-		data[i] = byte(i * 7)
-	}
-	w := func(v any) { _ = binary.Write(&b, binary.LittleEndian, v) }
-	b.WriteString("RIFF")
-	w(uint32(4 + 8 + 16 + 8 + len(data)))
-	b.WriteString("WAVEfmt ")
-	w(uint32(16))
-	w(code)
-	w(uint16(channels))
-	w(uint32(rate))
-	w(uint32(rate * align))
-	w(uint16(align))
-	w(uint16(bits))
-	b.WriteString("data")
-	w(uint32(len(data)))
-	b.Write(data)
-	return b.Bytes()
+	return audiotest.WAV(code, channels, rate, bits, frames, 0)
 }
 
 type zentry struct {
@@ -44,26 +24,16 @@ type zentry struct {
 }
 
 func zipOf(t testing.TB, entries ...zentry) []byte {
-	var buf bytes.Buffer
-	zw := zip.NewWriter(&buf)
-	for _, e := range entries {
-		h := &zip.FileHeader{Name: e.name, Method: zip.Store}
-		if e.deflate {
-			h.Method = zip.Deflate
-		}
-		if e.mode != 0 {
-			h.SetMode(e.mode)
-		}
-		w, err := zw.CreateHeader(h)
-		if err != nil {
-			t.Fatal(err)
-		}
-		w.Write(e.body)
+	t.Helper()
+	es := make([]audiotest.Entry, len(entries))
+	for i, e := range entries {
+		es[i] = audiotest.Entry{Name: e.name, Body: e.body, Mode: e.mode, Deflate: e.deflate}
 	}
-	if err := zw.Close(); err != nil {
+	b, err := audiotest.ZIP(es...)
+	if err != nil {
 		t.Fatal(err)
 	}
-	return buf.Bytes()
+	return b
 }
 
 func TestCheckWAV(t *testing.T) {

@@ -85,17 +85,25 @@ const TransactInFlight = 4
 // applyTransact sends puts in transactions of up to TransactMax,
 // concurrency (at most TransactInFlight) at a time.
 func (o *Objects) applyTransact(ctx context.Context, job string, puts []preparedPut, concurrency int) ([]WriteResult, error) {
+	return applyInGroups(ctx, job, puts, TransactMax, min(concurrency, TransactInFlight), o.transact)
+}
+
+// applyInGroups cuts puts into groups of at most size and sends each with
+// send, inFlight groups at a time; each put's result lands at its index.
+// A cancelled context stops it before the next group, with its error.
+func applyInGroups(ctx context.Context, job string, puts []preparedPut, size, inFlight int,
+	send func(ctx context.Context, job string, puts []preparedPut, idx []int, res []WriteResult) error) ([]WriteResult, error) {
 	results := make([]WriteResult, len(puts))
 	var groups [][]int
-	for start := 0; start < len(puts); start += TransactMax {
-		g := make([]int, 0, TransactMax)
-		for i := start; i < min(start+TransactMax, len(puts)); i++ {
+	for start := 0; start < len(puts); start += size {
+		g := make([]int, 0, size)
+		for i := start; i < min(start+size, len(puts)); i++ {
 			g = append(g, i)
 		}
 		groups = append(groups, g)
 	}
 	errs := make([]error, len(groups))
-	sem := make(chan struct{}, min(concurrency, TransactInFlight))
+	sem := make(chan struct{}, max(inFlight, 1))
 	var wg sync.WaitGroup
 	for gi, g := range groups {
 		if ctx.Err() != nil {
@@ -105,7 +113,7 @@ func (o *Objects) applyTransact(ctx context.Context, job string, puts []prepared
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			errs[gi] = o.transact(ctx, job, puts, g, results)
+			errs[gi] = send(ctx, job, puts, g, results)
 		}()
 	}
 	wg.Wait()
@@ -113,6 +121,9 @@ func (o *Objects) applyTransact(ctx context.Context, job string, puts []prepared
 		if err != nil {
 			return nil, err
 		}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err // groups after the cancel were never sent
 	}
 	return results, nil
 }
@@ -258,36 +269,7 @@ func (o *Objects) statement(p preparedPut) (ddbtypes.BatchStatementRequest, erro
 // applyStatements sends puts as BatchExecuteStatement requests of up to
 // StatementsMax, concurrency (at most StatementsInFlight) at a time.
 func (o *Objects) applyStatements(ctx context.Context, job string, puts []preparedPut, concurrency int) ([]WriteResult, error) {
-	results := make([]WriteResult, len(puts))
-	var groups [][]int
-	for start := 0; start < len(puts); start += StatementsMax {
-		g := make([]int, 0, StatementsMax)
-		for i := start; i < min(start+StatementsMax, len(puts)); i++ {
-			g = append(g, i)
-		}
-		groups = append(groups, g)
-	}
-	errs := make([]error, len(groups))
-	sem := make(chan struct{}, min(concurrency, StatementsInFlight))
-	var wg sync.WaitGroup
-	for gi, g := range groups {
-		if ctx.Err() != nil {
-			break
-		}
-		sem <- struct{}{}
-		wg.Add(1)
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			errs[gi] = o.statements(ctx, job, puts, g, results)
-		}()
-	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return nil, err
-		}
-	}
-	return results, nil
+	return applyInGroups(ctx, job, puts, StatementsMax, min(concurrency, StatementsInFlight), o.statements)
 }
 
 // statements applies the puts at idx as one BatchExecuteStatement, then
