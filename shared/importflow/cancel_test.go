@@ -19,6 +19,26 @@ import (
 const canceller = "admin@acme.example"
 
 // cancel is the API's cancel on the harness's stores (the steps are
+// planned uploads body as acme's work-type file and runs Start,
+// AcquireLock and Prepare, as the state machine does before the chunks.
+func (h *harness) planned(t *testing.T, body string) (importflow.JobRef, importflow.PlanRef) {
+	t.Helper()
+	ctx := context.Background()
+	sr, err := h.flow.Start(ctx, h.upload("acme", "work-type", "codes.csv", []byte(body), nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	j := sr.Job
+	if ls, err := h.flow.AcquireLock(ctx, j, importflow.LockState{}); err != nil || !ls.Acquired {
+		t.Fatal(ls, err)
+	}
+	plan, err := h.flow.Prepare(ctx, j)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return j, plan
+}
+
 // called by the test, so there is no execution to stop).
 func (h *harness) cancel(j importflow.JobRef) (jobs.Job, error) {
 	c := &jobcancel.Canceller{Jobs: h.db, Imports: h.flow, Now: time.Now, Log: slog.New(slog.NewJSONHandler(io.Discard, nil))}
@@ -193,17 +213,9 @@ func TestCancelMidChunks(t *testing.T) {
 	h := newHarness(t, 4)
 	ctx := context.Background()
 	f := h.flow
-	sr, err := f.Start(ctx, h.upload("acme", "work-type", "codes.csv", []byte("Name,Description,Type\n"+codes(20, 0, "IDLE_CODE")), nil))
-	if err != nil {
-		t.Fatal(err)
-	}
-	j := sr.Job
-	if ls, err := f.AcquireLock(ctx, j, importflow.LockState{}); err != nil || !ls.Acquired {
-		t.Fatal(ls, err)
-	}
-	plan, err := f.Prepare(ctx, j)
-	if err != nil || len(plan.Chunks) != 5 {
-		t.Fatalf("plan %+v %v", plan, err)
+	j, plan := h.planned(t, "Name,Description,Type\n"+codes(20, 0, "IDLE_CODE"))
+	if len(plan.Chunks) != 5 {
+		t.Fatalf("plan %+v", plan)
 	}
 	if _, err := f.ProcessChunk(ctx, j, plan.Chunks[0]); err != nil {
 		t.Fatal(err)
@@ -254,18 +266,7 @@ func TestCancelWhileFinalizing(t *testing.T) {
 	ctx := context.Background()
 	f := h.flow
 	body := "Name,Description,Type\n" + codes(10, 0, "IDLE_CODE") + "Bad,x,NO_SUCH_TYPE\n"
-	sr, err := f.Start(ctx, h.upload("acme", "work-type", "codes.csv", []byte(body), nil))
-	if err != nil {
-		t.Fatal(err)
-	}
-	j := sr.Job
-	if ls, err := f.AcquireLock(ctx, j, importflow.LockState{}); err != nil || !ls.Acquired {
-		t.Fatal(ls, err)
-	}
-	plan, err := f.Prepare(ctx, j)
-	if err != nil {
-		t.Fatal(err)
-	}
+	j, plan := h.planned(t, body)
 	for _, c := range plan.Chunks {
 		if _, err := f.ProcessChunk(ctx, j, c); err != nil {
 			t.Fatal(err)
@@ -274,7 +275,7 @@ func TestCancelWhileFinalizing(t *testing.T) {
 	var cancelled jobs.Job
 	var cancelErr error
 	h.flow.Files = createHook{Store: h.files, key: importflow.ResultsReportKey("acme", j.JobID), fn: func() { cancelled, cancelErr = h.cancel(j) }}
-	_, err = f.Finalize(ctx, j, plan)
+	_, err := f.Finalize(ctx, j, plan)
 	h.flow.Files = h.files
 	if cancelErr != nil {
 		t.Fatal(cancelErr)
@@ -331,17 +332,9 @@ func TestCancelWhileAChunkWrites(t *testing.T) {
 	h := newHarness(t, 4)
 	ctx := context.Background()
 	f := h.flow
-	sr, err := f.Start(ctx, h.upload("acme", "work-type", "codes.csv", []byte("Name,Description,Type\n"+codes(12, 0, "IDLE_CODE")), nil))
-	if err != nil {
-		t.Fatal(err)
-	}
-	j := sr.Job
-	if ls, err := f.AcquireLock(ctx, j, importflow.LockState{}); err != nil || !ls.Acquired {
-		t.Fatal(ls, err)
-	}
-	plan, err := f.Prepare(ctx, j)
-	if err != nil || len(plan.Chunks) != 3 {
-		t.Fatalf("plan %+v %v", plan, err)
+	j, plan := h.planned(t, "Name,Description,Type\n"+codes(12, 0, "IDLE_CODE"))
+	if len(plan.Chunks) != 3 {
+		t.Fatalf("plan %+v", plan)
 	}
 	if _, err := f.ProcessChunk(ctx, j, plan.Chunks[0]); err != nil {
 		t.Fatal(err)
@@ -359,7 +352,7 @@ func TestCancelWhileAChunkWrites(t *testing.T) {
 			}
 		}}
 	}
-	_, err = f.ProcessChunk(ctx, j, plan.Chunks[1])
+	_, err := f.ProcessChunk(ctx, j, plan.Chunks[1])
 	f.Objects = orig
 	if cancelErr != nil {
 		t.Fatal(cancelErr)
