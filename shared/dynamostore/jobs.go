@@ -215,14 +215,7 @@ func (st *Store) FinishReport(ctx context.Context, tenant, id string, status job
 		set += ", message = :msg"
 		vals[":msg"] = s(truncate(message, 2000))
 	}
-	if errorKey != "" {
-		set += ", errorKey = :ek"
-		vals[":ek"] = s(errorKey)
-	}
-	if resultsKey != "" {
-		set += ", resultsKey = :rk"
-		vals[":rk"] = s(resultsKey)
-	}
+	set += setReportKeys(vals, errorKey, resultsKey)
 	done, err := st.finalWrite(ctx, tenant, id, ddbtypes.Update{
 		TableName: &st.tables.Jobs, Key: key(tenant, id),
 		UpdateExpression:          aws.String(set),
@@ -371,14 +364,7 @@ func (st *Store) FinishCancelled(ctx context.Context, tenant, id string, c jobs.
 		":at": s(at.UTC().Format(time.RFC3339Nano)), ":msg": s(truncate(message, 2000)),
 	}
 	set := "SET #st = :cancelled, #total = :t, #p = :p, #f = :f, #c = :c, #u = :u, #un = :un, endedAt = :at, message = :msg"
-	if errorKey != "" {
-		set += ", errorKey = :ek"
-		vals[":ek"] = s(errorKey)
-	}
-	if resultsKey != "" {
-		set += ", resultsKey = :rk"
-		vals[":rk"] = s(resultsKey)
-	}
+	set += setReportKeys(vals, errorKey, resultsKey)
 	done, err := st.finalWrite(ctx, tenant, id, ddbtypes.Update{
 		TableName: &st.tables.Jobs, Key: key(tenant, id),
 		UpdateExpression:    aws.String(set),
@@ -447,4 +433,19 @@ func (st *Store) PageJobs(ctx context.Context, tenant, after string, limit int32
 		next = sk.Value
 	}
 	return list, next, nil
+}
+
+// setReportKeys adds the report keys that are not empty to an update's
+// values and returns their SET clauses (", errorKey = :ek" and so on).
+func setReportKeys(vals map[string]ddbtypes.AttributeValue, errorKey, resultsKey string) string {
+	set := ""
+	if errorKey != "" {
+		set += ", errorKey = :ek"
+		vals[":ek"] = s(errorKey)
+	}
+	if resultsKey != "" {
+		set += ", resultsKey = :rk"
+		vals[":rk"] = s(resultsKey)
+	}
+	return set
 }
