@@ -90,17 +90,17 @@ type Writer struct {
 	// CSV writes one type's rows as a bare CSV (no ZIP, no parts) of at
 	// most exportspec.MaxCSVRows rows: a second type, or one row more, is
 	// an Invalid error and the output must be thrown away.
-	CSV      bool
-	out      io.Writer
-	zw       *zip.Writer
-	maxRows  int
-	date     time.Time
-	t        *objecttype.Type
-	layout   *csvexport.Layout
-	cur      *csvexport.Writer
-	part     int
-	files    []File
-	err      error
+	CSV     bool
+	out     io.Writer
+	zw      *zip.Writer
+	maxRows int
+	date    time.Time
+	t       *objecttype.Type
+	layout  *csvexport.Layout
+	cur     *csvexport.Writer
+	part    int
+	files   []File
+	err     error
 }
 
 // New returns a Writer of a ZIP to w with parts of at most maxRows rows
