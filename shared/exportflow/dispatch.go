@@ -195,7 +195,7 @@ func (d *Dispatcher) start(ctx context.Context, s dynamostore.Schedule, now time
 	}
 	j := jobs.Job{
 		Tenant: s.Tenant, ID: jobID, Type: jobs.TypeExport, ObjectType: strings.Join(s.ObjectTypes, ","),
-		FileName: exportzip.ZipName(s.Prefix, types, now.In(s.Spec.Location())), Status: jobs.StatusNew,
+		FileName: exportzip.FileName(s.Prefix, types, now.In(s.Spec.Location()), s.Options), Status: jobs.StatusNew,
 		SubmittedBy: "schedule " + s.Title + " (" + s.ID + ")", SubmittedAt: now.UTC(),
 	}
 	if err := d.Store.CreateJob(ctx, j); err != nil {

@@ -66,11 +66,18 @@ func resolveTypes(names []string) ([]*objecttype.Type, []string, error) {
 // checkOptions validates o and resolves its fields and filters against
 // the types exactly as the export will (csvexport.NewPlans: in an export of
 // several types a field that only some of them have is written for those),
-// so a field no type has is refused now (400) and does not fail the export
-// later.
+// so a field no type has, or format csv for several types, is refused now
+// (400) and does not fail the export later.
 func checkOptions(o exportspec.Options, types []*objecttype.Type) error {
 	if err := o.Validate(); err != nil {
 		return atField("/options", bulkerr.Wrap(bulkerr.Invalid, err, "options: %s", bulkerr.Message(err)))
+	}
+	var slugs []string
+	for _, t := range types {
+		slugs = append(slugs, t.Slug)
+	}
+	if err := o.ValidateTypes(slugs); err != nil {
+		return atField("/options/format", bulkerr.Wrap(bulkerr.Invalid, err, "options: %s", bulkerr.Message(err)))
 	}
 	if _, err := csvexport.NewPlans(types, o); err != nil {
 		return atField("/options", bulkerr.Wrap(bulkerr.Invalid, err, "options: %s", bulkerr.Message(err)))
@@ -104,7 +111,7 @@ func (a *API) createExport(w http.ResponseWriter, r *http.Request, id authn.Iden
 		return err
 	}
 	now := a.Now().UTC()
-	j, err := a.startExport(r.Context(), id, exportzip.ZipName(req.Prefix, types, now), exportflow.Request{
+	j, err := a.startExport(r.Context(), id, exportzip.FileName(req.Prefix, types, now, req.Options), exportflow.Request{
 		Tenant: id.Tenant, ObjectTypes: slugs, Prefix: req.Prefix, Options: req.Options,
 		Window: req.Options.WindowFor(now, time.Time{}),
 	}, nil)

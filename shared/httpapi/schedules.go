@@ -553,7 +553,7 @@ func (a *API) testSchedule(w http.ResponseWriter, r *http.Request, id authn.Iden
 	}
 	now := a.Now().UTC()
 	req := exportflow.Request{ObjectTypes: slugs, Prefix: s.Prefix, Options: s.Options, ScheduleID: sid, Limit: exportspec.TestExportRows, TimeZone: s.Spec.TimeZone}
-	j, err := a.startExport(ctx, id, testPrefix+exportzip.ZipName(s.Prefix, types, now.In(s.Spec.Location())), req, func(j jobs.Job) error {
+	j, err := a.startExport(ctx, id, testPrefix+exportzip.FileName(s.Prefix, types, now.In(s.Spec.Location()), s.Options), req, func(j jobs.Job) error {
 		return st.RecordRun(ctx, dynamostore.ScheduleRun{Tenant: id.Tenant, ScheduleID: sid, JobID: j.ID, Test: true, At: now})
 	})
 	if err != nil {
