@@ -26,6 +26,7 @@ import (
 	"github.com/ccbulk/bulkops/shared/jobs"
 	"github.com/ccbulk/bulkops/shared/objecttype"
 	"github.com/ccbulk/bulkops/shared/s3store"
+	"github.com/ccbulk/bulkops/shared/schedule"
 )
 
 // undercount lies about how many objects there are, so an export that
@@ -350,5 +351,30 @@ func TestGAXAgentsYN(t *testing.T) {
 			return nil
 		}); err != nil || unchanged != 2 {
 		t.Fatalf("re-import: %d unchanged, %v", unchanged, err)
+	}
+}
+
+// TestScheduledStableName: a schedule with a stable name names every run's
+// job <prefix><Type>.csv (no date), and its request carries the options
+// the export writes by.
+func TestScheduledStableName(t *testing.T) {
+	r := newRunRig(t)
+	ctx := context.Background()
+	runAt := time.Date(2026, 6, 4, 21, 0, 0, 0, time.UTC)
+	if err := r.db.PutSchedule(ctx, dynamostore.Schedule{Tenant: r.tenant, ID: "gax", Title: "GAX", ObjectTypes: []string{"agent"}, Prefix: "gax_",
+		Spec: schedule.Spec{Frequency: schedule.Daily, Time: "21:00"}, Options: exportspec.Options{Format: exportspec.FormatCSV, StableName: true},
+		Active: true, NextRun: runAt, CreatedBy: "t", CreatedAt: hm(8, 0)}); err != nil {
+		t.Fatal(err)
+	}
+	for day := range 2 {
+		got := r.tick(runAt.Add(time.Duration(day)*24*time.Hour + 30*time.Second))
+		if len(got) != 1 || !got[0].Options.StableName || got[0].Options.Format != exportspec.FormatCSV {
+			t.Fatalf("day %d: started %+v", day, got)
+		}
+		j, err := r.db.GetJob(ctx, r.tenant, got[0].JobID)
+		if err != nil || j.FileName != "gax_AgentGAX.csv" {
+			t.Fatalf("day %d: job file name %q (%v)", day, j.FileName, err)
+		}
+		r.end(got[0], true, "")
 	}
 }
