@@ -7,27 +7,9 @@ import (
 	"runtime"
 	"strings"
 	"testing"
-)
 
-// repoRoot is the folder holding go.mod, found upwards from the test's
-// own folder.
-func repoRoot(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		up := filepath.Dir(dir)
-		if up == dir {
-			t.Fatal("no go.mod above the test's folder")
-		}
-		dir = up
-	}
-}
+	"github.com/ccbulk/bulkops/shared/dev/localtest"
+)
 
 // goTool is the go command that runs this test (its GOROOT's), or the one
 // on PATH.
@@ -49,7 +31,7 @@ func goTool(t *testing.T) string {
 // the API client and the CLI link no DynamoDB SDK (they speak HTTP to the
 // API and nothing else), as `go list -deps` reports them.
 func TestClientsLinkNoStorageSDK(t *testing.T) {
-	root, gocmd := repoRoot(t), goTool(t)
+	root, gocmd := localtest.RepoRoot(t), goTool(t)
 	tests := []struct {
 		pkg string
 		// must be among the dependencies: proof that the list is the

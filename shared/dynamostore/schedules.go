@@ -475,8 +475,9 @@ func (st *Store) ClaimRun(ctx context.Context, tenant, id string, planned, follo
 // FinishRun ends the run of job (the schedule's RunningJob): a successful
 // run (ok) resets the consecutive failures and moves the high-water mark
 // up to highWater (never down); a failed one counts a failure, and the
-// schedule suspends itself (inactive, out of the due index, with a reason
-// naming the count and reason) when the failures reach its FailureLimit.
+// schedule suspends itself (inactive, out of the due index, with
+// schedule.SuspendReason) when schedule.SuspendsAfter says the failures
+// reach its limit.
 // When job is not the running job (the run was finished before, or never
 // claimed) nothing changes: a repeated call is harmless. It returns the
 // stored schedule, or NotFound.
