@@ -55,9 +55,9 @@ func (a *API) schedules() (scheduleStore, error) {
 	return a.Schedules, nil
 }
 
-// MaxSchedulesPerTenant is how many schedules one tenant may have; it also
-// keeps one tenant's due runs from crowding out others' in the dispatcher.
-const MaxSchedulesPerTenant = 100
+// MaxSchedulesPerTenant is how many schedules one tenant may have
+// (schedule.MaxPerTenant).
+const MaxSchedulesPerTenant = schedule.MaxPerTenant
 
 // scheduleTarget is the store and the schedule ID of a /v1/schedules/{id}
 // request.
@@ -171,8 +171,8 @@ func (a *API) create(w http.ResponseWriter, r *http.Request, id authn.Identity, 
 	if err != nil {
 		return err
 	}
-	if len(have) >= MaxSchedulesPerTenant {
-		return bulkerr.New(bulkerr.Conflict, "a tenant may have at most %d schedules and this one has %d; delete one you no longer need (or give one schedule several object types)", MaxSchedulesPerTenant, len(have))
+	if err := schedule.CanAdd(len(have)); err != nil {
+		return err
 	}
 	sid, err := a.NewID()
 	if err != nil {
@@ -332,7 +332,7 @@ func (a *API) suspendSchedule(w http.ResponseWriter, r *http.Request, id authn.I
 	if err != nil {
 		return err
 	}
-	s, err := st.SetScheduleActive(r.Context(), id.Tenant, sid, 0, false, time.Time{}, "suspended by "+id.User)
+	s, err := st.SetScheduleActive(r.Context(), id.Tenant, sid, 0, false, time.Time{}, schedule.SuspendedBy(id.User))
 	if err != nil {
 		return err
 	}

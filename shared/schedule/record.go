@@ -52,6 +52,22 @@ const (
 	ReasonSuspended = "suspended"
 )
 
+// SuspendedBy is the reason of a suspension by user.
+func SuspendedBy(user string) string { return "suspended by " + user }
+
+// MaxPerTenant is how many schedules one tenant may have; it also keeps
+// one tenant's due runs from crowding out others' in the dispatcher.
+const MaxPerTenant = 100
+
+// CanAdd says (Conflict) why a tenant that has have schedules cannot add
+// one more. Nil when it can.
+func CanAdd(have int) error {
+	if have >= MaxPerTenant {
+		return bulkerr.New(bulkerr.Conflict, "a tenant may have at most %d schedules and this one has %d; delete one you no longer need (or give one schedule several object types)", MaxPerTenant, have)
+	}
+	return nil
+}
+
 // New is a new schedule of tenant with definition d, made by user at now,
 // whose first run is next: active, or, when there is no next run (a once
 // schedule whose time has passed), suspended with ReasonPassed.

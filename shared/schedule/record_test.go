@@ -94,6 +94,8 @@ func TestScheduleRules(t *testing.T) {
 		{"delete while running", running.CanDelete(), bulkerr.Conflict, "delete it after the run ends"},
 		{"delete a spent once schedule", spent.CanDelete(), "", ""},
 		{"resume", suspended.CanResume(), "", ""},
+		{"add one below the limit", CanAdd(MaxPerTenant - 1), "", ""},
+		{"add one at the limit", CanAdd(MaxPerTenant), bulkerr.Conflict, "at most 100 schedules and this one has 100"},
 		{"resume a spent once schedule", spent.CanResume(), bulkerr.Conflict, "already ran (job J2)"},
 	}
 	for _, tt := range tests {
