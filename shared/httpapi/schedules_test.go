@@ -510,7 +510,8 @@ func TestSchedulesPerTenantAreLimited(t *testing.T) {
 		if i == 0 {
 			first = id
 		}
-		if err := h.db.PutSchedule(ctx, schedule.Schedule{Tenant: "full", ID: id, Definition: schedule.Definition{Title: id, ObjectTypes: []string{"queue"}, Spec: schedule.Spec{Frequency: schedule.Daily, Time: "06:00"}}, Active: true, NextRun: time.Now().Add(time.Hour), CreatedBy: "t", CreatedAt: time.Now()}); err != nil {
+		if err := h.db.PutSchedule(ctx, schedule.Schedule{Tenant: "full", ID: id, Definition: schedule.Definition{Title: id, ObjectTypes: []string{"queue"}, Spec: schedule.Spec{Frequency: schedule.Daily, Time: "06:00"}},
+			Active: true, NextRun: time.Now().Add(time.Hour), CreatedBy: "t", CreatedAt: time.Now()}); err != nil {
 			t.Fatal(err)
 		}
 	}
