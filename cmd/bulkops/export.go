@@ -193,7 +193,7 @@ func (a *app) waitAndDownload(ctx context.Context, c *apiclient.Client, id, o st
 	if err != nil {
 		return err
 	}
-	if err := a.printDoc(j.Raw, func(w io.Writer) { a.printJob(w, j) }); err != nil {
+	if err := a.printDoc(j.Raw, func(w io.Writer) { a.printJob(w, j.Job) }); err != nil {
 		return err
 	}
 	if out := jobOutcome(j); out != nil {

@@ -59,8 +59,8 @@ func TestDispatcherTicks(t *testing.T) {
 
 	daily := schedule.Spec{Frequency: schedule.Daily, Time: "06:00"}
 	put := func(tenant, id string, spec schedule.Spec, next time.Time, active bool) {
-		if err := db.PutSchedule(ctx, dynamostore.Schedule{Tenant: tenant, ID: id, Title: id, ObjectTypes: []string{"queue"},
-			Spec: spec, Active: active, NextRun: next, CreatedBy: "t", CreatedAt: now}); err != nil {
+		if err := db.PutSchedule(ctx, schedule.Schedule{Tenant: tenant, ID: id, Definition: schedule.Definition{Title: id, ObjectTypes: []string{"queue"}, Spec: spec},
+			Active: active, NextRun: next, CreatedBy: "t", CreatedAt: now}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -208,7 +208,7 @@ func (r *runRig) end(req exportflow.Request, ok bool, reason string) {
 	}
 }
 
-func (r *runRig) schedule(id string) dynamostore.Schedule {
+func (r *runRig) schedule(id string) schedule.Schedule {
 	r.t.Helper()
 	s, err := r.db.GetSchedule(context.Background(), r.tenant, id)
 	if err != nil {
@@ -251,8 +251,7 @@ func TestIncrementalRunsFailuresAndSuspension(t *testing.T) {
 	r := newRunRig(t)
 	ctx := context.Background()
 	opts := exportspec.Options{Header: exportspec.HeaderKeys, Range: exportspec.Range{Mode: exportspec.RangeIncremental}}
-	if err := r.db.PutSchedule(ctx, dynamostore.Schedule{Tenant: r.tenant, ID: "S", Title: "Hourly delta", ObjectTypes: []string{"queue", "site"},
-		Prefix: "delta_", Spec: schedule.Spec{Frequency: schedule.Hourly, Time: "00:00"}, Options: opts, MaxFailures: 2,
+	if err := r.db.PutSchedule(ctx, schedule.Schedule{Tenant: r.tenant, ID: "S", Definition: schedule.Definition{Title: "Hourly delta", ObjectTypes: []string{"queue", "site"}, Prefix: "delta_", Spec: schedule.Spec{Frequency: schedule.Hourly, Time: "00:00"}, Options: opts, MaxFailures: 2},
 		Active: true, NextRun: hm(9, 0).Add(-30 * time.Second), CreatedBy: "t", CreatedAt: hm(8, 0)}); err != nil {
 		t.Fatal(err)
 	}
@@ -390,8 +389,7 @@ func TestWindowsByRange(t *testing.T) {
 	r.d.IndexLag = time.Minute
 	for i, c := range cases {
 		// one tenant per schedule: the tenant lock allows one run at a time
-		if err := r.db.PutSchedule(ctx, dynamostore.Schedule{Tenant: r.tenant + string(rune('a'+i)), ID: c.id, Title: c.id, ObjectTypes: []string{"site"},
-			Spec: schedule.Spec{Frequency: schedule.Daily, Time: "09:00"}, Options: exportspec.Options{Range: c.rng},
+		if err := r.db.PutSchedule(ctx, schedule.Schedule{Tenant: r.tenant + string(rune('a'+i)), ID: c.id, Definition: schedule.Definition{Title: c.id, ObjectTypes: []string{"site"}, Spec: schedule.Spec{Frequency: schedule.Daily, Time: "09:00"}, Options: exportspec.Options{Range: c.rng}},
 			Active: true, NextRun: hm(9, 0).Add(-30 * time.Second), HighWater: c.hw, CreatedBy: "t", CreatedAt: hm(8, 0)}); err != nil {
 			t.Fatal(err)
 		}
@@ -422,8 +420,7 @@ func TestRunThatCannotStartOrLostItsEnd(t *testing.T) {
 	r := newRunRig(t)
 	ctx := context.Background()
 	put := func(id string, max int) {
-		if err := r.db.PutSchedule(ctx, dynamostore.Schedule{Tenant: r.tenant, ID: id, Title: id, ObjectTypes: []string{"site"},
-			Spec: schedule.Spec{Frequency: schedule.Hourly, Time: "00:00"}, MaxFailures: max,
+		if err := r.db.PutSchedule(ctx, schedule.Schedule{Tenant: r.tenant, ID: id, Definition: schedule.Definition{Title: id, ObjectTypes: []string{"site"}, Spec: schedule.Spec{Frequency: schedule.Hourly, Time: "00:00"}, MaxFailures: max},
 			Active: true, NextRun: hm(9, 0).Add(-30 * time.Second), CreatedBy: "t", CreatedAt: hm(8, 0)}); err != nil {
 			t.Fatal(err)
 		}
@@ -523,9 +520,8 @@ func TestScheduledExportEndToEnd(t *testing.T) {
 		id    string
 		types []string
 	}{{"good", []string{"site"}}, {"bad", []string{"widgets"}}} {
-		if err := r.db.PutSchedule(ctx, dynamostore.Schedule{Tenant: r.tenant + c.id, ID: c.id, Title: c.id, ObjectTypes: c.types,
-			Spec: schedule.Spec{Frequency: schedule.Daily, Time: "09:00"}, Active: true, NextRun: hm(9, 0).Add(-30 * time.Second),
-			CreatedBy: "t", CreatedAt: hm(8, 0)}); err != nil {
+		if err := r.db.PutSchedule(ctx, schedule.Schedule{Tenant: r.tenant + c.id, ID: c.id, Definition: schedule.Definition{Title: c.id, ObjectTypes: c.types, Spec: schedule.Spec{Frequency: schedule.Daily, Time: "09:00"}},
+			Active: true, NextRun: hm(9, 0).Add(-30 * time.Second), CreatedBy: "t", CreatedAt: hm(8, 0)}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -657,8 +653,8 @@ func TestDispatcherAcrossDaylightSaving(t *testing.T) {
 				t.Fatalf("first run after %s: %v %v", c.created, ok, err)
 			}
 			r.clk.set(c.created)
-			if err := r.db.PutSchedule(ctx, dynamostore.Schedule{Tenant: r.tenant, ID: "dst", Title: c.name, ObjectTypes: []string{"site"},
-				Spec: c.spec, Active: true, NextRun: first, CreatedBy: "t", CreatedAt: c.created}); err != nil {
+			if err := r.db.PutSchedule(ctx, schedule.Schedule{Tenant: r.tenant, ID: "dst", Definition: schedule.Definition{Title: c.name, ObjectTypes: []string{"site"}, Spec: c.spec},
+				Active: true, NextRun: first, CreatedBy: "t", CreatedAt: c.created}); err != nil {
 				t.Fatal(err)
 			}
 			var planned, at []time.Time
@@ -718,8 +714,8 @@ func TestDeadRunsOutsideTheDueCycleAreSettled(t *testing.T) {
 	r := newRunRig(t)
 	ctx := context.Background()
 	put := func(id string, spec schedule.Spec, next time.Time) {
-		if err := r.db.PutSchedule(ctx, dynamostore.Schedule{Tenant: r.tenant, ID: id, Title: id, ObjectTypes: []string{"site"},
-			Spec: spec, MaxFailures: 3, Active: true, NextRun: next, CreatedBy: "t", CreatedAt: hm(8, 0)}); err != nil {
+		if err := r.db.PutSchedule(ctx, schedule.Schedule{Tenant: r.tenant, ID: id, Definition: schedule.Definition{Title: id, ObjectTypes: []string{"site"}, Spec: spec, MaxFailures: 3},
+			Active: true, NextRun: next, CreatedBy: "t", CreatedAt: hm(8, 0)}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -780,8 +776,7 @@ func TestOnlyIncrementalRunsMoveTheHighWaterMark(t *testing.T) {
 	r := newRunRig(t)
 	ctx := context.Background()
 	from, to := hm(1, 0), hm(2, 0)
-	if err := r.db.PutSchedule(ctx, dynamostore.Schedule{Tenant: r.tenant, ID: "S", Title: "S", ObjectTypes: []string{"site"},
-		Spec: schedule.Spec{Frequency: schedule.Hourly, Time: "00:00"}, Options: exportspec.Options{Range: exportspec.Range{Mode: exportspec.RangeInterval, From: &from, To: &to}},
+	if err := r.db.PutSchedule(ctx, schedule.Schedule{Tenant: r.tenant, ID: "S", Definition: schedule.Definition{Title: "S", ObjectTypes: []string{"site"}, Spec: schedule.Spec{Frequency: schedule.Hourly, Time: "00:00"}, Options: exportspec.Options{Range: exportspec.Range{Mode: exportspec.RangeInterval, From: &from, To: &to}}},
 		Active: true, NextRun: hm(9, 0).Add(-30 * time.Second), CreatedBy: "t", CreatedAt: hm(8, 0)}); err != nil {
 		t.Fatal(err)
 	}
@@ -827,8 +822,8 @@ func TestBusyTenantCannotCrowdOutOthers(t *testing.T) {
 	ctx := context.Background()
 	busy, other := r.tenant+"-busy", r.tenant+"-other"
 	put := func(tenant, id string, next time.Time) {
-		if err := r.db.PutSchedule(ctx, dynamostore.Schedule{Tenant: tenant, ID: id, Title: id, ObjectTypes: []string{"site"},
-			Spec: schedule.Spec{Frequency: schedule.Hourly, Time: "00:00"}, Active: true, NextRun: next, CreatedBy: "t", CreatedAt: hm(8, 0)}); err != nil {
+		if err := r.db.PutSchedule(ctx, schedule.Schedule{Tenant: tenant, ID: id, Definition: schedule.Definition{Title: id, ObjectTypes: []string{"site"}, Spec: schedule.Spec{Frequency: schedule.Hourly, Time: "00:00"}},
+			Active: true, NextRun: next, CreatedBy: "t", CreatedAt: hm(8, 0)}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -859,9 +854,8 @@ func TestFileNamesCarryTheSchedulesDate(t *testing.T) {
 	r := newRunRig(t)
 	ctx := context.Background()
 	runAt := time.Date(2026, 6, 4, 21, 0, 0, 0, time.UTC) // 2026-06-05 06:00 JST
-	if err := r.db.PutSchedule(ctx, dynamostore.Schedule{Tenant: r.tenant, ID: "tokyo", Title: "Tokyo", ObjectTypes: []string{"site"},
-		Spec: schedule.Spec{Frequency: schedule.Daily, Time: "06:00", TimeZone: "Asia/Tokyo"}, Active: true, NextRun: runAt,
-		CreatedBy: "t", CreatedAt: hm(8, 0)}); err != nil {
+	if err := r.db.PutSchedule(ctx, schedule.Schedule{Tenant: r.tenant, ID: "tokyo", Definition: schedule.Definition{Title: "Tokyo", ObjectTypes: []string{"site"}, Spec: schedule.Spec{Frequency: schedule.Daily, Time: "06:00", TimeZone: "Asia/Tokyo"}},
+		Active: true, NextRun: runAt, CreatedBy: "t", CreatedAt: hm(8, 0)}); err != nil {
 		t.Fatal(err)
 	}
 	got := r.tick(runAt.Add(30 * time.Second))

@@ -361,8 +361,8 @@ func TestScheduledStableName(t *testing.T) {
 	r := newRunRig(t)
 	ctx := context.Background()
 	runAt := time.Date(2026, 6, 4, 21, 0, 0, 0, time.UTC)
-	if err := r.db.PutSchedule(ctx, dynamostore.Schedule{Tenant: r.tenant, ID: "gax", Title: "GAX", ObjectTypes: []string{"agent"}, Prefix: "gax_",
-		Spec: schedule.Spec{Frequency: schedule.Daily, Time: "21:00"}, Options: exportspec.Options{Format: exportspec.FormatCSV, StableName: true},
+	if err := r.db.PutSchedule(ctx, schedule.Schedule{Tenant: r.tenant, ID: "gax", Definition: schedule.Definition{Title: "GAX", ObjectTypes: []string{"agent"}, Prefix: "gax_",
+		Spec: schedule.Spec{Frequency: schedule.Daily, Time: "21:00"}, Options: exportspec.Options{Format: exportspec.FormatCSV, StableName: true}},
 		Active: true, NextRun: runAt, CreatedBy: "t", CreatedAt: hm(8, 0)}); err != nil {
 		t.Fatal(err)
 	}

@@ -6,15 +6,15 @@ import (
 	"time"
 
 	"github.com/ccbulk/bulkops/shared/bulkerr"
-	"github.com/ccbulk/bulkops/shared/dynamostore"
 	"github.com/ccbulk/bulkops/shared/exportspec"
 	"github.com/ccbulk/bulkops/shared/jobevents"
 	"github.com/ccbulk/bulkops/shared/jobs"
+	"github.com/ccbulk/bulkops/shared/schedule"
 )
 
 // runFinisher ends a schedule's run (dynamostore.Store).
 type runFinisher interface {
-	FinishRun(ctx context.Context, tenant, id, job string, ok bool, highWater time.Time, reason string) (dynamostore.Schedule, error)
+	FinishRun(ctx context.Context, tenant, id, job string, ok bool, highWater time.Time, reason string) (schedule.Schedule, error)
 	EndCancelledRun(ctx context.Context, tenant, id, job string) error
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/ccbulk/bulkops/shared/dynamostore"
 	"github.com/ccbulk/bulkops/shared/httpapi"
+	"github.com/ccbulk/bulkops/shared/schedule"
 )
 
 // TestIdempotencyKey: a POST retried with its Idempotency-Key gets the
@@ -246,7 +247,7 @@ func TestEveryListPages(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := h.db.RecordRun(ctx, dynamostore.ScheduleRun{Tenant: "acme", ScheduleID: ids[0], JobID: id, At: time.Now()}); err != nil {
+		if err := h.db.RecordRun(ctx, schedule.Run{Tenant: "acme", ScheduleID: ids[0], JobID: id, At: time.Now()}); err != nil {
 			t.Fatal(err)
 		}
 		jobIDs = append([]string{id}, jobIDs...) // newest first
