@@ -7,7 +7,7 @@ import (
 	"io"
 
 	"github.com/ccbulk/bulkops/shared/bulkerr"
-	"github.com/ccbulk/bulkops/shared/dynamostore"
+	"github.com/ccbulk/bulkops/shared/catalog"
 	"github.com/ccbulk/bulkops/shared/jobs"
 	"github.com/ccbulk/bulkops/shared/s3store"
 )
@@ -194,7 +194,7 @@ func (f *Flow) finishClaimed(ctx context.Context, j JobRef, i int) (jobs.Counts,
 		return jobs.Counts{}, "", err
 	}
 	for _, r := range res {
-		if r == dynamostore.Conflicted {
+		if r == catalog.Conflicted {
 			return jobs.Counts{}, "cancelled while an object of the chunk was changed by someone else; some of its rows may have been applied", nil
 		}
 	}

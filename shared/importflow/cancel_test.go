@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/ccbulk/bulkops/shared/bulkerr"
-	"github.com/ccbulk/bulkops/shared/dynamostore"
+	"github.com/ccbulk/bulkops/shared/catalog"
 	"github.com/ccbulk/bulkops/shared/importflow"
 	"github.com/ccbulk/bulkops/shared/jobcancel"
 	"github.com/ccbulk/bulkops/shared/jobs"
@@ -316,7 +316,7 @@ type applyHook struct {
 	fn func()
 }
 
-func (a applyHook) Apply(ctx context.Context, job string, writes []dynamostore.Write, conc int) ([]dynamostore.WriteResult, error) {
+func (a applyHook) Apply(ctx context.Context, job string, writes []catalog.Write, conc int) ([]catalog.WriteResult, error) {
 	if a.fn != nil {
 		a.fn()
 	}

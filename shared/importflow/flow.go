@@ -120,7 +120,7 @@ type fileStore interface {
 // ObjectStore is one tenant's objects (dynamostore.Objects).
 type ObjectStore interface {
 	GetObjects(ctx context.Context, typ string, keys []string) (map[string]catalog.Object, error)
-	Apply(ctx context.Context, job string, writes []dynamostore.Write, concurrency int) ([]dynamostore.WriteResult, error)
+	Apply(ctx context.Context, job string, writes []catalog.Write, concurrency int) ([]catalog.WriteResult, error)
 }
 
 // notifier publishes job transitions (jobevents.Publisher).

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/ccbulk/bulkops/shared/bulkerr"
+	"github.com/ccbulk/bulkops/shared/catalog"
 	"github.com/ccbulk/bulkops/shared/dynamostore"
 	"github.com/ccbulk/bulkops/shared/importflow"
 	"github.com/ccbulk/bulkops/shared/jobs"
@@ -26,7 +27,7 @@ type brokenObjects struct {
 	keys map[string]bool
 }
 
-func (b brokenObjects) Apply(ctx context.Context, job string, writes []dynamostore.Write, conc int) ([]dynamostore.WriteResult, error) {
+func (b brokenObjects) Apply(ctx context.Context, job string, writes []catalog.Write, conc int) ([]catalog.WriteResult, error) {
 	for _, w := range writes {
 		if b.keys[w.Object.Key] {
 			return nil, bulkerr.New(bulkerr.Internal, "the object store refused %s", w.Object.Key)
