@@ -17,7 +17,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
 	"github.com/ccbulk/bulkops/shared/authn"
-	"github.com/ccbulk/bulkops/shared/dynamostore"
 	"github.com/ccbulk/bulkops/shared/httpapi/openapitest"
 	"github.com/ccbulk/bulkops/shared/importflow"
 	"github.com/ccbulk/bulkops/shared/jobs"
@@ -209,7 +208,7 @@ func TestOneChunkOfFiveFailsThroughTheMapsCatch(t *testing.T) {
 	tenant := "map-catch-" + suffix()
 	key := "imports/" + tenant + "/work-type/five.csv"
 	const jobID = "01MAPCATCHMAPCATCHMAPCATCH"
-	if err := m.db.RegisterUpload(ctx, dynamostore.UploadGrant{Tenant: tenant, JobID: jobID, Key: key, SubmittedBy: "ops@" + tenant + ".example"}, time.Hour); err != nil {
+	if err := m.db.RegisterUpload(ctx, jobs.UploadGrant{Tenant: tenant, JobID: jobID, Key: key, SubmittedBy: "ops@" + tenant + ".example"}, time.Hour); err != nil {
 		t.Fatal(err)
 	}
 	bucket := m.ref("DataBucket")

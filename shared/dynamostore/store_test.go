@@ -384,7 +384,7 @@ func TestChunkFailuresAndLateCommits(t *testing.T) {
 func TestUploadGrants(t *testing.T) {
 	db, _ := newStore(t)
 	ctx := context.Background()
-	g := dynamostore.UploadGrant{Tenant: "t1", JobID: "01G", Key: "imports/t1/queue/q.csv", SubmittedBy: "ana@t1", DryRun: true}
+	g := jobs.UploadGrant{Tenant: "t1", JobID: "01G", Key: "imports/t1/queue/q.csv", SubmittedBy: "ana@t1", DryRun: true}
 	if err := db.RegisterUpload(ctx, g, time.Minute); err != nil {
 		t.Fatal(err)
 	}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/ccbulk/bulkops/shared/apiapp"
 	"github.com/ccbulk/bulkops/shared/authn"
+	"github.com/ccbulk/bulkops/shared/blob"
 	"github.com/ccbulk/bulkops/shared/dev/localtest"
 	"github.com/ccbulk/bulkops/shared/dynamostore"
 	"github.com/ccbulk/bulkops/shared/exportflow"
@@ -198,7 +199,7 @@ func TestCreateImportIssuesAPinnedUpload(t *testing.T) {
 	var resp struct {
 		JobID    string
 		MaxBytes int64
-		Upload   s3store.Upload
+		Upload   blob.Upload
 	}
 	status, raw := h.call("acme", "POST", "/v1/imports", map[string]any{"objectType": "work-type", "fileName": "codes.csv", "dryRun": true}, &resp)
 	if status != 201 || resp.JobID == "" || resp.MaxBytes != 5<<20 {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/ccbulk/bulkops/shared/dynamostore"
 	"github.com/ccbulk/bulkops/shared/httpapi"
+	"github.com/ccbulk/bulkops/shared/idempotency"
 )
 
 // TestIdempotencyKey: a POST retried with its Idempotency-Key gets the
@@ -94,7 +95,7 @@ func TestIdempotencyStore(t *testing.T) {
 	if err != nil || claimed || rec.Hash != "h1" || rec.Status != 0 {
 		t.Fatalf("second claim while running: %+v %v %v", rec, claimed, err)
 	}
-	want := dynamostore.IdempotentResponse{Hash: "h1", Status: 201, Header: map[string]string{"Content-Type": "application/json"}, Body: []byte(`{"a":1}`)}
+	want := idempotency.Response{Hash: "h1", Status: 201, Header: map[string]string{"Content-Type": "application/json"}, Body: []byte(`{"a":1}`)}
 	if err := h.db.SaveIdempotentResponse(ctx, "acme", k, want, time.Hour); err != nil {
 		t.Fatal(err)
 	}

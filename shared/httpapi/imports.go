@@ -11,12 +11,12 @@ import (
 
 	"github.com/ccbulk/bulkops/shared/audiozip"
 	"github.com/ccbulk/bulkops/shared/authn"
+	"github.com/ccbulk/bulkops/shared/blob"
 	"github.com/ccbulk/bulkops/shared/bulkerr"
 	"github.com/ccbulk/bulkops/shared/csvread"
-	"github.com/ccbulk/bulkops/shared/dynamostore"
 	"github.com/ccbulk/bulkops/shared/importflow"
+	"github.com/ccbulk/bulkops/shared/jobs"
 	"github.com/ccbulk/bulkops/shared/objecttype"
-	"github.com/ccbulk/bulkops/shared/s3store"
 )
 
 // importRequest is the body of POST /v1/imports.
@@ -28,13 +28,13 @@ type importRequest struct {
 
 // importResponse tells the client where to upload the file.
 type importResponse struct {
-	JobID      string         `json:"jobId"`
-	ObjectType string         `json:"objectType"`
-	FileName   string         `json:"fileName"`
-	DryRun     bool           `json:"dryRun"`
-	MaxBytes   int64          `json:"maxBytes"`
-	ExpiresAt  time.Time      `json:"expiresAt"`
-	Upload     s3store.Upload `json:"upload"`
+	JobID      string      `json:"jobId"`
+	ObjectType string      `json:"objectType"`
+	FileName   string      `json:"fileName"`
+	DryRun     bool        `json:"dryRun"`
+	MaxBytes   int64       `json:"maxBytes"`
+	ExpiresAt  time.Time   `json:"expiresAt"`
+	Upload     blob.Upload `json:"upload"`
 }
 
 // createImport answers with a presigned POST for the tenant's upload key.
@@ -83,7 +83,7 @@ func (a *API) createImport(w http.ResponseWriter, r *http.Request, id authn.Iden
 		return bulkerr.Wrap(bulkerr.Internal, err, "making a job ID")
 	}
 	key := path.Join("imports", id.Tenant, slug, name)
-	if err := a.Uploads.RegisterUpload(r.Context(), dynamostore.UploadGrant{
+	if err := a.Uploads.RegisterUpload(r.Context(), jobs.UploadGrant{
 		Tenant: id.Tenant, JobID: jobID, Key: key, SubmittedBy: id.User, DryRun: req.DryRun,
 	}, a.UploadTTL); err != nil {
 		return err

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ccbulk/bulkops/shared/blob"
 	"github.com/ccbulk/bulkops/shared/bulkerr"
 	"github.com/ccbulk/bulkops/shared/catalog"
 	"github.com/ccbulk/bulkops/shared/importflow"
@@ -302,7 +303,7 @@ type createHook struct {
 	fn  func()
 }
 
-func (c createHook) Create(ctx context.Context, key, contentType string) *s3store.Writer {
+func (c createHook) Create(ctx context.Context, key, contentType string) blob.Writer {
 	if key == c.key && c.fn != nil {
 		c.fn()
 	}

@@ -8,12 +8,12 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/ccbulk/bulkops/shared/blob"
 	"github.com/ccbulk/bulkops/shared/bulkerr"
 	"github.com/ccbulk/bulkops/shared/catalog"
 	"github.com/ccbulk/bulkops/shared/csvread"
-	"github.com/ccbulk/bulkops/shared/dynamostore"
 	"github.com/ccbulk/bulkops/shared/jobs"
-	"github.com/ccbulk/bulkops/shared/s3store"
+	"github.com/ccbulk/bulkops/shared/tenancy"
 )
 
 // Config holds the workflow's tunables; see ConfigFromEnv.
@@ -74,7 +74,7 @@ type jobStore interface {
 
 // lockStore is the tenant lock.
 type lockStore interface {
-	AcquireLock(ctx context.Context, tenant, job string, lease time.Duration) (dynamostore.Lock, error)
+	AcquireLock(ctx context.Context, tenant, job string, lease time.Duration) (tenancy.Lock, error)
 	ExtendLock(ctx context.Context, tenant, job string, lease time.Duration) error
 	ReleaseLock(ctx context.Context, tenant, job string) error
 }
@@ -94,26 +94,26 @@ type progressStore interface {
 	ClaimedChunks(ctx context.Context, tenant, job string) (map[int]bool, error)
 }
 
-// grantStore holds the uploads the API issued (dynamostore.UploadGrant).
+// grantStore holds the uploads the API issued (jobs.UploadGrant).
 type grantStore interface {
-	RedeemUpload(ctx context.Context, tenant, job, objectKey, uploadID string) (dynamostore.UploadGrant, bool, error)
+	RedeemUpload(ctx context.Context, tenant, job, objectKey, uploadID string) (jobs.UploadGrant, bool, error)
 }
 
 // settingsStore holds per-tenant settings.
 type settingsStore interface {
-	TenantSettings(ctx context.Context, tenant string) (dynamostore.TenantSettings, error)
+	TenantSettings(ctx context.Context, tenant string) (tenancy.Settings, error)
 }
 
 // fileStore is the bucket.
 type fileStore interface {
-	Head(ctx context.Context, key string) (s3store.Info, error)
-	HeadVersion(ctx context.Context, key, versionID string) (s3store.Info, error)
+	Head(ctx context.Context, key string) (blob.Info, error)
+	HeadVersion(ctx context.Context, key, versionID string) (blob.Info, error)
 	Open(ctx context.Context, key, versionID string) (io.ReadCloser, error)
 	OpenRange(ctx context.Context, key, versionID string, start, end int64) (io.ReadCloser, error)
 	Get(ctx context.Context, key string) ([]byte, error)
 	Put(ctx context.Context, key, contentType string, body []byte, meta map[string]string) error
 	// Create streams an object (reports) without holding it whole.
-	Create(ctx context.Context, key, contentType string) *s3store.Writer
+	Create(ctx context.Context, key, contentType string) blob.Writer
 	Delete(ctx context.Context, key string) error
 }
 

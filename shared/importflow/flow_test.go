@@ -24,6 +24,7 @@ import (
 	"github.com/ccbulk/bulkops/shared/importflow"
 	"github.com/ccbulk/bulkops/shared/jobs"
 	"github.com/ccbulk/bulkops/shared/s3store"
+	"github.com/ccbulk/bulkops/shared/tenancy"
 )
 
 // harness runs the workflow's steps in order against MinIO and DynamoDB
@@ -394,7 +395,7 @@ func TestLargeFilesArePerTenant(t *testing.T) {
 		t.Fatalf("default tenant: %s %q, want Failed saying the limit, how to split and how to raise it", small.Status, small.Message)
 	}
 
-	if err := h.db.PutTenantSettings(ctx, "large", dynamostore.TenantSettings{LargeFiles: true}); err != nil {
+	if err := h.db.PutTenantSettings(ctx, "large", tenancy.Settings{LargeFiles: true}); err != nil {
 		t.Fatal(err)
 	}
 	if ts, err := h.db.TenantSettings(ctx, "large"); err != nil || !ts.LargeFiles {

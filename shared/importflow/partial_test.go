@@ -211,10 +211,10 @@ func TestJobIDMetadataIsTrustedOnlyWhenTheAPIIssuedIt(t *testing.T) {
 		return j
 	}
 	key := "imports/meta/work-type/w.csv"
-	if err := h.db.RegisterUpload(ctx, dynamostore.UploadGrant{Tenant: "meta", JobID: "01API", Key: key, SubmittedBy: "ana@meta.example", DryRun: true}, time.Minute); err != nil {
+	if err := h.db.RegisterUpload(ctx, jobs.UploadGrant{Tenant: "meta", JobID: "01API", Key: key, SubmittedBy: "ana@meta.example", DryRun: true}, time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	if err := h.db.RegisterUpload(ctx, dynamostore.UploadGrant{Tenant: "other", JobID: "01OTHER", Key: "imports/other/work-type/w.csv", SubmittedBy: "bob@other"}, time.Minute); err != nil {
+	if err := h.db.RegisterUpload(ctx, jobs.UploadGrant{Tenant: "other", JobID: "01OTHER", Key: "imports/other/work-type/w.csv", SubmittedBy: "bob@other"}, time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	forged := map[string]string{"job-id": "01FORGED", "submitted-by": "ceo@meta.example"}
