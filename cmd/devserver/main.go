@@ -49,6 +49,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/ccbulk/bulkops/shared/apiapp"
+	"github.com/ccbulk/bulkops/shared/apigwlambda"
 	"github.com/ccbulk/bulkops/shared/applog"
 	"github.com/ccbulk/bulkops/shared/authn"
 	"github.com/ccbulk/bulkops/shared/awsenv"
@@ -56,7 +57,6 @@ import (
 	"github.com/ccbulk/bulkops/shared/dev/devstack"
 	"github.com/ccbulk/bulkops/shared/dev/samtemplate"
 	"github.com/ccbulk/bulkops/shared/exportapp"
-	"github.com/ccbulk/bulkops/shared/httpapi"
 	"github.com/ccbulk/bulkops/shared/importapp"
 )
 
@@ -89,7 +89,7 @@ func apiHandler(ctx context.Context, getenv func(string) string) (lambda.Handler
 	if err != nil {
 		return nil, err
 	}
-	return lambda.NewHandler(httpapi.LambdaHandler(api.Handler())), nil
+	return lambda.NewHandler(apigwlambda.Handler(api.Handler())), nil
 }
 
 func exportHandler(ctx context.Context, getenv func(string) string) (lambda.Handler, error) {

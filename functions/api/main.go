@@ -11,8 +11,8 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/ccbulk/bulkops/shared/apiapp"
+	"github.com/ccbulk/bulkops/shared/apigwlambda"
 	"github.com/ccbulk/bulkops/shared/authn"
-	"github.com/ccbulk/bulkops/shared/httpapi"
 )
 
 func main() {
@@ -21,5 +21,5 @@ func main() {
 		fmt.Fprintln(os.Stderr, "api:", err)
 		os.Exit(1)
 	}
-	lambda.Start(httpapi.LambdaHandler(api.Handler()))
+	lambda.Start(apigwlambda.Handler(api.Handler()))
 }

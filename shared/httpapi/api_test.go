@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/ccbulk/bulkops/shared/apiapp"
+	"github.com/ccbulk/bulkops/shared/apigwlambda"
 	"github.com/ccbulk/bulkops/shared/authn"
 	"github.com/ccbulk/bulkops/shared/blob"
 	"github.com/ccbulk/bulkops/shared/dev/localtest"
@@ -55,7 +56,7 @@ func newAPIHarness(t *testing.T) *apiHarness {
 	// As on AWS: API Gateway's JWT authorizer verifies the token, and the
 	// function identifies callers by the claims it passed on.
 	api := apiapp.Assemble(db, files, authn.Claims{}, slog.New(slog.NewJSONHandler(io.Discard, nil)))
-	gw := localtest.ServeAPI(t, st, lambda.NewHandler(httpapi.LambdaHandler(api.Handler())))
+	gw := localtest.ServeAPI(t, st, lambda.NewHandler(apigwlambda.Handler(api.Handler())))
 	return &apiHarness{t: t, gw: gw, client: openapitest.Client(t, gw.URL), api: api, db: db, files: files, s3: st.Clients.S3, bucket: st.Ref("DataBucket"), ids: ident.NewGenerator(nil)}
 }
 

@@ -1,6 +1,6 @@
 // Package httpapi is the service's HTTP API as a net/http handler. API
-// Gateway reaches it through the Lambda adapter in this package; the local
-// dev server serves the same handler directly.
+// Gateway reaches it through the Lambda adapter (package apigwlambda); the
+// local dev server serves the same handler directly.
 //
 // Every route but health and the OpenAPI document needs a verified
 // identity (package authn); the tenant comes from it and from nothing in the
@@ -174,7 +174,7 @@ func (a *API) Handler() http.Handler {
 		a.problem(w, r, bulkerr.New(bulkerr.NotFound, "no route %s %s; see /v1/openapi.json", r.Method, r.URL.Path))
 	})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("X-Request-Id", newRequestID())
+		w.Header().Set("X-Request-Id", NewRequestID())
 		mux.ServeHTTP(w, r)
 	})
 }
