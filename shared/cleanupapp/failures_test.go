@@ -17,8 +17,8 @@ import (
 
 	"github.com/ccbulk/bulkops/shared/catalog"
 	"github.com/ccbulk/bulkops/shared/dynamostore"
-	"github.com/ccbulk/bulkops/shared/exportapp"
 	"github.com/ccbulk/bulkops/shared/exportflow"
+	"github.com/ccbulk/bulkops/shared/exportinvoke"
 	"github.com/ccbulk/bulkops/shared/jobs"
 )
 
@@ -133,7 +133,7 @@ func TestExportOutOfRetriesFailsThroughOnFailure(t *testing.T) {
 		t.Fatalf("lock %+v %v", l, err)
 	}
 	start := time.Now()
-	starter := exportapp.LambdaStarter{Client: m.lambda, Function: m.ref("ExportFunction")}
+	starter := exportinvoke.Starter{Client: m.lambda, Function: m.ref("ExportFunction")}
 	if err := starter.StartExport(ctx, exportflow.Request{Tenant: tenant, JobID: id, ObjectTypes: []string{"work-type"}}); err != nil {
 		t.Fatal(err)
 	}

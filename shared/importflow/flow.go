@@ -2,10 +2,8 @@ package importflow
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
-	"strconv"
 	"time"
 
 	"github.com/ccbulk/bulkops/shared/blob"
@@ -16,7 +14,8 @@ import (
 	"github.com/ccbulk/bulkops/shared/tenancy"
 )
 
-// Config holds the workflow's tunables; see ConfigFromEnv.
+// Config holds the workflow's tunables (config.Config holds them as the
+// environment sets them; importapp.FlowConfig makes one of these).
 type Config struct {
 	LockLease        time.Duration  // lease of the tenant lock, extended by every step
 	LockWait         time.Duration  // wait between attempts to take a busy lock
@@ -25,39 +24,7 @@ type Config struct {
 	ChunkConcurrency int            // chunks processed at once (the Map state's MaxConcurrencyPath)
 	WriteParallelism int            // concurrent object writes per chunk
 	Limits           csvread.Limits // per file, for tenants without large files
-	LargeLimits      csvread.Limits // per file, for tenants with TenantSettings.LargeFiles
-}
-
-// ConfigFromEnv reads the BULKOPS_* variables set by template.yaml, with
-// defaults for those that are unset.
-func ConfigFromEnv(getenv func(string) string) (Config, error) {
-	c := Config{
-		LockLease: 300 * time.Second, LockWait: 15 * time.Second, LockWaitAttempts: 20,
-		ChunkRows: 1000, ChunkConcurrency: 4, WriteParallelism: 16, Limits: csvread.DefaultLimits(), LargeLimits: csvread.LargeLimits(),
-	}
-	ints := []struct {
-		name string
-		set  func(int)
-	}{
-		{"BULKOPS_LOCK_LEASE_SECONDS", func(v int) { c.LockLease = time.Duration(v) * time.Second }},
-		{"BULKOPS_LOCK_WAIT_SECONDS", func(v int) { c.LockWait = time.Duration(v) * time.Second }},
-		{"BULKOPS_LOCK_WAIT_ATTEMPTS", func(v int) { c.LockWaitAttempts = v }},
-		{"BULKOPS_CHUNK_ROWS", func(v int) { c.ChunkRows = v }},
-		{"BULKOPS_CHUNK_CONCURRENCY", func(v int) { c.ChunkConcurrency = v }},
-		{"BULKOPS_WRITE_PARALLELISM", func(v int) { c.WriteParallelism = v }},
-	}
-	for _, e := range ints {
-		raw := getenv(e.name)
-		if raw == "" {
-			continue
-		}
-		v, err := strconv.Atoi(raw)
-		if err != nil || v < 1 {
-			return Config{}, fmt.Errorf("%s=%q: want a positive whole number", e.name, raw)
-		}
-		e.set(v)
-	}
-	return c, nil
+	LargeLimits      csvread.Limits // per file, for tenants with tenancy.Settings.LargeFiles
 }
 
 // jobStore is what the steps need of the job records.

@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/ccbulk/bulkops/shared/bulkerr"
+	"github.com/ccbulk/bulkops/shared/config"
 	"github.com/ccbulk/bulkops/shared/dev/localtest"
 	"github.com/ccbulk/bulkops/shared/dynamostore"
 	"github.com/ccbulk/bulkops/shared/importapp"
@@ -49,10 +50,7 @@ func newHarness(t testing.TB, chunkRows int) *harness {
 		Objects: st.Ref("ObjectsTable"), Jobs: st.Ref("JobsTable"), Control: st.Ref("ControlTable"),
 	}, time.Now)
 	files := s3store.New(st.Clients.S3, st.Ref("DataBucket"))
-	cfg, err := importflow.ConfigFromEnv(func(string) string { return "" })
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := importapp.FlowConfig(config.Defaults())
 	cfg.ChunkRows = chunkRows
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	return &harness{t: t, flow: importapp.Assemble(cfg, db, files, log), db: db, files: files, s3: st.Clients.S3, bucket: st.Ref("DataBucket")}

@@ -31,6 +31,7 @@ var awsFree = []struct {
 	{"shared/blob", "stored files as the workflows see them"},
 	{"shared/bulkerr", "the error kinds and their one table"},
 	{"shared/catalog", "configuration objects and their planned writes"},
+	{"shared/config", "the functions' typed configuration"},
 	{"shared/csvexport", "writing objects as CSV"},
 	{"shared/csvimport", "deciding what each import row does"},
 	{"shared/csvread", "reading import files"},
