@@ -186,8 +186,8 @@ func TestCancelThroughTheAPI(t *testing.T) {
 		if err != nil || got.Status != jobs.StatusCancelled || got.Counts != (jobs.Counts{}) || got.ErrorKey != "" {
 			t.Fatalf("job %+v %v", got, err)
 		}
-		if l, _ := m.db.PeekLock(ctx, tenant); l.Holder != holder {
-			t.Fatalf("the other job's lock: %+v", l)
+		if l, err := m.db.PeekLock(ctx, tenant); err != nil || l.Holder != holder {
+			t.Fatalf("the other job's lock: %+v %v", l, err)
 		}
 	})
 }
@@ -240,8 +240,8 @@ func TestOneChunkOfFiveFailsThroughTheMapsCatch(t *testing.T) {
 	if n := m.objectsOf(t, tenant, 20); n != 16 {
 		t.Fatalf("%d objects, want 16", n)
 	}
-	if l, _ := m.db.PeekLock(ctx, tenant); l.Holder != "" {
-		t.Fatalf("lock still held by %s", l.Holder)
+	if l, err := m.db.PeekLock(ctx, tenant); err != nil || l.Holder != "" {
+		t.Fatalf("lock still held by %s (%v)", l.Holder, err)
 	}
 	// The chunk went through the Catch once (RecordChunkFailed's log line).
 	if n := m.logLines(t, "chunk failed for good", jobID); n != 1 {

@@ -372,8 +372,8 @@ func TestSweeperLeavesARunningExecutionAlone(t *testing.T) {
 	if strings.Join(res.Failed, ",") != dead+"/"+deadID || strings.Join(res.Running, ",") != slow+"/"+running.ID {
 		t.Fatalf("sweep result %s: want %s failed and %s/%s left running", out.Payload, dead+"/"+deadID, slow, running.ID)
 	}
-	if j, _ := m.db.GetJob(ctx, slow, running.ID); j.Status != jobs.StatusInProgress {
-		t.Errorf("the running import was swept: %s %q", j.Status, j.Message)
+	if j, err := m.db.GetJob(ctx, slow, running.ID); err != nil || j.Status != jobs.StatusInProgress {
+		t.Errorf("the running import was swept: %s %q (%v)", j.Status, j.Message, err)
 	}
 	if h := m.lockItemHolder(t, slow); h != running.ID {
 		t.Errorf("the running import's lock item names %q", h)

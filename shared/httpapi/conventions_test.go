@@ -109,8 +109,8 @@ func TestIdempotencyStore(t *testing.T) {
 	if err := h.db.ReleaseIdempotencyKey(ctx, "acme", k, "h1"); err != nil {
 		t.Fatal(err)
 	}
-	if _, claimed, _ := h.db.ClaimIdempotencyKey(ctx, "acme", k, "h2", time.Minute); claimed {
-		t.Fatal("release removed an answered key")
+	if _, claimed, err := h.db.ClaimIdempotencyKey(ctx, "acme", k, "h2", time.Minute); err != nil || claimed {
+		t.Fatalf("release removed an answered key (claimed %v, %v)", claimed, err)
 	}
 	// A claim whose lease ran out is free (TTL removes items late).
 	k2 := k + "-lease"

@@ -142,8 +142,8 @@ func TestCancelWhileWaitingForTheLock(t *testing.T) {
 	if _, err := h.flow.AcquireLock(ctx, sr.Job, importflow.LockState{Attempt: 1}); bulkerr.KindOf(err) != bulkerr.Conflict {
 		t.Fatalf("AcquireLock after the cancel: %v, want Conflict", err)
 	}
-	if l, _ := h.db.PeekLock(ctx, "acme"); l.Holder != "" {
-		t.Fatalf("lock taken by %s", l.Holder)
+	if l, err := h.db.PeekLock(ctx, "acme"); err != nil || l.Holder != "" {
+		t.Fatalf("lock taken by %s (%v)", l.Holder, err)
 	}
 	// Cancelling a job that has ended is a Conflict; one that does not
 	// exist (or is another tenant's) is not found.
