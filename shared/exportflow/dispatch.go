@@ -8,11 +8,11 @@ import (
 	"time"
 
 	"github.com/ccbulk/bulkops/shared/bulkerr"
-	"github.com/ccbulk/bulkops/shared/dynamostore"
 	"github.com/ccbulk/bulkops/shared/exportzip"
 	"github.com/ccbulk/bulkops/shared/jobs"
 	"github.com/ccbulk/bulkops/shared/objecttype"
 	"github.com/ccbulk/bulkops/shared/schedule"
+	"github.com/ccbulk/bulkops/shared/tenancy"
 )
 
 // Starter runs an export job in the background (the export function,
@@ -34,12 +34,12 @@ type scheduleStore interface {
 
 // dispatchStore takes locks and records jobs.
 type dispatchStore interface {
-	AcquireLock(ctx context.Context, tenant, job string, lease time.Duration) (dynamostore.Lock, error)
+	AcquireLock(ctx context.Context, tenant, job string, lease time.Duration) (tenancy.Lock, error)
 	ReleaseLock(ctx context.Context, tenant, job string) error
 	CreateJob(ctx context.Context, j jobs.Job) error
 	GetJob(ctx context.Context, tenant, id string) (jobs.Job, error)
 	Fail(ctx context.Context, tenant, id, reason string, at time.Time) error
-	PeekLock(ctx context.Context, tenant string) (dynamostore.Lock, error)
+	PeekLock(ctx context.Context, tenant string) (tenancy.Lock, error)
 }
 
 // maxDuePerTick bounds the due schedules one tick looks at (paged); with

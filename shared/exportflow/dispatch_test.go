@@ -100,11 +100,11 @@ func TestDispatcherTicks(t *testing.T) {
 	if err != nil || j.Type != jobs.TypeExport || j.Status != jobs.StatusNew || j.SubmittedBy != "schedule missed-three (missed-three)" {
 		t.Fatalf("alpha's job: %+v %v", j, err)
 	}
-	if l, _ := db.PeekLock(ctx, "alpha"); l.Holder != s.LastJob {
-		t.Fatalf("alpha's lock is held by %q, want the export job", l.Holder)
+	if l, err := db.PeekLock(ctx, "alpha"); err != nil || l.Holder != s.LastJob {
+		t.Fatalf("alpha's lock is held by %q (%v), want the export job", l.Holder, err)
 	}
-	if b, _ := db.GetSchedule(ctx, "beta", "busy"); !b.NextRun.Equal(time.Date(2026, 6, 4, 6, 0, 0, 0, time.UTC)) {
-		t.Fatalf("busy tenant's run moved to %s; it must stay due", b.NextRun)
+	if b, err := db.GetSchedule(ctx, "beta", "busy"); err != nil || !b.NextRun.Equal(time.Date(2026, 6, 4, 6, 0, 0, 0, time.UTC)) {
+		t.Fatalf("busy tenant's run moved to %s (%v); it must stay due", b.NextRun, err)
 	}
 	due, err := db.DueSchedules(ctx, now, 100)
 	if err != nil || len(due) != 1 || due[0].ID != "busy" {
@@ -439,8 +439,8 @@ func TestRunThatCannotStartOrLostItsEnd(t *testing.T) {
 	if err != nil || j.Status != jobs.StatusFailed || !strings.Contains(j.Message, "could not be started") {
 		t.Fatalf("its job: %+v %v", j, err)
 	}
-	if l, _ := r.db.PeekLock(ctx, r.tenant); l.Holder != "" {
-		t.Fatalf("the tenant lock is still held by %s", l.Holder)
+	if l, err := r.db.PeekLock(ctx, r.tenant); err != nil || l.Holder != "" {
+		t.Fatalf("the tenant lock is still held by %s (%v)", l.Holder, err)
 	}
 	if got := r.jobStatuses(s.LastJob); strings.Join(got, ",") != "Failed" {
 		t.Fatalf("job events of the run that could not start: %v", got)
@@ -489,8 +489,8 @@ func TestRunThatCannotStartOrLostItsEnd(t *testing.T) {
 	if got := r.tick(hm(11, 0)); len(got) != 0 {
 		t.Fatalf("ran while the previous run holds the lock: %+v", got)
 	}
-	if j, _ := r.db.GetJob(ctx, r.tenant, stuck); j.Status.Final() {
-		t.Fatalf("a live run's job was ended: %+v", j)
+	if j, err := r.db.GetJob(ctx, r.tenant, stuck); err != nil || j.Status.Final() {
+		t.Fatalf("a live run's job was ended: %+v %v", j, err)
 	}
 	if got := r.tick(hm(12, 0)); len(got) != 0 {
 		t.Fatalf("started %+v", got)
@@ -538,8 +538,8 @@ func TestScheduledExportEndToEnd(t *testing.T) {
 	if err != nil || good.RunningJob != "" || good.Failures != 0 || !good.Active || good.LastJob == "" {
 		t.Fatalf("good: %+v %v", good, err)
 	}
-	if j, _ := r.db.GetJob(ctx, r.tenant+"good", good.LastJob); j.Status != jobs.StatusCompleted {
-		t.Fatalf("good's job: %+v", j)
+	if j, err := r.db.GetJob(ctx, r.tenant+"good", good.LastJob); err != nil || j.Status != jobs.StatusCompleted {
+		t.Fatalf("good's job: %+v %v", j, err)
 	}
 	bad, err := r.db.GetSchedule(ctx, r.tenant+"bad", "bad")
 	if err != nil || bad.RunningJob != "" || bad.Failures != 1 || bad.Active || !strings.Contains(bad.SuspendedReason, "widgets") {

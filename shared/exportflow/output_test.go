@@ -61,10 +61,10 @@ func newOutputRig(t *testing.T) *outputRig {
 // seed writes work types named from..to-1.
 func (r *outputRig) seed(tenant string, from, to int) {
 	r.t.Helper()
-	var ws []dynamostore.Write
+	var ws []catalog.Write
 	for i := from; i < to; i++ {
 		name := fmt.Sprintf("Code %05d", i)
-		ws = append(ws, dynamostore.Write{Object: catalog.Object{Type: "work-type", Key: objecttype.JoinKey(name), ID: fmt.Sprintf("id%05d", i), Name: name,
+		ws = append(ws, catalog.Write{Object: catalog.Object{Type: "work-type", Key: objecttype.JoinKey(name), ID: fmt.Sprintf("id%05d", i), Name: name,
 			Fields: map[string]string{"name": name, "description": "plain", "type": "IDLE_CODE"}}})
 	}
 	if _, err := r.db.Objects(tenant).Apply(r.ctx, "seed", ws, 32); err != nil {
@@ -296,13 +296,13 @@ func TestGAXAgentsYN(t *testing.T) {
 	const tenant = "gax"
 	agent, _ := objecttype.Lookup("agent")
 	skill := catalog.Object{Type: "skill-definition", Key: "spanish", ID: "sd1", Name: "Spanish", Fields: map[string]string{"name": "Spanish", "type": "PROFICIENCY"}}
-	if _, err := r.db.Objects(tenant).Apply(r.ctx, "seed", []dynamostore.Write{{Object: skill}}, 1); err != nil {
+	if _, err := r.db.Objects(tenant).Apply(r.ctx, "seed", []catalog.Write{{Object: skill}}, 1); err != nil {
 		t.Fatal(err)
 	}
 	in := "Action,First Name,Last Name,Employee ID,User Name,Password Change,Agent,Enabled,Folder,Skill:Spanish,Agent Group:Tier 1\r\n" +
 		"ADD,Sarah,Lee,223344,sarahl@acme.com,N,Y,Y,Acme/Branch/Team 1,8,Y\r\n" +
 		"ADD,Bob,Ray,1,bob@acme.com,Y,N,N,Acme,,\r\n"
-	var ws []dynamostore.Write
+	var ws []catalog.Write
 	if _, err := csvimport.DecideFile(r.ctx, strings.NewReader(in), int64(len(in)), agent, csvread.Options{Limits: csvread.DefaultLimits()}, r.db.Objects(tenant),
 		func(d csvimport.Decision) error {
 			if d.Action != csvimport.ActionCreated {
@@ -310,7 +310,7 @@ func TestGAXAgentsYN(t *testing.T) {
 			}
 			o := d.Object
 			o.ID = "a-" + o.Key
-			ws = append(ws, dynamostore.Write{Object: o})
+			ws = append(ws, catalog.Write{Object: o})
 			return nil
 		}); err != nil {
 		t.Fatal(err)

@@ -9,17 +9,17 @@ import (
 	"github.com/ccbulk/bulkops/shared/authn"
 	"github.com/ccbulk/bulkops/shared/bulkapi"
 	"github.com/ccbulk/bulkops/shared/bulkerr"
-	"github.com/ccbulk/bulkops/shared/dynamostore"
 	"github.com/ccbulk/bulkops/shared/exportflow"
 	"github.com/ccbulk/bulkops/shared/exportspec"
 	"github.com/ccbulk/bulkops/shared/exportzip"
 	"github.com/ccbulk/bulkops/shared/jobs"
 	"github.com/ccbulk/bulkops/shared/schedule"
+	"github.com/ccbulk/bulkops/shared/tenancy"
 )
 
 // exportStore takes the tenant lock and records the export job.
 type exportStore interface {
-	AcquireLock(ctx context.Context, tenant, job string, lease time.Duration) (dynamostore.Lock, error)
+	AcquireLock(ctx context.Context, tenant, job string, lease time.Duration) (tenancy.Lock, error)
 	ReleaseLock(ctx context.Context, tenant, job string) error
 	CreateJob(ctx context.Context, j jobs.Job) error
 	Fail(ctx context.Context, tenant, id, reason string, at time.Time) error

@@ -13,8 +13,8 @@ import (
 	"github.com/ccbulk/bulkops/shared/bulkapi"
 	"github.com/ccbulk/bulkops/shared/bulkerr"
 	"github.com/ccbulk/bulkops/shared/csvread"
-	"github.com/ccbulk/bulkops/shared/dynamostore"
 	"github.com/ccbulk/bulkops/shared/importflow"
+	"github.com/ccbulk/bulkops/shared/jobs"
 	"github.com/ccbulk/bulkops/shared/objecttype"
 )
 
@@ -64,7 +64,7 @@ func (a *API) createImport(w http.ResponseWriter, r *http.Request, id authn.Iden
 		return bulkerr.Wrap(bulkerr.Internal, err, "making a job ID")
 	}
 	key := path.Join("imports", id.Tenant, slug, name)
-	if err := a.Uploads.RegisterUpload(r.Context(), dynamostore.UploadGrant{
+	if err := a.Uploads.RegisterUpload(r.Context(), jobs.UploadGrant{
 		Tenant: id.Tenant, JobID: jobID, Key: key, SubmittedBy: id.User, DryRun: req.DryRun,
 	}, a.UploadTTL); err != nil {
 		return err

@@ -40,11 +40,25 @@ func pointer(tokens ...string) string {
 	return b.String()
 }
 
-// requestID is a fresh ID for one request.
-func newRequestID() string {
+// NewRequestID returns a fresh ID for one request (its X-Request-Id and
+// its problem documents' instance).
+func NewRequestID() string {
 	var b [12]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
+}
+
+// ProblemOf is the problem document of err answering request requestID:
+// its status, title and code from the bulkerr table, its message, and the
+// request's instance.
+func ProblemOf(err error, requestID string) Problem {
+	status := bulkerr.HTTPStatus(err)
+	code := bulkerr.ProblemCode(err)
+	return Problem{
+		Type:  "https://bulkops.dev/problems/" + strings.ToLower(strings.ReplaceAll(code, "_", "-")),
+		Title: http.StatusText(status), Status: status, Detail: bulkerr.Message(err), Code: code,
+		Instance: "urn:bulkops:request:" + requestID,
+	}
 }
 
 // problem writes err as a problem document: status, code, Retry-After
@@ -52,17 +66,12 @@ func newRequestID() string {
 func (a *API) problem(w http.ResponseWriter, r *http.Request, err error) {
 	status := bulkerr.HTTPStatus(err)
 	kind := bulkerr.KindOf(err)
-	code := bulkerr.ProblemCode(err)
 	rid := w.Header().Get("X-Request-Id")
 	if rid == "" {
-		rid = newRequestID()
+		rid = NewRequestID()
 		w.Header().Set("X-Request-Id", rid)
 	}
-	p := Problem{
-		Type:  "https://bulkops.dev/problems/" + strings.ToLower(strings.ReplaceAll(code, "_", "-")),
-		Title: http.StatusText(status), Status: status, Detail: bulkerr.Message(err), Code: code,
-		Instance: "urn:bulkops:request:" + rid,
-	}
+	p := ProblemOf(err, rid)
 	if ptr, detail, ok := bulkerr.FieldOf(err); ok {
 		p.Errors = []FieldError{{Pointer: ptr, Detail: detail}}
 	}
