@@ -171,8 +171,14 @@ func TestScheduleRefusesChangesWhileRunningOrSubmitted(t *testing.T) {
 	if ok, err := db.ClaimRun(ctx, "acme", "ONCE", once.NextRun, time.Time{}, false, "JOB2"); err != nil || !ok {
 		t.Fatalf("claim once: %v %v", ok, err)
 	}
-	r, _ := db.GetSchedule(ctx, "acme", "REC")
-	o, _ := db.GetSchedule(ctx, "acme", "ONCE")
+	r, err := db.GetSchedule(ctx, "acme", "REC")
+	if err != nil {
+		t.Fatalf("get recurring schedule: %v", err)
+	}
+	o, err := db.GetSchedule(ctx, "acme", "ONCE")
+	if err != nil {
+		t.Fatalf("get once schedule: %v", err)
+	}
 	if r.RunningJob != "JOB1" || r.LastJob != "JOB1" || r.Submitted || !r.NextRun.Equal(following) {
 		t.Fatalf("claimed recurring schedule: %+v", r)
 	}
@@ -348,7 +354,10 @@ func TestFinishRun(t *testing.T) {
 			t.Fatalf("step %d: repeated finish: %+v %v", i, again, err)
 		}
 	}
-	got, _ := db.GetSchedule(ctx, "acme", "S")
+	got, err := db.GetSchedule(ctx, "acme", "S")
+	if err != nil {
+		t.Fatalf("get suspended schedule: %v", err)
+	}
 	if !strings.Contains(got.SuspendedReason, "3 consecutive runs failed") || !strings.Contains(got.SuspendedReason, "bucket gone") ||
 		!got.NextRun.IsZero() || got.Version != 2 {
 		t.Fatalf("suspended schedule: reason %q, next %s, version %d", got.SuspendedReason, got.NextRun, got.Version)
