@@ -39,6 +39,7 @@ build-ApiFunction:            ; $(LAMBDA_GO) -o $(ARTIFACTS_DIR)/bootstrap ./fun
 build-ExportFunction:         ; $(LAMBDA_GO) -o $(ARTIFACTS_DIR)/bootstrap ./functions/export
 build-ExportDispatchFunction: ; $(LAMBDA_GO) -o $(ARTIFACTS_DIR)/bootstrap ./functions/export-dispatch
 build-JobCleanupFunction:     ; $(LAMBDA_GO) -o $(ARTIFACTS_DIR)/bootstrap ./functions/job-cleanup
+build-NotifyFunction:         ; $(LAMBDA_GO) -o $(ARTIFACTS_DIR)/bootstrap ./functions/notify
 
 # ------------------------------------------------------------ local stack
 .PHONY: tools tools-stack

@@ -58,6 +58,7 @@ import (
 	"github.com/ccbulk/bulkops/shared/exportapp"
 	"github.com/ccbulk/bulkops/shared/httpapi"
 	"github.com/ccbulk/bulkops/shared/importapp"
+	"github.com/ccbulk/bulkops/shared/notifyapp"
 )
 
 // handlers builds the handler of each template function the way its
@@ -72,6 +73,7 @@ var handlers = map[string]func(ctx context.Context, getenv func(string) string) 
 	"ExportFunction":         exportHandler,
 	"ExportDispatchFunction": dispatchHandler,
 	"JobCleanupFunction":     cleanupHandler,
+	"NotifyFunction":         notifyHandler,
 }
 
 func importHandler(ctx context.Context, getenv func(string) string) (lambda.Handler, error) {
@@ -115,6 +117,15 @@ func cleanupHandler(ctx context.Context, getenv func(string) string) (lambda.Han
 		return nil, err
 	}
 	return lambda.NewHandler(cleanupapp.Handler(c)), nil
+}
+
+// notifyHandler is functions/notify: tells tenants' contacts of failures.
+func notifyHandler(ctx context.Context, getenv func(string) string) (lambda.Handler, error) {
+	a, err := notifyapp.New(ctx, getenv, os.Stderr, nil)
+	if err != nil {
+		return nil, err
+	}
+	return lambda.NewHandler(notifyapp.Handler(a)), nil
 }
 
 func main() {
@@ -237,6 +248,8 @@ func run() error {
 	}))
 	awsMux.Handle("POST /{$}", bus) // EventBridge PutEvents (AWS_ENDPOINT_URL_EVENTBRIDGE)
 	awsMux.HandleFunc("GET /_local/events", bus.ServeEvents)
+	devstack.NewSES(1000).Register(awsMux)         // SES v2 SendEmail (AWS_ENDPOINT_URL_SESV2), sent mail at /_local/ses/messages
+	devstack.NewWebhookSink(1000).Register(awsMux) // tenants' notification webhooks at /_local/webhooks/{name}
 	issuerPath := "/oidc/"
 	if u, err := url.Parse(issuer.URL); err == nil && u.Path != "" {
 		issuerPath = strings.TrimSuffix(u.Path, "/") + "/"

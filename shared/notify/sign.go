@@ -35,9 +35,9 @@ const (
 
 // The errors of ParseSignature and Verify.
 var (
-	ErrNoSignature   = errors.New("no Bulkops-Signature header")
-	ErrBadSignature  = errors.New("malformed Bulkops-Signature header")
-	ErrExpired       = errors.New("the signature's timestamp is outside the tolerance")
+	ErrNoSignature    = errors.New("no Bulkops-Signature header")
+	ErrBadSignature   = errors.New("malformed Bulkops-Signature header")
+	ErrExpired        = errors.New("the signature's timestamp is outside the tolerance")
 	ErrWrongSignature = errors.New("the signature does not match the body")
 )
 
