@@ -178,6 +178,9 @@ func run() error {
 	if _, ok := names.Params["JwtAudience"]; !ok {
 		names.Params["JwtAudience"] = authn.LocalAudience
 	}
+	if _, ok := names.Params["NotifySesIdentity"]; !ok { // the local SES below accepts any sender
+		names.Params["NotifySesIdentity"] = "bulkops.local"
+	}
 	awsCfg, err := awsenv.Load(ctx)
 	if err != nil {
 		return err
