@@ -27,14 +27,16 @@ const (
 )
 
 // SecretPrefix starts the name of every tenant's webhook signing secret in
-// Secrets Manager: bulkops/<tenant>/notification-webhook. The notifier
+// Secrets Manager: bulkops/notifications/<tenant>/webhook. The notifier
 // refuses a secret reference outside the notice's tenant's prefix, and
-// the notifier function's IAM policy reads only names under it.
-const SecretPrefix = "bulkops/"
+// the notifier function's IAM policy reads only names under
+// bulkops/notifications/ (not the delivery targets' credentials under
+// bulkops/targets/).
+const SecretPrefix = "bulkops/notifications/"
 
 // SecretName is the Secrets Manager name of tenant's webhook signing
 // secret.
-func SecretName(tenant string) string { return SecretPrefix + tenant + "/notification-webhook" }
+func SecretName(tenant string) string { return SecretPrefix + tenant + "/webhook" }
 
 // Contact is where a tenant's notices go: an e-mail address, an HTTPS
 // webhook, or both. The webhook's signing secret is never held here, only
@@ -143,7 +145,7 @@ func ValidateWebhook(raw string, p Policy) error {
 }
 
 // SecretOfTenant reports whether ref (a Secrets Manager name or ARN) names
-// a secret under tenant's prefix, bulkops/<tenant>/.
+// a secret under tenant's prefix, bulkops/notifications/<tenant>/.
 func SecretOfTenant(ref, tenant string) bool {
 	if tenant == "" || strings.Contains(tenant, "/") {
 		return false

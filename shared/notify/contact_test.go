@@ -40,7 +40,7 @@ func TestContactValidate(t *testing.T) {
 		{"long URL", Contact{Tenant: "acme", Webhook: "https://hooks.acme.example/" + strings.Repeat("a", 2048), SecretRef: secret}, Policy{}, "at most 2048"},
 		{"webhook without secret", Contact{Tenant: "acme", Webhook: "https://hooks.acme.example/"}, Policy{}, "needs its signing secret"},
 		{"another tenant's secret", Contact{Tenant: "acme", Webhook: "https://hooks.acme.example/", SecretRef: SecretName("globex")}, Policy{}, "not the signing secret of tenant acme"},
-		{"prefix trick", Contact{Tenant: "acme", Webhook: "https://hooks.acme.example/", SecretRef: "bulkops/acme-evil/notification-webhook"}, Policy{}, "not the signing secret"},
+		{"prefix trick", Contact{Tenant: "acme", Webhook: "https://hooks.acme.example/", SecretRef: "bulkops/notifications/acme-evil/webhook"}, Policy{}, "not the signing secret"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -66,18 +66,19 @@ func TestSecretOfTenant(t *testing.T) {
 		ref, tenant string
 		want        bool
 	}{
-		{"bulkops/acme/notification-webhook", "acme", true},
-		{"arn:aws:secretsmanager:us-east-1:000000000000:secret:bulkops/acme/notification-webhook-Ab12Cd", "acme", true},
-		{"arn:aws-cn:secretsmanager:cn-north-1:000000000000:secret:bulkops/acme/x", "acme", true},
-		{"bulkops/globex/notification-webhook", "acme", false},
-		{"bulkops/acmeco/notification-webhook", "acme", false},
-		{"bulkops/acme", "acme", false},
-		{"other/acme/notification-webhook", "acme", false},
-		{"arn:aws:s3:::bulkops/acme/x", "acme", false},
-		{"arn:aws:secretsmanager:us-east-1:000000000000:bulkops/acme/x", "acme", false},
-		{"bulkops/acme/../globex/x", "acme", false},
-		{"bulkops//x", "", false},
-		{"bulkops/a/b/x", "a/b", false},
+		{"bulkops/notifications/acme/webhook", "acme", true},
+		{"arn:aws:secretsmanager:us-east-1:000000000000:secret:bulkops/notifications/acme/webhook-Ab12Cd", "acme", true},
+		{"arn:aws-cn:secretsmanager:cn-north-1:000000000000:secret:bulkops/notifications/acme/x", "acme", true},
+		{"bulkops/notifications/globex/webhook", "acme", false},
+		{"bulkops/notifications/acmeco/webhook", "acme", false},
+		{"bulkops/notifications/acme", "acme", false},
+		{"bulkops/targets/acme/t1", "acme", false},
+		{"bulkops/acme/webhook", "acme", false},
+		{"arn:aws:s3:::bulkops/notifications/acme/x", "acme", false},
+		{"arn:aws:secretsmanager:us-east-1:000000000000:bulkops/notifications/acme/x", "acme", false},
+		{"bulkops/notifications/acme/../globex/x", "acme", false},
+		{"bulkops/notifications//x", "", false},
+		{"bulkops/notifications/a/b/x", "a/b", false},
 	}
 	for _, c := range cases {
 		if got := SecretOfTenant(c.ref, c.tenant); got != c.want {

@@ -277,7 +277,7 @@ func TestMailAndSecretsActionsPerFunction(t *testing.T) {
 	}
 	want := map[string]string{
 		"ses:SendEmail":                 "NotifyFunction arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/${NotifySesIdentity}",
-		"secretsmanager:GetSecretValue": "NotifyFunction arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:bulkops/*",
+		"secretsmanager:GetSecretValue": "NotifyFunction arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:bulkops/notifications/*",
 	}
 	for a, w := range want {
 		if g := strings.Join(got[a], ", "); g != w {
