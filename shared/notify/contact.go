@@ -176,3 +176,25 @@ func (c Contact) String() string {
 	}
 	return fmt.Sprintf("tenant %s: %s", c.Tenant, strings.Join(ch, ", "))
 }
+
+// Limits of a webhook signing secret a tenant sets.
+const (
+	MinSecretLength = 32
+	MaxSecretLength = 256
+)
+
+// ValidateSecret accepts a webhook signing secret of MinSecretLength to
+// MaxSecretLength printable ASCII characters without spaces (what a
+// receiver can paste into its configuration). The error never repeats the
+// secret.
+func ValidateSecret(secret string) error {
+	if len(secret) < MinSecretLength || len(secret) > MaxSecretLength {
+		return bulkerr.New(bulkerr.Invalid, "webhookSecret: %d characters; give %d to %d (for example 32 random bytes as 64 hex digits)", len(secret), MinSecretLength, MaxSecretLength)
+	}
+	for i := 0; i < len(secret); i++ {
+		if c := secret[i]; c <= ' ' || c > '~' {
+			return bulkerr.New(bulkerr.Invalid, "webhookSecret: character %d is not printable ASCII (spaces and control characters are not allowed)", i+1)
+		}
+	}
+	return nil
+}

@@ -86,3 +86,23 @@ func TestSecretOfTenant(t *testing.T) {
 		}
 	}
 }
+
+func TestValidateSecret(t *testing.T) {
+	for _, c := range []struct {
+		secret string
+		ok     bool
+	}{
+		{strings.Repeat("a1", 16), true},
+		{strings.Repeat("x", 256), true},
+		{strings.Repeat("a", 31), false},
+		{strings.Repeat("a", 257), false},
+		{strings.Repeat("a", 31) + " ", false},
+		{strings.Repeat("a", 31) + "é", false},
+		{strings.Repeat("a", 31) + "\n", false},
+	} {
+		err := ValidateSecret(c.secret)
+		if (err == nil) != c.ok || (err != nil && strings.Contains(err.Error(), c.secret)) {
+			t.Errorf("ValidateSecret(%q) = %v, want ok %v (and never the secret in the error)", c.secret, err, c.ok)
+		}
+	}
+}
