@@ -2,7 +2,7 @@
 // the environment and adapts it to AWS: the EventBridge events the service
 // already publishes ("Export Failed" of a scheduled run, "Bulk Job Status
 // Changed" of an import that ended Failed) become notices; the tenant's
-// contact is read from its settings item in the control table; mail goes
+// contact is read from its settings (dynamostore); mail goes
 // through SES (package sesmail); webhooks are signed with the tenant's
 // secret. The Lambda binary (functions/notify) and the local dev server
 // call it.
@@ -18,17 +18,15 @@ import (
 	"strings"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 
-	"github.com/ccbulk/bulkops/shared/applog"
-	"github.com/ccbulk/bulkops/shared/awsenv"
+	"github.com/ccbulk/bulkops/shared/awswire"
 	"github.com/ccbulk/bulkops/shared/bulkerr"
 	"github.com/ccbulk/bulkops/shared/jobevents"
 	"github.com/ccbulk/bulkops/shared/jobs"
 	"github.com/ccbulk/bulkops/shared/notify"
 	"github.com/ccbulk/bulkops/shared/sesmail"
+	"github.com/ccbulk/bulkops/shared/tenancy"
 )
 
 // App is the notifier function: events in, notices out.
@@ -40,7 +38,8 @@ type App struct {
 	Log      *slog.Logger
 }
 
-// New builds the notifier from the environment:
+// New builds the notifier from the environment (package config reads
+// it once, through awswire):
 //
 //   - BULKOPS_CONTROL_TABLE: the tenants' settings (their contacts);
 //   - BULKOPS_NOTIFY_SES_IDENTITY: the verified SES identity mail is sent
@@ -53,27 +52,24 @@ type App struct {
 // secrets reads the tenants' webhook signing secrets; nil sends no
 // webhook (they are never sent unsigned).
 func New(ctx context.Context, getenv func(string) string, logOut io.Writer, secrets notify.Secrets) (*App, error) {
-	table := getenv("BULKOPS_CONTROL_TABLE")
-	if table == "" {
-		return nil, fmt.Errorf("BULKOPS_CONTROL_TABLE is not set")
-	}
-	cfg, err := awsenv.Load(ctx)
+	res, err := awswire.Open(ctx, getenv)
 	if err != nil {
-		return nil, fmt.Errorf("loading the AWS configuration: %w", err)
+		return nil, err
 	}
-	policy := notify.Policy{AllowLoopbackHTTP: getenv("BULKOPS_NOTIFY_ALLOW_LOOPBACK") == "true"}
-	log := applog.New(logOut)
+	cfg := res.Config
+	policy := notify.Policy{AllowLoopbackHTTP: cfg.NotifyAllowLoopback}
+	log := res.Logger(logOut)
 	n := &notify.Notifier{
-		Contacts: ControlTableContacts{Client: awsenv.DynamoDB(cfg), Table: table},
+		Contacts: SettingsContacts{Settings: res.DB},
 		Secrets:  secrets,
 		Webhooks: notify.Webhooks{Client: notify.NewWebhookClient(policy), Backoff: notify.DefaultBackoff},
 		Policy:   policy,
 		Log:      log,
 	}
-	if id := getenv("BULKOPS_NOTIFY_SES_IDENTITY"); id != "" {
-		n.Mail = sesmail.Mailer{Client: sesv2.NewFromConfig(cfg), From: sesmail.FromAddress(id)}
+	if id := cfg.NotifySesIdentity; id != "" {
+		n.Mail = sesmail.Mailer{Client: sesv2.NewFromConfig(res.AWS), From: sesmail.FromAddress(id)}
 	}
-	return &App{Notifier: n, LinkBase: getenv("BULKOPS_NOTIFY_LINK_BASE"), Log: log}, nil
+	return &App{Notifier: n, LinkBase: cfg.NotifyLinkBase, Log: log}, nil
 }
 
 // Result is what the function answers for one event.
@@ -177,61 +173,21 @@ func (a *App) link(jobID string) string {
 	return strings.TrimSuffix(a.LinkBase, "/") + "/#/jobs/" + url.PathEscape(jobID)
 }
 
-// getItem is the part of the DynamoDB client ControlTableContacts uses.
-type getItem interface {
-	GetItem(ctx context.Context, in *dynamodb.GetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+// settingsReader reads a tenant's settings (dynamostore.Store).
+type settingsReader interface {
+	TenantSettings(ctx context.Context, tenant string) (tenancy.Settings, error)
 }
 
-// ControlTableContacts reads a tenant's contact from its settings item in
-// the control table (pk "TENANT#<tenant>", sk "SETTINGS"), attribute
-// "notification": a map of email, webhook and secretRef. The tenant of the
-// contact is the tenant whose item was read, never a stored value.
-type ControlTableContacts struct {
-	Client getItem
-	Table  string
-}
-
-// NotificationAttribute is the settings item's attribute with the contact.
-const NotificationAttribute = "notification"
+// SettingsContacts reads a tenant's contact from its settings. The
+// contact's tenant is the tenant whose settings were read.
+type SettingsContacts struct{ Settings settingsReader }
 
 // Contact implements notify.Contacts.
-func (c ControlTableContacts) Contact(ctx context.Context, tenant string) (notify.Contact, bool, error) {
-	out, err := c.Client.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName: &c.Table, ConsistentRead: ptr(true),
-		Key: map[string]ddbtypes.AttributeValue{
-			"pk": &ddbtypes.AttributeValueMemberS{Value: "TENANT#" + tenant},
-			"sk": &ddbtypes.AttributeValueMemberS{Value: "SETTINGS"},
-		},
-		ProjectionExpression:     ptr("#n"),
-		ExpressionAttributeNames: map[string]string{"#n": NotificationAttribute},
-	})
+func (c SettingsContacts) Contact(ctx context.Context, tenant string) (notify.Contact, bool, error) {
+	ts, err := c.Settings.TenantSettings(ctx, tenant)
 	if err != nil {
-		return notify.Contact{}, false, bulkerr.Wrap(bulkerr.Transient, err, "reading the settings of tenant %s", tenant)
+		return notify.Contact{}, false, err
 	}
-	m, ok := out.Item[NotificationAttribute].(*ddbtypes.AttributeValueMemberM)
-	if !ok {
-		return notify.Contact{}, false, nil
-	}
-	str := func(k string) string {
-		if v, ok := m.Value[k].(*ddbtypes.AttributeValueMemberS); ok {
-			return v.Value
-		}
-		return ""
-	}
-	ct := notify.Contact{Tenant: tenant, Email: str("email"), Webhook: str("webhook"), SecretRef: str("secretRef")}
+	ct := ts.Notification
 	return ct, !ct.Empty(), nil
 }
-
-// ContactItem is the attribute value ControlTableContacts reads: what a
-// writer of the tenant's settings stores for the contact.
-func ContactItem(c notify.Contact) ddbtypes.AttributeValue {
-	m := map[string]ddbtypes.AttributeValue{}
-	for k, v := range map[string]string{"email": c.Email, "webhook": c.Webhook, "secretRef": c.SecretRef} {
-		if v != "" {
-			m[k] = &ddbtypes.AttributeValueMemberS{Value: v}
-		}
-	}
-	return &ddbtypes.AttributeValueMemberM{Value: m}
-}
-
-func ptr[T any](v T) *T { return &v }

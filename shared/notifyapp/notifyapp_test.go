@@ -22,6 +22,7 @@ import (
 	"github.com/ccbulk/bulkops/shared/bulkerr"
 	"github.com/ccbulk/bulkops/shared/dev/devstack"
 	"github.com/ccbulk/bulkops/shared/dev/localtest"
+	"github.com/ccbulk/bulkops/shared/dynamostore"
 	"github.com/ccbulk/bulkops/shared/jobevents"
 	"github.com/ccbulk/bulkops/shared/jobs"
 	"github.com/ccbulk/bulkops/shared/notify"
@@ -68,15 +69,18 @@ func newFixture(t *testing.T) *fixture {
 	st.Provision(t)
 	f := &fixture{st: st, logs: &bytes.Buffer{}, aws: base, secrets: testSecrets{}}
 	env := map[string]string{
-		"BULKOPS_CONTROL_TABLE":       st.Ref("ControlTable"),
 		"BULKOPS_NOTIFY_SES_IDENTITY": "notify@bulkops.local",
 		"BULKOPS_NOTIFY_LINK_BASE":    "https://console.bulkops.example/",
+	}
+	fnEnv, err := st.Names.Env("NotifyFunction", os.Getenv) // the template's environment, on this test's tables
+	if err != nil {
+		t.Fatal(err)
 	}
 	getenv := func(k string) string {
 		if v, ok := env[k]; ok {
 			return v
 		}
-		return os.Getenv(k)
+		return fnEnv(k)
 	}
 	app, err := notifyapp.New(context.Background(), getenv, f.logs, f.secrets)
 	if err != nil {
@@ -102,18 +106,15 @@ func (f *fixture) tenant(t *testing.T, name string) (tenant, email, sink string,
 	if err := c.Validate(notify.Policy{AllowLoopbackHTTP: true}); err != nil {
 		t.Fatal(err)
 	}
-	putContact(t, f.st.Clients.DynamoDB, f.st.Ref("ControlTable"), c)
+	putContact(t, f.st, f.st.Ref("ControlTable"), c)
 	return tenant, email, sink, secret
 }
 
-func putContact(t *testing.T, db *dynamodb.Client, table string, c notify.Contact) {
+// putContact sets the tenant's contact in its settings, as the API does.
+func putContact(t *testing.T, st *localtest.Stack, table string, c notify.Contact) {
 	t.Helper()
-	_, err := db.PutItem(context.Background(), &dynamodb.PutItemInput{TableName: aws.String(table), Item: map[string]ddbtypes.AttributeValue{
-		"pk":                             &ddbtypes.AttributeValueMemberS{Value: "TENANT#" + c.Tenant},
-		"sk":                             &ddbtypes.AttributeValueMemberS{Value: "SETTINGS"},
-		notifyapp.NotificationAttribute: notifyapp.ContactItem(c),
-	}})
-	if err != nil {
+	db := dynamostore.New(st.Clients.DynamoDB, dynamostore.Tables{Control: table}, time.Now)
+	if err := db.SetNotificationContact(context.Background(), c.Tenant, c); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -362,13 +363,13 @@ func TestRuleDeliversToTheNotifier(t *testing.T) {
 	table, _ := stack.Ref("ControlTable")
 	tenant := strings.Trim(localtest.UniquePrefix(t), "-")
 	mail := "ops@" + tenant + ".example"
-	putContact(t, st.Clients.DynamoDB, table, notify.Contact{Tenant: tenant, Email: mail})
+	putContact(t, st, table, notify.Contact{Tenant: tenant, Email: mail})
 	t.Cleanup(func() {
 		_, _ = st.Clients.DynamoDB.DeleteItem(context.Background(), &dynamodb.DeleteItemInput{TableName: aws.String(table), Key: map[string]ddbtypes.AttributeValue{
 			"pk": &ddbtypes.AttributeValueMemberS{Value: "TENANT#" + tenant}, "sk": &ddbtypes.AttributeValueMemberS{Value: "SETTINGS"}}})
 	})
 	pub := jobevents.New(awsenv.EventBridge(st.Config), "")
-	if err := pub.ExportFailed(context.Background(), jobevents.ExportFailedDetail{Tenant: tenant, ScheduleID: "S-E2E", Title: "E2E",
+	if err := pub.ExportFailed(context.Background(), jobs.ExportFailure{Tenant: tenant, ScheduleID: "S-E2E", Title: "E2E",
 		JobID: "J-E2E", Reason: "the bucket is gone", ConsecutiveFailures: 1}); err != nil {
 		t.Fatal(err)
 	}
