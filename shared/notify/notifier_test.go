@@ -17,7 +17,9 @@ import (
 
 type contactsFunc func(tenant string) (Contact, bool, error)
 
-func (f contactsFunc) Contact(_ context.Context, tenant string) (Contact, bool, error) { return f(tenant) }
+func (f contactsFunc) Contact(_ context.Context, tenant string) (Contact, bool, error) {
+	return f(tenant)
+}
 
 type secretsMap map[string]string
 

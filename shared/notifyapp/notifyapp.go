@@ -101,21 +101,6 @@ func Handler(a *App) func(context.Context, events.CloudWatchEvent) (Result, erro
 	}
 }
 
-// failedDetail is an "Export Failed" event's detail, with the fields a
-// later event may add (the phase, the object types) read when present.
-type failedDetail struct {
-	jobevents.ExportFailedDetail
-	Phase       string   `json:"phase"`
-	ObjectTypes []string `json:"objectTypes"`
-}
-
-// jobDetail is a "Bulk Job Status Changed" event's detail, with the
-// phase read when a later event has it.
-type jobDetail struct {
-	jobevents.Detail
-	Phase string `json:"phase"`
-}
-
 // Notice turns an event into a notice: an "Export Failed" event into a
 // schedule-run-failed notice, a "Bulk Job Status Changed" event of an
 // import that ended Failed into an import-failed notice. Other events are
@@ -126,7 +111,7 @@ func (a *App) Notice(ev events.CloudWatchEvent) (n notify.Notice, ok bool, why s
 	}
 	switch ev.DetailType {
 	case jobevents.ExportFailedType:
-		var d failedDetail
+		var d jobevents.ExportFailedDetail
 		if err := json.Unmarshal(ev.Detail, &d); err != nil {
 			return n, false, "", bulkerr.Wrap(bulkerr.Invalid, err, "the detail of Export Failed event %s", ev.ID)
 		}
@@ -139,7 +124,7 @@ func (a *App) Notice(ev events.CloudWatchEvent) (n notify.Notice, ok bool, why s
 			ConsecutiveFailures: d.ConsecutiveFailures, Suspended: d.Suspended, Link: a.link(d.JobID), At: ev.Time,
 		}, true, "", nil
 	case jobevents.DetailType:
-		var d jobDetail
+		var d jobevents.Detail
 		if err := json.Unmarshal(ev.Detail, &d); err != nil {
 			return n, false, "", bulkerr.Wrap(bulkerr.Invalid, err, "the detail of job event %s", ev.ID)
 		}

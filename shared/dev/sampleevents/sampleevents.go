@@ -135,10 +135,11 @@ func All(names devstack.Names) ([]Sample, error) {
 		samples = append(samples,
 			Sample{"NotifyFunction", "schedule-run-failed.json", bus("6a7e8feb-b491-4cf7-a9f1-bf3703467718", jobevents.ExportFailedType,
 				jobevents.ExportFailedDetail{Tenant: tenant, ScheduleID: "01KJQ2M4R6T8V0X2Z4B6D8F0H2", Title: "Nightly queues", JobID: jobID,
+					ObjectTypes: []string{"queue"}, Phase: jobs.PhaseExport,
 					Reason: "queue: reading the objects failed: the table is not reachable", ConsecutiveFailures: 3, Suspended: true})},
 			Sample{"NotifyFunction", "import-failed.json", bus("0d4b5c1e-9f3a-4e27-8b6d-2c1a0e9f8d7b", jobevents.DetailType,
 				jobevents.Detail{Tenant: tenant, JobID: jobID, JobType: jobs.TypeImport, ObjectType: "work-type", FileName: "work-type.csv",
-					Status: jobs.StatusFailed, SubmittedBy: "admin@demo.example", Message: "the file has no header row", EndedAt: &ended})})
+					Status: jobs.StatusFailed, SubmittedBy: "admin@demo.example", Message: "the file has no header row", Phase: jobs.PhasePrepare, EndedAt: &ended})})
 	}
 	api, err := apiSamples(names)
 	if err != nil {
@@ -264,7 +265,7 @@ var LocalEndpoints = map[string]string{
 	"AWS_ENDPOINT_URL_SFN": "http://127.0.0.1:8083", "AWS_ENDPOINT_URL_LAMBDA": "http://127.0.0.1:3001",
 	"AWS_ENDPOINT_URL_EVENTBRIDGE": "http://127.0.0.1:3001", "AWS_ENDPOINT_URL_SESV2": "http://127.0.0.1:3001",
 	"AWS_EC2_METADATA_DISABLED": "true",
-	"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "localsecret", "AWS_REGION": "us-east-1",
+	"AWS_ACCESS_KEY_ID":         "local", "AWS_SECRET_ACCESS_KEY": "localsecret", "AWS_REGION": "us-east-1",
 }
 
 func mustJSON(v any) json.RawMessage {
