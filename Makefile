@@ -39,6 +39,7 @@ build-ApiFunction:            ; $(LAMBDA_GO) -o $(ARTIFACTS_DIR)/bootstrap ./fun
 build-ExportFunction:         ; $(LAMBDA_GO) -o $(ARTIFACTS_DIR)/bootstrap ./functions/export
 build-ExportDispatchFunction: ; $(LAMBDA_GO) -o $(ARTIFACTS_DIR)/bootstrap ./functions/export-dispatch
 build-JobCleanupFunction:     ; $(LAMBDA_GO) -o $(ARTIFACTS_DIR)/bootstrap ./functions/job-cleanup
+build-NotifyFunction:         ; $(LAMBDA_GO) -o $(ARTIFACTS_DIR)/bootstrap ./functions/notify
 
 # ------------------------------------------------------------ local stack
 .PHONY: tools tools-stack
@@ -131,6 +132,7 @@ fuzz: ## run every fuzz target for FUZZTIME each (default 60s); new failing inpu
 	$(GO) test -run '^$$' -fuzz '^FuzzSpecNext$$' -fuzztime $(FUZZTIME) ./shared/schedule
 	$(GO) test -run '^$$' -fuzz '^FuzzPlan$$' -fuzztime $(FUZZTIME) ./shared/csvexport
 	$(GO) test -run '^$$' -fuzz '^FuzzLambdaAdapterPaths$$' -fuzztime $(FUZZTIME) ./shared/httpapi
+	$(GO) test -run '^$$' -fuzz '^FuzzParseSignature$$' -fuzztime $(FUZZTIME) ./shared/notify
 
 .PHONY: clean
 clean: ## remove build outputs (keeps .tools)

@@ -26,3 +26,9 @@ export BULKOPS_API_URL=http://127.0.0.1:$BULKOPS_API_PORT/dev
 export BULKOPS_OIDC_ISSUER=http://127.0.0.1:$BULKOPS_LAMBDA_PORT/oidc
 # EventBridge PutEvents is served by the dev server (cmd/devserver).
 export AWS_ENDPOINT_URL_EVENTBRIDGE=http://127.0.0.1:$BULKOPS_LAMBDA_PORT
+# SES v2 (the tenants' notification mail) is played by the dev server, which
+# lists the mail it accepted at /_local/ses/messages; its webhook sink at
+# /_local/webhooks/<name> is plain http on 127.0.0.1, which only the local
+# stack's notifier accepts.
+export AWS_ENDPOINT_URL_SESV2=http://127.0.0.1:$BULKOPS_LAMBDA_PORT
+export BULKOPS_NOTIFY_ALLOW_LOOPBACK=true

@@ -25,6 +25,7 @@ import (
 	"github.com/ccbulk/bulkops/shared/blob"
 	"github.com/ccbulk/bulkops/shared/bulkerr"
 	"github.com/ccbulk/bulkops/shared/jobs"
+	"github.com/ccbulk/bulkops/shared/notify"
 	"github.com/ccbulk/bulkops/shared/tenancy"
 )
 
@@ -82,6 +83,13 @@ type API struct {
 	Schedules scheduleStore
 	// Cancels cancels running imports and exports.
 	Cancels jobCanceller
+	// Notifications keeps the tenants' notification contacts, and
+	// WebhookSecrets their webhooks' signing secrets (nil: webhooks cannot
+	// be set); NotifyPolicy is what a contact may be
+	// (docs/notifications.md).
+	Notifications  notificationStore
+	WebhookSecrets webhookSecrets
+	NotifyPolicy   notify.Policy
 	// Idempotency keeps the answers to POSTs sent with an Idempotency-Key
 	// (nil: keys are ignored).
 	Idempotency idempotencyStore
@@ -128,6 +136,8 @@ var routes = []route{
 	{"POST", "/v1/schedules/{id}/resume", false, (*API).resumeSchedule},
 	{"POST", "/v1/schedules/{id}/test", false, (*API).testSchedule},
 	{"GET", "/v1/schedules/{id}/runs", false, (*API).listRuns},
+	{"GET", "/v1/settings/notifications", false, (*API).getNotifications},
+	{"PUT", "/v1/settings/notifications", false, (*API).putNotifications},
 }
 
 // Handler returns the API as an http.Handler.

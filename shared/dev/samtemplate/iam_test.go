@@ -255,3 +255,38 @@ func TestStepFunctionsActionsPerFunction(t *testing.T) {
 		}
 	}
 }
+
+// TestMailAndSecretsActionsPerFunction pins who may send mail and read
+// secrets: only the notifier, mail only as the deployment's SES identity,
+// secrets only under the tenants' prefix (bulkops/<tenant>/...; the code
+// reads only the notice's own tenant's, shared/notify).
+func TestMailAndSecretsActionsPerFunction(t *testing.T) {
+	tpl := loadRepoTemplate(t)
+	sts, _ := identityStatements(t, tpl)
+	got := map[string][]string{} // action -> "<function> <resource>"
+	for _, st := range sts {
+		fn := strings.Fields(st.where)[0]
+		for _, a := range st.actions {
+			if !strings.HasPrefix(a, "ses:") && !strings.HasPrefix(a, "secretsmanager:") {
+				continue
+			}
+			for _, r := range st.resources {
+				got[a] = append(got[a], fn+" "+resourceText(r))
+			}
+		}
+	}
+	want := map[string]string{
+		"ses:SendEmail":                 "NotifyFunction arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/${NotifySesIdentity}",
+		"secretsmanager:GetSecretValue": "NotifyFunction arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:bulkops/notifications/*",
+	}
+	for a, w := range want {
+		if g := strings.Join(got[a], ", "); g != w {
+			t.Errorf("%s: granted as %q, want %q", a, g, w)
+		}
+	}
+	for a := range got {
+		if _, ok := want[a]; !ok {
+			t.Errorf("%s granted (%v): pin it here", a, got[a])
+		}
+	}
+}
