@@ -10,8 +10,11 @@ LOCAL     := infra/local
 ENV       := source $(LOCAL)/env.sh
 TOOLS     := .tools
 SAM_ENV   := SAM_CLI_TELEMETRY=0 AWS_EC2_METADATA_DISABLED=true
-# Lambda build: arm64, static, no RPC shim, reproducible paths.
-LAMBDA_GO := GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build -tags lambda.norpc -trimpath -ldflags='-s -w -buildid='
+# Lambda build: arm64, static, no RPC shim, reproducible paths. The LocalStack
+# backend runs the functions as local processes, so it builds them for this
+# machine (LAMBDA_GOARCH=amd64, infra/local/localstack/deploy.sh).
+LAMBDA_GOARCH ?= arm64
+LAMBDA_GO := GOOS=linux GOARCH=$(LAMBDA_GOARCH) CGO_ENABLED=0 $(GO) build -tags lambda.norpc -trimpath -ldflags='-s -w -buildid='
 
 .PHONY: help
 help: ## list the targets

@@ -41,5 +41,8 @@ if [[ ${BULKOPS_BACKEND:-local} == localstack ]]; then
   export AWS_ENDPOINT_URL_LAMBDA=$BULKOPS_LOCALSTACK_URL
   export AWS_ENDPOINT_URL_EVENTBRIDGE=$BULKOPS_LOCALSTACK_URL
   export BULKOPS_STACK_NAME=${BULKOPS_STACK_NAME:-bulkops}
+  # deploy.sh writes the deployed stack's description here for the tests.
+  BULKOPS_LOCALSTACK_STACK_FILE=${BULKOPS_LOCALSTACK_STACK_FILE:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/.tools/run/localstack-stack.json}
+  export BULKOPS_LOCALSTACK_STACK_FILE
   export BULKOPS_BACKEND BULKOPS_LOCALSTACK_URL
 fi
