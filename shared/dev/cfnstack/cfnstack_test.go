@@ -81,7 +81,13 @@ func unsupported(typ string) bool {
 
 // absent names the template resources the stack leaves out with the local
 // parameters, and why.
-var absent = map[string]string{}
+var absent = map[string]string{
+	"UserPool":               "condition CreateUserPool is false: the stack trusts the dev server's OIDC issuer (JwtIssuer)",
+	"UserPoolDomain":         "condition CreateUserPool is false",
+	"UserPoolClient":         "condition CreateUserPool is false",
+	"ExportFailedEmail":      "condition HasAlertEmail is false (no AlertEmail)",
+	"AlertEmailSubscription": "condition HasAlertEmail is false (no AlertEmail)",
+}
 
 // TestLocalStackImportRunsEndToEnd: a CSV put under imports/<tenant>/<type>/
 // in the deployed bucket becomes an EventBridge "Object Created" event, the

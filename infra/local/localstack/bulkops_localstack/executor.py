@@ -91,6 +91,17 @@ class _RuntimeAPIHandler(BaseHTTPRequestHandler):
         LOG.debug("runtime api: " + fmt, *args)
 
     def _body(self) -> bytes:
+        # aws-lambda-go streams its responses: chunked, no Content-Length.
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            out = bytearray()
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass  # trailers
+                    return bytes(out)
+                out += self.rfile.read(size)
+                self.rfile.readline()
         n = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(n) if n else b""
 
