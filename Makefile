@@ -99,6 +99,26 @@ test: tools build web ## unit + integration tests on the local stack, template l
 	if [ $$started = 1 ]; then $(LOCAL)/stack.sh down; fi; \
 	exit $$status
 
+# The second backend: LocalStack in host mode (no Docker), the app deployed
+# into it from template.yaml by CloudFormation (sam build + sam deploy, as
+# samlocal deploy does), then the integration test packages against it.
+.PHONY: test-localstack localstack-up localstack-down
+test-localstack: ## the integration test packages on LocalStack (host mode, no Docker) with the app deployed from template.yaml by CloudFormation
+	$(LOCAL)/install.sh dynamodb python localstack
+	@export BULKOPS_BACKEND=localstack; started=0; \
+	if ! $(LOCAL)/stack.sh running; then $(LOCAL)/stack.sh up; started=1; fi; \
+	status=0; { $(LOCAL)/localstack/deploy.sh && $(LOCAL)/localstack/test.sh; } || status=$$?; \
+	if [ $$started = 1 ]; then $(LOCAL)/stack.sh down; fi; \
+	exit $$status
+
+localstack-up: ## start LocalStack (and DynamoDB Local) on 127.0.0.1 and deploy the app into it from template.yaml
+	$(LOCAL)/install.sh dynamodb python localstack
+	BULKOPS_BACKEND=localstack $(LOCAL)/stack.sh up
+	BULKOPS_BACKEND=localstack $(LOCAL)/localstack/deploy.sh
+
+localstack-down: ## stop LocalStack (by PID)
+	BULKOPS_BACKEND=localstack $(LOCAL)/stack.sh down
+
 test-unit: ## unit tests only (no servers)
 	$(GO) vet ./...
 	$(GO) test -count=1 ./...

@@ -34,6 +34,9 @@ export AWS_ENDPOINT_URL_EVENTBRIDGE=http://127.0.0.1:$BULKOPS_LAMBDA_PORT
 # template.yaml (infra/local/localstack/deploy.sh, stack BULKOPS_STACK_NAME).
 if [[ ${BULKOPS_BACKEND:-local} == localstack ]]; then
   BULKOPS_LOCALSTACK_URL=http://127.0.0.1:$BULKOPS_LOCALSTACK_PORT
+  # LocalStack's own dummy credentials: it checks presigned URLs' signatures
+  # (S3_SKIP_SIGNATURE_VALIDATION=0) with the secret it knows for them.
+  export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test
   export AWS_ENDPOINT_URL=$BULKOPS_LOCALSTACK_URL
   export AWS_ENDPOINT_URL_S3=$BULKOPS_LOCALSTACK_URL
   export AWS_ENDPOINT_URL_DYNAMODB=$BULKOPS_LOCALSTACK_URL

@@ -98,7 +98,8 @@ wait_healthy() { # wait_healthy NAME SECONDS
 # LocalStack in host mode: bound to 127.0.0.1, every file it writes under
 # .tools/run/localstack/ (OVERRIDE_IN_DOCKER=0, or it believes it runs in a
 # container and writes into system folders), no DNS server, no telemetry,
-# no certificate download; DynamoDB is the DynamoDB Local above and Lambda
+# no certificate download; presigned S3 URLs are checked (as S3 and MinIO
+# check them: a link bent to another key is refused); DynamoDB is the DynamoDB Local above and Lambda
 # runs each function's bootstrap as a local process
 # (infra/local/localstack/launch.py, bulkops_localstack/executor.py).
 up_localstack() {
@@ -107,8 +108,14 @@ up_localstack() {
     echo "stack: $py is missing; run make test-localstack (or infra/local/install.sh localstack)" >&2
     exit 1
   fi
-  start dynamodb java -Djava.library.path="$tools/dynamodb/lib" -cp "$tools/dynamodb/classes:$tools/dynamodb/lib/*" \
-    LoopbackRunner -port "$BULKOPS_DYNAMODB_PORT" -inMemory -disableTelemetry
+  # DynamoDB Local may be the local backend's, already running: then it is
+  # shared (LocalStack's requests carry its own account, a namespace of
+  # their own) and `down` leaves it running.
+  if ! alive dynamodb; then
+    start dynamodb java -Djava.library.path="$tools/dynamodb/lib" -cp "$tools/dynamodb/classes:$tools/dynamodb/lib/*" \
+      LoopbackRunner -port "$BULKOPS_DYNAMODB_PORT" -inMemory -disableTelemetry
+    touch "$run/localstack-owns-dynamodb"
+  fi
   wait_healthy dynamodb 60
   mkdir -p "$run/localstack"
   start localstack env -u AWS_ENDPOINT_URL -u AWS_ENDPOINT_URL_S3 -u AWS_ENDPOINT_URL_DYNAMODB \
@@ -116,7 +123,7 @@ up_localstack() {
     -u AWS_ENDPOINT_URL_CLOUDFORMATION \
     GATEWAY_LISTEN="127.0.0.1:$BULKOPS_LOCALSTACK_PORT" LOCALSTACK_HOST="127.0.0.1:$BULKOPS_LOCALSTACK_PORT" \
     OVERRIDE_IN_DOCKER=0 FILESYSTEM_ROOT="$run/localstack" DNS_ADDRESS=0 DISABLE_EVENTS=1 \
-    SKIP_SSL_CERT_DOWNLOAD=1 DYNAMODB_LOCAL_PORT="$BULKOPS_DYNAMODB_PORT" \
+    SKIP_SSL_CERT_DOWNLOAD=1 S3_SKIP_SIGNATURE_VALIDATION=0 DYNAMODB_LOCAL_PORT="$BULKOPS_DYNAMODB_PORT" \
     LAMBDA_RUNTIME_EXECUTOR=local-process PYTHONPATH="$here/localstack" \
     "$py" "$here/localstack/launch.py"
   wait_healthy localstack 90
@@ -162,6 +169,10 @@ down() {
   for ((i = ${#parts[@]} - 1; i >= 0; i--)); do
     name=${parts[i]}
     [[ -f $run/$name.pid ]] || continue
+    if [[ $BACKEND == localstack && $name == dynamodb ]]; then
+      [[ -f $run/localstack-owns-dynamodb ]] || continue
+      rm -f "$run/localstack-owns-dynamodb"
+    fi
     pid=$(cat "$run/$name.pid")
     if kill -0 "$pid" 2>/dev/null; then
       kill -TERM "$pid" 2>/dev/null || true

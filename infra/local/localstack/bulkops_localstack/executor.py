@@ -204,7 +204,7 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
         if arch is not None and arch != host_arch():
             raise StartupError(
                 f"{self.function_version.id.function_name}: bootstrap is built for {arch}, this machine "
-                f"is {host_arch()}; build the functions for it (make localstack-deploy sets LAMBDA_ARCH)"
+                f"is {host_arch()}; build the functions for it (infra/local/localstack/deploy.sh sets LAMBDA_GOARCH)"
             )
         os.chmod(bootstrap, 0o755)
         self.api = _RuntimeAPI(self)
