@@ -83,6 +83,11 @@ class _RuntimeAPI(ThreadingHTTPServer):
         self.executor = executor
         super().__init__(("127.0.0.1", 0), _RuntimeAPIHandler)
 
+    def handle_error(self, request, client_address):
+        # A bootstrap stopped while it waited for its next event: expected
+        # when an environment is stopped, not worth a traceback.
+        LOG.debug("runtime api: request from %s ended early", client_address, exc_info=True)
+
 
 class _RuntimeAPIHandler(BaseHTTPRequestHandler):
     server: _RuntimeAPI
