@@ -33,6 +33,13 @@ lambdas: ## cross-compile every Lambda function for provided.al2023/arm64 into b
 	@for fn in functions/*/; do n=$$(basename $$fn); \
 	  echo "  lambda $$n"; $(LAMBDA_GO) -o bin/lambda/$$n/bootstrap ./functions/$$n; done
 
+# Compiles every function's packages once, in one go command, so the build
+# cache is full before sam build's parallel builds (which would otherwise
+# each compile the same dependencies at the same time).
+.PHONY: lambdas-cache
+lambdas-cache:
+	$(LAMBDA_GO) ./functions/...
+
 # sam build (BuildMethod: makefile) calls build-<LogicalId> with ARTIFACTS_DIR.
 build-ImportControlFunction:  ; $(LAMBDA_GO) -o $(ARTIFACTS_DIR)/bootstrap ./functions/import-control
 build-ImportPrepareFunction:  ; $(LAMBDA_GO) -o $(ARTIFACTS_DIR)/bootstrap ./functions/import-prepare

@@ -25,6 +25,7 @@ esac
 build=$root/.tools/run/localstack-build
 start=$SECONDS
 cd "$root"
+make -s lambdas-cache LAMBDA_GOARCH=$goarch
 LAMBDA_GOARCH=$goarch "$sam" build --template template.yaml --build-dir "$build" \
   --build-in-source --cached --cache-dir "$root/.tools/run/localstack-build-cache" --parallel >"$root/.tools/run/localstack-build.log" 2>&1 || {
   tail -n 40 "$root/.tools/run/localstack-build.log" >&2; exit 1; }
