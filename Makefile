@@ -100,7 +100,7 @@ token: build ## print a local API token for tenant demo (the stack's dev server 
 # ------------------------------------------------------------------- test
 .PHONY: test test-unit test-integration lint
 test: tools build web ## unit + integration tests on the local stack, template lint, ASL validation, the web console in headless Chromium
-	@started=0; \
+	@export BULKOPS_BACKEND=local; started=0; \
 	if ! $(LOCAL)/stack.sh running; then $(LOCAL)/stack.sh up; started=1; else $(LOCAL)/stack.sh up; fi; \
 	status=0; $(MAKE) --no-print-directory test-integration lint test-web || status=$$?; \
 	if [ $$started = 1 ]; then $(LOCAL)/stack.sh down; fi; \

@@ -176,7 +176,10 @@ down() {
     pid=$(cat "$run/$name.pid")
     if kill -0 "$pid" 2>/dev/null; then
       kill -TERM "$pid" 2>/dev/null || true
-      for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+      # LocalStack stops its services (and the functions' processes) first.
+      local tenths=50
+      [[ $name == localstack ]] && tenths=200
+      for _ in $(seq "$tenths"); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
       if kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid" 2>/dev/null || true; fi
       echo "  stopped $name (pid $pid)"
     fi
