@@ -108,6 +108,7 @@ func TestPublish(t *testing.T) {
 // GET /_local/events.
 func TestExportFailedOnTheDevServer(t *testing.T) {
 	st := localtest.Require(t)
+	localtest.RequireDevServer(t)
 	endpoint := os.Getenv("AWS_ENDPOINT_URL_EVENTBRIDGE")
 	if endpoint == "" {
 		t.Fatal("AWS_ENDPOINT_URL_EVENTBRIDGE is not set; source infra/local/env.sh")
