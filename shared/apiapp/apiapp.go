@@ -41,7 +41,7 @@ func New(ctx context.Context, getenv func(string) string, logOut io.Writer) (*ht
 	if err != nil {
 		return nil, err
 	}
-	api, canceller := assemble(res.DB, res.Files, authn.Claims{TenantClaim: res.Config.TenantClaim}, res.Logger(logOut))
+	api, canceller := assemble(res.DB, res.Files, authn.Claims{TenantClaim: res.Config.TenantClaim, OperatorScope: res.Config.OperatorScope}, res.Logger(logOut))
 	if fn := res.Config.ExportFunction; fn != "" {
 		api.Exports = exportinvoke.Starter{Client: awsenv.Lambda(res.AWS), Function: fn}
 	}
@@ -64,7 +64,7 @@ func assemble(db *dynamostore.Store, files *s3store.Store, auth authn.Authentica
 	cfg := importapp.FlowConfig(config.Defaults()) // the defaults: a cancel's reports need no tunables
 	canceller := &jobcancel.Canceller{Jobs: db, Imports: importapp.Assemble(cfg, db, files, log), Now: time.Now, Log: log}
 	return &httpapi.API{
-		Auth: auth, Jobs: db, Locks: db, Settings: db, Files: files, Uploads: db, ExportStore: db, Schedules: db, Idempotency: db,
+		Auth: auth, Jobs: db, Locks: db, Settings: db, Files: files, Uploads: db, ExportStore: db, Schedules: db, Idempotency: db, OperatorSettings: db,
 		Cancels: canceller,
 		NewID:   func() (string, error) { return ids.New(time.Now()) },
 		Now:     time.Now, Log: log,

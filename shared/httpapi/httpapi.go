@@ -80,6 +80,11 @@ type API struct {
 	Exports     exportStarter
 	// Schedules keeps scheduled exports and their history.
 	Schedules scheduleStore
+	// Operators identifies the callers of operator routes (nil: Auth, when
+	// it can; see operator.go), and OperatorSettings keeps the settings
+	// they set.
+	Operators        operatorAuth
+	OperatorSettings settingsAdmin
 	// Cancels cancels running imports and exports.
 	Cancels jobCanceller
 	// Idempotency keeps the answers to POSTs sent with an Idempotency-Key
@@ -128,6 +133,10 @@ var routes = []route{
 	{"POST", "/v1/schedules/{id}/resume", false, (*API).resumeSchedule},
 	{"POST", "/v1/schedules/{id}/test", false, (*API).testSchedule},
 	{"GET", "/v1/schedules/{id}/runs", false, (*API).listRuns},
+	{"GET", "/v1/settings", false, (*API).getOwnSettings},
+	{"GET", "/v1/operator/tenants/{tenant}/settings", false, (*API).getOperatorSettings},
+	{"PUT", "/v1/operator/tenants/{tenant}/settings", false, (*API).putOperatorSettings},
+	{"GET", "/v1/operator/tenants/{tenant}/settings/audit", false, (*API).getSettingsAudit},
 }
 
 // Handler returns the API as an http.Handler.
@@ -158,7 +167,13 @@ func (a *API) Handler() http.Handler {
 		}
 		mux.HandleFunc(rt.method+" "+rt.pattern, func(w http.ResponseWriter, r *http.Request) {
 			var id authn.Identity
-			if !rt.public {
+			if strings.HasPrefix(rt.pattern, operatorPrefix) { // operators, never tenants (operator.go)
+				var err error
+				if r, err = a.identifyOperator(r); err != nil {
+					a.problem(w, r, err)
+					return
+				}
+			} else if !rt.public {
 				var err error
 				if id, err = a.Auth.Identify(r); err != nil {
 					a.problem(w, r, err)

@@ -15,11 +15,3 @@ type Lock struct {
 	Holder   string    // the job holding it (the caller when Acquired); "" when free
 	Until    time.Time // when the holder's lease ends
 }
-
-// Settings are per-tenant options an operator sets. A tenant without
-// stored settings has the zero Settings.
-type Settings struct {
-	// LargeFiles raises the import limits from 5,000 rows / 5 MB to
-	// 1,000,000 rows / 500 MB per file.
-	LargeFiles bool
-}
