@@ -565,8 +565,9 @@ func (a *app) templateCommand() *cobra.Command {
 }
 
 func (a *app) tokenCommand() *cobra.Command {
-	var tenant, user, keyPath string
+	var tenant, user, keyPath, scope string
 	var ttl time.Duration
+	var operator bool
 	cmd := &cobra.Command{
 		Use:   "token",
 		Short: "Print a token for the local stack (signed with the dev server's key)",
@@ -580,6 +581,12 @@ tokens of its identity provider. The token is printed, never stored.`,
 				return err
 			}
 			tok, err := authn.LocalToken(keys, authn.LocalIssuer(os.Getenv), tenant, user, ttl)
+			if operator { // no tenant: an operator acts on the tenant a route's path names
+				if !cmd.Flags().Changed("user") {
+					user = "operator@local.example"
+				}
+				tok, err = authn.LocalOperatorToken(keys, authn.LocalIssuer(os.Getenv), user, scope, ttl)
+			}
 			if err != nil {
 				return err
 			}
@@ -595,5 +602,7 @@ tokens of its identity provider. The token is printed, never stored.`,
 	f.StringVar(&user, "user", "admin@demo.example", "user (e-mail)")
 	f.StringVar(&keyPath, "key", ".tools/run/jwt-key.pem", "the local dev server's key")
 	f.DurationVar(&ttl, "ttl", 12*time.Hour, "validity")
+	f.BoolVar(&operator, "operator", false, "an operator's token (the operator scope, no tenant) for bulkops operator")
+	f.StringVar(&scope, "scope", authn.DefaultOperatorScope, "with --operator: the operator scope (the template's OperatorScope)")
 	return cmd
 }

@@ -42,7 +42,7 @@ func New(ctx context.Context, getenv func(string) string, logOut io.Writer) (*ht
 	if err != nil {
 		return nil, err
 	}
-	api, canceller := assemble(res.DB, res.Files, authn.Claims{TenantClaim: res.Config.TenantClaim}, res.Logger(logOut))
+	api, canceller := assemble(res.DB, res.Files, authn.Claims{TenantClaim: res.Config.TenantClaim, OperatorScope: res.Config.OperatorScope}, res.Logger(logOut))
 	if fn := res.Config.ExportFunction; fn != "" {
 		api.Exports = exportinvoke.Starter{Client: awsenv.Lambda(res.AWS), Function: fn}
 	}
@@ -66,7 +66,7 @@ func assemble(db *dynamostore.Store, files *s3store.Store, auth authn.Authentica
 	cfg := importapp.FlowConfig(config.Defaults()) // the defaults: a cancel's reports need no tunables
 	canceller := &jobcancel.Canceller{Jobs: db, Imports: importapp.Assemble(cfg, db, files, log), Now: time.Now, Log: log}
 	return &httpapi.API{
-		Auth: auth, Jobs: db, Locks: db, Settings: db, Files: files, Uploads: db, ExportStore: db, Schedules: db, Idempotency: db,
+		Auth: auth, Jobs: db, Locks: db, Settings: db, Files: files, Uploads: db, ExportStore: db, Schedules: db, Idempotency: db, OperatorSettings: db,
 		Notifications: db,
 		Cancels:       canceller,
 		NewID:         func() (string, error) { return ids.New(time.Now()) },

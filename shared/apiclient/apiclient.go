@@ -127,6 +127,11 @@ func NewKey() string {
 // not nil; a *[]byte gets the body as it is); it returns the body. A POST
 // carries a fresh Idempotency-Key, kept across its retries.
 func (c *Client) Do(ctx context.Context, method, path string, body, out any) ([]byte, error) {
+	return c.DoWithHeaders(ctx, method, path, nil, body, out)
+}
+
+// DoWithHeaders is Do with extra request headers (If-Match).
+func (c *Client) DoWithHeaders(ctx context.Context, method, path string, header map[string]string, body, out any) ([]byte, error) {
 	var payload []byte
 	if body != nil {
 		var err error
@@ -143,7 +148,7 @@ func (c *Client) Do(ctx context.Context, method, path string, body, out any) ([]
 		retries = 2
 	}
 	for attempt := 0; ; attempt++ {
-		raw, wait, err := c.once(ctx, method, path, payload, key)
+		raw, wait, err := c.once(ctx, method, path, payload, key, header)
 		if err == nil {
 			return raw, decode(raw, out)
 		}
@@ -158,7 +163,7 @@ func (c *Client) Do(ctx context.Context, method, path string, body, out any) ([]
 
 // once sends one request; wait >= 0 says the error is worth retrying
 // after that long.
-func (c *Client) once(ctx context.Context, method, path string, payload []byte, key string) ([]byte, time.Duration, error) {
+func (c *Client) once(ctx context.Context, method, path string, payload []byte, key string, header map[string]string) ([]byte, time.Duration, error) {
 	var rd io.Reader
 	if payload != nil {
 		rd = bytes.NewReader(payload)
@@ -174,6 +179,9 @@ func (c *Client) once(ctx context.Context, method, path string, payload []byte, 
 	}
 	if key != "" {
 		req.Header.Set("Idempotency-Key", key)
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
 	}
 	resp, err := c.http().Do(req)
 	if err != nil {

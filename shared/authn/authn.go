@@ -71,6 +71,9 @@ func WithClaims(ctx context.Context, claims map[string]string) context.Context {
 // verified (see WithClaims). It never looks at the Authorization header.
 type Claims struct {
 	TenantClaim string
+	// OperatorScope is the scope of operators' tokens ("" is
+	// DefaultOperatorScope; see IdentifyOperator).
+	OperatorScope string
 }
 
 // Identify implements Authenticator.
@@ -102,7 +105,10 @@ type Verifier struct {
 	Issuer      string
 	Audience    string
 	TenantClaim string
-	Now         func() time.Time
+	// OperatorScope is the scope of operators' tokens ("" is
+	// DefaultOperatorScope).
+	OperatorScope string
+	Now           func() time.Time
 }
 
 // Identify implements Authenticator.

@@ -53,6 +53,9 @@ const (
 	// KeyReused: an idempotency key was sent again with a different
 	// request; use a new key for a new request.
 	KeyReused Kind = "KeyReused"
+	// Forbidden: the caller is verified but its role may not do this (a
+	// tenant administrator on an operator route).
+	Forbidden Kind = "Forbidden"
 )
 
 // Error is the service's error value.
@@ -126,6 +129,7 @@ var mapping = map[Kind]struct {
 	Unauthenticated: {http.StatusUnauthorized, "UNAUTHENTICATED", StatePrefix + string(Unauthenticated), 0},
 	Stale:           {http.StatusPreconditionFailed, "PRECONDITION_FAILED", StatePrefix + string(Stale), 0},
 	KeyReused:       {http.StatusUnprocessableEntity, "IDEMPOTENCY_KEY_REUSED", StatePrefix + string(KeyReused), 0},
+	Forbidden:       {http.StatusForbidden, "FORBIDDEN", StatePrefix + string(Forbidden), 0},
 }
 
 // HTTPStatus returns the HTTP status code for err.
@@ -168,5 +172,5 @@ func IsStateName(name string) bool {
 
 // Kinds returns every kind, in a stable order (for tests and documentation).
 func Kinds() []Kind {
-	return []Kind{Invalid, NotFound, Conflict, Busy, Transient, Internal, Unauthenticated, Stale, KeyReused}
+	return []Kind{Invalid, NotFound, Conflict, Busy, Transient, Internal, Unauthenticated, Stale, KeyReused, Forbidden}
 }

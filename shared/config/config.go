@@ -26,6 +26,7 @@ const (
 	ExportFunctionVar     = "BULKOPS_EXPORT_FUNCTION"
 	ImportStateMachineVar = "BULKOPS_IMPORT_STATE_MACHINE"
 	TenantClaimVar        = "BULKOPS_TENANT_CLAIM"
+	OperatorScopeVar      = "BULKOPS_OPERATOR_SCOPE"
 	LockLeaseVar          = "BULKOPS_LOCK_LEASE_SECONDS"
 	LockWaitVar           = "BULKOPS_LOCK_WAIT_SECONDS"
 	LockWaitAttemptsVar   = "BULKOPS_LOCK_WAIT_ATTEMPTS"
@@ -59,6 +60,9 @@ type Config struct {
 	// TenantClaim is the verified token's claim that names the tenant (""
 	// is authn.DefaultTenantClaim).
 	TenantClaim string
+	// OperatorScope is the token scope of operators, who set tenants'
+	// settings ("" is authn.DefaultOperatorScope).
+	OperatorScope string
 
 	// The import workflow's tunables (the export takes the lock with
 	// LockLease too).
@@ -114,6 +118,7 @@ var variables = []Variable{
 	{Name: ExportFunctionVar, Means: "the export function (empty: no on-demand exports; the dispatcher needs it)", text: func(c *Config) *string { return &c.ExportFunction }},
 	{Name: ImportStateMachineVar, Means: "the import state machine's ARN (cleanup)", text: func(c *Config) *string { return &c.ImportStateMachine }},
 	{Name: TenantClaimVar, Means: "the token claim naming the tenant (empty: tenant)", text: func(c *Config) *string { return &c.TenantClaim }},
+	{Name: OperatorScopeVar, Means: "the token scope of operators (empty: bulkops/operator)", text: func(c *Config) *string { return &c.OperatorScope }},
 	{Name: LockLeaseVar, Default: "300", Means: "seconds of the tenant lock's lease, a positive whole number",
 		set: positiveSeconds(func(c *Config) *time.Duration { return &c.LockLease })},
 	{Name: LockWaitVar, Default: "15", Means: "seconds between attempts to take a busy lock, a positive whole number",

@@ -81,6 +81,11 @@ type API struct {
 	Exports     exportStarter
 	// Schedules keeps scheduled exports and their history.
 	Schedules scheduleStore
+	// Operators identifies the callers of operator routes (nil: Auth, when
+	// it can; see operator.go), and OperatorSettings keeps the settings
+	// they set.
+	Operators        operatorAuth
+	OperatorSettings settingsAdmin
 	// Cancels cancels running imports and exports.
 	Cancels jobCanceller
 	// Notifications keeps the tenants' notification contacts, and
@@ -138,6 +143,10 @@ var routes = []route{
 	{"GET", "/v1/schedules/{id}/runs", false, (*API).listRuns},
 	{"GET", "/v1/settings/notifications", false, (*API).getNotifications},
 	{"PUT", "/v1/settings/notifications", false, (*API).putNotifications},
+	{"GET", "/v1/settings", false, (*API).getOwnSettings},
+	{"GET", "/v1/operator/tenants/{tenant}/settings", false, (*API).getOperatorSettings},
+	{"PUT", "/v1/operator/tenants/{tenant}/settings", false, (*API).putOperatorSettings},
+	{"GET", "/v1/operator/tenants/{tenant}/settings/audit", false, (*API).getSettingsAudit},
 }
 
 // Handler returns the API as an http.Handler.
@@ -168,7 +177,13 @@ func (a *API) Handler() http.Handler {
 		}
 		mux.HandleFunc(rt.method+" "+rt.pattern, func(w http.ResponseWriter, r *http.Request) {
 			var id authn.Identity
-			if !rt.public {
+			if strings.HasPrefix(rt.pattern, operatorPrefix) { // operators, never tenants (operator.go)
+				var err error
+				if r, err = a.identifyOperator(r); err != nil {
+					a.problem(w, r, err)
+					return
+				}
+			} else if !rt.public {
 				var err error
 				if id, err = a.Auth.Identify(r); err != nil {
 					a.problem(w, r, err)

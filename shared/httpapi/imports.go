@@ -12,10 +12,10 @@ import (
 	"github.com/ccbulk/bulkops/shared/authn"
 	"github.com/ccbulk/bulkops/shared/bulkapi"
 	"github.com/ccbulk/bulkops/shared/bulkerr"
-	"github.com/ccbulk/bulkops/shared/csvread"
 	"github.com/ccbulk/bulkops/shared/importflow"
 	"github.com/ccbulk/bulkops/shared/jobs"
 	"github.com/ccbulk/bulkops/shared/objecttype"
+	"github.com/ccbulk/bulkops/shared/tenancy"
 )
 
 // createImport answers with a presigned POST for the tenant's upload key.
@@ -48,16 +48,13 @@ func (a *API) createImport(w http.ResponseWriter, r *http.Request, id authn.Iden
 	if lock.Holder != "" {
 		return busyError{error: bulkerr.New(bulkerr.Busy, "another bulk operation is in progress (job %s); try again when it has finished", lock.Holder), job: lock.Holder}
 	}
-	maxBytes := csvread.DefaultLimits().MaxBytes
 	ts, err := a.Settings.TenantSettings(r.Context(), id.Tenant)
 	if err != nil {
 		return err
 	}
-	switch {
-	case audio:
+	maxBytes := ts.FileLimits(tenancy.HardCeilings()).MaxBytes
+	if audio {
 		maxBytes = audiozip.DefaultLimits().MaxArchiveBytes
-	case ts.LargeFiles:
-		maxBytes = csvread.LargeLimits().MaxBytes
 	}
 	jobID, err := a.NewID()
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/ccbulk/bulkops/shared/csvimport"
 	"github.com/ccbulk/bulkops/shared/csvread"
 	"github.com/ccbulk/bulkops/shared/objecttype"
+	"github.com/ccbulk/bulkops/shared/tenancy"
 )
 
 // storedPlan is plan.json: everything chunks and finalize need to read the
@@ -116,7 +117,8 @@ func (f *Flow) storePlan(ctx context.Context, j JobRef, sp storedPlan) (PlanRef,
 }
 
 // limits are the file limits of tenant: the large ones when an operator
-// enabled large files for it.
+// enabled large files for it, lowered by the operator's row and byte
+// limits (tenancy.Settings.FileLimits).
 func (f *Flow) limits(ctx context.Context, tenant string) (csvread.Limits, error) {
 	if f.Settings == nil {
 		return f.Config.Limits, nil
@@ -125,10 +127,7 @@ func (f *Flow) limits(ctx context.Context, tenant string) (csvread.Limits, error
 	if err != nil {
 		return csvread.Limits{}, err
 	}
-	if ts.LargeFiles {
-		return f.Config.LargeLimits, nil
-	}
-	return f.Config.Limits, nil
+	return ts.FileLimits(tenancy.Ceilings{Default: f.Config.Limits, Large: f.Config.LargeLimits}), nil
 }
 
 func (f *Flow) loadPlan(ctx context.Context, j JobRef) (storedPlan, *objecttype.Type, error) {

@@ -101,7 +101,7 @@ func TestFailedScheduledRunReachesTheTenant(t *testing.T) {
 	now := time.Now().UTC()
 	if err := db.PutSchedule(ctx, schedule.Schedule{Tenant: tenant, ID: id, Active: true, NextRun: now.Add(-time.Second),
 		Definition: schedule.Definition{Title: "Nightly widgets", ObjectTypes: []string{"widgets"}, Spec: schedule.Spec{Frequency: schedule.Daily, Time: "02:00"}},
-		CreatedBy: "admin@" + tenant + ".example", CreatedAt: now}); err != nil {
+		CreatedBy:  "admin@" + tenant + ".example", CreatedAt: now}); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = db.DeleteSchedule(context.Background(), tenant, id) })

@@ -183,7 +183,13 @@ func NewAPIGateway(n Names, apiLogicalID string, lambda invoker, keys func(issue
 			if rt.Path == "" {
 				rt.Path = "$default"
 			}
-			if a, _ := ep["Auth"].(map[string]any); a != nil {
+			// The route's Auth may use intrinsics (AuthorizationScopes: [!Ref
+			// OperatorScope]).
+			routeAuth, err := n.Template.Resolve(ep["Auth"], n)
+			if err != nil {
+				return nil, fmt.Errorf("%s event %s: %w", fnID, evName, err)
+			}
+			if a, _ := routeAuth.(map[string]any); a != nil {
 				if name, ok := a["Authorizer"].(string); ok {
 					rt.Authorizer = name
 				}

@@ -83,3 +83,14 @@ func (a *API) Token(t testing.TB, tenant, user string) string {
 	}
 	return tok
 }
+
+// OperatorToken is an access token of the test's issuer for an operator
+// (user) with scope ("" is authn.DefaultOperatorScope), naming no tenant.
+func (a *API) OperatorToken(t testing.TB, user, scope string) string {
+	t.Helper()
+	tok, err := authn.LocalOperatorToken(a.Issuer.Keys, a.Issuer.URL, user, scope, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
