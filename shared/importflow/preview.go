@@ -44,7 +44,7 @@ func (f *Flow) CheckPreview(ctx context.Context, preview jobs.Job) error {
 		return bulkerr.New(bulkerr.Conflict, "dry run %s read an unversioned file; upload it again without dry run", preview.ID)
 	}
 	if ended := preview.EndedAt; ended == nil || f.Now().Sub(*ended) > PreviewMaxAge {
-		return bulkerr.New(bulkerr.Stale, "dry run %s ended more than %s ago; run the dry run again and apply the fresh preview", preview.ID, PreviewMaxAge)
+		return bulkerr.New(bulkerr.Stale, "dry run %s ended more than %.0f hours ago; run the dry run again and apply the fresh preview", preview.ID, PreviewMaxAge.Hours())
 	}
 	j := JobRef{Tenant: preview.Tenant, JobID: preview.ID}
 	sp, t, err := f.loadPlan(ctx, j)
