@@ -82,6 +82,10 @@ type API struct {
 	Schedules scheduleStore
 	// Cancels cancels running imports and exports.
 	Cancels jobCanceller
+	// Previews checks a dry run before its changes are applied, and
+	// Copier copies the previewed file version to start the import.
+	Previews previewChecker
+	Copier   versionCopier
 	// Idempotency keeps the answers to POSTs sent with an Idempotency-Key
 	// (nil: keys are ignored).
 	Idempotency idempotencyStore
@@ -118,6 +122,7 @@ var routes = []route{
 	{"GET", "/v1/jobs", false, (*API).listJobs},
 	{"GET", "/v1/jobs/{id}", false, (*API).getJob},
 	{"POST", "/v1/jobs/{id}/cancel", false, (*API).cancelJob},
+	{"POST", "/v1/jobs/{id}/apply", false, (*API).applyJob},
 	{"GET", "/v1/schedules", false, (*API).listSchedules},
 	{"POST", "/v1/schedules", false, (*API).createSchedule},
 	{"GET", "/v1/schedules/{id}", false, (*API).getSchedule},
