@@ -67,8 +67,8 @@ func assemble(db *dynamostore.Store, files *s3store.Store, auth authn.Authentica
 	return &httpapi.API{
 		Auth: auth, Jobs: db, Locks: db, Settings: db, Files: files, Uploads: db, ExportStore: db, Schedules: db, Idempotency: db,
 		Cancels: canceller, Previews: imports, Copier: files,
-		NewID:   func() (string, error) { return ids.New(time.Now()) },
-		Now:     time.Now, Log: log,
+		NewID: func() (string, error) { return ids.New(time.Now()) },
+		Now:   time.Now, Log: log,
 	}, canceller
 }
 
