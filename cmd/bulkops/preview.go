@@ -61,8 +61,8 @@ func (a *app) showChanges(ctx context.Context, c *apiclient.Client, j apiclient.
 		return err
 	}
 	k := j.Counts
-	a.note("\nPreview: %d rows would be created, %d updated (%d field changes in %d rows), %d are unchanged, %d rejected.",
-		k.Created, k.Updated, s.lines, s.rows, k.Unchanged, k.Failed)
+	a.note("\nPreview: %d rows would be created, %d updated, %d are unchanged, %d rejected; %d field changes in %d rows.",
+		k.Created, k.Updated, k.Unchanged, k.Failed, s.lines, s.rows)
 	if path != "" {
 		if err := os.WriteFile(path, b, 0o644); err != nil {
 			return err
