@@ -2,6 +2,7 @@ package csvimport
 
 import (
 	"bytes"
+	"io"
 	"strings"
 	"testing"
 
@@ -95,4 +96,39 @@ func TestSecretColumns(t *testing.T) {
 	if got, want := strings.Join(secret, ","), "agent.password"; got != want {
 		t.Errorf("secret columns %q, want %q", got, want)
 	}
+}
+
+// BenchmarkChangeLines writes the change lines of updated User rows, each
+// changing half of its fields (docs/import-engine-benchmarks.md).
+func BenchmarkChangeLines(b *testing.B) {
+	ty, err := objecttype.Lookup("user")
+	if err != nil {
+		b.Fatal(err)
+	}
+	before, after := map[string]string{}, map[string]string{}
+	for i, c := range ty.Columns {
+		before[c.Key] = "value " + c.Key
+		after[c.Key] = before[c.Key]
+		if i%2 == 1 {
+			after[c.Key] = "new " + c.Key
+		}
+	}
+	d := Decision{Row: 2, Action: ActionUpdated}
+	d.Object.Name, d.Object.Key, d.Object.Fields = "ana@acme.example", "ana@acme.example", after
+	d.Previous.Fields = before
+	w := NewChangePartWriter(io.Discard, ty)
+	b.ReportAllocs()
+	lines := 0
+	for b.Loop() {
+		n, err := w.Write(d)
+		if err != nil {
+			b.Fatal(err)
+		}
+		lines += n
+	}
+	if err := w.Flush(); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(lines)/float64(b.N), "lines/row")
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "rows/s")
 }
