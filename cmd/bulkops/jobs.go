@@ -21,12 +21,13 @@ import (
 
 // reportFlags are where a finished job's reports are saved.
 type reportFlags struct {
-	errorsOut, resultsOut string
+	errorsOut, resultsOut, changesOut string
 }
 
 func (r *reportFlags) add(cmd *cobra.Command, errorsHelp string) {
 	cmd.Flags().StringVar(&r.errorsOut, "errors-out", "", errorsHelp)
 	cmd.Flags().StringVar(&r.resultsOut, "results-out", "", "save the results CSV (accepted rows: Row, Key, Object ID, Action) to this file")
+	cmd.Flags().StringVar(&r.changesOut, "changes-out", "", "save a dry run's change CSV (Row, Key, Action, Field, Before, After) to this file")
 }
 
 func (a *app) importCommand() *cobra.Command {
@@ -112,8 +113,12 @@ func (a *app) importFile(ctx context.Context, c *apiclient.Client, path, typ str
 	if !wait {
 		return a.printDoc(imp.Raw, func(w io.Writer) { fmt.Fprintln(w, imp.JobID) })
 	}
+	base := strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
 	if reports.errorsOut == "" {
-		reports.errorsOut = strings.TrimSuffix(filepath.Base(path), filepath.Ext(path)) + "-errors.csv"
+		reports.errorsOut = base + "-errors.csv"
+	}
+	if reports.changesOut == "" && dry {
+		reports.changesOut = base + "-changes.csv"
 	}
 	return a.waitJob(ctx, c, imp.JobID, timeout, reports, true)
 }
@@ -229,6 +234,13 @@ func (a *app) waitJob(ctx context.Context, c *apiclient.Client, id string, timeo
 	if err := a.saveReports(ctx, c, j, reports, showErrors && !a.jsonOut()); err != nil {
 		return err
 	}
+	if j.DryRun && !a.jsonOut() {
+		if err := a.showChanges(ctx, c, j, reports.changesOut); err != nil {
+			return err
+		}
+	} else if _, err := a.saveChanges(ctx, c, j, reports.changesOut); err != nil {
+		return err
+	}
 	return jobOutcome(j)
 }
 
@@ -267,6 +279,18 @@ func (a *app) saveReports(ctx context.Context, c *apiclient.Client, j apiclient.
 		}
 	}
 	return nil
+}
+
+// saveChanges saves a dry run's change CSV to path when both are set.
+func (a *app) saveChanges(ctx context.Context, c *apiclient.Client, j apiclient.Job, path string) ([]byte, error) {
+	if j.Links == nil || j.Links.Changes == "" || path == "" {
+		return nil, nil
+	}
+	b, err := c.Download(ctx, j.Links.Changes)
+	if err != nil {
+		return nil, err
+	}
+	return b, os.WriteFile(path, b, 0o644)
 }
 
 // follow polls a job until it has ended, drawing a progress bar on a
@@ -336,6 +360,9 @@ func (a *app) printJob(out io.Writer, j bulkapi.Job) {
 	}
 	if j.Message != "" {
 		fmt.Fprintf(tw, "Message\t%s\n", j.Message)
+	}
+	if j.Links != nil && j.Links.Changes != "" {
+		fmt.Fprintf(tw, "Changes\tbulkops changes %s (apply them: bulkops apply %s)\n", j.ID, j.ID)
 	}
 	tw.Flush()
 }

@@ -64,13 +64,14 @@ func Assemble(db *dynamostore.Store, files *s3store.Store, auth authn.Authentica
 func assemble(db *dynamostore.Store, files *s3store.Store, auth authn.Authenticator, log *slog.Logger) (*httpapi.API, *jobcancel.Canceller) {
 	ids := ident.NewGenerator(nil)
 	cfg := importapp.FlowConfig(config.Defaults()) // the defaults: a cancel's reports need no tunables
-	canceller := &jobcancel.Canceller{Jobs: db, Imports: importapp.Assemble(cfg, db, files, log), Now: time.Now, Log: log}
+	imports := importapp.Assemble(cfg, db, files, log)
+	canceller := &jobcancel.Canceller{Jobs: db, Imports: imports, Now: time.Now, Log: log}
 	return &httpapi.API{
 		Auth: auth, Jobs: db, Locks: db, Settings: db, Files: files, Uploads: db, ExportStore: db, Schedules: db, Idempotency: db, OperatorSettings: db,
 		Notifications: db,
-		Cancels:       canceller,
-		NewID:         func() (string, error) { return ids.New(time.Now()) },
-		Now:           time.Now, Log: log,
+		Cancels:       canceller, Previews: imports, Copier: files,
+		NewID: func() (string, error) { return ids.New(time.Now()) },
+		Now:   time.Now, Log: log,
 	}, canceller
 }
 

@@ -63,10 +63,11 @@ func (j Job) Cancelled() bool {
 func (j Job) Final() bool { return j.Status.Final() || j.Cancelled() }
 
 // Links are a job's short-lived download links: its error CSV and its
-// results (an export's ZIP).
+// results (an export's ZIP), and a dry run's change CSV.
 type Links struct {
 	Errors    string    `json:"errors,omitempty"`
 	Results   string    `json:"results,omitempty"`
+	Changes   string    `json:"changes,omitempty"`
 	ExpiresAt time.Time `json:"expiresAt"`
 }
 

@@ -122,11 +122,7 @@ func NewResultPartWriter(w io.Writer) *ResultPartWriter {
 // Write writes one accepted row: row, key (the object's name; team keys are
 // "Name/Site"), object ID and action.
 func (r *ResultPartWriter) Write(d Decision, objectID string) error {
-	key := d.Object.Name
-	if len(d.Object.Key) > 0 && strings.Contains(d.Object.Key, objecttype.KeySep) {
-		key = d.Object.Key
-	}
-	return r.cw.Write([]string{strconv.Itoa(d.Row), objecttype.Neutralize(key), objectID, string(d.Action)})
+	return r.cw.Write([]string{strconv.Itoa(d.Row), objecttype.Neutralize(reportKey(d)), objectID, string(d.Action)})
 }
 
 // Flush flushes buffered rows.

@@ -95,6 +95,10 @@ type API struct {
 	Notifications  notificationStore
 	WebhookSecrets webhookSecrets
 	NotifyPolicy   notify.Policy
+	// Previews checks a dry run before its changes are applied, and
+	// Copier copies the previewed file version to start the import.
+	Previews previewChecker
+	Copier   versionCopier
 	// Idempotency keeps the answers to POSTs sent with an Idempotency-Key
 	// (nil: keys are ignored).
 	Idempotency idempotencyStore
@@ -131,6 +135,7 @@ var routes = []route{
 	{"GET", "/v1/jobs", false, (*API).listJobs},
 	{"GET", "/v1/jobs/{id}", false, (*API).getJob},
 	{"POST", "/v1/jobs/{id}/cancel", false, (*API).cancelJob},
+	{"POST", "/v1/jobs/{id}/apply", false, (*API).applyJob},
 	{"GET", "/v1/schedules", false, (*API).listSchedules},
 	{"POST", "/v1/schedules", false, (*API).createSchedule},
 	{"GET", "/v1/schedules/{id}", false, (*API).getSchedule},

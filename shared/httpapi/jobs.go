@@ -70,7 +70,8 @@ func (a *API) cancelJob(w http.ResponseWriter, r *http.Request, id authn.Identit
 }
 
 // jobLinks signs short-lived links to a job's error and results files
-// (an export's results file is its ZIP); nil when it has neither.
+// (an export's results file is its ZIP) and a dry run's change file; nil
+// when it has none.
 func (a *API) jobLinks(ctx context.Context, j jobs.Job) (*bulkapi.Links, error) {
 	if j.ErrorKey == "" && j.ResultsKey == "" {
 		return nil, nil
@@ -89,6 +90,11 @@ func (a *API) jobLinks(ctx context.Context, j jobs.Job) (*bulkapi.Links, error) 
 			name = j.FileName // the export's ZIP
 		}
 		if l.Results, err = a.Files.PresignGet(ctx, j.ResultsKey, name, a.LinkTTL); err != nil {
+			return nil, err
+		}
+	}
+	if key := changesKey(j); key != "" {
+		if l.Changes, err = a.Files.PresignGet(ctx, key, base+"-changes.csv", a.LinkTTL); err != nil {
 			return nil, err
 		}
 	}

@@ -22,6 +22,10 @@ type rowOutcome struct {
 	Key      string           `json:"key,omitempty"`
 	ObjectID string           `json:"objectId,omitempty"`
 	Write    *catalog.Write   `json:"write,omitempty"`
+	// Version is the stored version the decision saw (0: the key did not
+	// exist). Applying a dry run compares it with the stored objects
+	// (CheckPreview), so objects changed since the preview are named.
+	Version int64 `json:"version,omitempty"`
 }
 
 // chunkDecisions is chunks/<n>.json. Its presence means the chunk's error
@@ -149,13 +153,24 @@ func (f *Flow) decisions(ctx context.Context, j JobRef, c ChunkRef) (chunkDecisi
 		return dec, err
 	}
 
-	var errBuf, resBuf bytes.Buffer
+	var errBuf, resBuf, chBuf bytes.Buffer
 	ew := csvimport.NewErrorPartWriter(&errBuf, sp.Header)
 	rw := csvimport.NewResultPartWriter(&resBuf)
+	var cw *csvimport.ChangePartWriter // a dry run of a CSV type writes its change lines
+	if j.DryRun && t != nil {
+		cw = csvimport.NewChangePartWriter(&chBuf, t)
+	}
 	dec.Rows = make([]rowOutcome, len(decided))
-	rejected := 0
+	rejected, changed := 0, 0
 	for i, d := range decided {
-		out := rowOutcome{Row: d.Row, Action: d.Action, Key: d.Object.Key}
+		out := rowOutcome{Row: d.Row, Action: d.Action, Key: d.Object.Key, Version: d.Previous.Version}
+		if cw != nil {
+			n, err := cw.Write(d)
+			if err != nil {
+				return dec, bulkerr.Wrap(bulkerr.Internal, err, "writing change part")
+			}
+			changed += n
+		}
 		switch d.Action {
 		case csvimport.ActionCreated:
 			id, err := f.NewID()
@@ -190,6 +205,14 @@ func (f *Flow) decisions(ctx context.Context, j JobRef, c ChunkRef) (chunkDecisi
 	}
 	if err := rw.Flush(); err != nil {
 		return dec, bulkerr.Wrap(bulkerr.Internal, err, "writing results part")
+	}
+	if changed > 0 {
+		if err := cw.Flush(); err != nil {
+			return dec, bulkerr.Wrap(bulkerr.Internal, err, "writing change part")
+		}
+		if err := f.Files.Put(ctx, changePartKey(j.Tenant, j.JobID, c.Index), "text/csv", chBuf.Bytes(), nil); err != nil {
+			return dec, err
+		}
 	}
 	if rejected > 0 {
 		if err := f.Files.Put(ctx, errorPartKey(j.Tenant, j.JobID, c.Index), "text/csv", errBuf.Bytes(), nil); err != nil {

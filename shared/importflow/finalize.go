@@ -85,6 +85,12 @@ func (f *Flow) Finalize(ctx context.Context, j JobRef, p PlanRef) (FinalizeResul
 	if err := res.Close(); err != nil {
 		return FinalizeResult{}, err
 	}
+	if j.DryRun && !audiozip.IsSlug(sp.ObjectType) {
+		out.ChangesKey = ChangesReportKey(j.Tenant, j.JobID)
+		if err := f.writeChanges(ctx, j, p, failedChunks, out.ChangesKey, f.keepLease(j)); err != nil {
+			return FinalizeResult{}, err
+		}
+	}
 
 	status, message := jobs.FinalStatus(job.Counts), ""
 	if len(failedChunks) > 0 {
@@ -139,6 +145,31 @@ func (f *Flow) writeReports(ctx context.Context, j JobRef, p PlanRef, sp storedP
 		}
 	}
 	return nil
+}
+
+// writeChanges streams a dry run's change report to key: the header, then
+// each chunk's change part in row order (a chunk that changes nothing has
+// none; a chunk that failed for good has none either: its rows are in the
+// error report as not processed), through a multipart upload, so memory
+// does not grow with the report.
+func (f *Flow) writeChanges(ctx context.Context, j JobRef, p PlanRef, failed map[int]string, key string, lease *leaseKeeper) error {
+	w := f.Files.Create(ctx, key, "text/csv; charset=utf-8")
+	defer w.Abort() // a no-op after Close
+	if err := csvimport.NewChangeWriter(w).Flush(); err != nil {
+		return bulkerr.Wrap(bulkerr.Transient, err, "writing the change report header")
+	}
+	for _, c := range p.Chunks {
+		if err := lease.renew(ctx); err != nil {
+			return err
+		}
+		if _, ok := failed[c.Index]; ok {
+			continue
+		}
+		if err := f.copyPart(ctx, changePartKey(j.Tenant, j.JobID, c.Index), w, true); err != nil {
+			return err
+		}
+	}
+	return w.Close()
 }
 
 // copyPart streams one chunk's part into a report.

@@ -9,9 +9,10 @@
 //	imports/<tenant>/<type>/<file>            the upload (any version)
 //	results/<tenant>/<job>/plan.json          the chunk plan and file format
 //	results/<tenant>/<job>/chunks/<n>.json    decisions of chunk n (idempotency)
-//	results/<tenant>/<job>/parts/errors-<n>.csv, results-<n>.csv
+//	results/<tenant>/<job>/parts/errors-<n>.csv, results-<n>.csv, changes-<n>.csv
 //	results/<tenant>/<job>/errors.csv         merged error report
 //	results/<tenant>/<job>/results.csv        merged results report
+//	results/<tenant>/<job>/changes.csv        merged change report (dry runs)
 package importflow
 
 import (
@@ -94,6 +95,8 @@ type FinalizeResult struct {
 	Failed    int    `json:"failed"`
 	ErrorKey  string `json:"errorKey,omitempty"`
 	ResultKey string `json:"resultsKey,omitempty"`
+	// ChangesKey is a dry run's change report.
+	ChangesKey string `json:"changesKey,omitempty"`
 }
 
 // ObjectCreated is the EventBridge event S3 sends when an object is created
@@ -134,6 +137,15 @@ func errorPartKey(tenant, job string, i int) string {
 func resultPartKey(tenant, job string, i int) string {
 	return fmt.Sprintf("%sparts/results-%06d.csv", resultsPrefix(tenant, job), i)
 }
+
+func changePartKey(tenant, job string, i int) string {
+	return fmt.Sprintf("%sparts/changes-%06d.csv", resultsPrefix(tenant, job), i)
+}
+
+// ChangesReportKey is where a dry run's merged change CSV is written
+// (csvimport's change report; every dry run of a CSV type that Finalize
+// completes has one, header only when nothing would change).
+func ChangesReportKey(tenant, job string) string { return resultsPrefix(tenant, job) + "changes.csv" }
 
 // ErrorReportKey is where a job's merged error CSV is written.
 func ErrorReportKey(tenant, job string) string { return resultsPrefix(tenant, job) + "errors.csv" }

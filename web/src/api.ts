@@ -9,7 +9,9 @@ export type Status = 'New' | 'In Progress' | 'Completed' | 'Completed with error
 export const STATUSES: Status[] = ['New', 'In Progress', 'Completed', 'Completed with errors', 'Failed', 'Cancelled'];
 
 export interface Counts { total: number; processed: number; created: number; updated: number; unchanged: number; failed: number }
-export interface Links { errors?: string; results?: string; expiresAt: string }
+export interface Links { errors?: string; results?: string; changes?: string; expiresAt: string }
+/** The import that applies a dry run's previewed changes (POST /v1/jobs/{id}/apply). */
+export interface Applied { jobId: string; previewJobId: string; objectType: string; fileName: string }
 export interface Job {
   id: string;
   type: 'import' | 'export';
@@ -193,6 +195,7 @@ export const api = {
   },
   job: (id: string) => call<Job>('GET', `/v1/jobs/${encodeURIComponent(id)}`),
   cancelJob: (id: string) => call<Job>('POST', `/v1/jobs/${encodeURIComponent(id)}/cancel`),
+  applyJob: (id: string) => call<Applied>('POST', `/v1/jobs/${encodeURIComponent(id)}/apply`),
   createImport: (objectType: string, fileName: string, dryRun: boolean) => call<ImportTicket>('POST', '/v1/imports', { objectType, fileName, dryRun }),
   createExport: (objectTypes: string[], prefix: string, options: ExportOptions) => call<Job>('POST', '/v1/exports', { objectTypes, prefix, options }),
   schedules: () => call<{ schedules: Schedule[] }>('GET', '/v1/schedules').then((r) => r.schedules),

@@ -46,6 +46,8 @@ after(async () => {
 
 // The page reports a job that the workflow has not recorded yet as a 404 it waits through.
 const waitingFor404 = [/404 \(Not Found\)/];
+/** The job page of 8b's dry run, whose changes 8d applies. */
+let dryRunUrl = '';
 
 test('1. a new administrator signs in', async () => {
   await page.goto(consoleURL);
@@ -300,6 +302,7 @@ test('8b. a dry run checks every row and changes nothing', async () => {
   await page.waitForURL(/#\/jobs\/[0-9A-Z]{26}\?uploaded=1$/);
   await page.getByText('Every row passed the checks; nothing was changed (dry run).').waitFor({ timeout: 60_000 });
   assert.equal(await page.locator('.page-head .tag').textContent(), 'Dry run');
+  dryRunUrl = page.url();
   expectNoProblems(page, waitingFor404);
 });
 
@@ -320,6 +323,29 @@ test('8c. exports one type as a CSV under a stable name', async () => {
   assert.equal(file.body.subarray(0, 3).toString('latin1'), '\xEF\xBB\xBF');
   assert.match(file.body.toString('utf8'), /^\uFEFFName,/);
   expectNoProblems(page, waitingFor404);
+});
+
+test('8d. the dry run shows its changes; "Apply these changes" imports the file for real, once', async () => {
+  // After 8c: applying adds a Work Type, and 8c's one-CSV export holds at most 5,000 rows.
+  const dryUrl = dryRunUrl;
+  await page.goto(dryUrl);
+  await page.getByTestId('preview-summary').filter({ hasText: 'Applying this file would create 1 and update 0 objects; 0 rows are unchanged and 0 rejected.' }).waitFor();
+  const changes = await download(page, () => page.getByTestId('download-changes').click());
+  assert.match(changes.name, /dry-changes\.csv$/);
+  assert.equal(changes.body.toString('utf8'), `\uFEFFRow,Key,Action,Field,Before,After\n2,Dry ${run},created,Name,,Dry ${run}\n2,Dry ${run},created,Description,,Never created\n2,Dry ${run},created,Type,,IDLE_CODE\n`);
+  await axe(page, 'the job page of a dry run with its changes');
+  await shot(page, 'job-preview');
+  await page.getByTestId('apply-changes').click();
+  await page.getByRole('button', { name: 'Yes, apply them' }).click();
+  await page.waitForURL((u) => /#\/jobs\/[0-9A-Z]{26}\?uploaded=1$/.test(u.hash) && u.href !== dryUrl);
+  await page.getByText('Every row was accepted.').waitFor({ timeout: 60_000 });
+  assert.equal(await page.locator('.page-head .tag').count(), 0, 'the applied import is no dry run');
+  // Applied once, the preview is out of date: applying it again is refused with the reason.
+  await page.goto(dryUrl.replace('?uploaded=1', ''));
+  await page.getByTestId('apply-changes').click();
+  await page.getByRole('button', { name: 'Yes, apply them' }).click();
+  await page.getByText(`"Dry ${run}" (row 2) was created since`, { exact: false }).waitFor();
+  expectNoProblems(page, [...waitingFor404, /status of 412/]);
 });
 
 test('9. creates a daily schedule, suspends it, resumes it and deletes it', async () => {

@@ -30,7 +30,7 @@ export const jobPage: Page = (main, params, query) => {
   replace(main, h('div', { class: 'crumbs' }, h('a', { href: '#/' }, t('job.back'))), body, live);
   replace(body, loading());
 
-  async function fetchFile(which: 'errors' | 'results', btn: HTMLButtonElement): Promise<void> {
+  async function fetchFile(which: 'errors' | 'results' | 'changes', btn: HTMLButtonElement): Promise<void> {
     btn.disabled = true;
     try {
       const j = await api.job(jobId); // fresh short-lived links
@@ -80,6 +80,52 @@ export const jobPage: Page = (main, params, query) => {
       })();
     });
     return b;
+  }
+
+  // Apply, like Cancel, asks once more on the same button; the answer names
+  // the new import, whose page follows it. A refusal (412: objects changed
+  // since the preview, or the preview is too old) shows the API's sentence.
+  let applyArmed = false;
+  function applyButton(): HTMLElement {
+    const b = h('button', { type: 'button', class: applyArmed ? 'btn btn-danger' : 'btn btn-primary', 'data-testid': 'apply-changes', title: t('job.applyHint') }, applyArmed ? t('job.applyConfirm') : t('job.apply'));
+    b.addEventListener('click', () => {
+      if (!applyArmed) {
+        applyArmed = true;
+        b.textContent = t('job.applyConfirm');
+        b.className = 'btn btn-danger';
+        return;
+      }
+      b.disabled = true;
+      void (async () => {
+        try {
+          const a = await api.applyJob(jobId);
+          location.hash = `#/jobs/${encodeURIComponent(a.jobId)}?uploaded=1`;
+        } catch (e) {
+          applyArmed = false;
+          b.textContent = t('job.apply');
+          b.className = 'btn btn-primary';
+          b.disabled = false;
+          b.after(errorNotice(e));
+        }
+      })();
+    });
+    return b;
+  }
+
+  function previewSection(j: Job): HTMLElement | null {
+    if (j.type !== 'import' || !j.dryRun || !j.links?.changes) return null;
+    const c = j.counts;
+    const changes = c.created + c.updated > 0;
+    const dl = h('button', { type: 'button', class: 'btn', 'data-testid': 'download-changes' }, t('job.downloadChanges'));
+    dl.addEventListener('click', () => void fetchFile('changes', dl));
+    return h(
+      'section',
+      { class: 'card', 'aria-labelledby': 'preview-h', 'data-testid': 'preview' },
+      h('h2', { id: 'preview-h' }, t('job.preview')),
+      h('p', { 'data-testid': 'preview-summary' }, changes ? t('job.previewSummary', { created: num(c.created), updated: num(c.updated), unchanged: num(c.unchanged), failed: num(c.failed) }) : t('job.previewNone')),
+      changes ? h('p', { class: 'sub' }, t('job.previewHint')) : null,
+      h('div', { class: 'actions' }, dl, changes ? applyButton() : null),
+    );
   }
 
   function render(j: Job): void {
@@ -152,6 +198,7 @@ export const jobPage: Page = (main, params, query) => {
         progress(j.percent, label, j.etaSeconds, running),
         countTiles(j.counts, exportJob),
       ),
+      previewSection(j),
       errorsSection,
       h(
         'section',
