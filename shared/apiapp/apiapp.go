@@ -31,6 +31,7 @@ import (
 	"github.com/ccbulk/bulkops/shared/importapp"
 	"github.com/ccbulk/bulkops/shared/importflow"
 	"github.com/ccbulk/bulkops/shared/jobcancel"
+	"github.com/ccbulk/bulkops/shared/retry"
 	"github.com/ccbulk/bulkops/shared/s3store"
 )
 
@@ -66,6 +67,7 @@ func assemble(db *dynamostore.Store, files *s3store.Store, auth authn.Authentica
 	return &httpapi.API{
 		Auth: auth, Jobs: db, Locks: db, Settings: db, Files: files, Uploads: db, ExportStore: db, Schedules: db, Idempotency: db,
 		Cancels: canceller,
+		Retries: &retry.Starter{Jobs: db, Uploads: db, Files: files, NewID: func() (string, error) { return ids.New(time.Now()) }},
 		NewID:   func() (string, error) { return ids.New(time.Now()) },
 		Now:     time.Now, Log: log,
 	}, canceller
