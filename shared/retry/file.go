@@ -95,6 +95,9 @@ func reportReader(r io.Reader, what string) (*csv.Reader, []string, int, error) 
 // AppliedRows reads the row numbers a results report lists.
 func AppliedRows(r io.Reader) (rowSet, error) {
 	cr, _, col, err := reportReader(r, "results report")
+	if errors.Is(err, io.EOF) {
+		return nil, nil // an empty report: no row applied
+	}
 	if err != nil {
 		return nil, err
 	}
