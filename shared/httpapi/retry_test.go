@@ -15,6 +15,7 @@ import (
 
 	"github.com/ccbulk/bulkops/shared/bulkapi"
 	"github.com/ccbulk/bulkops/shared/jobs"
+	"github.com/ccbulk/bulkops/shared/retry"
 )
 
 // retryable stores a Completed-with-errors import of tenant whose source
@@ -108,6 +109,21 @@ func TestRetryJob(t *testing.T) {
 	if status, raw := h.call(tenant, "POST", "/v1/jobs/"+j.ID+"/retry", map[string]any{"dryRun": true}, &dry); status != http.StatusAccepted || !dry.DryRun || dry.JobID == got.JobID || dry.Rows != 2 {
 		t.Fatalf("dry-run retry after the retry: %d %s", status, raw)
 	}
+
+	// A job older than an upload's retention: the rows come from the error
+	// CSV (its neutralized cells import the same values).
+	keep := h.api.Retries
+	h.api.Retries = &retry.Starter{Jobs: h.db, Uploads: h.db, Files: h.files, NewID: func() (string, error) { return h.ids.New(time.Now()) },
+		Now: func() time.Time { return time.Now().Add(40 * 24 * time.Hour) }}
+	oldJob := h.retryable(tenant, nil)
+	var fromReport bulkapi.Retry
+	if status, raw := h.call(tenant, "POST", "/v1/jobs/"+oldJob.ID+"/retry", nil, &fromReport); status != 202 || !fromReport.FromReport || fromReport.Rows != 2 {
+		t.Fatalf("retry of an old job: %d %s", status, raw)
+	}
+	if body, err := h.files.Get(ctx, key); err != nil || !bytes.Contains(body, []byte("Café 1,'=1+2,IDLE_CODE\n")) || bytes.Contains(body, []byte("Error Code")) {
+		t.Fatalf("retry file of an old job: %q %v", body, err)
+	}
+	h.api.Retries = keep
 
 	// Refusals.
 	refuse := func(name string, j jobs.Job, body any, wantStatus int, wantCode, wantDetail string) {

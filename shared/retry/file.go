@@ -207,7 +207,8 @@ func (w *writer) flush() error { w.cw.Flush(); return w.cw.Error() }
 // an error of kind NotFound when the file is gone.
 type Sources struct {
 	// Source opens the original upload (its pinned version) from byte
-	// offset start to its end.
+	// offset start to its end; nil when it is past its retention (the
+	// report's cells are used).
 	Source func(start int64) (io.ReadCloser, error)
 	// Errors and Results open the job's error and results reports
 	// (Results is nil when the job has none).
@@ -253,7 +254,10 @@ func Build(t *objecttype.Type, src Sources, out io.Writer) (Stats, error) {
 	if err != nil {
 		return st, err
 	}
-	err = fromSource(t, src.Source, l.rows, w, &st)
+	err = bulkerr.New(bulkerr.NotFound, "the source file is past its retention")
+	if src.Source != nil {
+		err = fromSource(t, src.Source, l.rows, w, &st)
+	}
 	if bulkerr.KindOf(err) == bulkerr.NotFound && !w.header {
 		// The upload has expired: the report's cells import the same values.
 		st = Stats{Duplicates: l.duplicates, Applied: l.applied, FromReport: true}

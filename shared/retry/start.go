@@ -52,7 +52,19 @@ type Starter struct {
 	GrantTTL time.Duration
 	// TempDir holds the retry file while it is built ("" for the system's).
 	TempDir string
+	// Now is the clock (time.Now when nil), and SourceRetention how long an
+	// upload is certainly kept (default SourceRetention): an older job's
+	// rows are taken from its error report, since S3 may answer for an
+	// expired version with 403 rather than 404 to a role that may not list
+	// the bucket.
+	Now             func() time.Time
+	SourceRetention time.Duration
 }
+
+// SourceRetention is how long an upload's version is certainly kept: the
+// bucket expires uploads after 30 days and noncurrent versions 30 days
+// after they became noncurrent (template.yaml's lifecycle rules).
+const SourceRetention = 30 * 24 * time.Hour
 
 // Started is a retry that was started: the new job's ID (the job appears
 // once the workflow has registered it, within seconds), its file and what
@@ -110,6 +122,16 @@ func (s *Starter) Retry(ctx context.Context, tenant, user, id string, dryRun *bo
 			return s.Files.OpenRange(ctx, j.SourceKey, j.SourceVersion, start, 1<<62)
 		},
 		Errors: func() (io.ReadCloser, error) { return s.Files.Open(ctx, j.ErrorKey, "") },
+	}
+	now, keep := time.Now, s.SourceRetention
+	if s.Now != nil {
+		now = s.Now
+	}
+	if keep == 0 {
+		keep = SourceRetention
+	}
+	if j.SourceKey == "" || now().Sub(j.SubmittedAt) > keep-24*time.Hour {
+		src.Source = nil // past its retention (a day's margin): the report's cells
 	}
 	if j.ResultsKey != "" {
 		src.Results = func() (io.ReadCloser, error) { return s.Files.Open(ctx, j.ResultsKey, "") }
