@@ -140,6 +140,9 @@ func (s *Starter) Retry(ctx context.Context, tenant, user, id string, dryRun *bo
 	if err != nil {
 		return Started{}, err
 	}
+	if st.Rows == 0 && st.Duplicates == 0 {
+		return Started{}, bulkerr.New(bulkerr.Conflict, "job %s has no rejected rows to retry", id)
+	}
 	if st.Rows == 0 {
 		return Started{}, bulkerr.New(bulkerr.Conflict, "job %s has no rows to retry: its %d rejected rows repeat the key of an earlier row (DUPLICATE_KEY), which a retry cannot fix; decide which row wins and import it", id, st.Duplicates)
 	}
