@@ -351,6 +351,12 @@ func (a *app) printJob(out io.Writer, j bulkapi.Job) {
 		status += " (cancelled by " + j.CancelledBy + ")"
 	}
 	fmt.Fprintf(tw, "Status\t%s\n", a.status(status))
+	if j.RetryOf != "" {
+		fmt.Fprintf(tw, "Retry of\t%s\n", j.RetryOf)
+	}
+	if j.RetriedBy != "" {
+		fmt.Fprintf(tw, "Retried by\t%s\n", j.RetriedBy)
+	}
 	fmt.Fprintf(tw, "Submitted by\t%s at %s\n", j.SubmittedBy, j.SubmittedAt.Local().Format("2006-01-02 15:04:05"))
 	fmt.Fprintf(tw, "Started / ended\t%s / %s\n", when(j.StartedAt), when(j.EndedAt))
 	c := j.Counts

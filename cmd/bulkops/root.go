@@ -41,7 +41,7 @@ func (a *app) rootCommand() *cobra.Command {
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		return usageErr("%v\nrun: %s --help", err, cmd.CommandPath())
 	})
-	root.AddCommand(a.importCommand(), a.jobCommand(), a.cancelCommand(), a.changesCommand(), a.applyCommand(), a.jobsCommand(), a.typesCommand(), a.templateCommand(),
+	root.AddCommand(a.importCommand(), a.jobCommand(), a.cancelCommand(), a.changesCommand(), a.applyCommand(), a.retryCommand(), a.jobsCommand(), a.typesCommand(), a.templateCommand(),
 		a.exportCommand(), a.schedulesCommand(), a.tokenCommand(), a.versionCommand(),
 		a.settingsCommand(), a.operatorCommand())
 	// cobra's own completion command, described for people.

@@ -32,6 +32,7 @@ import (
 	"github.com/ccbulk/bulkops/shared/importflow"
 	"github.com/ccbulk/bulkops/shared/jobcancel"
 	"github.com/ccbulk/bulkops/shared/notify"
+	"github.com/ccbulk/bulkops/shared/retry"
 	"github.com/ccbulk/bulkops/shared/s3store"
 )
 
@@ -70,8 +71,9 @@ func assemble(db *dynamostore.Store, files *s3store.Store, auth authn.Authentica
 		Auth: auth, Jobs: db, Locks: db, Settings: db, Files: files, Uploads: db, ExportStore: db, Schedules: db, Idempotency: db, OperatorSettings: db,
 		Notifications: db,
 		Cancels:       canceller, Previews: imports, Copier: files,
-		NewID: func() (string, error) { return ids.New(time.Now()) },
-		Now:   time.Now, Log: log,
+		Retries: &retry.Starter{Jobs: db, Uploads: db, Files: files, NewID: func() (string, error) { return ids.New(time.Now()) }},
+		NewID:   func() (string, error) { return ids.New(time.Now()) },
+		Now:     time.Now, Log: log,
 	}, canceller
 }
 

@@ -264,6 +264,22 @@ func (c *Client) CancelJob(ctx context.Context, id string) (Job, error) {
 	return c.job(ctx, "POST", "/v1/jobs/"+url.PathEscape(id)+"/cancel", nil)
 }
 
+// Retry is the answer to a retry: the new job's ID and what its file holds.
+type Retry struct {
+	bulkapi.Retry
+	Raw json.RawMessage `json:"-"`
+}
+
+// RetryJob starts a new import over the rejected rows of a finished import
+// (POST /v1/jobs/{id}/retry); dryRun nil retries as the job ran. A job
+// that cannot be retried is a 409 Problem.
+func (c *Client) RetryJob(ctx context.Context, id string, dryRun *bool) (Retry, error) {
+	var out Retry
+	raw, err := c.Do(ctx, "POST", "/v1/jobs/"+url.PathEscape(id)+"/retry", bulkapi.RetryRequest{DryRun: dryRun}, &out)
+	out.Raw = raw
+	return out, err
+}
+
 // JobPage is one page of jobs.
 type JobPage struct {
 	bulkapi.JobPage

@@ -384,6 +384,9 @@ func (st *Store) RegisterUpload(ctx context.Context, g jobs.UploadGrant, ttl tim
 	item["objectKey"] = s(g.Key)
 	item["submittedBy"] = s(g.SubmittedBy)
 	item["dryRun"] = &ddbtypes.AttributeValueMemberBOOL{Value: g.DryRun}
+	if g.RetryOf != "" {
+		item["retryOf"] = s(g.RetryOf)
+	}
 	item["expiresAt"] = n(st.now().Add(ttl + 24*time.Hour).Unix())
 	_, err := st.db.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName: &st.tables.Control, Item: item,
@@ -422,6 +425,9 @@ func (st *Store) RedeemUpload(ctx context.Context, tenant, job, objectKey, uploa
 	}
 	if v, ok := out.Attributes["dryRun"].(*ddbtypes.AttributeValueMemberBOOL); ok {
 		g.DryRun = v.Value
+	}
+	if v, ok := out.Attributes["retryOf"].(*ddbtypes.AttributeValueMemberS); ok {
+		g.RetryOf = v.Value
 	}
 	return g, true, nil
 }

@@ -45,6 +45,8 @@ type jobItem struct {
 	CancelledBy string     `dynamodbav:"cancelledBy,omitempty"`
 	CancelAt    *time.Time `dynamodbav:"cancelRequestedAt,omitempty"`
 	Execution   string     `dynamodbav:"executionArn,omitempty"`
+	RetryOf     string     `dynamodbav:"retryOf,omitempty"`
+	RetriedBy   string     `dynamodbav:"retriedBy,omitempty"`
 	ExpiresAt   int64      `dynamodbav:"expiresAt"`
 }
 
@@ -57,6 +59,7 @@ func toJobItem(j jobs.Job) jobItem {
 		Updated: j.Counts.Updated, Unchanged: j.Counts.Unchanged, Failed: j.Counts.Failed,
 		Chunks: j.Chunks, ErrorKey: j.ErrorKey, ResultsKey: j.ResultsKey, Message: j.Message, Files: j.Files,
 		CancelledBy: j.CancelledBy, CancelAt: j.CancelRequestedAt, Execution: j.ExecutionArn,
+		RetryOf: j.RetryOf, RetriedBy: j.RetriedBy,
 		ExpiresAt: j.SubmittedAt.Add(jobs.Retention).Unix(),
 	}
 }
@@ -70,6 +73,7 @@ func (it jobItem) job() jobs.Job {
 			Updated: it.Updated, Unchanged: it.Unchanged, Failed: it.Failed},
 		Chunks: it.Chunks, ErrorKey: it.ErrorKey, ResultsKey: it.ResultsKey, Message: it.Message, Files: it.Files,
 		CancelledBy: it.CancelledBy, CancelRequestedAt: it.CancelAt, ExecutionArn: it.Execution,
+		RetryOf: it.RetryOf, RetriedBy: it.RetriedBy,
 	}
 }
 

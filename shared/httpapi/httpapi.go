@@ -99,6 +99,8 @@ type API struct {
 	// Copier copies the previewed file version to start the import.
 	Previews previewChecker
 	Copier   versionCopier
+	// Retries starts the retries of finished imports' rejected rows.
+	Retries retryStarter
 	// Idempotency keeps the answers to POSTs sent with an Idempotency-Key
 	// (nil: keys are ignored).
 	Idempotency idempotencyStore
@@ -136,6 +138,7 @@ var routes = []route{
 	{"GET", "/v1/jobs/{id}", false, (*API).getJob},
 	{"POST", "/v1/jobs/{id}/cancel", false, (*API).cancelJob},
 	{"POST", "/v1/jobs/{id}/apply", false, (*API).applyJob},
+	{"POST", "/v1/jobs/{id}/retry", false, (*API).retryJob},
 	{"GET", "/v1/schedules", false, (*API).listSchedules},
 	{"POST", "/v1/schedules", false, (*API).createSchedule},
 	{"GET", "/v1/schedules/{id}", false, (*API).getSchedule},

@@ -101,6 +101,11 @@ type Job struct {
 	ExecutionArn string `json:"-"`
 	// Files is how many CSV files an export's ZIP has (0 for imports).
 	Files int `json:"files,omitempty"`
+	// RetryOf is the import whose rejected rows this job retries
+	// (POST /v1/jobs/{id}/retry), and RetriedBy the job that retries this
+	// one's rejected rows (dry-run retries are not recorded here).
+	RetryOf   string `json:"retryOf,omitempty"`
+	RetriedBy string `json:"retriedBy,omitempty"`
 }
 
 // FinalStatus returns the status a job ends with once every row was

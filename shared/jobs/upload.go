@@ -11,4 +11,7 @@ type UploadGrant struct {
 	Key         string
 	SubmittedBy string
 	DryRun      bool
+	// RetryOf is the job whose rejected rows the upload retries (the API
+	// writes the retry file itself); the job it starts records it.
+	RetryOf string
 }

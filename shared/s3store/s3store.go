@@ -48,7 +48,7 @@ func classify(err error, doing string, args ...any) error {
 	var apiErr smithy.APIError
 	if errors.As(err, &apiErr) {
 		switch apiErr.ErrorCode() {
-		case "NoSuchKey", "NotFound":
+		case "NoSuchKey", "NotFound", "NoSuchVersion":
 			return bulkerr.Wrap(bulkerr.NotFound, err, "%s: the file does not exist", what)
 		case "SlowDown", "InternalError", "ServiceUnavailable", "RequestTimeout":
 			return bulkerr.Wrap(bulkerr.Transient, err, "%s: storage is busy, try again", what)

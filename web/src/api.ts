@@ -28,6 +28,9 @@ export interface Job {
   message?: string;
   /** Who cancelled the job (POST /v1/jobs/{id}/cancel). */
   cancelledBy?: string;
+  /** The import whose rejected rows this job retries, and the job that retries this one's (POST /v1/jobs/{id}/retry). */
+  retryOf?: string;
+  retriedBy?: string;
   files?: number;
   percent: number;
   etaSeconds?: number;
@@ -196,6 +199,7 @@ export const api = {
   job: (id: string) => call<Job>('GET', `/v1/jobs/${encodeURIComponent(id)}`),
   cancelJob: (id: string) => call<Job>('POST', `/v1/jobs/${encodeURIComponent(id)}/cancel`),
   applyJob: (id: string) => call<Applied>('POST', `/v1/jobs/${encodeURIComponent(id)}/apply`),
+  retryJob: (id: string) => call<{ jobId: string; rows: number; duplicates: number }>('POST', `/v1/jobs/${encodeURIComponent(id)}/retry`, {}),
   createImport: (objectType: string, fileName: string, dryRun: boolean) => call<ImportTicket>('POST', '/v1/imports', { objectType, fileName, dryRun }),
   createExport: (objectTypes: string[], prefix: string, options: ExportOptions) => call<Job>('POST', '/v1/exports', { objectTypes, prefix, options }),
   schedules: () => call<{ schedules: Schedule[] }>('GET', '/v1/schedules').then((r) => r.schedules),

@@ -26,6 +26,7 @@ var awsFree = []struct {
 	{"shared/jobcleanup", "ending jobs whose workflow died"},
 	{"shared/exportflow", "running one export job, dispatching scheduled exports"},
 	{"shared/httpapi", "the HTTP API"},
+	{"shared/retry", "retrying a finished import's rejected rows"},
 	// Their domain.
 	{"shared/blob", "stored files as the workflows see them"},
 	{"shared/bulkapi", "the API's wire types"},

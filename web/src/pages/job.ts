@@ -112,6 +112,26 @@ export const jobPage: Page = (main, params, query) => {
     return b;
   }
 
+  // Retry rejected rows: a new import of the rows this job rejected or did
+  // not process (read from its original file), once their cause is fixed;
+  // the page moves to the new job, which the workflow records in seconds.
+  function retryButton(): HTMLElement {
+    const b = h('button', { type: 'button', class: 'btn', 'data-testid': 'retry-job', title: t('job.retryHint') }, t('job.retry'));
+    b.addEventListener('click', () => {
+      b.disabled = true;
+      void (async () => {
+        try {
+          const r = await api.retryJob(jobId);
+          location.hash = `#/jobs/${r.jobId}?uploaded=1`;
+        } catch (e) {
+          b.disabled = false;
+          b.after(errorNotice(e));
+        }
+      })();
+    });
+    return b;
+  }
+
   function previewSection(j: Job): HTMLElement | null {
     if (j.type !== 'import' || !j.dryRun || !j.links?.changes) return null;
     const c = j.counts;
@@ -128,6 +148,14 @@ export const jobPage: Page = (main, params, query) => {
     );
   }
 
+          b.disabled = false;
+          b.after(errorNotice(e));
+        }
+      })();
+    });
+    return b;
+  }
+
   function render(j: Job): void {
     const exportJob = j.type === 'export';
     const running = isActive(j.status);
@@ -142,6 +170,7 @@ export const jobPage: Page = (main, params, query) => {
     if (!exportJob && j.links?.errors) actions.push(fileBtn(t('job.downloadErrors'), 'errors', true, 'download-errors'));
     if (!exportJob && j.links?.results) actions.push(fileBtn(t('job.downloadResults'), 'results', false, 'download-results'));
     if (running) actions.push(cancelButton());
+    if (!exportJob && !running && j.counts.failed > 0 && !j.retriedBy && j.objectType !== 'audio-file') actions.push(retryButton());
     if (!exportJob && !running) actions.push(h('a', { class: 'btn', href: `#/import?type=${encodeURIComponent(j.objectType)}`, 'data-testid': 'import-again' }, j.counts.failed > 0 ? t('job.fixAndImport') : t('job.importAnother')));
 
     const label = exportJob
@@ -212,6 +241,8 @@ export const jobPage: Page = (main, params, query) => {
             [t('job.type'), t(exportJob ? 'jobType.export' : 'jobType.import')],
             [t('job.objectType'), typeLabel],
             [t('job.status'), badge(j.status)],
+            j.retryOf ? [t('job.retryOf'), h('a', { class: 'mono', href: `#/jobs/${j.retryOf}`, 'data-testid': 'retry-of' }, j.retryOf)] : null,
+            j.retriedBy ? [t('job.retriedBy'), h('a', { class: 'mono', href: `#/jobs/${j.retriedBy}`, 'data-testid': 'retried-by' }, j.retriedBy)] : null,
             [t('job.submittedBy'), j.submittedBy],
             [t('job.submitted'), when(j.submittedAt)],
             [t('job.started'), when(j.startedAt)],

@@ -1,0 +1,51 @@
+package dynamostore
+
+import (
+	"context"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/ccbulk/bulkops/shared/bulkerr"
+)
+
+// ClaimRetry records on tenant's job id that job retry retries its
+// rejected rows, in one conditional write: it succeeds when the job has no
+// retry yet (or already names retry, a repeated claim), and fails with
+// Conflict naming the existing retry otherwise, so two retries of one job
+// can never both start. A job of another tenant is not found.
+func (st *Store) ClaimRetry(ctx context.Context, tenant, id, retry string) error {
+	_, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 &st.tables.Jobs,
+		Key:                       key(tenant, id),
+		UpdateExpression:          aws.String("SET retriedBy = :r"),
+		ConditionExpression:       aws.String("attribute_exists(pk) AND (attribute_not_exists(retriedBy) OR retriedBy = :r)"),
+		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":r": s(retry)},
+	})
+	if isConditionFailed(err) {
+		j, gerr := st.GetJob(ctx, tenant, id)
+		if gerr != nil {
+			return gerr
+		}
+		return bulkerr.New(bulkerr.Conflict, "job %s was already retried by job %s; follow that job, and retry it in turn if rows are still rejected", id, j.RetriedBy)
+	}
+	return classify(err, "recording the retry of job %s", id)
+}
+
+// ReleaseRetry undoes ClaimRetry when the retry could not be started (its
+// file was not written): the claim is removed only while it still names
+// retry.
+func (st *Store) ReleaseRetry(ctx context.Context, tenant, id, retry string) error {
+	_, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 &st.tables.Jobs,
+		Key:                       key(tenant, id),
+		UpdateExpression:          aws.String("REMOVE retriedBy"),
+		ConditionExpression:       aws.String("retriedBy = :r"),
+		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":r": s(retry)},
+	})
+	if isConditionFailed(err) {
+		return nil
+	}
+	return classify(err, "releasing the retry of job %s", id)
+}
