@@ -148,14 +148,6 @@ export const jobPage: Page = (main, params, query) => {
     );
   }
 
-          b.disabled = false;
-          b.after(errorNotice(e));
-        }
-      })();
-    });
-    return b;
-  }
-
   function render(j: Job): void {
     const exportJob = j.type === 'export';
     const running = isActive(j.status);
