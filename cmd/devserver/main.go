@@ -237,6 +237,7 @@ func run() error {
 	}))
 	awsMux.Handle("POST /{$}", bus) // EventBridge PutEvents (AWS_ENDPOINT_URL_EVENTBRIDGE)
 	awsMux.HandleFunc("GET /_local/events", bus.ServeEvents)
+	awsMux.Handle("POST /secretsmanager", devstack.NewSecretsManager(log)) // Secrets Manager (AWS_ENDPOINT_URL_SECRETS_MANAGER)
 	issuerPath := "/oidc/"
 	if u, err := url.Parse(issuer.URL); err == nil && u.Path != "" {
 		issuerPath = strings.TrimSuffix(u.Path, "/") + "/"

@@ -26,3 +26,12 @@ export BULKOPS_API_URL=http://127.0.0.1:$BULKOPS_API_PORT/dev
 export BULKOPS_OIDC_ISSUER=http://127.0.0.1:$BULKOPS_LAMBDA_PORT/oidc
 # EventBridge PutEvents is served by the dev server (cmd/devserver).
 export AWS_ENDPOINT_URL_EVENTBRIDGE=http://127.0.0.1:$BULKOPS_LAMBDA_PORT
+# Secrets Manager (delivery targets' credentials) is served by the dev
+# server under /secretsmanager (shared/dev/devstack/secretsmanager.go).
+export AWS_ENDPOINT_URL_SECRETS_MANAGER=http://127.0.0.1:$BULKOPS_LAMBDA_PORT/secretsmanager
+# STS AssumeRole (delivery to a tenant's own bucket) is MinIO's: its
+# temporary credentials are valid on the local S3 (docs/delivery.md).
+export AWS_ENDPOINT_URL_STS=http://127.0.0.1:$BULKOPS_S3_PORT
+# The local SFTP server (cmd/sftpserver), a delivery target.
+BULKOPS_SFTP_PORT=${BULKOPS_SFTP_PORT:-2222}
+export BULKOPS_SFTP_ADDR=127.0.0.1:$BULKOPS_SFTP_PORT

@@ -45,7 +45,7 @@ func TestParseHostKeyMatchesSSH(t *testing.T) {
 	for name, pub := range testKeys(t) {
 		line := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(pub)))
 		forms := map[string]string{
-			"authorized_keys": line,
+			"authorized_keys":  line,
 			"pub with comment": line + " root@host",
 			"known_hosts":      "sftp.example.com,10.0.0.1 " + line,
 			"keyscan":          "# sftp.example.com:22 SSH-2.0-OpenSSH_9.6\n[sftp.example.com]:2222 " + line + "\n",
