@@ -394,7 +394,7 @@ func spaceProblem(msg string) bool {
 
 // statusText is a server status without the library's decoration.
 func statusText(se *sftp.StatusError) string {
-	return fmt.Sprintf("%s (SFTP status %d)", strings.TrimPrefix(se.Error(), "sftp: "), se.Code)
+	return strings.TrimPrefix(se.Error(), "sftp: ")
 }
 
 func netReason(err error) string {

@@ -38,13 +38,13 @@ func (h *fsys) resolve(p string, want access) (string, error) {
 	first, _, _ := strings.Cut(strings.TrimPrefix(clean, "/"), "/")
 	switch {
 	case first == h.s.cfg.DeniedFolder && clean != "/"+first:
-		return "", os.ErrPermission
+		return "", sftp.ErrSSHFxPermissionDenied
 	case first == h.s.cfg.DeniedFolder && want == write:
-		return "", os.ErrPermission
+		return "", sftp.ErrSSHFxPermissionDenied
 	case first == h.s.cfg.ReadOnlyFolder && want == write:
-		return "", os.ErrPermission
+		return "", sftp.ErrSSHFxPermissionDenied
 	case clean == "/" && want == write:
-		return "", os.ErrPermission // the home itself is not removed or renamed
+		return "", sftp.ErrSSHFxPermissionDenied // the home itself is not removed or renamed
 	}
 	return filepath.Join(h.a.home, filepath.FromSlash(clean)), nil
 }
@@ -195,7 +195,7 @@ func (h *fsys) Filelist(r *sftp.Request) (sftp.ListerAt, error) {
 	case "List":
 		clean := path.Clean("/" + r.Filepath)
 		if clean == "/"+h.s.cfg.DeniedFolder {
-			return nil, os.ErrPermission
+			return nil, sftp.ErrSSHFxPermissionDenied
 		}
 		p, err := h.resolve(r.Filepath, read)
 		if err != nil {
