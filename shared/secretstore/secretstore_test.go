@@ -2,10 +2,10 @@ package secretstore
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
-	"context"
 	"errors"
 	"log/slog"
 	"net/http"

@@ -446,7 +446,6 @@ func smTags(t []smTag) []smTag {
 	return t
 }
 
-
 func smWithout(list []string, s string) []string {
 	out := list[:0:0]
 	for _, v := range list {
@@ -466,4 +465,3 @@ func smRandomSuffix(n int) string {
 	}
 	return string(b)
 }
-
