@@ -19,11 +19,12 @@ help: ## list the targets
 
 # ------------------------------------------------------------------ build
 .PHONY: build
-build: ## build the local binaries (bin/devserver, bin/demo, bin/bulkops, bin/migrate-objects)
+build: ## build the local binaries (bin/devserver, bin/demo, bin/bulkops, bin/migrate-objects, bin/sftpserver)
 	$(GO) build -o bin/devserver ./cmd/devserver
 	$(GO) build -o bin/demo ./cmd/demo
 	$(GO) build -o bin/bulkops ./cmd/bulkops
 	$(GO) build -o bin/migrate-objects ./cmd/migrate-objects
+	$(GO) build -o bin/sftpserver ./cmd/sftpserver
 
 .PHONY: lambdas
 lambdas: ## cross-compile every Lambda function for provided.al2023/arm64 into bin/lambda/<fn>/bootstrap
