@@ -12,6 +12,8 @@
 //     matched against the template's rules start the state machines;
 //   - serves EventBridge's PutEvents on -aws at / (the job events the
 //     import steps publish), and lists them at GET /_local/events;
+//   - serves Secrets Manager's API on -aws at /secretsmanager (delivery
+//     targets' credentials; devstack/secretsmanager.go);
 //   - serves the local OpenID Connect provider on -aws at /oidc
 //     (discovery, JWKS, sign-in with PKCE, token), whose keys sign
 //     `bulkops token`'s tokens;
