@@ -132,6 +132,7 @@ fuzz: ## run every fuzz target for FUZZTIME each (default 60s); new failing inpu
 	$(GO) test -run '^$$' -fuzz '^FuzzSpecNext$$' -fuzztime $(FUZZTIME) ./shared/schedule
 	$(GO) test -run '^$$' -fuzz '^FuzzPlan$$' -fuzztime $(FUZZTIME) ./shared/csvexport
 	$(GO) test -run '^$$' -fuzz '^FuzzLambdaAdapterPaths$$' -fuzztime $(FUZZTIME) ./shared/httpapi
+	$(GO) test -run '^$$' -fuzz '^FuzzParseHostKey$$' -fuzztime $(FUZZTIME) ./shared/delivery
 
 .PHONY: clean
 clean: ## remove build outputs (keeps .tools)
