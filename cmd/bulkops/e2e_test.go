@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/ccbulk/bulkops/shared/apiclient"
+	"github.com/ccbulk/bulkops/shared/bulkapi"
 	"github.com/ccbulk/bulkops/shared/dev/audiotest"
 	"github.com/ccbulk/bulkops/shared/dev/localtest"
 	"github.com/ccbulk/bulkops/shared/exportspec"
@@ -281,7 +282,7 @@ func TestScheduledRunRoundTrips(t *testing.T) {
 	id := strings.TrimSuffix(strings.TrimPrefix(strings.TrimSpace(info), "schedule "), " created")
 
 	// The ticker plays the schedule rule every few seconds.
-	var done apiclient.Run
+	var done bulkapi.Run
 	deadline := time.Now().Add(2 * time.Minute)
 	for done.JobID == "" {
 		if time.Now().After(deadline) {

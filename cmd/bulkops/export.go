@@ -20,10 +20,11 @@ import (
 // export and for schedules.
 type optionFlags struct {
 	fields, header, multi, rangeMode, from, to, file string
+	format                                           string
 	filters                                          []string
 	splitRows                                        int
 	splitBytes                                       int64
-	noNeutralize                                     bool
+	noNeutralize, stableName                         bool
 }
 
 func (o *optionFlags) add(fs *pflag.FlagSet, ranges string) {
@@ -34,6 +35,8 @@ func (o *optionFlags) add(fs *pflag.FlagSet, ranges string) {
 	fs.IntVar(&o.splitRows, "split-rows", 0, "most rows per CSV file (1-5000; default 5000)")
 	fs.Int64Var(&o.splitBytes, "split-bytes", 0, "also split before a file grows past this many bytes (at least 65536)")
 	fs.BoolVar(&o.noNeutralize, "no-neutralize", false, "do not neutralize cells a spreadsheet would run as formulas")
+	fs.StringVar(&o.format, "format", "", "file delivered: zip (default) or csv (one type's CSV itself, at most 5000 rows)")
+	fs.BoolVar(&o.stableName, "stable-name", false, "name the file <prefix><Type>.zip (or .csv) without the date; every run replaces the previous file")
 	fs.StringVar(&o.rangeMode, "range", "", ranges)
 	fs.StringVar(&o.from, "from", "", "interval start (RFC 3339, --range interval)")
 	fs.StringVar(&o.to, "to", "", "interval end (RFC 3339, optional)")
@@ -108,6 +111,12 @@ func (o *optionFlags) apply(fs *pflag.FlagSet, opts *exportspec.Options) error {
 	if set("no-neutralize") {
 		opts.NoNeutralize = o.noNeutralize
 	}
+	if set("format") {
+		opts.Format = exportspec.Format(o.format)
+	}
+	if set("stable-name") {
+		opts.StableName = o.stableName
+	}
 	return nil
 }
 
@@ -121,13 +130,16 @@ func (a *app) exportCommand() *cobra.Command {
 		Short: "Export object types to a ZIP of CSV files; with --wait download it",
 		Long: `Export one or more object types (several make one ZIP) with every option the
 API takes: fields and their order, header style, multi-valued fields, filters,
-splits by rows or bytes, neutralization, and a time range (all, or an interval
-of last modification). --options-file reads the options as JSON (the API's
+splits by rows or bytes, neutralization, a time range (all, or an interval
+of last modification), the format (a ZIP, or --format csv: one type's CSV of
+at most 5,000 rows) and a stable file name without the date (--stable-name:
+each export replaces the previous file). --options-file reads the options as JSON (the API's
 ExportOptions); flags override it. With --wait the job is followed, printed,
 and its ZIP saved (default its own name); the exit code tells the outcome.`,
 		Example: `  bulkops export queue,site --prefix nightly_ --wait
   bulkops export queue --fields Name,Description --header keys --filter 'Name startsWith EU' --wait --out eu.zip
-  bulkops export user --range interval --from 2026-01-01T00:00:00Z --split-rows 1000 -o json`,
+  bulkops export user --range interval --from 2026-01-01T00:00:00Z --split-rows 1000 -o json
+  bulkops export agent --format csv --stable-name --prefix gax_ --wait   # saves gax_AgentGAX.csv`,
 		Args:              cobra.MinimumNArgs(1),
 		ValidArgsFunction: typeNames,
 		RunE: a.act(func(cmd *cobra.Command, args []string) error {
@@ -137,7 +149,7 @@ and its ZIP saved (default its own name); the exit code tells the outcome.`,
 			}
 			var o exportspec.Options
 			if optionsFile != "" {
-				if err := readJSONFile(optionsFile, &o, "export options (fields, header, multiValue, filters, splitRows, splitBytes, noNeutralize, range)"); err != nil {
+				if err := readJSONFile(optionsFile, &o, "export options (fields, header, multiValue, filters, splitRows, splitBytes, noNeutralize, range, format, stableName)"); err != nil {
 					return err
 				}
 			}
@@ -169,6 +181,7 @@ and its ZIP saved (default its own name); the exit code tells the outcome.`,
 	_ = cmd.RegisterFlagCompletionFunc("header", cobra.FixedCompletions([]string{"labels", "keys"}, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("multi", cobra.FixedCompletions([]string{"joined", "columns"}, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("range", cobra.FixedCompletions([]string{"all", "interval"}, cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("format", cobra.FixedCompletions([]string{"zip", "csv"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
 
@@ -180,7 +193,7 @@ func (a *app) waitAndDownload(ctx context.Context, c *apiclient.Client, id, o st
 	if err != nil {
 		return err
 	}
-	if err := a.printDoc(j.Raw, func(w io.Writer) { a.printJob(w, j) }); err != nil {
+	if err := a.printDoc(j.Raw, func(w io.Writer) { a.printJob(w, j.Job) }); err != nil {
 		return err
 	}
 	if out := jobOutcome(j); out != nil {

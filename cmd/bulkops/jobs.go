@@ -16,6 +16,7 @@ import (
 
 	"github.com/ccbulk/bulkops/shared/apiclient"
 	"github.com/ccbulk/bulkops/shared/authn"
+	"github.com/ccbulk/bulkops/shared/bulkapi"
 )
 
 // reportFlags are where a finished job's reports are saved.
@@ -158,7 +159,7 @@ waiting. --errors-out and --results-out save its reports.`,
 			if err != nil {
 				return err
 			}
-			if err := a.printDoc(j.Raw, func(w io.Writer) { a.printJob(w, j) }); err != nil {
+			if err := a.printDoc(j.Raw, func(w io.Writer) { a.printJob(w, j.Job) }); err != nil {
 				return err
 			}
 			if err := a.saveReports(cmd.Context(), c, j, reports, false); err != nil {
@@ -204,7 +205,7 @@ does not exist. (bulkops job ID --exit-status of a cancelled job exits 5.)`,
 			if err != nil {
 				return err
 			}
-			if err := a.printDoc(j.Raw, func(w io.Writer) { a.printJob(w, j) }); err != nil {
+			if err := a.printDoc(j.Raw, func(w io.Writer) { a.printJob(w, j.Job) }); err != nil {
 				return err
 			}
 			return a.saveReports(cmd.Context(), c, j, reports, false)
@@ -222,7 +223,7 @@ func (a *app) waitJob(ctx context.Context, c *apiclient.Client, id string, timeo
 	if err != nil {
 		return err
 	}
-	if err := a.printDoc(j.Raw, func(w io.Writer) { a.printJob(w, j) }); err != nil {
+	if err := a.printDoc(j.Raw, func(w io.Writer) { a.printJob(w, j.Job) }); err != nil {
 		return err
 	}
 	if err := a.saveReports(ctx, c, j, reports, showErrors && !a.jsonOut()); err != nil {
@@ -283,7 +284,7 @@ func (a *app) follow(ctx context.Context, c *apiclient.Client, id string, timeou
 		case err != nil && ctx.Err() == nil:
 			return j, err
 		case err == nil:
-			a.progress(a.bar(j))
+			a.progress(a.bar(j.Job))
 			if j.Final() {
 				return j, nil
 			}
@@ -300,7 +301,7 @@ func (a *app) follow(ctx context.Context, c *apiclient.Client, id string, timeou
 }
 
 // bar renders a progress line: status, bar, rows and ETA.
-func (a *app) bar(j apiclient.Job) string {
+func (a *app) bar(j bulkapi.Job) string {
 	const width = 30
 	n := min(max(j.Percent, 0), 100) * width / 100
 	eta := ""
@@ -311,7 +312,7 @@ func (a *app) bar(j apiclient.Job) string {
 		j.Percent, j.Counts.Processed, j.Counts.Total, eta)
 }
 
-func (a *app) printJob(out io.Writer, j apiclient.Job) {
+func (a *app) printJob(out io.Writer, j bulkapi.Job) {
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 	when := func(t *time.Time) string {
 		if t == nil {
@@ -339,7 +340,7 @@ func (a *app) printJob(out io.Writer, j apiclient.Job) {
 	tw.Flush()
 }
 
-func (a *app) printJobs(out io.Writer, list []apiclient.Job, header bool) {
+func (a *app) printJobs(out io.Writer, list []bulkapi.Job, header bool) {
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 	if header {
 		fmt.Fprintln(tw, "JOB\tTYPE\tOBJECT TYPE\tFILE\tSTATUS\tROWS\tFAILED\tSUBMITTED BY\tSUBMITTED")
@@ -455,9 +456,9 @@ func (a *app) typesCommand() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				return a.printDoc(t.Raw, func(w io.Writer) { printType(w, t) })
+				return a.printDoc(t.Raw, func(w io.Writer) { printType(w, t.ObjectType) })
 			}
-			var every []apiclient.ObjectType
+			var every []bulkapi.ObjectType
 			raw := &pageItems{name: "objectTypes"}
 			cursor := ""
 			for {
@@ -483,7 +484,7 @@ func (a *app) typesCommand() *cobra.Command {
 	}
 }
 
-func printTypes(out io.Writer, list []apiclient.ObjectType) {
+func printTypes(out io.Writer, list []bulkapi.ObjectType) {
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "TYPE\tNAME\tKEY\tCOLUMNS")
 	for _, t := range list {
@@ -493,7 +494,7 @@ func printTypes(out io.Writer, list []apiclient.ObjectType) {
 	fmt.Fprintln(out, "\nbulkops types T shows a type's columns; bulkops template T --example writes a CSV to start from.")
 }
 
-func printType(out io.Writer, t apiclient.ObjectType) {
+func printType(out io.Writer, t bulkapi.ObjectType) {
 	fmt.Fprintf(out, "%s (%s)\nkey: %s\n", t.Name, t.Slug, strings.Join(t.Key, ", "))
 	if len(t.Aliases) > 0 {
 		fmt.Fprintf(out, "also called: %s\n", strings.Join(t.Aliases, ", "))

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/ccbulk/bulkops/shared/apiclient"
+	"github.com/ccbulk/bulkops/shared/bulkapi"
 	"github.com/ccbulk/bulkops/shared/exportspec"
 	"github.com/ccbulk/bulkops/shared/schedule"
 )
@@ -68,7 +69,7 @@ func parseWeekday(s string) (time.Weekday, error) {
 }
 
 // apply lays the --file body and then the given flags over b.
-func (d *defFlags) apply(fs *pflag.FlagSet, b *apiclient.ScheduleBody) error {
+func (d *defFlags) apply(fs *pflag.FlagSet, b *bulkapi.ScheduleEdit) error {
 	if d.file != "" {
 		if err := readJSONFile(d.file, b, "a schedule body (title, description, objectTypes, prefix, when, options, maxFailures)"); err != nil {
 			return err
@@ -88,30 +89,29 @@ func (d *defFlags) apply(fs *pflag.FlagSet, b *apiclient.ScheduleBody) error {
 		b.Prefix = d.prefix
 	}
 	if set("frequency") {
-		b.When.Frequency = schedule.Frequency(d.frequency)
+		b.Spec.Frequency = schedule.Frequency(d.frequency)
 	}
 	if set("at") {
-		b.When.At = d.at
+		b.Spec.At = d.at
 	}
 	if set("time") {
-		b.When.Time = d.clock
+		b.Spec.Time = d.clock
 	}
 	if set("tz") {
-		b.When.TimeZone = d.tz
+		b.Spec.TimeZone = d.tz
 	}
 	if set("weekday") {
 		wd, err := parseWeekday(d.weekday)
 		if err != nil {
 			return err
 		}
-		b.When.Weekday = wd
+		b.Spec.Weekday = wd
 	}
 	if set("day") {
-		b.When.Day = d.day
+		b.Spec.Day = d.day
 	}
 	if set("max-failures") {
-		mf := d.maxFailures
-		b.MaxFailures = &mf
+		b.MaxFailures = d.maxFailures
 	}
 	return d.opts.apply(fs, &b.Options)
 }
@@ -130,7 +130,7 @@ func (a *app) schedulesCommand() *cobra.Command {
 		}),
 	}
 	show := func(s apiclient.Schedule) error {
-		return a.printDoc(s.Raw, func(w io.Writer) { printSchedule(w, s) })
+		return a.printDoc(s.Raw, func(w io.Writer) { printSchedule(w, s.Schedule) })
 	}
 	withID := func(use, short string, f func(cmd *cobra.Command, c *apiclient.Client, id string) error) *cobra.Command {
 		return &cobra.Command{Use: use + " ID", Short: short, Args: args(1, "one schedule ID"),
@@ -172,7 +172,7 @@ func (a *app) schedulesCommand() *cobra.Command {
 		Long: "Create a scheduled export.\n\n" + scheduleWhenHelp, Args: args(0, "no arguments"),
 		Example: `  bulkops schedules create --title "Nightly queues" --types queue,site --frequency daily --time 02:00 --tz Europe/Berlin --range incremental`,
 		RunE: a.act(func(cmd *cobra.Command, _ []string) error {
-			var b apiclient.ScheduleBody
+			var b bulkapi.ScheduleEdit
 			if err := create.apply(cmd.Flags(), &b); err != nil {
 				return err
 			}
@@ -181,16 +181,16 @@ func (a *app) schedulesCommand() *cobra.Command {
 				return usageErr("--title is required, for example --title \"Nightly queues\"")
 			case len(b.ObjectTypes) == 0:
 				return usageErr("--types is required, for example --types queue,site")
-			case b.When.Frequency == "" && b.When.At != "":
-				b.When.Frequency = schedule.Once
-			case b.When.Frequency == "":
+			case b.Spec.Frequency == "" && b.Spec.At != "":
+				b.Spec.Frequency = schedule.Once
+			case b.Spec.Frequency == "":
 				return usageErr("--frequency is required: once, hourly, daily, weekly or monthly (--frequency once without --at runs it now)")
 			}
 			c, err := a.apiClient(cmd)
 			if err != nil {
 				return err
 			}
-			s, err := c.CreateSchedule(cmd.Context(), b)
+			s, err := c.CreateSchedule(cmd.Context(), b.Definition)
 			if err != nil {
 				return err
 			}
@@ -205,7 +205,7 @@ func (a *app) schedulesCommand() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		b := cur.Body()
+		b := cur.Edit()
 		if err := edit.apply(cmd.Flags(), &b); err != nil {
 			return err
 		}
@@ -334,7 +334,7 @@ func localTime(t time.Time) string {
 	return t.Local().Format("2006-01-02 15:04")
 }
 
-func scheduleState(s apiclient.Schedule) string {
+func scheduleState(s bulkapi.Schedule) string {
 	switch {
 	case s.RunningJob != "":
 		return "running"
@@ -346,7 +346,7 @@ func scheduleState(s apiclient.Schedule) string {
 	return "suspended"
 }
 
-func printSchedules(out io.Writer, list []apiclient.Schedule, header bool) {
+func printSchedules(out io.Writer, list []bulkapi.Schedule, header bool) {
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 	if header {
 		fmt.Fprintln(tw, "SCHEDULE\tTITLE\tTYPES\tWHEN\tSTATE\tNEXT RUN\tLAST JOB\tFAILURES")
@@ -362,7 +362,7 @@ func printSchedules(out io.Writer, list []apiclient.Schedule, header bool) {
 	tw.Flush()
 }
 
-func printSchedule(out io.Writer, s apiclient.Schedule) {
+func printSchedule(out io.Writer, s bulkapi.Schedule) {
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "Schedule\t%s (version %d)\n", s.ID, s.Version)
 	fmt.Fprintf(tw, "Title\t%s\n", s.Title)
@@ -418,7 +418,7 @@ func or(s, def string) string {
 	return s
 }
 
-func printRuns(out io.Writer, runs []apiclient.Run, header bool) {
+func printRuns(out io.Writer, runs []bulkapi.Run, header bool) {
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 	if header {
 		fmt.Fprintln(tw, "JOB\tKIND\tSTATUS\tSTARTED\tENDED\tROWS\tFILES\tDETAIL")

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/ccbulk/bulkops/shared/apiclient"
-	"github.com/ccbulk/bulkops/shared/dynamostore"
+	"github.com/ccbulk/bulkops/shared/bulkapi"
 	"github.com/ccbulk/bulkops/shared/exportspec"
 	"github.com/ccbulk/bulkops/shared/schedule"
 )
@@ -43,12 +43,12 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // version.
 func TestScheduleFlags(t *testing.T) {
 	from := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
-	stored := apiclient.Schedule{Schedule: dynamostore.Schedule{
-		ID: "01JSCHEDSCHEDSCHEDSCHEDSCH", Title: "Nightly", Description: "for BI", ObjectTypes: []string{"queue", "site"}, Prefix: "n_",
-		Spec:        schedule.Spec{Frequency: schedule.Daily, Time: "06:00", TimeZone: "Europe/Berlin"},
-		Options:     exportspec.Options{Fields: []string{"name"}, Header: exportspec.HeaderKeys, Range: exportspec.Range{Mode: exportspec.RangeIncremental}},
-		MaxFailures: 2, Active: true, Version: 7,
-	}}
+	stored := apiclient.Schedule{Schedule: bulkapi.Schedule{Schedule: schedule.Schedule{
+		ID: "01JSCHEDSCHEDSCHEDSCHEDSCH", Definition: schedule.Definition{Title: "Nightly", Description: "for BI", ObjectTypes: []string{"queue", "site"}, Prefix: "n_",
+			Spec:        schedule.Spec{Frequency: schedule.Daily, Time: "06:00", TimeZone: "Europe/Berlin"},
+			Options:     exportspec.Options{Fields: []string{"name"}, Header: exportspec.HeaderKeys, Range: exportspec.Range{Mode: exportspec.RangeIncremental}},
+			MaxFailures: 2}, Active: true, Version: 7,
+	}}}
 	fake := &fakeAPI{stored: stored, got: map[string]map[string]any{}}
 	srv := httptest.NewServer(fake)
 	defer srv.Close()

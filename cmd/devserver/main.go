@@ -51,14 +51,15 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/ccbulk/bulkops/shared/apiapp"
+	"github.com/ccbulk/bulkops/shared/apigwlambda"
 	"github.com/ccbulk/bulkops/shared/applog"
 	"github.com/ccbulk/bulkops/shared/authn"
 	"github.com/ccbulk/bulkops/shared/awsenv"
 	"github.com/ccbulk/bulkops/shared/cleanupapp"
+	"github.com/ccbulk/bulkops/shared/config"
 	"github.com/ccbulk/bulkops/shared/dev/devstack"
 	"github.com/ccbulk/bulkops/shared/dev/samtemplate"
 	"github.com/ccbulk/bulkops/shared/exportapp"
-	"github.com/ccbulk/bulkops/shared/httpapi"
 	"github.com/ccbulk/bulkops/shared/importapp"
 )
 
@@ -87,11 +88,11 @@ func importHandler(ctx context.Context, getenv func(string) string) (lambda.Hand
 // apiHandler is functions/api: the API behind API Gateway's JWT
 // authorizer, identifying callers by the claims the authorizer passed on.
 func apiHandler(ctx context.Context, getenv func(string) string) (lambda.Handler, error) {
-	api, err := apiapp.New(ctx, getenv, os.Stderr, authn.Claims{TenantClaim: getenv("BULKOPS_TENANT_CLAIM")})
+	api, err := apiapp.New(ctx, getenv, os.Stderr)
 	if err != nil {
 		return nil, err
 	}
-	return lambda.NewHandler(httpapi.LambdaHandler(api.Handler())), nil
+	return lambda.NewHandler(apigwlambda.Handler(api.Handler())), nil
 }
 
 func exportHandler(ctx context.Context, getenv func(string) string) (lambda.Handler, error) {
@@ -144,7 +145,7 @@ func run() error {
 	sweepTick := flag.Duration("sweep-tick", 10*time.Second, "how often the job sweeper's schedule ticks the cleanup function (0: never)")
 	flag.Parse()
 
-	log := applog.New(os.Stderr)
+	log := applog.New(os.Stderr, applog.Level(os.Getenv(config.LogLevelVar)))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 

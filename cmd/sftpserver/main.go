@@ -17,6 +17,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/signal"
 	"strconv"
@@ -89,7 +90,7 @@ func run() error {
 		}
 		user(name).QuotaBytes = n
 	}
-	cfg := sftpserver.Config{Addr: *addr, Root: *root, HostKeyFile: *hostKey, Log: applog.New(os.Stderr)}
+	cfg := sftpserver.Config{Addr: *addr, Root: *root, HostKeyFile: *hostKey, Log: applog.New(os.Stderr, slog.LevelInfo)}
 	for _, u := range users {
 		cfg.Users = append(cfg.Users, *u)
 	}

@@ -81,6 +81,10 @@ func valueText(c objecttype.Column) string {
 		s = fmt.Sprintf("whole number %d to %d", c.Min, c.Max)
 	case objecttype.Ref:
 		s = "name of a " + refName(c.Ref)
+	case objecttype.Boolean:
+		if c.Spelling == objecttype.SpellYN {
+			s = "`Y`/`N` (true/false accepted; exports write Y or N)"
+		}
 	}
 	if c.MaxLen > 0 {
 		s += fmt.Sprintf(", at most %d characters", c.MaxLen)

@@ -1,7 +1,10 @@
-// Package apiapp assembles the HTTP API from the environment. The Lambda
-// binary (functions/api) and the local dev server both call it; they differ
-// only in how callers are identified (API Gateway's verified claims on AWS,
-// a local token verifier on the dev server).
+// Package apiapp assembles the HTTP API: awswire reads the configuration
+// once and builds the AWS-backed stores, and this package plugs them into
+// httpapi, with the export starter and the cancels' Step Functions
+// adapter. The Lambda binary (functions/api) and the local dev server both
+// call it; on both, callers are identified by the claims of a token the
+// gateway verified (API Gateway's JWT authorizer on AWS, the dev server's
+// play of it locally), the tenant from BULKOPS_TENANT_CLAIM.
 package apiapp
 
 import (
@@ -16,36 +19,35 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
-	"github.com/ccbulk/bulkops/shared/applog"
 	"github.com/ccbulk/bulkops/shared/authn"
 	"github.com/ccbulk/bulkops/shared/awsenv"
+	"github.com/ccbulk/bulkops/shared/awswire"
 	"github.com/ccbulk/bulkops/shared/bulkerr"
+	"github.com/ccbulk/bulkops/shared/config"
 	"github.com/ccbulk/bulkops/shared/dynamostore"
-	"github.com/ccbulk/bulkops/shared/exportapp"
+	"github.com/ccbulk/bulkops/shared/exportinvoke"
 	"github.com/ccbulk/bulkops/shared/httpapi"
 	"github.com/ccbulk/bulkops/shared/ident"
 	"github.com/ccbulk/bulkops/shared/importapp"
 	"github.com/ccbulk/bulkops/shared/importflow"
 	"github.com/ccbulk/bulkops/shared/jobcancel"
-	"github.com/ccbulk/bulkops/shared/jobevents"
 	"github.com/ccbulk/bulkops/shared/s3store"
 )
 
 // New builds the API from the environment (the variables template.yaml
-// sets), identifying callers with auth.
-func New(ctx context.Context, getenv func(string) string, logOut io.Writer, auth authn.Authenticator) (*httpapi.API, error) {
-	res, err := importapp.Open(ctx, getenv)
+// sets).
+func New(ctx context.Context, getenv func(string) string, logOut io.Writer) (*httpapi.API, error) {
+	res, err := awswire.Open(ctx, getenv)
 	if err != nil {
 		return nil, err
 	}
-	api, canceller := assemble(res.DB, res.Files, auth, applog.New(logOut))
-	if fn := getenv("BULKOPS_EXPORT_FUNCTION"); fn != "" {
-		api.Exports = exportapp.LambdaStarter{Client: awsenv.Lambda(res.AWS), Function: fn}
+	api, canceller := assemble(res.DB, res.Files, authn.Claims{TenantClaim: res.Config.TenantClaim}, res.Logger(logOut))
+	if fn := res.Config.ExportFunction; fn != "" {
+		api.Exports = exportinvoke.Starter{Client: awsenv.Lambda(res.AWS), Function: fn}
 	}
-	events := jobevents.New(awsenv.EventBridge(res.AWS), getenv("BULKOPS_EVENT_BUS"))
 	canceller.Executions = Executions{Client: awsenv.SFN(res.AWS)}
-	canceller.Events = events
-	canceller.Imports.(*importflow.Flow).Events = events
+	canceller.Events = res.Events
+	canceller.Imports.(*importflow.Flow).Events = res.Events
 	return api, nil
 }
 
@@ -59,7 +61,7 @@ func Assemble(db *dynamostore.Store, files *s3store.Store, auth authn.Authentica
 
 func assemble(db *dynamostore.Store, files *s3store.Store, auth authn.Authenticator, log *slog.Logger) (*httpapi.API, *jobcancel.Canceller) {
 	ids := ident.NewGenerator(nil)
-	cfg, _ := importflow.ConfigFromEnv(func(string) string { return "" }) // the defaults: a cancel's reports need no tunables
+	cfg := importapp.FlowConfig(config.Defaults()) // the defaults: a cancel's reports need no tunables
 	canceller := &jobcancel.Canceller{Jobs: db, Imports: importapp.Assemble(cfg, db, files, log), Now: time.Now, Log: log}
 	return &httpapi.API{
 		Auth: auth, Jobs: db, Locks: db, Settings: db, Files: files, Uploads: db, ExportStore: db, Schedules: db, Idempotency: db,

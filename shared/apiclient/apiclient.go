@@ -1,5 +1,5 @@
 // Package apiclient calls the bulkops HTTP API: the CLI's transport. It
-// speaks the JSON of shared/httpapi, sends an Idempotency-Key with every
+// speaks the API's wire types (shared/bulkapi), sends an Idempotency-Key with every
 // POST (so it retries a POST that may not have arrived, or got 503, without
 // doing anything twice), and turns what can go wrong into typed errors: a
 // *Problem for the API's problem documents, an *UnreachableError when the
@@ -18,12 +18,10 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 	"time"
 
+	"github.com/ccbulk/bulkops/shared/bulkapi"
 	"github.com/ccbulk/bulkops/shared/exportspec"
-	"github.com/ccbulk/bulkops/shared/jobs"
-	"github.com/ccbulk/bulkops/shared/s3store"
 )
 
 // Client calls one API with one bearer token.
@@ -42,25 +40,14 @@ type Client struct {
 	Sleep func(ctx context.Context, d time.Duration) error
 }
 
-// Problem is an API error (RFC 9457).
+// Problem is an API error: the problem document (RFC 9457) the API
+// answered with, or one made up from the status when it sent none.
 type Problem struct {
-	Status      int          `json:"status"`
-	Code        string       `json:"code"`
-	Title       string       `json:"title,omitempty"`
-	Detail      string       `json:"detail"`
-	Instance    string       `json:"instance,omitempty"`
-	Errors      []FieldError `json:"errors,omitempty"`
-	ActiveJobID string       `json:"activeJobId,omitempty"`
+	bulkapi.Problem
 	// RetryAfter is the Retry-After header, if any.
 	RetryAfter time.Duration `json:"-"`
 	// Raw is the problem document as received.
 	Raw json.RawMessage `json:"-"`
-}
-
-// FieldError is one field of a refused body and what is wrong with it.
-type FieldError struct {
-	Pointer string `json:"pointer"`
-	Detail  string `json:"detail"`
 }
 
 func (p *Problem) Error() string { return fmt.Sprintf("%s (%d %s)", p.Detail, p.Status, p.Code) }
@@ -95,34 +82,15 @@ func isTimeout(err error) bool {
 
 // Job is a job with its progress and links.
 type Job struct {
-	jobs.Job
-	Percent    int    `json:"percent"`
-	ETASeconds *int64 `json:"etaSeconds,omitempty"`
-	Links      *struct {
-		Errors  string `json:"errors,omitempty"`
-		Results string `json:"results,omitempty"`
-	} `json:"links,omitempty"`
+	bulkapi.Job
 	// Raw is the job document as received.
 	Raw json.RawMessage `json:"-"`
 }
 
-// Cancelled tells whether the job was cancelled: its own status, or a
-// cancellation recorded on it (cancelledBy, set as soon as it is asked
-// for).
-func (j Job) Cancelled() bool {
-	return strings.EqualFold(string(j.Status), "Cancelled") || strings.EqualFold(string(j.Status), "Canceled") || j.CancelledBy != ""
-}
-
-// Final tells whether the job has ended.
-func (j Job) Final() bool { return j.Status.Final() || j.Cancelled() }
-
-// Import is the answer to CreateImport.
+// Import is the answer to CreateImport: where to upload the file.
 type Import struct {
-	JobID    string          `json:"jobId"`
-	FileName string          `json:"fileName"`
-	MaxBytes int64           `json:"maxBytes"`
-	Upload   s3store.Upload  `json:"upload"`
-	Raw      json.RawMessage `json:"-"`
+	bulkapi.Import
+	Raw json.RawMessage `json:"-"`
 }
 
 func (c *Client) http() *http.Client {
@@ -224,9 +192,9 @@ func (c *Client) once(ctx context.Context, method, path string, payload []byte, 
 	if resp.StatusCode < 300 {
 		return raw, 0, nil
 	}
-	p := &Problem{Status: resp.StatusCode}
+	p := &Problem{Problem: bulkapi.Problem{Status: resp.StatusCode}}
 	if json.Unmarshal(raw, p) != nil || p.Detail == "" {
-		p = &Problem{Status: resp.StatusCode, Detail: fmt.Sprintf("%s %s answered %s", method, path, resp.Status)}
+		p = &Problem{Problem: bulkapi.Problem{Status: resp.StatusCode, Detail: fmt.Sprintf("%s %s answered %s", method, path, resp.Status)}}
 	} else {
 		p.Raw = raw
 	}
@@ -258,7 +226,7 @@ func decode(raw []byte, out any) error {
 // CreateImport asks for an upload form.
 func (c *Client) CreateImport(ctx context.Context, objectType, fileName string, dryRun bool) (Import, error) {
 	var out Import
-	raw, err := c.Do(ctx, "POST", "/v1/imports", map[string]any{"objectType": objectType, "fileName": fileName, "dryRun": dryRun}, &out)
+	raw, err := c.Do(ctx, "POST", "/v1/imports", bulkapi.ImportRequest{ObjectType: objectType, FileName: fileName, DryRun: dryRun}, &out)
 	out.Raw = raw
 	return out, err
 }
@@ -266,12 +234,7 @@ func (c *Client) CreateImport(ctx context.Context, objectType, fileName string, 
 // CreateExport starts an export of the given types, shaped by opts (the
 // zero value is the default export).
 func (c *Client) CreateExport(ctx context.Context, types []string, prefix string, opts exportspec.Options) (Job, error) {
-	body := struct {
-		ObjectTypes []string           `json:"objectTypes"`
-		Prefix      string             `json:"prefix,omitempty"`
-		Options     exportspec.Options `json:"options,omitzero"` // left out when default, for older servers
-	}{types, prefix, opts}
-	return c.job(ctx, "POST", "/v1/exports", body)
+	return c.job(ctx, "POST", "/v1/exports", bulkapi.ExportRequest{ObjectTypes: types, Prefix: prefix, Options: opts})
 }
 
 func (c *Client) job(ctx context.Context, method, path string, body any) (Job, error) {
@@ -295,9 +258,8 @@ func (c *Client) CancelJob(ctx context.Context, id string) (Job, error) {
 
 // JobPage is one page of jobs.
 type JobPage struct {
-	Jobs       []Job           `json:"jobs"`
-	NextCursor string          `json:"nextCursor,omitempty"`
-	Raw        json.RawMessage `json:"-"`
+	bulkapi.JobPage
+	Raw json.RawMessage `json:"-"`
 }
 
 // JobsPage returns one page of jobs (filters, limit and cursor as in GET
@@ -310,7 +272,7 @@ func (c *Client) JobsPage(ctx context.Context, q url.Values) (JobPage, error) {
 }
 
 // Jobs returns one page of jobs and the cursor of the next.
-func (c *Client) Jobs(ctx context.Context, q url.Values) ([]Job, string, error) {
+func (c *Client) Jobs(ctx context.Context, q url.Values) ([]bulkapi.Job, string, error) {
 	p, err := c.JobsPage(ctx, q)
 	return p.Jobs, p.NextCursor, err
 }
@@ -322,37 +284,16 @@ func (c *Client) Template(ctx context.Context, objectType string, example bool) 
 	return b, err
 }
 
-// Column is one CSV column of an object type.
-type Column struct {
-	Header    string   `json:"header"`
-	Aliases   []string `json:"aliases,omitempty"`
-	Required  bool     `json:"required"`
-	Kind      string   `json:"kind"`
-	Multi     bool     `json:"multi,omitempty"`
-	Values    []string `json:"values,omitempty"`
-	Ref       string   `json:"ref,omitempty"`
-	Immutable bool     `json:"immutable,omitempty"`
-	Doc       string   `json:"doc,omitempty"`
-	Example   string   `json:"example,omitempty"`
-}
-
 // ObjectType is an object type with its columns.
 type ObjectType struct {
-	Slug     string          `json:"slug"`
-	Name     string          `json:"name"`
-	Aliases  []string        `json:"aliases,omitempty"`
-	Key      []string        `json:"key"`
-	Columns  []Column        `json:"columns"`
-	Families []string        `json:"columnFamilies,omitempty"`
-	Notes    []string        `json:"notes,omitempty"`
-	Raw      json.RawMessage `json:"-"`
+	bulkapi.ObjectType
+	Raw json.RawMessage `json:"-"`
 }
 
 // TypePage is one page of object types.
 type TypePage struct {
-	ObjectTypes []ObjectType    `json:"objectTypes"`
-	NextCursor  string          `json:"nextCursor,omitempty"`
-	Raw         json.RawMessage `json:"-"`
+	bulkapi.TypePage
+	Raw json.RawMessage `json:"-"`
 }
 
 // Types returns a page of object types (cursor "" for the first).

@@ -5,65 +5,17 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
-	"time"
 
-	"github.com/ccbulk/bulkops/shared/dynamostore"
-	"github.com/ccbulk/bulkops/shared/exportspec"
-	"github.com/ccbulk/bulkops/shared/jobs"
+	"github.com/ccbulk/bulkops/shared/bulkapi"
 	"github.com/ccbulk/bulkops/shared/schedule"
 )
 
-// Schedule is a scheduled export as the API shows it.
+// Schedule is a scheduled export as the API shows it (Edit gives the
+// definition to change and send back to UpdateSchedule).
 type Schedule struct {
-	dynamostore.Schedule
-	// WhenText is the schedule in words.
-	WhenText string `json:"whenText"`
+	bulkapi.Schedule
 	// Raw is the schedule document as received.
 	Raw json.RawMessage `json:"-"`
-}
-
-// ScheduleBody is the definition sent to create a schedule or, with
-// Version, to edit one.
-type ScheduleBody struct {
-	Title       string             `json:"title"`
-	Description string             `json:"description,omitempty"`
-	ObjectTypes []string           `json:"objectTypes"`
-	Prefix      string             `json:"prefix,omitempty"`
-	When        schedule.Spec      `json:"when"`
-	Options     exportspec.Options `json:"options,omitzero"`
-	MaxFailures *int               `json:"maxFailures,omitempty"`
-	// Version is the version the edit was made from (edits only).
-	Version *int64 `json:"version,omitempty"`
-}
-
-// Body is the editable definition of s at its version.
-func (s Schedule) Body() ScheduleBody {
-	mf, v := s.MaxFailures, s.Version
-	return ScheduleBody{
-		Title: s.Title, Description: s.Description, ObjectTypes: s.ObjectTypes, Prefix: s.Prefix,
-		When: s.Spec, Options: s.Options, MaxFailures: &mf, Version: &v,
-	}
-}
-
-// Run is one run of a schedule with its job's status.
-type Run struct {
-	JobID      string            `json:"jobId"`
-	Planned    time.Time         `json:"planned,omitzero"`
-	Window     exportspec.Window `json:"window,omitzero"`
-	Test       bool              `json:"test,omitempty"`
-	At         time.Time         `json:"at"`
-	Status     jobs.Status       `json:"status"`
-	StartedAt  *time.Time        `json:"startedAt,omitempty"`
-	EndedAt    *time.Time        `json:"endedAt,omitempty"`
-	Rows       int               `json:"rows"`
-	Files      int               `json:"files,omitempty"`
-	FileName   string            `json:"fileName,omitempty"`
-	Error      string            `json:"error,omitempty"`
-	Percent    int               `json:"percent"`
-	ETASeconds *int64            `json:"etaSeconds,omitempty"`
-	Links      *struct {
-		Results string `json:"results,omitempty"`
-	} `json:"links,omitempty"`
 }
 
 func schedulePath(id string, action string) string {
@@ -76,9 +28,8 @@ func schedulePath(id string, action string) string {
 
 // SchedulePage is one page of schedules.
 type SchedulePage struct {
-	Schedules  []Schedule      `json:"schedules"`
-	NextCursor string          `json:"nextCursor,omitempty"`
-	Raw        json.RawMessage `json:"-"`
+	bulkapi.SchedulePage
+	Raw json.RawMessage `json:"-"`
 }
 
 // SchedulesPage returns one page of the tenant's schedules, oldest first
@@ -95,8 +46,8 @@ func (c *Client) SchedulesPage(ctx context.Context, cursor string) (SchedulePage
 }
 
 // Schedules lists every schedule of the tenant.
-func (c *Client) Schedules(ctx context.Context) ([]Schedule, error) {
-	var all []Schedule
+func (c *Client) Schedules(ctx context.Context) ([]bulkapi.Schedule, error) {
+	var all []bulkapi.Schedule
 	cursor := ""
 	for {
 		p, err := c.SchedulesPage(ctx, cursor)
@@ -123,15 +74,14 @@ func (c *Client) Schedule(ctx context.Context, id string) (Schedule, error) {
 	return c.schedule(ctx, "GET", schedulePath(id, ""), nil)
 }
 
-// CreateSchedule creates a schedule (b.Version is not sent).
-func (c *Client) CreateSchedule(ctx context.Context, b ScheduleBody) (Schedule, error) {
-	b.Version = nil
-	return c.schedule(ctx, "POST", "/v1/schedules", b)
+// CreateSchedule creates a schedule with definition d.
+func (c *Client) CreateSchedule(ctx context.Context, d schedule.Definition) (Schedule, error) {
+	return c.schedule(ctx, "POST", "/v1/schedules", d)
 }
 
 // UpdateSchedule replaces a schedule's definition; b.Version must be the
 // version it was read at (409 when someone changed it meanwhile).
-func (c *Client) UpdateSchedule(ctx context.Context, id string, b ScheduleBody) (Schedule, error) {
+func (c *Client) UpdateSchedule(ctx context.Context, id string, b bulkapi.ScheduleEdit) (Schedule, error) {
 	if b.Version == nil {
 		return Schedule{}, fmt.Errorf("editing schedule %s needs the version it was read at", id)
 	}
@@ -148,7 +98,7 @@ func (c *Client) DeleteSchedule(ctx context.Context, id string) error {
 func (c *Client) CloneSchedule(ctx context.Context, id, title string) (Schedule, error) {
 	var body any
 	if title != "" {
-		body = map[string]string{"title": title}
+		body = bulkapi.CloneRequest{Title: title}
 	}
 	return c.schedule(ctx, "POST", schedulePath(id, "clone"), body)
 }
@@ -170,9 +120,8 @@ func (c *Client) TestSchedule(ctx context.Context, id string) (Job, error) {
 
 // RunPage is one page of a schedule's history.
 type RunPage struct {
-	Runs       []Run           `json:"runs"`
-	NextCursor string          `json:"nextCursor,omitempty"`
-	Raw        json.RawMessage `json:"-"`
+	bulkapi.RunPage
+	Raw json.RawMessage `json:"-"`
 }
 
 // RunsPage returns one page of a schedule's history, newest first (limit
@@ -197,7 +146,7 @@ func (c *Client) RunsPage(ctx context.Context, id string, limit int, cursor stri
 
 // ScheduleRuns returns the first page of a schedule's history, newest
 // first (limit 1 to 100; 0 for the API's default).
-func (c *Client) ScheduleRuns(ctx context.Context, id string, limit int) ([]Run, error) {
+func (c *Client) ScheduleRuns(ctx context.Context, id string, limit int) ([]bulkapi.Run, error) {
 	p, err := c.RunsPage(ctx, id, limit, "")
 	return p.Runs, err
 }

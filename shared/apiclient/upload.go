@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ccbulk/bulkops/shared/s3store"
+	"github.com/ccbulk/bulkops/shared/bulkapi"
 )
 
 // UploadError is an upload that storage refused, said as a sentence; the
@@ -90,7 +90,7 @@ type Progress func(sent, total int64)
 // presigned form, streamed (never held in memory), telling progress as it
 // goes. ctx bounds the upload (a timeout, Ctrl-C); storage keeps nothing
 // of an upload that did not finish. A refusal is an *UploadError.
-func (c *Client) UploadFile(ctx context.Context, up s3store.Upload, fileName string, r io.Reader, size, maxBytes int64, progress Progress) error {
+func (c *Client) UploadFile(ctx context.Context, up bulkapi.Upload, fileName string, r io.Reader, size, maxBytes int64, progress Progress) error {
 	var head bytes.Buffer
 	mw := multipart.NewWriter(&head)
 	for k, v := range up.Fields {
@@ -144,7 +144,7 @@ func (c *Client) UploadFile(ctx context.Context, up s3store.Upload, fileName str
 }
 
 // Upload posts file (in memory) through the presigned form.
-func (c *Client) Upload(ctx context.Context, up s3store.Upload, fileName string, file []byte) error {
+func (c *Client) Upload(ctx context.Context, up bulkapi.Upload, fileName string, file []byte) error {
 	return c.UploadFile(ctx, up, fileName, bytes.NewReader(file), int64(len(file)), 0, nil)
 }
 

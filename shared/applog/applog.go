@@ -1,19 +1,18 @@
-// Package applog builds the process logger: log/slog JSON lines, level from
-// AWS_LAMBDA_LOG_LEVEL (set by Lambda's advanced logging controls; also used
-// locally), default INFO.
+// Package applog builds the process logger: log/slog JSON lines at a level
+// named as Lambda's advanced logging controls name them
+// (AWS_LAMBDA_LOG_LEVEL, which package config reads; also used locally),
+// default INFO.
 package applog
 
 import (
 	"io"
 	"log/slog"
-	"os"
 	"strings"
 )
 
-// New returns a JSON logger writing to w at the level named by
-// AWS_LAMBDA_LOG_LEVEL.
-func New(w io.Writer) *slog.Logger {
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: Level(os.Getenv("AWS_LAMBDA_LOG_LEVEL"))}))
+// New returns a JSON logger writing to w at level.
+func New(w io.Writer, level slog.Level) *slog.Logger {
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
 }
 
 // Level parses a level name (DEBUG, INFO, WARN, ERROR; TRACE counts as DEBUG,

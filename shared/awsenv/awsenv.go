@@ -1,12 +1,14 @@
 // Package awsenv loads the AWS configuration once per process and builds the
-// service clients. Endpoints come only from the SDK's own environment
-// variables (AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_<SERVICE>), so the same code
-// talks to AWS, to LocalStack or to the project's local stack.
+// service clients. Endpoints come only from the SDK's own configuration
+// (AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_<SERVICE>, or endpoint_url in the
+// shared config file), so the same code talks to AWS, to LocalStack or to
+// the project's local stack. Whether a client talks to an emulator is read
+// from the endpoint the SDK resolved for it, never from the environment
+// directly.
 package awsenv
 
 import (
 	"context"
-	"os"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
@@ -42,12 +44,14 @@ func WithHTTPWrapper(ctx context.Context, wrap func(aws.HTTPClient) aws.HTTPClie
 	return context.WithValue(ctx, httpWrapperKey{}, wrap)
 }
 
-// S3 returns an S3 client. When an endpoint URL is configured (a local or
-// emulated S3) it uses path-style addressing, which those servers need.
+// S3 returns an S3 client. When an endpoint URL is configured for S3 (a
+// local or emulated S3) it uses path-style addressing, which those servers
+// need.
 func S3(cfg aws.Config) *s3.Client {
-	pathStyle := os.Getenv("AWS_ENDPOINT_URL_S3") != "" || os.Getenv("AWS_ENDPOINT_URL") != ""
 	return s3.NewFromConfig(cfg, func(o *s3.Options) {
-		o.UsePathStyle = pathStyle
+		// The SDK has resolved the configured endpoint (the service's own,
+		// else the global one) into BaseEndpoint before these options run.
+		o.UsePathStyle = o.BaseEndpoint != nil
 		// Validate response checksums only where S3 requires them: ranged
 		// reads of whole-object checksums cannot be validated, and
 		// S3-compatible servers differ in what they return.
@@ -59,8 +63,7 @@ func S3(cfg aws.Config) *s3.Client {
 // Local, LocalStack) it does not check the X-Amz-Crc32 response header,
 // which DynamoDB Local does not compute over what it sends.
 func DynamoDB(cfg aws.Config) *dynamodb.Client {
-	local := os.Getenv("AWS_ENDPOINT_URL_DYNAMODB") != "" || os.Getenv("AWS_ENDPOINT_URL") != ""
-	return dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) { o.DisableValidateResponseChecksum = local })
+	return dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) { o.DisableValidateResponseChecksum = o.BaseEndpoint != nil })
 }
 
 // SFN returns a Step Functions client.

@@ -1,6 +1,7 @@
 // Package catalog holds the tenant's stored configuration objects as the
 // import engine and the stores see them: a type, a natural key, a stable ID
-// and canonical field values. It imports nothing from AWS.
+// and canonical field values, and the writes a job plans of them with what
+// became of each (Write, WriteResult). It imports nothing from AWS.
 package catalog
 
 import "time"
@@ -30,3 +31,28 @@ type Object struct {
 	// JobID is the bulk job that last wrote the object.
 	JobID string
 }
+
+// Write is one planned object write of a job. A store applies it as a
+// conditional put: a create only if the key is new, an update only if the
+// stored version is still PrevVersion (dynamostore.Objects.Apply).
+type Write struct {
+	// Object is the new state. Its ID must be set (new ID on create, the
+	// stored ID on update).
+	Object Object
+	// PrevVersion is the stored version the write replaces; 0 for create.
+	PrevVersion int64
+}
+
+// WriteResult says what happened to one Write.
+type WriteResult int
+
+// Write results.
+const (
+	// Applied: written now.
+	Applied WriteResult = iota
+	// AlreadyApplied: this job had written it before (a retried chunk).
+	AlreadyApplied
+	// Conflicted: the object changed underneath the job (someone else wrote
+	// it since it was read); nothing was written.
+	Conflicted
+)

@@ -1,5 +1,6 @@
 // Package cleanupapp assembles the job-cleanup function (package
-// jobcleanup) from the environment and adapts its stores to AWS: the
+// jobcleanup): awswire reads the configuration once and builds the
+// AWS-backed stores, and this package adapts them to the cleaner: the
 // DynamoDB store for jobs, locks and expired leases, and Step Functions'
 // GetExecutionHistory for the job an import execution registered. The
 // Lambda binary (functions/job-cleanup) and the local dev server call it.
@@ -11,56 +12,43 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"strconv"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
-	"github.com/ccbulk/bulkops/shared/applog"
 	"github.com/ccbulk/bulkops/shared/awsenv"
+	"github.com/ccbulk/bulkops/shared/awswire"
+	"github.com/ccbulk/bulkops/shared/config"
 	"github.com/ccbulk/bulkops/shared/dynamostore"
-	"github.com/ccbulk/bulkops/shared/importapp"
 	"github.com/ccbulk/bulkops/shared/jobcleanup"
-	"github.com/ccbulk/bulkops/shared/jobevents"
 	"github.com/ccbulk/bulkops/shared/stepfunc"
 )
 
-// DefaultGrace is how long after a lease's end the sweeper waits before it
-// fails the lock's job (BULKOPS_SWEEP_GRACE_SECONDS overrides it).
-const DefaultGrace = time.Minute
-
 // New builds the cleaner from the environment.
 func New(ctx context.Context, getenv func(string) string, logOut io.Writer) (*jobcleanup.Cleaner, error) {
-	grace := DefaultGrace
-	if raw := getenv("BULKOPS_SWEEP_GRACE_SECONDS"); raw != "" {
-		v, err := strconv.Atoi(raw)
-		if err != nil || v < 0 {
-			return nil, fmt.Errorf("BULKOPS_SWEEP_GRACE_SECONDS=%q: want a whole number of seconds", raw)
-		}
-		grace = time.Duration(v) * time.Second
-	}
-	res, err := importapp.Open(ctx, getenv)
+	res, err := awswire.Open(ctx, getenv)
 	if err != nil {
 		return nil, err
 	}
 	states := awsenv.SFN(res.AWS)
-	c := Assemble(res.DB, states, applog.New(logOut))
-	c.Grace = grace
-	if machine := getenv("BULKOPS_IMPORT_STATE_MACHINE"); machine != "" {
+	c := Assemble(res.DB, states, res.Logger(logOut))
+	c.Grace = res.Config.SweepGrace
+	if machine := res.Config.ImportStateMachine; machine != "" {
 		c.Running = RunningImports{Client: states, StateMachine: machine}
 	}
-	c.Events = jobevents.New(awsenv.EventBridge(res.AWS), getenv("BULKOPS_EVENT_BUS"))
+	c.Events = res.Events
 	return c, nil
 }
 
-// Assemble builds a cleaner from its parts (without an event publisher);
-// tests use it with their own tables and clock.
+// Assemble builds a cleaner from its parts (without an event publisher),
+// with the sweeper's default grace (BULKOPS_SWEEP_GRACE_SECONDS); tests use
+// it with their own tables and clock.
 func Assemble(db *dynamostore.Store, states HistoryClient, log *slog.Logger) *jobcleanup.Cleaner {
 	return &jobcleanup.Cleaner{
 		Jobs: db, Locks: db, Leases: Leases{Store: db}, Executions: Executions{Client: states},
-		Grace: DefaultGrace, Now: time.Now, Log: log,
+		Grace: config.Defaults().SweepGrace, Now: time.Now, Log: log,
 	}
 }
 

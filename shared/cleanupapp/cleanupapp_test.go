@@ -83,8 +83,8 @@ func TestSweeperOnDynamoDBLocal(t *testing.T) {
 	if err != nil || j.Status != jobs.StatusFailed || !strings.Contains(j.Message, "not renewed") || j.EndedAt == nil {
 		t.Fatalf("dead job: %+v %v", j, err)
 	}
-	if l, _ := db.PeekLock(ctx, "dead"); l.Holder != "" {
-		t.Errorf("dead tenant still locked by %s", l.Holder)
+	if l, err := db.PeekLock(ctx, "dead"); err != nil || l.Holder != "" {
+		t.Errorf("dead tenant still locked by %s (%v)", l.Holder, err)
 	}
 	out, err := st.Clients.DynamoDB.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(st.Ref("ControlTable")),
 		Key: map[string]ddbtypes.AttributeValue{"pk": &ddbtypes.AttributeValueMemberS{Value: "LOCK#dead"}, "sk": &ddbtypes.AttributeValueMemberS{Value: "LOCK"}}})
@@ -92,12 +92,12 @@ func TestSweeperOnDynamoDBLocal(t *testing.T) {
 		t.Errorf("the dead job's lock item is still there: %v %v", out.Item, err)
 	}
 	for _, k := range [][2]string{{"alive", "J2"}, {"grace", "J3"}} {
-		if j, _ := db.GetJob(ctx, k[0], k[1]); j.Status != jobs.StatusInProgress {
-			t.Errorf("%s/%s: %s, want In Progress", k[0], k[1], j.Status)
+		if j, err := db.GetJob(ctx, k[0], k[1]); err != nil || j.Status != jobs.StatusInProgress {
+			t.Errorf("%s/%s: %s (%v), want In Progress", k[0], k[1], j.Status, err)
 		}
 	}
-	if l, _ := db.PeekLock(ctx, "alive"); l.Holder != "J2" {
-		t.Errorf("live lock lost: %+v", l)
+	if l, err := db.PeekLock(ctx, "alive"); err != nil || l.Holder != "J2" {
+		t.Errorf("live lock lost: %+v %v", l, err)
 	}
 	if res, err := c.Sweep(ctx); err != nil || len(res.Failed) != 0 || res.Looked != 0 {
 		t.Errorf("second sweep: %+v %v", res, err)

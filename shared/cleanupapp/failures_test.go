@@ -17,8 +17,8 @@ import (
 
 	"github.com/ccbulk/bulkops/shared/catalog"
 	"github.com/ccbulk/bulkops/shared/dynamostore"
-	"github.com/ccbulk/bulkops/shared/exportapp"
 	"github.com/ccbulk/bulkops/shared/exportflow"
+	"github.com/ccbulk/bulkops/shared/exportinvoke"
 	"github.com/ccbulk/bulkops/shared/jobs"
 )
 
@@ -133,7 +133,7 @@ func TestExportOutOfRetriesFailsThroughOnFailure(t *testing.T) {
 		t.Fatalf("lock %+v %v", l, err)
 	}
 	start := time.Now()
-	starter := exportapp.LambdaStarter{Client: m.lambda, Function: m.ref("ExportFunction")}
+	starter := exportinvoke.Starter{Client: m.lambda, Function: m.ref("ExportFunction")}
 	if err := starter.StartExport(ctx, exportflow.Request{Tenant: tenant, JobID: id, ObjectTypes: []string{"work-type"}}); err != nil {
 		t.Fatal(err)
 	}
@@ -372,8 +372,8 @@ func TestSweeperLeavesARunningExecutionAlone(t *testing.T) {
 	if strings.Join(res.Failed, ",") != dead+"/"+deadID || strings.Join(res.Running, ",") != slow+"/"+running.ID {
 		t.Fatalf("sweep result %s: want %s failed and %s/%s left running", out.Payload, dead+"/"+deadID, slow, running.ID)
 	}
-	if j, _ := m.db.GetJob(ctx, slow, running.ID); j.Status != jobs.StatusInProgress {
-		t.Errorf("the running import was swept: %s %q", j.Status, j.Message)
+	if j, err := m.db.GetJob(ctx, slow, running.ID); err != nil || j.Status != jobs.StatusInProgress {
+		t.Errorf("the running import was swept: %s %q (%v)", j.Status, j.Message, err)
 	}
 	if h := m.lockItemHolder(t, slow); h != running.ID {
 		t.Errorf("the running import's lock item names %q", h)

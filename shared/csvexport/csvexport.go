@@ -124,8 +124,9 @@ func (l *Layout) Header() []string {
 	return h
 }
 
-// Row renders one stored object in the header's columns. Fields the object
-// lacks are blank; the GAX Action is UPDATE, since the object exists; a
+// Row renders one stored object in the header's columns, each value as its
+// column writes it (objecttype.Column.Written: Y/N for the GAX Booleans).
+// Fields the object lacks are blank; the GAX Action is UPDATE, since the object exists; a
 // multi-valued field laid out in columns has one value per column, blank
 // past its last value; a family cell holds the level (levelled families) or
 // Y, and is blank when the object has no such relation (blank means "no
@@ -147,7 +148,7 @@ func (l *Layout) Row(o catalog.Object) []string {
 				v = values[oc.nth-1]
 			}
 		}
-		row = append(row, v)
+		row = append(row, oc.c.Written(v))
 	}
 	var rel map[string]map[string]string // family key → normalized name → cell
 	for _, fc := range l.fams {

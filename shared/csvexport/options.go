@@ -152,6 +152,13 @@ func newPlan(t *objecttype.Type, o exportspec.Options, lenient bool) (*Plan, err
 			r.absent = true
 		case f.col != nil:
 			r.key, r.multi = f.col.Key, multi(f.col)
+			if f.col.Kind == objecttype.Boolean && fl.Value != "" {
+				// Stored Booleans are true/false: "Enabled equals Y" (as a
+				// GAX export writes it) means true.
+				if v, prob := f.col.Canonical(strings.TrimSpace(fl.Value)); prob == nil {
+					r.value = v
+				}
+			}
 		case f.fam != nil:
 			r.key, r.multi = f.fam.Key, true
 		default:

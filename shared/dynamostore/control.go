@@ -13,14 +13,8 @@ import (
 
 	"github.com/ccbulk/bulkops/shared/bulkerr"
 	"github.com/ccbulk/bulkops/shared/jobs"
+	"github.com/ccbulk/bulkops/shared/tenancy"
 )
-
-// Lock is the state of a tenant lock as AcquireLock found it.
-type Lock struct {
-	Acquired bool      // true when the caller holds the lock now
-	Holder   string    // the job holding it (the caller when Acquired)
-	Until    time.Time // when the holder's lease ends
-}
 
 func lockKey(tenant string) map[string]ddbtypes.AttributeValue {
 	return key("LOCK#"+tenant, "LOCK")
@@ -30,7 +24,7 @@ func lockKey(tenant string) map[string]ddbtypes.AttributeValue {
 // lease, by one conditional write: it succeeds when nobody holds the lock,
 // the holder's lease has ended, or job already holds it (then the lease is
 // renewed). Otherwise it reports the current holder.
-func (st *Store) AcquireLock(ctx context.Context, tenant, job string, lease time.Duration) (Lock, error) {
+func (st *Store) AcquireLock(ctx context.Context, tenant, job string, lease time.Duration) (tenancy.Lock, error) {
 	now := st.now()
 	until := now.Add(lease)
 	_, err := st.db.PutItem(ctx, &dynamodb.PutItemInput{
@@ -46,22 +40,22 @@ func (st *Store) AcquireLock(ctx context.Context, tenant, job string, lease time
 		},
 	})
 	if err == nil {
-		return Lock{Acquired: true, Holder: job, Until: until}, nil
+		return tenancy.Lock{Acquired: true, Holder: job, Until: until}, nil
 	}
 	if !isConditionFailed(err) {
-		return Lock{}, classify(err, "taking the lock of tenant %s", tenant)
+		return tenancy.Lock{}, classify(err, "taking the lock of tenant %s", tenant)
 	}
 	out, err := st.db.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName: &st.tables.Control, Key: lockKey(tenant), ConsistentRead: consistent,
 	})
 	if err != nil {
-		return Lock{}, classify(err, "reading the lock of tenant %s", tenant)
+		return tenancy.Lock{}, classify(err, "reading the lock of tenant %s", tenant)
 	}
 	if out.Item == nil { // released between our write and read: try once more later
-		return Lock{Holder: "", Until: now}, nil
+		return tenancy.Lock{Holder: "", Until: now}, nil
 	}
 	holder, _ := out.Item["holder"].(*ddbtypes.AttributeValueMemberS)
-	l := Lock{Until: now}
+	l := tenancy.Lock{Until: now}
 	if holder != nil {
 		l.Holder = holder.Value
 	}
@@ -356,14 +350,14 @@ func (st *Store) countChunk(ctx context.Context, tenant, job string, index int, 
 // PeekLock reports who holds tenant's lock now, without taking it: the
 // holder's job ID and lease end, or "" when the lock is free (never taken,
 // released, or its lease has ended).
-func (st *Store) PeekLock(ctx context.Context, tenant string) (Lock, error) {
+func (st *Store) PeekLock(ctx context.Context, tenant string) (tenancy.Lock, error) {
 	out, err := st.db.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName: &st.tables.Control, Key: lockKey(tenant), ConsistentRead: consistent,
 	})
 	if err != nil {
-		return Lock{}, classify(err, "reading the lock of tenant %s", tenant)
+		return tenancy.Lock{}, classify(err, "reading the lock of tenant %s", tenant)
 	}
-	var l Lock
+	var l tenancy.Lock
 	if h, ok := out.Item["holder"].(*ddbtypes.AttributeValueMemberS); ok {
 		l.Holder = h.Value
 	}
@@ -373,20 +367,9 @@ func (st *Store) PeekLock(ctx context.Context, tenant string) (Lock, error) {
 		}
 	}
 	if l.Holder != "" && !l.Until.After(st.now()) {
-		l = Lock{} // the lease ended: free for the next job
+		l = tenancy.Lock{} // the lease ended: free for the next job
 	}
 	return l, nil
-}
-
-// UploadGrant is what the API recorded when it issued an upload form: the
-// job ID it put in the form's metadata, for exactly one tenant and key, and
-// who asked for it (from the verified token).
-type UploadGrant struct {
-	Tenant      string
-	JobID       string
-	Key         string
-	SubmittedBy string
-	DryRun      bool
 }
 
 func grantKey(tenant, job string) map[string]ddbtypes.AttributeValue {
@@ -396,7 +379,7 @@ func grantKey(tenant, job string) map[string]ddbtypes.AttributeValue {
 // RegisterUpload records g before its upload form is handed out; it is
 // kept for ttl plus a day (event delivery may lag the upload), then
 // expires.
-func (st *Store) RegisterUpload(ctx context.Context, g UploadGrant, ttl time.Duration) error {
+func (st *Store) RegisterUpload(ctx context.Context, g jobs.UploadGrant, ttl time.Duration) error {
 	item := grantKey(g.Tenant, g.JobID)
 	item["objectKey"] = s(g.Key)
 	item["submittedBy"] = s(g.SubmittedBy)
@@ -418,7 +401,7 @@ func (st *Store) RegisterUpload(ctx context.Context, g UploadGrant, ttl time.Dur
 // the grant, and the same upload may take it again (a re-delivered event).
 // ok is false for a job ID the API never issued for this key, or one an
 // earlier upload already used; the caller then starts a fresh job.
-func (st *Store) RedeemUpload(ctx context.Context, tenant, job, objectKey, uploadID string) (UploadGrant, bool, error) {
+func (st *Store) RedeemUpload(ctx context.Context, tenant, job, objectKey, uploadID string) (jobs.UploadGrant, bool, error) {
 	out, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 &st.tables.Control,
 		Key:                       grantKey(tenant, job),
@@ -428,12 +411,12 @@ func (st *Store) RedeemUpload(ctx context.Context, tenant, job, objectKey, uploa
 		ReturnValues:              ddbtypes.ReturnValueAllNew,
 	})
 	if isConditionFailed(err) {
-		return UploadGrant{}, false, nil
+		return jobs.UploadGrant{}, false, nil
 	}
 	if err != nil {
-		return UploadGrant{}, false, classify(err, "redeeming the upload of job %s", job)
+		return jobs.UploadGrant{}, false, classify(err, "redeeming the upload of job %s", job)
 	}
-	g := UploadGrant{Tenant: tenant, JobID: job, Key: objectKey}
+	g := jobs.UploadGrant{Tenant: tenant, JobID: job, Key: objectKey}
 	if v, ok := out.Attributes["submittedBy"].(*ddbtypes.AttributeValueMemberS); ok {
 		g.SubmittedBy = v.Value
 	}

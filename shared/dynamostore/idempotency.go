@@ -10,19 +10,8 @@ import (
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/ccbulk/bulkops/shared/bulkerr"
+	"github.com/ccbulk/bulkops/shared/idempotency"
 )
-
-// IdempotentResponse is what the API answered to a request sent with an
-// Idempotency-Key, kept to answer the same again to a retry of it. Status
-// 0 means the first request is still being answered.
-type IdempotentResponse struct {
-	// Hash identifies the request (method, path and body) the key was
-	// first used with.
-	Hash   string
-	Status int
-	Header map[string]string
-	Body   []byte
-}
 
 func idemKey(tenant, k string) map[string]ddbtypes.AttributeValue {
 	return key("IDEM#"+tenant, k)
@@ -33,7 +22,7 @@ func idemKey(tenant, k string) map[string]ddbtypes.AttributeValue {
 // key when the lease runs out). One conditional write decides between
 // racing requests: claimed=false returns the record that is there (an
 // answer to replay, a request still running, or another request's hash).
-func (st *Store) ClaimIdempotencyKey(ctx context.Context, tenant, k, hash string, lease time.Duration) (IdempotentResponse, bool, error) {
+func (st *Store) ClaimIdempotencyKey(ctx context.Context, tenant, k, hash string, lease time.Duration) (idempotency.Response, bool, error) {
 	now := st.now()
 	item := idemKey(tenant, k)
 	item["hash"] = s(hash)
@@ -46,27 +35,27 @@ func (st *Store) ClaimIdempotencyKey(ctx context.Context, tenant, k, hash string
 		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":now": n(now.Unix())},
 	})
 	if err == nil {
-		return IdempotentResponse{Hash: hash}, true, nil
+		return idempotency.Response{Hash: hash}, true, nil
 	}
 	if !isConditionFailed(err) {
-		return IdempotentResponse{}, false, classify(err, "claiming an idempotency key")
+		return idempotency.Response{}, false, classify(err, "claiming an idempotency key")
 	}
 	out, err := st.db.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName: &st.tables.Control, Key: idemKey(tenant, k), ConsistentRead: consistent,
 	})
 	if err != nil {
-		return IdempotentResponse{}, false, classify(err, "reading an idempotency key")
+		return idempotency.Response{}, false, classify(err, "reading an idempotency key")
 	}
 	if len(out.Item) == 0 {
-		return IdempotentResponse{}, false, bulkerr.New(bulkerr.Transient, "the idempotency key was released meanwhile; retry")
+		return idempotency.Response{}, false, bulkerr.New(bulkerr.Transient, "the idempotency key was released meanwhile; retry")
 	}
-	rec := IdempotentResponse{Hash: schedStr(out.Item, "hash")}
+	rec := idempotency.Response{Hash: schedStr(out.Item, "hash")}
 	if v, ok := schedNum(out.Item, "status"); ok {
 		rec.Status = int(v)
 	}
 	if h := schedStr(out.Item, "header"); h != "" {
 		if err := json.Unmarshal([]byte(h), &rec.Header); err != nil {
-			return IdempotentResponse{}, false, bulkerr.Wrap(bulkerr.Internal, err, "decoding a stored answer")
+			return idempotency.Response{}, false, bulkerr.Wrap(bulkerr.Internal, err, "decoding a stored answer")
 		}
 	}
 	if b, ok := out.Item["body"].(*ddbtypes.AttributeValueMemberB); ok {
@@ -78,7 +67,7 @@ func (st *Store) ClaimIdempotencyKey(ctx context.Context, tenant, k, hash string
 // SaveIdempotentResponse stores the answer to the request that claimed
 // key, kept for keep (TTL attribute expiresAt). It writes only while the
 // key is still claimed for the same request.
-func (st *Store) SaveIdempotentResponse(ctx context.Context, tenant, k string, r IdempotentResponse, keep time.Duration) error {
+func (st *Store) SaveIdempotentResponse(ctx context.Context, tenant, k string, r idempotency.Response, keep time.Duration) error {
 	header, err := json.Marshal(r.Header)
 	if err != nil {
 		return bulkerr.Wrap(bulkerr.Internal, err, "encoding an answer")

@@ -107,11 +107,11 @@ func TestMigrateObjectsToShards(t *testing.T) {
 	for i := 0; i < 5; i++ { // version 5 > the legacy 2
 		prev := int64(i)
 		newer.PrevVersion = prev
-		if _, err := db.Objects("acme").Apply(ctx, "new-job", []dynamostore.Write{newer}, 1); err != nil {
+		if _, err := db.Objects("acme").Apply(ctx, "new-job", []catalog.Write{newer}, 1); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, err := db.Objects("acme").Apply(ctx, "new-job", []dynamostore.Write{older}, 1); err != nil { // version 1 < the legacy 3
+	if _, err := db.Objects("acme").Apply(ctx, "new-job", []catalog.Write{older}, 1); err != nil { // version 1 < the legacy 3
 		t.Fatal(err)
 	}
 

@@ -118,29 +118,6 @@ func (o *Objects) GetObjects(ctx context.Context, typ string, keys []string) (ma
 	return found, nil
 }
 
-// Write is one planned object write of a job.
-type Write struct {
-	// Object is the new state. Its ID must be set (new ID on create, the
-	// stored ID on update).
-	Object catalog.Object
-	// PrevVersion is the stored version the write replaces; 0 for create.
-	PrevVersion int64
-}
-
-// WriteResult says what happened to one Write.
-type WriteResult int
-
-// Write results.
-const (
-	// Applied: written now.
-	Applied WriteResult = iota
-	// AlreadyApplied: this job had written it before (a retried chunk).
-	AlreadyApplied
-	// Conflicted: the object changed underneath the job (someone else wrote
-	// it since it was read); nothing was written.
-	Conflicted
-)
-
 // Apply performs writes for job, each a conditional put: a create only if
 // the key is new, an update only if the stored version is PrevVersion. A
 // write that this job already applied (same job, version PrevVersion+1) is
@@ -154,7 +131,7 @@ const (
 // incremental export's window is exact and no two writes of a chunk share
 // an index key. The store's write path (WithWritePath) decides how the
 // puts are sent; every path applies the same conditions.
-func (o *Objects) Apply(ctx context.Context, job string, writes []Write, concurrency int) ([]WriteResult, error) {
+func (o *Objects) Apply(ctx context.Context, job string, writes []catalog.Write, concurrency int) ([]catalog.WriteResult, error) {
 	if concurrency < 1 {
 		concurrency = 1
 	}
@@ -172,7 +149,7 @@ func (o *Objects) Apply(ctx context.Context, job string, writes []Write, concurr
 		}
 		puts[i] = p
 	}
-	var results []WriteResult
+	var results []catalog.WriteResult
 	var err error
 	switch o.st.writePath {
 	case WriteTransact:
@@ -196,7 +173,7 @@ type preparedPut struct {
 }
 
 // prepare turns w into the conditional put of job at now.
-func (o *Objects) prepare(job string, w Write, now time.Time) (preparedPut, error) {
+func (o *Objects) prepare(job string, w catalog.Write, now time.Time) (preparedPut, error) {
 	ob := w.Object
 	created := ob.CreatedAt
 	if w.PrevVersion == 0 || created.IsZero() {
@@ -218,8 +195,8 @@ func (o *Objects) prepare(job string, w Write, now time.Time) (preparedPut, erro
 }
 
 // applyEach sends every put as its own PutItem, concurrency at a time.
-func (o *Objects) applyEach(ctx context.Context, job string, puts []preparedPut, concurrency int) ([]WriteResult, error) {
-	results := make([]WriteResult, len(puts))
+func (o *Objects) applyEach(ctx context.Context, job string, puts []preparedPut, concurrency int) ([]catalog.WriteResult, error) {
+	results := make([]catalog.WriteResult, len(puts))
 	errs := make([]error, len(puts))
 	sem := make(chan struct{}, concurrency)
 	var wg sync.WaitGroup
@@ -243,18 +220,18 @@ func (o *Objects) applyEach(ctx context.Context, job string, puts []preparedPut,
 	return results, nil
 }
 
-func (o *Objects) putOne(ctx context.Context, job string, p preparedPut) (WriteResult, error) {
+func (o *Objects) putOne(ctx context.Context, job string, p preparedPut) (catalog.WriteResult, error) {
 	_, err := o.st.db.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName: p.put.TableName, Item: p.put.Item,
 		ConditionExpression: p.put.ConditionExpression, ExpressionAttributeValues: p.put.ExpressionAttributeValues,
 	})
 	if err == nil {
-		return Applied, nil
+		return catalog.Applied, nil
 	}
 	if !isConditionFailed(err) {
 		return 0, classify(err, "writing %s %q", p.obj.Type, p.obj.Name)
 	}
-	return o.afterConditionFailed(ctx, job, []preparedPut{p}, []int{0}, make([]WriteResult, 1))
+	return o.afterConditionFailed(ctx, job, []preparedPut{p}, []int{0}, make([]catalog.WriteResult, 1))
 }
 
 // afterConditionFailed decides, for the puts at idx whose condition failed,
@@ -262,7 +239,7 @@ func (o *Objects) putOne(ctx context.Context, job string, p preparedPut) (WriteR
 // changed them (Conflicted), with consistent BatchGetItems (one per 100 of
 // a type), and records it in res. It returns res[idx[0]] for the
 // single-put caller.
-func (o *Objects) afterConditionFailed(ctx context.Context, job string, puts []preparedPut, idx []int, res []WriteResult) (WriteResult, error) {
+func (o *Objects) afterConditionFailed(ctx context.Context, job string, puts []preparedPut, idx []int, res []catalog.WriteResult) (catalog.WriteResult, error) {
 	if len(idx) == 0 {
 		return 0, nil
 	}
@@ -281,9 +258,9 @@ func (o *Objects) afterConditionFailed(ctx context.Context, job string, puts []p
 	for _, k := range idx {
 		p := puts[k]
 		if c, ok := cur[p.obj.Type][p.obj.Key]; ok && c.JobID == job && c.Version == p.prev+1 {
-			res[k] = AlreadyApplied
+			res[k] = catalog.AlreadyApplied
 		} else {
-			res[k] = Conflicted
+			res[k] = catalog.Conflicted
 		}
 	}
 	return res[idx[0]], nil

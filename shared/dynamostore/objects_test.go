@@ -41,8 +41,8 @@ func TestShardOfSpreadsKeysEvenlyAndNeverChanges(t *testing.T) {
 	}
 }
 
-func workType(name, desc string, prev int64) dynamostore.Write {
-	return dynamostore.Write{PrevVersion: prev, Object: catalog.Object{Type: "work-type", Key: lower(name), ID: "id-" + name, Name: name,
+func workType(name, desc string, prev int64) catalog.Write {
+	return catalog.Write{PrevVersion: prev, Object: catalog.Object{Type: "work-type", Key: lower(name), ID: "id-" + name, Name: name,
 		Fields: map[string]string{"name": name, "description": desc, "type": "IDLE_CODE"}}}
 }
 
@@ -87,7 +87,7 @@ func TestShardedObjectsListMergedByKey(t *testing.T) {
 	for _, tenant := range []string{"ta", "tb"} {
 		order := slices.Clone(names)
 		rand.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
-		var ws []dynamostore.Write
+		var ws []catalog.Write
 		for _, name := range order {
 			ws = append(ws, workType(name, "d "+name, 0))
 		}
@@ -169,7 +169,7 @@ func TestWritePathsAreExactUnderRetries(t *testing.T) {
 			tenant := "exact-" + path.String()
 			objs := db.Objects(tenant)
 			// 150 objects (two transactions' worth) exist at version 1.
-			var first []dynamostore.Write
+			var first []catalog.Write
 			for i := range 150 {
 				first = append(first, workType(fmt.Sprintf("W %03d", i), "one", 0))
 			}
@@ -178,7 +178,7 @@ func TestWritePathsAreExactUnderRetries(t *testing.T) {
 			}
 			// job-2 updates all 150 and creates 50; its first attempt got
 			// through the first 120 updates before it died.
-			var second []dynamostore.Write
+			var second []catalog.Write
 			for i := range 150 {
 				second = append(second, workType(fmt.Sprintf("W %03d", i), "two", 1))
 			}
@@ -189,7 +189,7 @@ func TestWritePathsAreExactUnderRetries(t *testing.T) {
 				t.Fatal(err)
 			}
 			// Meanwhile someone else moved W 130 on to version 2.
-			if r, err := objs.Apply(ctx, "other", []dynamostore.Write{workType("W 130", "other", 1)}, 1); err != nil || r[0] != dynamostore.Applied {
+			if r, err := objs.Apply(ctx, "other", []catalog.Write{workType("W 130", "other", 1)}, 1); err != nil || r[0] != catalog.Applied {
 				t.Fatalf("other write: %v %v", r, err)
 			}
 			res, err := objs.Apply(ctx, "job-2", second, 4)
@@ -197,12 +197,12 @@ func TestWritePathsAreExactUnderRetries(t *testing.T) {
 				t.Fatal(err)
 			}
 			for i, r := range res {
-				want := dynamostore.Applied
+				want := catalog.Applied
 				switch {
 				case i < 120:
-					want = dynamostore.AlreadyApplied
+					want = catalog.AlreadyApplied
 				case i == 130:
-					want = dynamostore.Conflicted
+					want = catalog.Conflicted
 				}
 				if r != want {
 					t.Errorf("write %d (%s): %v, want %v", i, second[i].Object.Key, r, want)

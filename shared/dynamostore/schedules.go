@@ -3,7 +3,6 @@ package dynamostore
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -13,98 +12,32 @@ import (
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/ccbulk/bulkops/shared/bulkerr"
-	"github.com/ccbulk/bulkops/shared/exportspec"
 	"github.com/ccbulk/bulkops/shared/schedule"
 )
 
-// Schedule is a tenant's scheduled export, in the control table under pk
-// "SCHED#<tenant>", sk the schedule ID.
+// Schedules are kept in the control table: a schedule.Schedule under pk
+// "SCHED#<tenant>", sk the schedule ID; its runs (schedule.Run) under pk
+// "SCHEDRUN#<tenant>#<schedule>", sk the job ID, kept
+// schedule.RunRetention. What a schedule is and when it may change is
+// package schedule's; this file keeps the encoding and the conditional
+// writes.
 //
-// The item holds the definition (title, description, types, prefix, when,
-// options, maxFailures, creator) as one JSON attribute "schedule", and the
-// state the dispatcher and the runs change as attributes of their own, so
-// that every change is one conditional write: nextRun (epoch ms), dueShard,
-// active, runningJob, submitted, failures, highWater, suspendedReason,
-// lastJob, lastRun, version, updatedAt. An active schedule with a next run
-// carries dueShard, which puts it in the sparse "due" index (dueShard,
-// nextRun).
-//
-// Version counts the changes a user makes or must see before editing:
-// creating (1), editing, suspending and resuming (by hand or after
-// failures). Claiming and finishing a run do not change it.
-type Schedule struct {
-	Tenant      string             `json:"-"`
-	ID          string             `json:"id"`
-	Title       string             `json:"title"`
-	Description string             `json:"description,omitempty"`
-	ObjectTypes []string           `json:"objectTypes"`
-	Prefix      string             `json:"prefix,omitempty"`
-	Spec        schedule.Spec      `json:"when"`
-	Options     exportspec.Options `json:"options,omitzero"`
-	// MaxFailures is how many consecutive failed runs suspend the
-	// schedule; 0 means 1.
-	MaxFailures int  `json:"maxFailures,omitempty"`
-	Active      bool `json:"active"`
-	// NextRun is the next planned run; zero when there is none.
-	NextRun time.Time  `json:"nextRun,omitzero"`
-	LastRun *time.Time `json:"lastRun,omitempty"`
-	LastJob string     `json:"lastJob,omitempty"`
-	// RunningJob is the job of the run in progress; while it is set the
-	// schedule is neither run again, edited nor deleted.
-	RunningJob string `json:"runningJob,omitempty"`
-	// HighWater is the To of the last successful run's window (the start
-	// of the next incremental window).
-	HighWater time.Time `json:"highWater,omitzero"`
-	// Failures counts consecutive failed runs.
-	Failures        int    `json:"consecutiveFailures"`
-	SuspendedReason string `json:"suspendedReason,omitempty"`
-	// Submitted marks a once schedule whose run was claimed; it can no
-	// longer be edited.
-	Submitted bool      `json:"submitted,omitempty"`
-	CreatedBy string    `json:"createdBy"`
-	CreatedAt time.Time `json:"createdAt"`
-	UpdatedAt time.Time `json:"updatedAt,omitzero"`
-	Version   int64     `json:"version"`
-}
-
-// FailureLimit is how many consecutive failed runs suspend s (MaxFailures,
-// at least 1).
-func (s Schedule) FailureLimit() int { return max(s.MaxFailures, 1) }
+// A schedule item holds the definition (title, description, types, prefix,
+// when, options, maxFailures) with the ID and the creator as one JSON
+// attribute "schedule", and the state the dispatcher and the runs change as
+// attributes of their own, so that every change is one conditional write:
+// nextRun (epoch ms), dueShard, active, runningJob, submitted, failures,
+// highWater, suspendedReason, lastJob, lastRun, version, updatedAt. An
+// active schedule with a next run carries dueShard, which puts it in the
+// sparse "due" index (dueShard, nextRun).
 
 // scheduleBody is the definition part of a schedule item ("schedule").
 type scheduleBody struct {
-	ID          string             `json:"id"`
-	Title       string             `json:"title"`
-	Description string             `json:"description,omitempty"`
-	ObjectTypes []string           `json:"objectTypes"`
-	Prefix      string             `json:"prefix,omitempty"`
-	Spec        schedule.Spec      `json:"when"`
-	Options     exportspec.Options `json:"options,omitzero"`
-	MaxFailures int                `json:"maxFailures,omitempty"`
-	CreatedBy   string             `json:"createdBy"`
-	CreatedAt   time.Time          `json:"createdAt"`
+	ID string `json:"id"`
+	schedule.Definition
+	CreatedBy string    `json:"createdBy"`
+	CreatedAt time.Time `json:"createdAt"`
 }
-
-// ScheduleRun is one run of a schedule in its history (pk
-// "SCHEDRUN#<tenant>#<schedule>", sk the job ID, kept RunRetention). It
-// holds only the run's identity: status, times, rows, files, link and error
-// are the job's (GetJob).
-type ScheduleRun struct {
-	Tenant     string `json:"-"`
-	ScheduleID string `json:"scheduleId"`
-	JobID      string `json:"jobId"`
-	// Planned is the run's planned time; zero for test and manual runs.
-	Planned time.Time `json:"planned,omitzero"`
-	// Window is the objects the run took by their last write.
-	Window exportspec.Window `json:"window,omitzero"`
-	// Test marks a test export (the first rows of each type).
-	Test bool `json:"test,omitempty"`
-	// At is when the run was started.
-	At time.Time `json:"at"`
-}
-
-// RunRetention is how long a schedule's run history is kept.
-const RunRetention = 90 * 24 * time.Hour
 
 // runningShard is the one partition of the "running" index.
 const runningShard = "running"
@@ -125,25 +58,8 @@ func boolAV(v bool) ddbtypes.AttributeValue { return &ddbtypes.AttributeValueMem
 
 func timeAV(t time.Time) ddbtypes.AttributeValue { return s(t.UTC().Format(time.RFC3339Nano)) }
 
-// checkSchedule reports what is wrong with a schedule's definition.
-func checkSchedule(s Schedule) error {
-	if s.Tenant == "" || s.ID == "" {
-		return bulkerr.New(bulkerr.Invalid, "a schedule needs a tenant and an ID")
-	}
-	if len(s.ObjectTypes) == 0 {
-		return bulkerr.New(bulkerr.Invalid, "schedule %s names no object type; give at least one", s.ID)
-	}
-	if err := s.Spec.Validate(); err != nil {
-		return err
-	}
-	return s.Options.Validate()
-}
-
-func encodeBody(s Schedule) (ddbtypes.AttributeValue, error) {
-	raw, err := json.Marshal(scheduleBody{
-		ID: s.ID, Title: s.Title, Description: s.Description, ObjectTypes: s.ObjectTypes, Prefix: s.Prefix,
-		Spec: s.Spec, Options: s.Options, MaxFailures: s.MaxFailures, CreatedBy: s.CreatedBy, CreatedAt: s.CreatedAt,
-	})
+func encodeBody(s schedule.Schedule) (ddbtypes.AttributeValue, error) {
+	raw, err := json.Marshal(scheduleBody{ID: s.ID, Definition: s.Definition, CreatedBy: s.CreatedBy, CreatedAt: s.CreatedAt})
 	if err != nil {
 		return nil, bulkerr.Wrap(bulkerr.Internal, err, "encoding schedule %s", s.ID)
 	}
@@ -153,8 +69,8 @@ func encodeBody(s Schedule) (ddbtypes.AttributeValue, error) {
 // PutSchedule creates s with Version 1; it fails with Conflict if the ID
 // exists and with Invalid if the definition is not valid. The state fields
 // of s (Active, NextRun, HighWater, …) are stored as given.
-func (st *Store) PutSchedule(ctx context.Context, s Schedule) error {
-	if err := checkSchedule(s); err != nil {
+func (st *Store) PutSchedule(ctx context.Context, s schedule.Schedule) error {
+	if err := s.Check(); err != nil {
 		return err
 	}
 	body, err := encodeBody(s)
@@ -202,8 +118,8 @@ func (st *Store) PutSchedule(ctx context.Context, s Schedule) error {
 	return classify(err, "creating schedule %s", s.ID)
 }
 
-func decodeSchedule(tenant string, item map[string]ddbtypes.AttributeValue) (Schedule, error) {
-	var s Schedule
+func decodeSchedule(tenant string, item map[string]ddbtypes.AttributeValue) (schedule.Schedule, error) {
+	var s schedule.Schedule
 	raw, _ := item["schedule"].(*ddbtypes.AttributeValueMemberS)
 	if raw == nil {
 		return s, bulkerr.New(bulkerr.Internal, "schedule item without a body")
@@ -271,27 +187,27 @@ func schedTime(item map[string]ddbtypes.AttributeValue, name string) time.Time {
 }
 
 // GetSchedule returns one schedule of tenant, or NotFound.
-func (st *Store) GetSchedule(ctx context.Context, tenant, id string) (Schedule, error) {
+func (st *Store) GetSchedule(ctx context.Context, tenant, id string) (schedule.Schedule, error) {
 	out, err := st.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &st.tables.Control, Key: scheduleKey(tenant, id), ConsistentRead: consistent})
 	if err != nil {
-		return Schedule{}, classify(err, "reading schedule %s", id)
+		return schedule.Schedule{}, classify(err, "reading schedule %s", id)
 	}
 	if out.Item == nil {
-		return Schedule{}, bulkerr.New(bulkerr.NotFound, "schedule %s not found", id)
+		return schedule.Schedule{}, bulkerr.New(bulkerr.NotFound, "schedule %s not found", id)
 	}
 	return decodeSchedule(tenant, out.Item)
 }
 
 // ListSchedules returns every schedule of tenant by ID (IDs are ULIDs, so
 // in creation order), with one Query (followed page by page past 1 MB).
-func (st *Store) ListSchedules(ctx context.Context, tenant string) ([]Schedule, error) {
+func (st *Store) ListSchedules(ctx context.Context, tenant string) ([]schedule.Schedule, error) {
 	in := &dynamodb.QueryInput{
 		TableName:                 &st.tables.Control,
 		KeyConditionExpression:    aws.String("pk = :pk"),
 		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":pk": s("SCHED#" + tenant)},
 		ConsistentRead:            consistent,
 	}
-	list := []Schedule{}
+	list := []schedule.Schedule{}
 	for {
 		out, err := st.db.Query(ctx, in)
 		if err != nil {
@@ -328,36 +244,33 @@ func versionCondition(v int64, values map[string]ddbtypes.AttributeValue) string
 // fails with Conflict when the schedule changed since it was read, while a
 // run is in progress and for a once schedule whose run was submitted;
 // with NotFound when it does not exist.
-func (st *Store) UpdateSchedule(ctx context.Context, s Schedule) error {
-	if err := checkSchedule(s); err != nil {
+func (st *Store) UpdateSchedule(ctx context.Context, s schedule.Schedule) error {
+	if err := s.Check(); err != nil {
 		return err
 	}
 	cur, err := st.GetSchedule(ctx, s.Tenant, s.ID)
 	if err != nil {
 		return err
 	}
-	if err := editable(cur, s.Version); err != nil {
+	if err := cur.CanEdit(s.Version); err != nil {
 		return err
 	}
-	body, err := encodeBody(Schedule{
-		ID: s.ID, Title: s.Title, Description: s.Description, ObjectTypes: s.ObjectTypes, Prefix: s.Prefix,
-		Spec: s.Spec, Options: s.Options, MaxFailures: s.MaxFailures, CreatedBy: cur.CreatedBy, CreatedAt: cur.CreatedAt,
-	})
+	body, err := encodeBody(schedule.Schedule{ID: s.ID, Definition: s.Definition, CreatedBy: cur.CreatedBy, CreatedAt: cur.CreatedAt})
 	if err != nil {
 		return err
 	}
 	values := map[string]ddbtypes.AttributeValue{
 		":body": body, ":one": n(1), ":at": timeAV(st.now()), ":t": boolAV(true),
 	}
-	// Every change of active bumps the version, so the stored active read
-	// above still holds when the version condition does.
+	// The conditions of cur.CanEdit, as one condition of the write (its
+	// error is CanEdit's, below). Every change of active bumps the
+	// version, so the stored active read above still holds when the
+	// version condition does.
 	cond := versionCondition(cur.Version, values) + " AND attribute_not_exists(runningJob) AND (attribute_not_exists(submitted) OR submitted <> :t)"
 	set := "SET #sc = :body, version = if_not_exists(version, :zero) + :one, updatedAt = :at"
 	values[":zero"] = n(0)
 	var remove []string
-	if !cur.Options.Range.Equal(s.Options.Range) {
-		// The mark belongs to the old range: an edited range starts over
-		// (an incremental run takes everything once).
+	if !cur.KeepsHighWater(s.Definition) {
 		remove = append(remove, "highWater")
 	}
 	switch {
@@ -385,25 +298,12 @@ func (st *Store) UpdateSchedule(ctx context.Context, s Schedule) error {
 		if gerr != nil {
 			return gerr
 		}
-		if eerr := editable(now, s.Version); eerr != nil {
+		if eerr := now.CanEdit(s.Version); eerr != nil {
 			return eerr
 		}
 		return bulkerr.New(bulkerr.Conflict, "schedule %s changed while it was being saved; reload it and retry", s.ID)
 	}
 	return classify(err, "updating schedule %s", s.ID)
-}
-
-// editable says why cur cannot take an edit made from version v.
-func editable(cur Schedule, v int64) error {
-	switch {
-	case cur.RunningJob != "":
-		return bulkerr.New(bulkerr.Conflict, "schedule %s is running (job %s); edit it after the run ends", cur.ID, cur.RunningJob)
-	case cur.Submitted && cur.Spec.Frequency == schedule.Once:
-		return bulkerr.New(bulkerr.Conflict, "schedule %s runs once and its run was already submitted (job %s); clone it to run it again with changes", cur.ID, cur.LastJob)
-	case cur.Version != v:
-		return bulkerr.New(bulkerr.Conflict, "schedule %s was changed by someone else (version %d, yours %d); reload it and retry", cur.ID, cur.Version, v)
-	}
-	return nil
 }
 
 // DeleteSchedule deletes a schedule (its run history expires on its own).
@@ -412,6 +312,7 @@ func editable(cur Schedule, v int64) error {
 func (st *Store) DeleteSchedule(ctx context.Context, tenant, id string) error {
 	_, err := st.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
 		TableName: &st.tables.Control, Key: scheduleKey(tenant, id),
+		// schedule.CanDelete as a condition; its error is CanDelete's.
 		ConditionExpression: aws.String("attribute_exists(pk) AND attribute_not_exists(runningJob)"),
 	})
 	if isConditionFailed(err) {
@@ -419,8 +320,8 @@ func (st *Store) DeleteSchedule(ctx context.Context, tenant, id string) error {
 		if gerr != nil {
 			return gerr
 		}
-		if cur.RunningJob != "" {
-			return bulkerr.New(bulkerr.Conflict, "schedule %s is running (job %s); delete it after the run ends, or suspend it now so it does not run again", id, cur.RunningJob)
+		if err := cur.CanDelete(); err != nil {
+			return err
 		}
 		return bulkerr.New(bulkerr.Conflict, "schedule %s changed while it was being deleted; retry", id)
 	}
@@ -434,7 +335,7 @@ func (st *Store) DeleteSchedule(ctx context.Context, tenant, id string) error {
 // Version. A non-zero version must be the stored one (the caller computed
 // next from that version's definition); otherwise it is a Conflict. It
 // returns the stored schedule, or NotFound.
-func (st *Store) SetScheduleActive(ctx context.Context, tenant, id string, version int64, active bool, next time.Time, reason string) (Schedule, error) {
+func (st *Store) SetScheduleActive(ctx context.Context, tenant, id string, version int64, active bool, next time.Time, reason string) (schedule.Schedule, error) {
 	values := map[string]ddbtypes.AttributeValue{
 		":act": boolAV(active), ":one": n(1), ":zero": n(0), ":at": timeAV(st.now()),
 	}
@@ -443,7 +344,7 @@ func (st *Store) SetScheduleActive(ctx context.Context, tenant, id string, versi
 	case !active:
 		expr += ", suspendedReason = :r REMOVE dueShard, nextRun"
 		if reason == "" {
-			reason = "suspended"
+			reason = schedule.ReasonSuspended
 		}
 		values[":r"] = s2(reason)
 	case next.IsZero():
@@ -464,16 +365,16 @@ func (st *Store) SetScheduleActive(ctx context.Context, tenant, id string, versi
 	})
 	if isConditionFailed(err) {
 		if _, gerr := st.GetSchedule(ctx, tenant, id); gerr != nil {
-			return Schedule{}, gerr
+			return schedule.Schedule{}, gerr
 		}
-		return Schedule{}, bulkerr.New(bulkerr.Conflict, "schedule %s was changed meanwhile (it is no longer at version %d); reload it and try again", id, version)
+		return schedule.Schedule{}, bulkerr.New(bulkerr.Conflict, "schedule %s was changed meanwhile (it is no longer at version %d); reload it and try again", id, version)
 	}
 	if err != nil {
 		verb := "suspending"
 		if active {
 			verb = "resuming"
 		}
-		return Schedule{}, classify(err, "%s schedule %s", verb, id)
+		return schedule.Schedule{}, classify(err, "%s schedule %s", verb, id)
 	}
 	return decodeSchedule(tenant, out.Attributes)
 }
@@ -481,8 +382,8 @@ func (st *Store) SetScheduleActive(ctx context.Context, tenant, id string, versi
 // DueSchedules returns active schedules whose next run is at or before now,
 // earliest first, with one Query of the "due" index (at most limit). The
 // index is eventually consistent: ClaimRun decides.
-func (st *Store) DueSchedules(ctx context.Context, now time.Time, limit int32) ([]Schedule, error) {
-	var list []Schedule
+func (st *Store) DueSchedules(ctx context.Context, now time.Time, limit int32) ([]schedule.Schedule, error) {
+	var list []schedule.Schedule
 	var start map[string]ddbtypes.AttributeValue
 	for int32(len(list)) < limit { // pages, so runs that stay due cannot hide the rest
 		out, err := st.db.Query(ctx, &dynamodb.QueryInput{
@@ -506,8 +407,8 @@ func (st *Store) DueSchedules(ctx context.Context, now time.Time, limit int32) (
 
 // decodeSchedules decodes index items; an item that does not decode is
 // left out, so one damaged schedule never stops the dispatcher for all.
-func decodeSchedules(items []map[string]ddbtypes.AttributeValue) []Schedule {
-	list := make([]Schedule, 0, len(items))
+func decodeSchedules(items []map[string]ddbtypes.AttributeValue) []schedule.Schedule {
+	list := make([]schedule.Schedule, 0, len(items))
 	for _, it := range items {
 		if s, err := decodeSchedule("", it); err == nil {
 			list = append(list, s)
@@ -520,7 +421,7 @@ func decodeSchedules(items []map[string]ddbtypes.AttributeValue) []Schedule {
 // before since, oldest first, with one Query of the sparse "running" index
 // (at most limit): the dispatcher settles those whose export died. The
 // index is eventually consistent; callers re-read the schedule.
-func (st *Store) RunningSchedules(ctx context.Context, since time.Time, limit int32) ([]Schedule, error) {
+func (st *Store) RunningSchedules(ctx context.Context, since time.Time, limit int32) ([]schedule.Schedule, error) {
 	out, err := st.db.Query(ctx, &dynamodb.QueryInput{
 		TableName: &st.tables.Control, IndexName: aws.String("running"),
 		KeyConditionExpression:    aws.String("runningShard = :r AND runningSince <= :since"),
@@ -574,12 +475,13 @@ func (st *Store) ClaimRun(ctx context.Context, tenant, id string, planned, follo
 // FinishRun ends the run of job (the schedule's RunningJob): a successful
 // run (ok) resets the consecutive failures and moves the high-water mark
 // up to highWater (never down); a failed one counts a failure, and the
-// schedule suspends itself (inactive, out of the due index, with a reason
-// naming the count and reason) when the failures reach its FailureLimit.
+// schedule suspends itself (inactive, out of the due index, with
+// schedule.SuspendReason) when schedule.SuspendsAfter says the failures
+// reach its limit.
 // When job is not the running job (the run was finished before, or never
 // claimed) nothing changes: a repeated call is harmless. It returns the
 // stored schedule, or NotFound.
-func (st *Store) FinishRun(ctx context.Context, tenant, id, job string, ok bool, highWater time.Time, reason string) (Schedule, error) {
+func (st *Store) FinishRun(ctx context.Context, tenant, id, job string, ok bool, highWater time.Time, reason string) (schedule.Schedule, error) {
 	for range maxStateRetries {
 		cur, err := st.GetSchedule(ctx, tenant, id)
 		if err != nil || cur.RunningJob != job || job == "" {
@@ -603,10 +505,10 @@ func (st *Store) FinishRun(ctx context.Context, tenant, id, job string, ok bool,
 			failures := cur.Failures + 1
 			values[":nf"] = n(int64(failures))
 			expr = "SET failures = :nf"
-			if failures >= cur.FailureLimit() && cur.Active { // a schedule suspended meanwhile keeps its user's reason
+			if cur.SuspendsAfter(failures) {
 				expr += ", active = :false, suspendedReason = :r, version = if_not_exists(version, :zero) + :one, updatedAt = :at REMOVE runningJob, runningShard, runningSince, dueShard, nextRun"
 				values[":false"], values[":zero"], values[":one"], values[":at"] = boolAV(false), n(0), n(1), timeAV(st.now())
-				values[":r"] = s2(suspendReason(failures, reason))
+				values[":r"] = s2(schedule.SuspendReason(failures, reason))
 			} else {
 				expr += " REMOVE runningJob, runningShard, runningSince"
 			}
@@ -620,11 +522,11 @@ func (st *Store) FinishRun(ctx context.Context, tenant, id, job string, ok bool,
 			continue // another change came between: read again
 		}
 		if err != nil {
-			return Schedule{}, classify(err, "finishing the run %s of schedule %s", job, id)
+			return schedule.Schedule{}, classify(err, "finishing the run %s of schedule %s", job, id)
 		}
 		return decodeSchedule(tenant, out.Attributes)
 	}
-	return Schedule{}, bulkerr.New(bulkerr.Transient, "finishing the run %s of schedule %s: the schedule kept changing; retry", job, id)
+	return schedule.Schedule{}, bulkerr.New(bulkerr.Transient, "finishing the run %s of schedule %s: the schedule kept changing; retry", job, id)
 }
 
 // EndCancelledRun ends the run job of schedule id, whose export an
@@ -652,26 +554,15 @@ func failuresCondition(f int, values map[string]ddbtypes.AttributeValue) string 
 	return "failures = :f"
 }
 
-func suspendReason(failures int, reason string) string {
-	what := "its run failed"
-	if failures > 1 {
-		what = fmt.Sprintf("%d consecutive runs failed", failures)
-	}
-	if reason == "" {
-		reason = "no reason given"
-	}
-	return fmt.Sprintf("suspended after %s; the last one: %s. Fix the cause, then resume the schedule", what, reason)
-}
-
 func runKey(tenant, schedule, job string) map[string]ddbtypes.AttributeValue {
 	return key("SCHEDRUN#"+tenant+"#"+schedule, job)
 }
 
 // RecordRun adds a run to its schedule's history, kept RunRetention (TTL
 // attribute expiresAt). Recording the same job again replaces the entry.
-func (st *Store) RecordRun(ctx context.Context, r ScheduleRun) error {
-	if r.Tenant == "" || r.ScheduleID == "" || r.JobID == "" {
-		return bulkerr.New(bulkerr.Invalid, "a schedule run needs a tenant, a schedule and a job")
+func (st *Store) RecordRun(ctx context.Context, r schedule.Run) error {
+	if err := r.Check(); err != nil {
+		return err
 	}
 	raw, err := json.Marshal(r)
 	if err != nil {
@@ -679,7 +570,7 @@ func (st *Store) RecordRun(ctx context.Context, r ScheduleRun) error {
 	}
 	item := runKey(r.Tenant, r.ScheduleID, r.JobID)
 	item["run"] = s2(string(raw))
-	item["expiresAt"] = n(st.now().Add(RunRetention).Unix())
+	item["expiresAt"] = n(st.now().Add(schedule.RunRetention).Unix())
 	_, err = st.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &st.tables.Control, Item: item})
 	return classify(err, "recording run %s of schedule %s", r.JobID, r.ScheduleID)
 }
@@ -687,7 +578,7 @@ func (st *Store) RecordRun(ctx context.Context, r ScheduleRun) error {
 // ListRuns returns up to limit (1 to 1000; otherwise 100) runs of a
 // schedule, newest first (job IDs are ULIDs), leaving out expired entries
 // that DynamoDB has not removed yet.
-func (st *Store) ListRuns(ctx context.Context, tenant, scheduleID string, limit int32) ([]ScheduleRun, error) {
+func (st *Store) ListRuns(ctx context.Context, tenant, scheduleID string, limit int32) ([]schedule.Run, error) {
 	runs, _, err := st.PageRuns(ctx, tenant, scheduleID, "", limit)
 	return runs, err
 }
@@ -697,7 +588,7 @@ func (st *Store) ListRuns(ctx context.Context, tenant, scheduleID string, limit 
 // first page), and the job ID to pass as after for the next page ("" when
 // there is none). Expired entries that DynamoDB has not removed yet are
 // left out.
-func (st *Store) PageRuns(ctx context.Context, tenant, scheduleID, after string, limit int32) ([]ScheduleRun, string, error) {
+func (st *Store) PageRuns(ctx context.Context, tenant, scheduleID, after string, limit int32) ([]schedule.Run, string, error) {
 	if limit <= 0 || limit > 1000 {
 		limit = 100
 	}
@@ -715,7 +606,7 @@ func (st *Store) PageRuns(ctx context.Context, tenant, scheduleID, after string,
 	if after != "" {
 		in.ExclusiveStartKey = runKey(tenant, scheduleID, after)
 	}
-	runs := []ScheduleRun{}
+	runs := []schedule.Run{}
 	for {
 		out, err := st.db.Query(ctx, in)
 		if err != nil {
@@ -725,11 +616,11 @@ func (st *Store) PageRuns(ctx context.Context, tenant, scheduleID, after string,
 			if int32(len(runs)) == limit {
 				return runs, runs[len(runs)-1].JobID, nil
 			}
-			var r ScheduleRun
+			var r schedule.Run
 			if err := json.Unmarshal([]byte(schedStr(it, "run")), &r); err != nil {
 				return nil, "", bulkerr.Wrap(bulkerr.Internal, err, "decoding a run of schedule %s", scheduleID)
 			}
-			r.Tenant = tenant
+			r.Tenant, r.ScheduleID = tenant, scheduleID
 			runs = append(runs, r)
 		}
 		if len(out.LastEvaluatedKey) == 0 {

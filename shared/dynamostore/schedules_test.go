@@ -15,11 +15,11 @@ import (
 
 var daily = schedule.Spec{Frequency: schedule.Daily, Time: "06:00", TimeZone: "Europe/Berlin"}
 
-func newSchedule(tenant, id string, next time.Time) dynamostore.Schedule {
-	return dynamostore.Schedule{Tenant: tenant, ID: id, Title: "Nightly " + id, Description: "all queues",
+func newSchedule(tenant, id string, next time.Time) schedule.Schedule {
+	return schedule.Schedule{Tenant: tenant, ID: id, Definition: schedule.Definition{Title: "Nightly " + id, Description: "all queues",
 		ObjectTypes: []string{"queue", "site"}, Prefix: "nightly_", Spec: daily,
-		Options: exportspec.Options{Header: exportspec.HeaderKeys, Range: exportspec.Range{Mode: exportspec.RangeIncremental}},
-		Active:  true, NextRun: next, CreatedBy: "ana@acme", CreatedAt: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)}
+		Options: exportspec.Options{Header: exportspec.HeaderKeys, Range: exportspec.Range{Mode: exportspec.RangeIncremental}}},
+		Active: true, NextRun: next, CreatedBy: "ana@acme", CreatedAt: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)}
 }
 
 func dueIDs(t *testing.T, db *dynamostore.Store, now time.Time) []string {
@@ -67,15 +67,15 @@ func TestScheduleCRUD(t *testing.T) {
 
 	bad := []struct {
 		name   string
-		change func(*dynamostore.Schedule)
+		change func(*schedule.Schedule)
 		kind   bulkerr.Kind
 		says   string
 	}{
-		{"duplicate ID", func(*dynamostore.Schedule) {}, bulkerr.Conflict, "already exists"},
-		{"no ID", func(s *dynamostore.Schedule) { s.ID = "" }, bulkerr.Invalid, "ID"},
-		{"no types", func(s *dynamostore.Schedule) { s.ID, s.ObjectTypes = "x1", nil }, bulkerr.Invalid, "no object type"},
-		{"bad when", func(s *dynamostore.Schedule) { s.ID, s.Spec.Time = "x2", "25:00" }, bulkerr.Invalid, "time"},
-		{"bad options", func(s *dynamostore.Schedule) { s.ID, s.Options.SplitRows = "x3", 9000 }, bulkerr.Invalid, "splitRows"},
+		{"duplicate ID", func(*schedule.Schedule) {}, bulkerr.Conflict, "already exists"},
+		{"no ID", func(s *schedule.Schedule) { s.ID = "" }, bulkerr.Invalid, "ID"},
+		{"no types", func(s *schedule.Schedule) { s.ID, s.ObjectTypes = "x1", nil }, bulkerr.Invalid, "no object type"},
+		{"bad when", func(s *schedule.Schedule) { s.ID, s.Spec.Time = "x2", "25:00" }, bulkerr.Invalid, "time"},
+		{"bad options", func(s *schedule.Schedule) { s.ID, s.Options.SplitRows = "x3", 9000 }, bulkerr.Invalid, "splitRows"},
 	}
 	for _, c := range bad {
 		t.Run(c.name, func(t *testing.T) {
@@ -159,7 +159,7 @@ func TestScheduleRefusesChangesWhileRunningOrSubmitted(t *testing.T) {
 	rec := newSchedule("acme", "REC", now.Add(-time.Hour))
 	once := newSchedule("acme", "ONCE", now.Add(-time.Minute))
 	once.Spec = schedule.Spec{Frequency: schedule.Once, At: "2026-11-22T11:59"}
-	for _, s := range []dynamostore.Schedule{rec, once} {
+	for _, s := range []schedule.Schedule{rec, once} {
 		if err := db.PutSchedule(ctx, s); err != nil {
 			t.Fatal(err)
 		}
@@ -171,8 +171,14 @@ func TestScheduleRefusesChangesWhileRunningOrSubmitted(t *testing.T) {
 	if ok, err := db.ClaimRun(ctx, "acme", "ONCE", once.NextRun, time.Time{}, false, "JOB2"); err != nil || !ok {
 		t.Fatalf("claim once: %v %v", ok, err)
 	}
-	r, _ := db.GetSchedule(ctx, "acme", "REC")
-	o, _ := db.GetSchedule(ctx, "acme", "ONCE")
+	r, err := db.GetSchedule(ctx, "acme", "REC")
+	if err != nil {
+		t.Fatalf("get recurring schedule: %v", err)
+	}
+	o, err := db.GetSchedule(ctx, "acme", "ONCE")
+	if err != nil {
+		t.Fatalf("get once schedule: %v", err)
+	}
 	if r.RunningJob != "JOB1" || r.LastJob != "JOB1" || r.Submitted || !r.NextRun.Equal(following) {
 		t.Fatalf("claimed recurring schedule: %+v", r)
 	}
@@ -319,7 +325,7 @@ func TestFinishRun(t *testing.T) {
 		}
 		// Five concurrent finishes of the same job count once.
 		var wg sync.WaitGroup
-		results := make([]dynamostore.Schedule, 5)
+		results := make([]schedule.Schedule, 5)
 		errs := make([]error, 5)
 		for k := range 5 {
 			wg.Add(1)
@@ -348,7 +354,10 @@ func TestFinishRun(t *testing.T) {
 			t.Fatalf("step %d: repeated finish: %+v %v", i, again, err)
 		}
 	}
-	got, _ := db.GetSchedule(ctx, "acme", "S")
+	got, err := db.GetSchedule(ctx, "acme", "S")
+	if err != nil {
+		t.Fatalf("get suspended schedule: %v", err)
+	}
 	if !strings.Contains(got.SuspendedReason, "3 consecutive runs failed") || !strings.Contains(got.SuspendedReason, "bucket gone") ||
 		!got.NextRun.IsZero() || got.Version != 2 {
 		t.Fatalf("suspended schedule: reason %q, next %s, version %d", got.SuspendedReason, got.NextRun, got.Version)
@@ -382,7 +391,7 @@ func TestRunHistory(t *testing.T) {
 	db, clk := newStore(t)
 	ctx := context.Background()
 	t0 := clk.now()
-	runs := []dynamostore.ScheduleRun{
+	runs := []schedule.Run{
 		{Tenant: "acme", ScheduleID: "S", JobID: "01K00000000000000000000001", Planned: t0, At: t0,
 			Window: exportspec.Window{To: t0}},
 		{Tenant: "acme", ScheduleID: "S", JobID: "01K00000000000000000000002", Planned: t0.Add(time.Hour), At: t0.Add(time.Hour),
@@ -396,7 +405,7 @@ func TestRunHistory(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	wantKind(t, db.RecordRun(ctx, dynamostore.ScheduleRun{Tenant: "acme", ScheduleID: "S"}), bulkerr.Invalid, "job")
+	wantKind(t, db.RecordRun(ctx, schedule.Run{Tenant: "acme", ScheduleID: "S"}), bulkerr.Invalid, "job")
 
 	cases := []struct {
 		name    string

@@ -192,16 +192,16 @@ func TestApplyIsIdempotentPerJob(t *testing.T) {
 	db, _ := newStore(t)
 	ctx := context.Background()
 	objs := db.Objects("t1")
-	create := []dynamostore.Write{
+	create := []catalog.Write{
 		{Object: catalog.Object{Type: "site", Key: "paris", ID: "id-1", Name: "Paris", Fields: map[string]string{"multimediaProfile": "Default"}}},
 		{Object: catalog.Object{Type: "site", Key: "oslo", ID: "id-2", Name: "Oslo"}},
 	}
 	res, err := objs.Apply(ctx, "job-1", create, 4)
-	if err != nil || res[0] != dynamostore.Applied || res[1] != dynamostore.Applied {
+	if err != nil || res[0] != catalog.Applied || res[1] != catalog.Applied {
 		t.Fatalf("first apply: %v %v", res, err)
 	}
 	res, err = objs.Apply(ctx, "job-1", create, 4) // a retried chunk
-	if err != nil || res[0] != dynamostore.AlreadyApplied || res[1] != dynamostore.AlreadyApplied {
+	if err != nil || res[0] != catalog.AlreadyApplied || res[1] != catalog.AlreadyApplied {
 		t.Fatalf("retried apply: %v %v", res, err)
 	}
 	got, err := objs.GetObjects(ctx, "site", []string{"paris", "oslo", "nowhere", "paris"})
@@ -213,11 +213,11 @@ func TestApplyIsIdempotentPerJob(t *testing.T) {
 	}
 	// job-2 updates Paris from version 1; a second job writing from a stale
 	// version conflicts.
-	upd := dynamostore.Write{Object: catalog.Object{Type: "site", Key: "paris", ID: "id-1", Name: "Paris", Fields: map[string]string{"multimediaProfile": "Voice"}}, PrevVersion: 1}
-	if res, err := objs.Apply(ctx, "job-2", []dynamostore.Write{upd}, 1); err != nil || res[0] != dynamostore.Applied {
+	upd := catalog.Write{Object: catalog.Object{Type: "site", Key: "paris", ID: "id-1", Name: "Paris", Fields: map[string]string{"multimediaProfile": "Voice"}}, PrevVersion: 1}
+	if res, err := objs.Apply(ctx, "job-2", []catalog.Write{upd}, 1); err != nil || res[0] != catalog.Applied {
 		t.Fatalf("update: %v %v", res, err)
 	}
-	if res, err := objs.Apply(ctx, "job-3", []dynamostore.Write{upd}, 1); err != nil || res[0] != dynamostore.Conflicted {
+	if res, err := objs.Apply(ctx, "job-3", []catalog.Write{upd}, 1); err != nil || res[0] != catalog.Conflicted {
 		t.Fatalf("stale update: %v %v", res, err)
 	}
 	if got, err = objs.GetObjects(ctx, "site", []string{"paris"}); err != nil {
@@ -236,12 +236,12 @@ func TestApplyIsIdempotentPerJob(t *testing.T) {
 func TestGetObjectsBatchesOverHundredKeys(t *testing.T) {
 	db, _ := newStore(t)
 	ctx := context.Background()
-	var ws []dynamostore.Write
+	var ws []catalog.Write
 	var keys []string
 	for i := 0; i < 250; i++ {
 		k := fmt.Sprintf("site-%03d", i)
 		keys = append(keys, k)
-		ws = append(ws, dynamostore.Write{Object: catalog.Object{Type: "site", Key: k, ID: "id-" + k, Name: k}})
+		ws = append(ws, catalog.Write{Object: catalog.Object{Type: "site", Key: k, ID: "id-" + k, Name: k}})
 	}
 	if _, err := db.Objects("t1").Apply(ctx, "job", ws, 16); err != nil {
 		t.Fatal(err)
@@ -384,7 +384,7 @@ func TestChunkFailuresAndLateCommits(t *testing.T) {
 func TestUploadGrants(t *testing.T) {
 	db, _ := newStore(t)
 	ctx := context.Background()
-	g := dynamostore.UploadGrant{Tenant: "t1", JobID: "01G", Key: "imports/t1/queue/q.csv", SubmittedBy: "ana@t1", DryRun: true}
+	g := jobs.UploadGrant{Tenant: "t1", JobID: "01G", Key: "imports/t1/queue/q.csv", SubmittedBy: "ana@t1", DryRun: true}
 	if err := db.RegisterUpload(ctx, g, time.Minute); err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/ccbulk/bulkops/shared/bulkerr"
+	"github.com/ccbulk/bulkops/shared/catalog"
 )
 
 // WritePath is how Apply sends a chunk's conditional puts. Every path
@@ -84,7 +85,7 @@ const TransactInFlight = 4
 
 // applyTransact sends puts in transactions of up to TransactMax,
 // concurrency (at most TransactInFlight) at a time.
-func (o *Objects) applyTransact(ctx context.Context, job string, puts []preparedPut, concurrency int) ([]WriteResult, error) {
+func (o *Objects) applyTransact(ctx context.Context, job string, puts []preparedPut, concurrency int) ([]catalog.WriteResult, error) {
 	return applyInGroups(ctx, job, puts, TransactMax, min(concurrency, TransactInFlight), o.transact)
 }
 
@@ -92,8 +93,8 @@ func (o *Objects) applyTransact(ctx context.Context, job string, puts []prepared
 // send, inFlight groups at a time; each put's result lands at its index.
 // A cancelled context stops it before the next group, with its error.
 func applyInGroups(ctx context.Context, job string, puts []preparedPut, size, inFlight int,
-	send func(ctx context.Context, job string, puts []preparedPut, idx []int, res []WriteResult) error) ([]WriteResult, error) {
-	results := make([]WriteResult, len(puts))
+	send func(ctx context.Context, job string, puts []preparedPut, idx []int, res []catalog.WriteResult) error) ([]catalog.WriteResult, error) {
+	results := make([]catalog.WriteResult, len(puts))
 	var groups [][]int
 	for start := 0; start < len(puts); start += size {
 		g := make([]int, 0, size)
@@ -133,7 +134,7 @@ func applyInGroups(ctx context.Context, job string, puts []preparedPut, size, in
 // condition failed are settled (AlreadyApplied or Conflicted) and the rest
 // sent again; a transaction cancelled for contention or throttling is sent
 // again after a pause.
-func (o *Objects) transact(ctx context.Context, job string, puts []preparedPut, idx []int, res []WriteResult) error {
+func (o *Objects) transact(ctx context.Context, job string, puts []preparedPut, idx []int, res []catalog.WriteResult) error {
 	pending := idx
 	for attempt := 0; len(pending) > 0; attempt++ {
 		if attempt > 10 {
@@ -146,7 +147,7 @@ func (o *Objects) transact(ctx context.Context, job string, puts []preparedPut, 
 		_, err := o.st.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
 		if err == nil {
 			for _, k := range pending {
-				res[k] = Applied
+				res[k] = catalog.Applied
 			}
 			return nil
 		}
@@ -268,14 +269,14 @@ func (o *Objects) statement(p preparedPut) (ddbtypes.BatchStatementRequest, erro
 
 // applyStatements sends puts as BatchExecuteStatement requests of up to
 // StatementsMax, concurrency (at most StatementsInFlight) at a time.
-func (o *Objects) applyStatements(ctx context.Context, job string, puts []preparedPut, concurrency int) ([]WriteResult, error) {
+func (o *Objects) applyStatements(ctx context.Context, job string, puts []preparedPut, concurrency int) ([]catalog.WriteResult, error) {
 	return applyInGroups(ctx, job, puts, StatementsMax, min(concurrency, StatementsInFlight), o.statements)
 }
 
 // statements applies the puts at idx as one BatchExecuteStatement, then
 // settles the statements whose condition failed and sends those that were
 // throttled again after a pause.
-func (o *Objects) statements(ctx context.Context, job string, puts []preparedPut, idx []int, res []WriteResult) error {
+func (o *Objects) statements(ctx context.Context, job string, puts []preparedPut, idx []int, res []catalog.WriteResult) error {
 	reqs := make(map[int]ddbtypes.BatchStatementRequest, len(idx))
 	for _, k := range idx {
 		r, err := o.statement(puts[k])
@@ -309,7 +310,7 @@ func (o *Objects) statements(ctx context.Context, job string, puts []preparedPut
 		for i, r := range out.Responses {
 			k := pending[i]
 			if r.Error == nil {
-				res[k] = Applied
+				res[k] = catalog.Applied
 				continue
 			}
 			switch r.Error.Code {

@@ -1,27 +1,26 @@
-// Package exportapp assembles the export function from the environment;
-// the Lambda binary (functions/export) and the local dev server call it.
+// Package exportapp assembles the export function and the scheduled-export
+// dispatcher: awswire reads the configuration once and builds the
+// AWS-backed stores, and this package plugs them into exportflow. The
+// Lambda binaries (functions/export, functions/export-dispatch) and the
+// local dev server call it.
 package exportapp
 
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"log/slog"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/service/lambda"
-	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 
-	"github.com/ccbulk/bulkops/shared/applog"
 	"github.com/ccbulk/bulkops/shared/awsenv"
+	"github.com/ccbulk/bulkops/shared/awswire"
+	"github.com/ccbulk/bulkops/shared/config"
 	"github.com/ccbulk/bulkops/shared/dynamostore"
 	"github.com/ccbulk/bulkops/shared/exportflow"
+	"github.com/ccbulk/bulkops/shared/exportinvoke"
 	"github.com/ccbulk/bulkops/shared/ident"
-	"github.com/ccbulk/bulkops/shared/importapp"
-	"github.com/ccbulk/bulkops/shared/importflow"
-	"github.com/ccbulk/bulkops/shared/jobevents"
 	"github.com/ccbulk/bulkops/shared/jobs"
 	"github.com/ccbulk/bulkops/shared/s3store"
 	"github.com/ccbulk/bulkops/shared/stepfunc"
@@ -29,18 +28,13 @@ import (
 
 // New builds the export flow from the environment.
 func New(ctx context.Context, getenv func(string) string, logOut io.Writer) (*exportflow.Flow, error) {
-	cfg, err := importflow.ConfigFromEnv(getenv)
+	res, err := awswire.Open(ctx, getenv)
 	if err != nil {
 		return nil, err
 	}
-	res, err := importapp.Open(ctx, getenv)
-	if err != nil {
-		return nil, err
-	}
-	f := Assemble(res.DB, res.Files, cfg.LockLease, applog.New(logOut))
-	events := jobevents.New(awsenv.EventBridge(res.AWS), getenv("BULKOPS_EVENT_BUS"))
-	f.Events = events
-	f.Finished = &exportflow.ScheduleRuns{Schedules: res.DB, Events: events, Log: f.Log}
+	f := Assemble(res.DB, res.Files, res.Config.LockLease, res.Logger(logOut))
+	f.Events = res.Events
+	f.Finished = &exportflow.ScheduleRuns{Schedules: res.DB, Events: res.Events, Log: f.Log}
 	return f, nil
 }
 
@@ -49,29 +43,20 @@ func New(ctx context.Context, getenv func(string) string, logOut io.Writer) (*ex
 // asynchronously, and ends runs that fail before their export starts the
 // way the export function ends the others (ScheduleRuns).
 func NewDispatcher(ctx context.Context, getenv func(string) string, logOut io.Writer) (*exportflow.Dispatcher, error) {
-	cfg, err := importflow.ConfigFromEnv(getenv)
+	res, err := awswire.Open(ctx, getenv, config.ExportFunctionVar)
 	if err != nil {
 		return nil, err
 	}
-	fn := getenv("BULKOPS_EXPORT_FUNCTION")
-	if fn == "" {
-		return nil, fmt.Errorf("environment variable BULKOPS_EXPORT_FUNCTION is not set")
-	}
-	res, err := importapp.Open(ctx, getenv)
-	if err != nil {
-		return nil, err
-	}
-	log := applog.New(logOut)
+	log := res.Logger(logOut)
 	ids := ident.NewGenerator(nil)
-	pub := jobevents.New(awsenv.EventBridge(res.AWS), getenv("BULKOPS_EVENT_BUS"))
 	return &exportflow.Dispatcher{
 		Schedules: res.DB, Store: res.DB,
-		Exports:   LambdaStarter{Client: awsenv.Lambda(res.AWS), Function: fn},
-		Finished:  &exportflow.ScheduleRuns{Schedules: res.DB, Events: pub, Log: log},
-		Events:    pub,
+		Exports:   exportinvoke.Starter{Client: awsenv.Lambda(res.AWS), Function: res.Config.ExportFunction},
+		Finished:  &exportflow.ScheduleRuns{Schedules: res.DB, Events: res.Events, Log: log},
+		Events:    res.Events,
 		NewID:     func() (string, error) { return ids.New(time.Now()) },
 		Now:       time.Now,
-		LockLease: cfg.LockLease,
+		LockLease: res.Config.LockLease,
 		IndexLag:  time.Minute,
 		Log:       log,
 	}, nil
@@ -89,26 +74,6 @@ func DispatchHandler(d *exportflow.Dispatcher) func(context.Context, events.Clou
 		d.Log.InfoContext(ctx, "export tick", "tick", ev.Time, "started", started)
 		return nil
 	}
-}
-
-// LambdaStarter starts exports by invoking the export function
-// asynchronously (InvocationType Event): the API's on-demand and test
-// exports and the dispatcher's scheduled runs.
-type LambdaStarter struct {
-	Client   *lambda.Client
-	Function string
-}
-
-// StartExport invokes the export function with req.
-func (l LambdaStarter) StartExport(ctx context.Context, req exportflow.Request) error {
-	payload, err := json.Marshal(req)
-	if err != nil {
-		return err
-	}
-	_, err = l.Client.Invoke(ctx, &lambda.InvokeInput{
-		FunctionName: &l.Function, InvocationType: lambdatypes.InvocationTypeEvent, Payload: payload,
-	})
-	return err
 }
 
 // Assemble builds the flow from its parts; tests use it with their own

@@ -51,10 +51,10 @@ func TestExportCancelled(t *testing.T) {
 	files := s3store.New(st.Clients.S3, st.Ref("DataBucket"))
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	flow := exportapp.Assemble(db, files, time.Minute, log)
-	var writes []dynamostore.Write
+	var writes []catalog.Write
 	for i := range 7000 {
 		name := fmt.Sprintf("Code %05d", i)
-		writes = append(writes, dynamostore.Write{Object: catalog.Object{Type: "work-type", Key: objecttype.JoinKey(name), ID: fmt.Sprintf("id%05d", i), Name: name,
+		writes = append(writes, catalog.Write{Object: catalog.Object{Type: "work-type", Key: objecttype.JoinKey(name), ID: fmt.Sprintf("id%05d", i), Name: name,
 			Fields: map[string]string{"name": name, "type": "IDLE_CODE"}}})
 	}
 	if _, err := db.Objects("exc").Apply(ctx, "seed", writes, 32); err != nil {

@@ -8,10 +8,11 @@ import (
 	"time"
 
 	"github.com/ccbulk/bulkops/shared/bulkerr"
-	"github.com/ccbulk/bulkops/shared/dynamostore"
 	"github.com/ccbulk/bulkops/shared/exportzip"
 	"github.com/ccbulk/bulkops/shared/jobs"
 	"github.com/ccbulk/bulkops/shared/objecttype"
+	"github.com/ccbulk/bulkops/shared/schedule"
+	"github.com/ccbulk/bulkops/shared/tenancy"
 )
 
 // Starter runs an export job in the background (the export function,
@@ -23,22 +24,22 @@ type Starter interface {
 // scheduleStore finds due schedules, claims and ends their runs and keeps
 // their history (dynamostore.Store).
 type scheduleStore interface {
-	DueSchedules(ctx context.Context, now time.Time, limit int32) ([]dynamostore.Schedule, error)
-	RunningSchedules(ctx context.Context, since time.Time, limit int32) ([]dynamostore.Schedule, error)
+	DueSchedules(ctx context.Context, now time.Time, limit int32) ([]schedule.Schedule, error)
+	RunningSchedules(ctx context.Context, since time.Time, limit int32) ([]schedule.Schedule, error)
 	ClaimRun(ctx context.Context, tenant, id string, planned, following time.Time, more bool, job string) (bool, error)
-	GetSchedule(ctx context.Context, tenant, id string) (dynamostore.Schedule, error)
-	FinishRun(ctx context.Context, tenant, id, job string, ok bool, highWater time.Time, reason string) (dynamostore.Schedule, error)
-	RecordRun(ctx context.Context, r dynamostore.ScheduleRun) error
+	GetSchedule(ctx context.Context, tenant, id string) (schedule.Schedule, error)
+	FinishRun(ctx context.Context, tenant, id, job string, ok bool, highWater time.Time, reason string) (schedule.Schedule, error)
+	RecordRun(ctx context.Context, r schedule.Run) error
 }
 
 // dispatchStore takes locks and records jobs.
 type dispatchStore interface {
-	AcquireLock(ctx context.Context, tenant, job string, lease time.Duration) (dynamostore.Lock, error)
+	AcquireLock(ctx context.Context, tenant, job string, lease time.Duration) (tenancy.Lock, error)
 	ReleaseLock(ctx context.Context, tenant, job string) error
 	CreateJob(ctx context.Context, j jobs.Job) error
 	GetJob(ctx context.Context, tenant, id string) (jobs.Job, error)
 	Fail(ctx context.Context, tenant, id, reason string, at time.Time) error
-	PeekLock(ctx context.Context, tenant string) (dynamostore.Lock, error)
+	PeekLock(ctx context.Context, tenant string) (tenancy.Lock, error)
 }
 
 // maxDuePerTick bounds the due schedules one tick looks at (paged); with
@@ -130,7 +131,7 @@ func (d *Dispatcher) Tick(ctx context.Context) ([]string, error) {
 	return started, nil
 }
 
-func (d *Dispatcher) start(ctx context.Context, s dynamostore.Schedule, now time.Time) (string, error) {
+func (d *Dispatcher) start(ctx context.Context, s schedule.Schedule, now time.Time) (string, error) {
 	run, following, more, err := s.Spec.Due(s.NextRun, now)
 	if err != nil || !run {
 		return "", err
@@ -195,13 +196,13 @@ func (d *Dispatcher) start(ctx context.Context, s dynamostore.Schedule, now time
 	}
 	j := jobs.Job{
 		Tenant: s.Tenant, ID: jobID, Type: jobs.TypeExport, ObjectType: strings.Join(s.ObjectTypes, ","),
-		FileName: exportzip.ZipName(s.Prefix, types, now.In(s.Spec.Location())), Status: jobs.StatusNew,
+		FileName: exportzip.FileName(s.Prefix, types, now.In(s.Spec.Location()), s.Options), Status: jobs.StatusNew,
 		SubmittedBy: "schedule " + s.Title + " (" + s.ID + ")", SubmittedAt: now.UTC(),
 	}
 	if err := d.Store.CreateJob(ctx, j); err != nil {
 		return abandon(jobs.Job{Message: "the export job could not be recorded: " + bulkerr.Message(err)}, err)
 	}
-	if err := d.Schedules.RecordRun(ctx, dynamostore.ScheduleRun{Tenant: s.Tenant, ScheduleID: s.ID, JobID: jobID,
+	if err := d.Schedules.RecordRun(ctx, schedule.Run{Tenant: s.Tenant, ScheduleID: s.ID, JobID: jobID,
 		Planned: planned, Window: req.Window, At: now.UTC()}); err != nil {
 		d.Log.ErrorContext(ctx, "scheduled run not recorded in the history", "tenant", s.Tenant, "schedule", s.ID, "job", jobID, "err", err.Error())
 	}
@@ -219,7 +220,7 @@ func (d *Dispatcher) start(ctx context.Context, s dynamostore.Schedule, now time
 // stopped before its hook) or whose job does not exist is ended now, so
 // the next tick runs the schedule; a run whose job is still going keeps
 // the schedule waiting.
-func (d *Dispatcher) settle(ctx context.Context, s dynamostore.Schedule) error {
+func (d *Dispatcher) settle(ctx context.Context, s schedule.Schedule) error {
 	// The index may lag: a run that just ended is no business of ours.
 	cur, err := d.Schedules.GetSchedule(ctx, s.Tenant, s.ID)
 	if err != nil || cur.RunningJob != s.RunningJob {

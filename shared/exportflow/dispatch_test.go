@@ -59,8 +59,8 @@ func TestDispatcherTicks(t *testing.T) {
 
 	daily := schedule.Spec{Frequency: schedule.Daily, Time: "06:00"}
 	put := func(tenant, id string, spec schedule.Spec, next time.Time, active bool) {
-		if err := db.PutSchedule(ctx, dynamostore.Schedule{Tenant: tenant, ID: id, Title: id, ObjectTypes: []string{"queue"},
-			Spec: spec, Active: active, NextRun: next, CreatedBy: "t", CreatedAt: now}); err != nil {
+		if err := db.PutSchedule(ctx, schedule.Schedule{Tenant: tenant, ID: id, Definition: schedule.Definition{Title: id, ObjectTypes: []string{"queue"}, Spec: spec},
+			Active: active, NextRun: next, CreatedBy: "t", CreatedAt: now}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -100,11 +100,11 @@ func TestDispatcherTicks(t *testing.T) {
 	if err != nil || j.Type != jobs.TypeExport || j.Status != jobs.StatusNew || j.SubmittedBy != "schedule missed-three (missed-three)" {
 		t.Fatalf("alpha's job: %+v %v", j, err)
 	}
-	if l, _ := db.PeekLock(ctx, "alpha"); l.Holder != s.LastJob {
-		t.Fatalf("alpha's lock is held by %q, want the export job", l.Holder)
+	if l, err := db.PeekLock(ctx, "alpha"); err != nil || l.Holder != s.LastJob {
+		t.Fatalf("alpha's lock is held by %q (%v), want the export job", l.Holder, err)
 	}
-	if b, _ := db.GetSchedule(ctx, "beta", "busy"); !b.NextRun.Equal(time.Date(2026, 6, 4, 6, 0, 0, 0, time.UTC)) {
-		t.Fatalf("busy tenant's run moved to %s; it must stay due", b.NextRun)
+	if b, err := db.GetSchedule(ctx, "beta", "busy"); err != nil || !b.NextRun.Equal(time.Date(2026, 6, 4, 6, 0, 0, 0, time.UTC)) {
+		t.Fatalf("busy tenant's run moved to %s (%v); it must stay due", b.NextRun, err)
 	}
 	due, err := db.DueSchedules(ctx, now, 100)
 	if err != nil || len(due) != 1 || due[0].ID != "busy" {
@@ -208,7 +208,7 @@ func (r *runRig) end(req exportflow.Request, ok bool, reason string) {
 	}
 }
 
-func (r *runRig) schedule(id string) dynamostore.Schedule {
+func (r *runRig) schedule(id string) schedule.Schedule {
 	r.t.Helper()
 	s, err := r.db.GetSchedule(context.Background(), r.tenant, id)
 	if err != nil {
@@ -251,8 +251,7 @@ func TestIncrementalRunsFailuresAndSuspension(t *testing.T) {
 	r := newRunRig(t)
 	ctx := context.Background()
 	opts := exportspec.Options{Header: exportspec.HeaderKeys, Range: exportspec.Range{Mode: exportspec.RangeIncremental}}
-	if err := r.db.PutSchedule(ctx, dynamostore.Schedule{Tenant: r.tenant, ID: "S", Title: "Hourly delta", ObjectTypes: []string{"queue", "site"},
-		Prefix: "delta_", Spec: schedule.Spec{Frequency: schedule.Hourly, Time: "00:00"}, Options: opts, MaxFailures: 2,
+	if err := r.db.PutSchedule(ctx, schedule.Schedule{Tenant: r.tenant, ID: "S", Definition: schedule.Definition{Title: "Hourly delta", ObjectTypes: []string{"queue", "site"}, Prefix: "delta_", Spec: schedule.Spec{Frequency: schedule.Hourly, Time: "00:00"}, Options: opts, MaxFailures: 2},
 		Active: true, NextRun: hm(9, 0).Add(-30 * time.Second), CreatedBy: "t", CreatedAt: hm(8, 0)}); err != nil {
 		t.Fatal(err)
 	}
@@ -390,8 +389,7 @@ func TestWindowsByRange(t *testing.T) {
 	r.d.IndexLag = time.Minute
 	for i, c := range cases {
 		// one tenant per schedule: the tenant lock allows one run at a time
-		if err := r.db.PutSchedule(ctx, dynamostore.Schedule{Tenant: r.tenant + string(rune('a'+i)), ID: c.id, Title: c.id, ObjectTypes: []string{"site"},
-			Spec: schedule.Spec{Frequency: schedule.Daily, Time: "09:00"}, Options: exportspec.Options{Range: c.rng},
+		if err := r.db.PutSchedule(ctx, schedule.Schedule{Tenant: r.tenant + string(rune('a'+i)), ID: c.id, Definition: schedule.Definition{Title: c.id, ObjectTypes: []string{"site"}, Spec: schedule.Spec{Frequency: schedule.Daily, Time: "09:00"}, Options: exportspec.Options{Range: c.rng}},
 			Active: true, NextRun: hm(9, 0).Add(-30 * time.Second), HighWater: c.hw, CreatedBy: "t", CreatedAt: hm(8, 0)}); err != nil {
 			t.Fatal(err)
 		}
@@ -422,8 +420,7 @@ func TestRunThatCannotStartOrLostItsEnd(t *testing.T) {
 	r := newRunRig(t)
 	ctx := context.Background()
 	put := func(id string, max int) {
-		if err := r.db.PutSchedule(ctx, dynamostore.Schedule{Tenant: r.tenant, ID: id, Title: id, ObjectTypes: []string{"site"},
-			Spec: schedule.Spec{Frequency: schedule.Hourly, Time: "00:00"}, MaxFailures: max,
+		if err := r.db.PutSchedule(ctx, schedule.Schedule{Tenant: r.tenant, ID: id, Definition: schedule.Definition{Title: id, ObjectTypes: []string{"site"}, Spec: schedule.Spec{Frequency: schedule.Hourly, Time: "00:00"}, MaxFailures: max},
 			Active: true, NextRun: hm(9, 0).Add(-30 * time.Second), CreatedBy: "t", CreatedAt: hm(8, 0)}); err != nil {
 			t.Fatal(err)
 		}
@@ -442,8 +439,8 @@ func TestRunThatCannotStartOrLostItsEnd(t *testing.T) {
 	if err != nil || j.Status != jobs.StatusFailed || !strings.Contains(j.Message, "could not be started") {
 		t.Fatalf("its job: %+v %v", j, err)
 	}
-	if l, _ := r.db.PeekLock(ctx, r.tenant); l.Holder != "" {
-		t.Fatalf("the tenant lock is still held by %s", l.Holder)
+	if l, err := r.db.PeekLock(ctx, r.tenant); err != nil || l.Holder != "" {
+		t.Fatalf("the tenant lock is still held by %s (%v)", l.Holder, err)
 	}
 	if got := r.jobStatuses(s.LastJob); strings.Join(got, ",") != "Failed" {
 		t.Fatalf("job events of the run that could not start: %v", got)
@@ -492,8 +489,8 @@ func TestRunThatCannotStartOrLostItsEnd(t *testing.T) {
 	if got := r.tick(hm(11, 0)); len(got) != 0 {
 		t.Fatalf("ran while the previous run holds the lock: %+v", got)
 	}
-	if j, _ := r.db.GetJob(ctx, r.tenant, stuck); j.Status.Final() {
-		t.Fatalf("a live run's job was ended: %+v", j)
+	if j, err := r.db.GetJob(ctx, r.tenant, stuck); err != nil || j.Status.Final() {
+		t.Fatalf("a live run's job was ended: %+v %v", j, err)
 	}
 	if got := r.tick(hm(12, 0)); len(got) != 0 {
 		t.Fatalf("started %+v", got)
@@ -523,9 +520,8 @@ func TestScheduledExportEndToEnd(t *testing.T) {
 		id    string
 		types []string
 	}{{"good", []string{"site"}}, {"bad", []string{"widgets"}}} {
-		if err := r.db.PutSchedule(ctx, dynamostore.Schedule{Tenant: r.tenant + c.id, ID: c.id, Title: c.id, ObjectTypes: c.types,
-			Spec: schedule.Spec{Frequency: schedule.Daily, Time: "09:00"}, Active: true, NextRun: hm(9, 0).Add(-30 * time.Second),
-			CreatedBy: "t", CreatedAt: hm(8, 0)}); err != nil {
+		if err := r.db.PutSchedule(ctx, schedule.Schedule{Tenant: r.tenant + c.id, ID: c.id, Definition: schedule.Definition{Title: c.id, ObjectTypes: c.types, Spec: schedule.Spec{Frequency: schedule.Daily, Time: "09:00"}},
+			Active: true, NextRun: hm(9, 0).Add(-30 * time.Second), CreatedBy: "t", CreatedAt: hm(8, 0)}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -542,8 +538,8 @@ func TestScheduledExportEndToEnd(t *testing.T) {
 	if err != nil || good.RunningJob != "" || good.Failures != 0 || !good.Active || good.LastJob == "" {
 		t.Fatalf("good: %+v %v", good, err)
 	}
-	if j, _ := r.db.GetJob(ctx, r.tenant+"good", good.LastJob); j.Status != jobs.StatusCompleted {
-		t.Fatalf("good's job: %+v", j)
+	if j, err := r.db.GetJob(ctx, r.tenant+"good", good.LastJob); err != nil || j.Status != jobs.StatusCompleted {
+		t.Fatalf("good's job: %+v %v", j, err)
 	}
 	bad, err := r.db.GetSchedule(ctx, r.tenant+"bad", "bad")
 	if err != nil || bad.RunningJob != "" || bad.Failures != 1 || bad.Active || !strings.Contains(bad.SuspendedReason, "widgets") {
@@ -657,8 +653,8 @@ func TestDispatcherAcrossDaylightSaving(t *testing.T) {
 				t.Fatalf("first run after %s: %v %v", c.created, ok, err)
 			}
 			r.clk.set(c.created)
-			if err := r.db.PutSchedule(ctx, dynamostore.Schedule{Tenant: r.tenant, ID: "dst", Title: c.name, ObjectTypes: []string{"site"},
-				Spec: c.spec, Active: true, NextRun: first, CreatedBy: "t", CreatedAt: c.created}); err != nil {
+			if err := r.db.PutSchedule(ctx, schedule.Schedule{Tenant: r.tenant, ID: "dst", Definition: schedule.Definition{Title: c.name, ObjectTypes: []string{"site"}, Spec: c.spec},
+				Active: true, NextRun: first, CreatedBy: "t", CreatedAt: c.created}); err != nil {
 				t.Fatal(err)
 			}
 			var planned, at []time.Time
@@ -718,8 +714,8 @@ func TestDeadRunsOutsideTheDueCycleAreSettled(t *testing.T) {
 	r := newRunRig(t)
 	ctx := context.Background()
 	put := func(id string, spec schedule.Spec, next time.Time) {
-		if err := r.db.PutSchedule(ctx, dynamostore.Schedule{Tenant: r.tenant, ID: id, Title: id, ObjectTypes: []string{"site"},
-			Spec: spec, MaxFailures: 3, Active: true, NextRun: next, CreatedBy: "t", CreatedAt: hm(8, 0)}); err != nil {
+		if err := r.db.PutSchedule(ctx, schedule.Schedule{Tenant: r.tenant, ID: id, Definition: schedule.Definition{Title: id, ObjectTypes: []string{"site"}, Spec: spec, MaxFailures: 3},
+			Active: true, NextRun: next, CreatedBy: "t", CreatedAt: hm(8, 0)}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -780,8 +776,7 @@ func TestOnlyIncrementalRunsMoveTheHighWaterMark(t *testing.T) {
 	r := newRunRig(t)
 	ctx := context.Background()
 	from, to := hm(1, 0), hm(2, 0)
-	if err := r.db.PutSchedule(ctx, dynamostore.Schedule{Tenant: r.tenant, ID: "S", Title: "S", ObjectTypes: []string{"site"},
-		Spec: schedule.Spec{Frequency: schedule.Hourly, Time: "00:00"}, Options: exportspec.Options{Range: exportspec.Range{Mode: exportspec.RangeInterval, From: &from, To: &to}},
+	if err := r.db.PutSchedule(ctx, schedule.Schedule{Tenant: r.tenant, ID: "S", Definition: schedule.Definition{Title: "S", ObjectTypes: []string{"site"}, Spec: schedule.Spec{Frequency: schedule.Hourly, Time: "00:00"}, Options: exportspec.Options{Range: exportspec.Range{Mode: exportspec.RangeInterval, From: &from, To: &to}}},
 		Active: true, NextRun: hm(9, 0).Add(-30 * time.Second), CreatedBy: "t", CreatedAt: hm(8, 0)}); err != nil {
 		t.Fatal(err)
 	}
@@ -827,8 +822,8 @@ func TestBusyTenantCannotCrowdOutOthers(t *testing.T) {
 	ctx := context.Background()
 	busy, other := r.tenant+"-busy", r.tenant+"-other"
 	put := func(tenant, id string, next time.Time) {
-		if err := r.db.PutSchedule(ctx, dynamostore.Schedule{Tenant: tenant, ID: id, Title: id, ObjectTypes: []string{"site"},
-			Spec: schedule.Spec{Frequency: schedule.Hourly, Time: "00:00"}, Active: true, NextRun: next, CreatedBy: "t", CreatedAt: hm(8, 0)}); err != nil {
+		if err := r.db.PutSchedule(ctx, schedule.Schedule{Tenant: tenant, ID: id, Definition: schedule.Definition{Title: id, ObjectTypes: []string{"site"}, Spec: schedule.Spec{Frequency: schedule.Hourly, Time: "00:00"}},
+			Active: true, NextRun: next, CreatedBy: "t", CreatedAt: hm(8, 0)}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -859,9 +854,8 @@ func TestFileNamesCarryTheSchedulesDate(t *testing.T) {
 	r := newRunRig(t)
 	ctx := context.Background()
 	runAt := time.Date(2026, 6, 4, 21, 0, 0, 0, time.UTC) // 2026-06-05 06:00 JST
-	if err := r.db.PutSchedule(ctx, dynamostore.Schedule{Tenant: r.tenant, ID: "tokyo", Title: "Tokyo", ObjectTypes: []string{"site"},
-		Spec: schedule.Spec{Frequency: schedule.Daily, Time: "06:00", TimeZone: "Asia/Tokyo"}, Active: true, NextRun: runAt,
-		CreatedBy: "t", CreatedAt: hm(8, 0)}); err != nil {
+	if err := r.db.PutSchedule(ctx, schedule.Schedule{Tenant: r.tenant, ID: "tokyo", Definition: schedule.Definition{Title: "Tokyo", ObjectTypes: []string{"site"}, Spec: schedule.Spec{Frequency: schedule.Daily, Time: "06:00", TimeZone: "Asia/Tokyo"}},
+		Active: true, NextRun: runAt, CreatedBy: "t", CreatedAt: hm(8, 0)}); err != nil {
 		t.Fatal(err)
 	}
 	got := r.tick(runAt.Add(30 * time.Second))

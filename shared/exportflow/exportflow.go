@@ -2,9 +2,11 @@
 // one or more types page by page (all of them, or those last written in
 // the request's window), keeps those that pass the options' filters (at
 // most Limit per type), writes them as a ZIP of CSV parts (package
-// exportzip) in the layout the options choose (the import columns by
-// default) to a temporary file, uploads it under exports/<tenant>/<job>/
-// and finishes the job with a link target and its number of files. The
+// exportzip; or, for format csv, one type's CSV) in the layout the options
+// choose (the import columns by default) to a temporary file, uploads it
+// whole under exports/<tenant>/<job>/ (or, for a stable name, to the one
+// key every run replaces: StableKey) and finishes the job with that key
+// and its number of files. The
 // tenant lock, taken by whoever started the job (the API for on-demand
 // exports), is extended while it runs and released at the end, whatever
 // happens.
@@ -370,6 +372,9 @@ func (f *Flow) run(ctx context.Context, req Request, j jobs.Job) error {
 	if err := req.Options.Validate(); err != nil {
 		return err
 	}
+	if err := req.Options.ValidateTypes(req.ObjectTypes); err != nil {
+		return err
+	}
 	if req.Limit < 0 {
 		return bulkerr.New(bulkerr.Invalid, "limit %d is negative; give a positive number of objects per type, or 0 for all", req.Limit)
 	}
@@ -407,6 +412,11 @@ func (f *Flow) run(ctx context.Context, req Request, j jobs.Job) error {
 		}
 		total += n
 	}
+	if req.Options.IsCSV() {
+		if err := e.checkCSV(ctx, types[0], plans[0], total); err != nil {
+			return err
+		}
+	}
 	// The lock was taken for this job by whoever started it; an invocation
 	// that arrives after its lease ran out (and another operation took the
 	// tenant) must not run beside that operation.
@@ -424,7 +434,7 @@ func (f *Flow) run(ctx context.Context, req Request, j jobs.Job) error {
 	stopCount := e.countLater(ctx, plain, total)
 	defer stopCount()
 
-	tmp, err := os.CreateTemp("", "export-*.zip")
+	tmp, err := os.CreateTemp("", "export-*"+req.Options.Ext())
 	if err != nil {
 		return bulkerr.Wrap(bulkerr.Internal, err, "creating a temporary file")
 	}
@@ -476,7 +486,10 @@ func (f *Flow) run(ctx context.Context, req Request, j jobs.Job) error {
 	if err != nil {
 		return bulkerr.Wrap(bulkerr.Internal, err, "sizing the export")
 	}
-	key := ExportKey(req.Tenant, req.JobID, j.FileName)
+	// The file is complete on disk before the upload, and one PutObject
+	// makes it visible whole or not at all: a stable key holds the
+	// previous run's file until this one replaces it.
+	key := outputKey(req, j)
 	// A fresh lease for the upload of a large ZIP, unless the job was
 	// cancelled meanwhile.
 	if err := e.checkCancel(ctx); err != nil {
@@ -485,7 +498,7 @@ func (f *Flow) run(ctx context.Context, req Request, j jobs.Job) error {
 	if err := e.extend(ctx); err != nil {
 		return err
 	}
-	if err := f.Files.PutFile(ctx, key, "application/zip", tmp, size); err != nil {
+	if err := f.Files.PutFile(ctx, key, req.Options.ContentType(), tmp, size); err != nil {
 		return err
 	}
 	if err := commit(); err != nil {

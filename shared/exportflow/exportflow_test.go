@@ -42,22 +42,22 @@ func TestExportJob(t *testing.T) {
 	files := s3store.New(st.Clients.S3, st.Ref("DataBucket"))
 	flow := exportapp.Assemble(db, files, time.Minute, slog.New(slog.NewJSONHandler(io.Discard, nil)))
 
-	var writes []dynamostore.Write
+	var writes []catalog.Write
 	for i := range 5003 {
 		name := fmt.Sprintf("Code %05d", i)
 		desc := "plain"
 		if i%100 == 0 {
 			desc = "=1+1"
 		}
-		writes = append(writes, dynamostore.Write{Object: catalog.Object{Type: "work-type", Key: objecttype.JoinKey(name), ID: fmt.Sprintf("id%05d", i), Name: name,
+		writes = append(writes, catalog.Write{Object: catalog.Object{Type: "work-type", Key: objecttype.JoinKey(name), ID: fmt.Sprintf("id%05d", i), Name: name,
 			Fields: map[string]string{"name": name, "description": desc, "type": "IDLE_CODE"}}})
 	}
-	writes = append(writes, dynamostore.Write{Object: catalog.Object{Type: "site", Key: "boston", ID: "s1", Name: "Boston",
+	writes = append(writes, catalog.Write{Object: catalog.Object{Type: "site", Key: "boston", ID: "s1", Name: "Boston",
 		Fields: map[string]string{"name": "Boston", "multimediaProfile": "Default"}}})
 	if _, err := db.Objects("exp").Apply(ctx, "seed", writes, 32); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.Objects("other").Apply(ctx, "seed", []dynamostore.Write{{Object: catalog.Object{Type: "site", Key: "secret", ID: "x", Name: "Secret",
+	if _, err := db.Objects("other").Apply(ctx, "seed", []catalog.Write{{Object: catalog.Object{Type: "site", Key: "secret", ID: "x", Name: "Secret",
 		Fields: map[string]string{"name": "Secret", "multimediaProfile": "Default"}}}}, 1); err != nil {
 		t.Fatal(err)
 	}
@@ -228,28 +228,28 @@ func TestExportOptionsWindowLimit(t *testing.T) {
 	flow := exportapp.Assemble(db, files, time.Minute, slog.New(slog.NewJSONHandler(io.Discard, nil)))
 	objs := db.Objects("win")
 
-	workType := func(name, desc string, version int64) dynamostore.Write {
-		return dynamostore.Write{PrevVersion: version, Object: catalog.Object{Type: "work-type", Key: objecttype.JoinKey(name), ID: "id " + name, Name: name,
+	workType := func(name, desc string, version int64) catalog.Write {
+		return catalog.Write{PrevVersion: version, Object: catalog.Object{Type: "work-type", Key: objecttype.JoinKey(name), ID: "id " + name, Name: name,
 			Fields: map[string]string{"name": name, "description": desc, "type": "IDLE_CODE"}}}
 	}
-	apply := func(ws ...dynamostore.Write) {
+	apply := func(ws ...catalog.Write) {
 		t.Helper()
 		res, err := objs.Apply(ctx, "seed", ws, 8)
 		if err != nil {
 			t.Fatal(err)
 		}
 		for i, r := range res {
-			if r != dynamostore.Applied {
+			if r != catalog.Applied {
 				t.Fatalf("write %d: %v", i, r)
 			}
 		}
 	}
 	// 10:00:00Z: 12 old work types and a site.
-	var ws []dynamostore.Write
+	var ws []catalog.Write
 	for i := range 12 {
 		ws = append(ws, workType(fmt.Sprintf("Old %03d", i), "old", 0))
 	}
-	ws = append(ws, dynamostore.Write{Object: catalog.Object{Type: "site", Key: "boston", ID: "s1", Name: "Boston",
+	ws = append(ws, catalog.Write{Object: catalog.Object{Type: "site", Key: "boston", ID: "s1", Name: "Boston",
 		Fields: map[string]string{"name": "Boston", "multimediaProfile": "Default"}}})
 	apply(ws...)
 	// 11:00:00.5Z: 15 new work types (one a formula) and Old 003 modified.

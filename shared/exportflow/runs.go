@@ -6,21 +6,20 @@ import (
 	"time"
 
 	"github.com/ccbulk/bulkops/shared/bulkerr"
-	"github.com/ccbulk/bulkops/shared/dynamostore"
 	"github.com/ccbulk/bulkops/shared/exportspec"
-	"github.com/ccbulk/bulkops/shared/jobevents"
 	"github.com/ccbulk/bulkops/shared/jobs"
+	"github.com/ccbulk/bulkops/shared/schedule"
 )
 
 // runFinisher ends a schedule's run (dynamostore.Store).
 type runFinisher interface {
-	FinishRun(ctx context.Context, tenant, id, job string, ok bool, highWater time.Time, reason string) (dynamostore.Schedule, error)
+	FinishRun(ctx context.Context, tenant, id, job string, ok bool, highWater time.Time, reason string) (schedule.Schedule, error)
 	EndCancelledRun(ctx context.Context, tenant, id, job string) error
 }
 
 // failureNotifier announces failed scheduled exports (jobevents.Publisher).
 type failureNotifier interface {
-	ExportFailed(ctx context.Context, d jobevents.ExportFailedDetail) error
+	ExportFailed(ctx context.Context, f jobs.ExportFailure) error
 }
 
 // ScheduleRuns is the FinishHook that ends a schedule's run when its
@@ -76,7 +75,7 @@ func (r *ScheduleRuns) ExportFinished(ctx context.Context, req Request, j jobs.J
 	if r.Events == nil {
 		return nil
 	}
-	return r.Events.ExportFailed(ctx, jobevents.ExportFailedDetail{
+	return r.Events.ExportFailed(ctx, jobs.ExportFailure{
 		Tenant: req.Tenant, ScheduleID: req.ScheduleID, Title: s.Title, JobID: req.JobID, Reason: reason,
 		ConsecutiveFailures: s.Failures, Suspended: !s.Active,
 	})

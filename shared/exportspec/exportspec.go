@@ -1,12 +1,15 @@
 // Package exportspec describes what an export writes: which fields in which
 // order, the header style, how multi-valued fields are laid out, row
-// filters, how files are split, formula neutralization, and which objects
-// by time (all, a fixed interval, or new and modified since the last
-// successful run). On-demand exports, scheduled exports and test exports
+// filters, how files are split, formula neutralization, which objects by
+// time (all, a fixed interval, or new and modified since the last
+// successful run), and the file delivered: a ZIP of CSV parts or one small
+// type's CSV itself, under a dated or a stable name. On-demand exports, scheduled exports and test exports
 // share it. It imports nothing from AWS.
 package exportspec
 
 import (
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/ccbulk/bulkops/shared/bulkerr"
@@ -99,8 +102,23 @@ func (r Range) Equal(o Range) bool {
 	return mode(r.Mode) == mode(o.Mode) && same(r.From, o.From) && same(r.To, o.To)
 }
 
+// Format is the file an export delivers.
+type Format string
+
+// Formats.
+const (
+	// FormatZip is a ZIP of CSV parts, one or more types; the default.
+	FormatZip Format = "zip"
+	// FormatCSV is one object type's CSV itself, not zipped, of at most
+	// MaxCSVRows rows (as Webex downloads a small export).
+	FormatCSV Format = "csv"
+)
+
 // Limits.
 const (
+	// MaxCSVRows is the most rows an export delivered as a bare CSV
+	// (FormatCSV) may have: one CSV part.
+	MaxCSVRows = MaxRowsPerFile
 	// MaxRowsPerFile is the most rows one CSV part may have (Webex's 5,000).
 	MaxRowsPerFile = 5000
 	// MinBytesPerFile is the smallest size split allowed.
@@ -133,6 +151,54 @@ type Options struct {
 	NoNeutralize bool `json:"noNeutralize,omitempty"`
 	// Range chooses objects by their last write (default all).
 	Range Range `json:"range,omitzero"`
+	// Format is the file delivered: zip (default) or, for one object type
+	// of at most MaxCSVRows rows, csv.
+	Format Format `json:"format,omitempty"`
+	// StableName names the file <prefix><Type>.zip (or .csv) without the
+	// date, so every run replaces the previous file at the same place, as
+	// onOffice's FTP export does; off, every run has its own dated file.
+	StableName bool `json:"stableName,omitempty"`
+}
+
+// IsCSV reports whether the export is delivered as a bare CSV.
+func (o Options) IsCSV() bool { return o.Format == FormatCSV }
+
+// Ext is the delivered file's extension: ".csv" or ".zip".
+func (o Options) Ext() string {
+	if o.IsCSV() {
+		return ".csv"
+	}
+	return ".zip"
+}
+
+// ContentType is the delivered file's media type.
+func (o Options) ContentType() string {
+	if o.IsCSV() {
+		return "text/csv; charset=utf-8"
+	}
+	return "application/zip"
+}
+
+// ValidateTypes checks what depends on the number of object types: a csv
+// export delivers exactly one type's CSV.
+func (o Options) ValidateTypes(types []string) error {
+	if o.IsCSV() && len(types) != 1 {
+		return bulkerr.New(bulkerr.Invalid, "format csv delivers one object type as one CSV of at most %d rows; this export names %d types (%s): export them one at a time, or ask for format zip",
+			MaxCSVRows, len(types), strings.Join(types, ", "))
+	}
+	return nil
+}
+
+// CSVRowsError is the Invalid error of a csv export whose type has more
+// rows than one CSV may hold (n; a negative n: more than MaxCSVRows, how
+// many more is not known yet).
+func CSVRowsError(typeName string, n int) error {
+	count := fmt.Sprintf("more than %d", MaxCSVRows)
+	if n > MaxCSVRows {
+		count = fmt.Sprintf("%d", n)
+	}
+	return bulkerr.New(bulkerr.Invalid, "format csv delivers at most %d rows, and the %s export has %s; ask for format zip (parts of %d rows), or narrow it with filters or a range",
+		MaxCSVRows, typeName, count, MaxRowsPerFile)
 }
 
 // Validate checks what can be checked without the object types: enums,
@@ -169,6 +235,16 @@ func (o Options) Validate() error {
 		default:
 			return bad("filters[%d].op %q is not equals, contains, startsWith, empty or notEmpty", i, f.Op)
 		}
+	}
+	switch o.Format {
+	case "", FormatZip:
+	case FormatCSV:
+		// One file, not split: the split options are for ZIP parts.
+		if o.SplitRows != 0 || o.SplitBytes != 0 {
+			return bad("format csv is one file of at most %d rows; splitRows and splitBytes split a zip (leave them out, or ask for format zip)", MaxCSVRows)
+		}
+	default:
+		return bad("format %q is not zip or csv", o.Format)
 	}
 	switch o.Range.Mode {
 	case "", RangeAll, RangeIncremental:

@@ -1,8 +1,11 @@
 package exportspec
 
 import (
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/ccbulk/bulkops/shared/bulkerr"
 )
 
 func TestRangeEqual(t *testing.T) {
@@ -50,5 +53,53 @@ func TestWindowFor(t *testing.T) {
 	w := Window{From: from, To: to}
 	if !w.Contains(from) || w.Contains(to) || w.Contains(from.Add(-time.Nanosecond)) {
 		t.Error("a window holds From and not To")
+	}
+}
+
+// TestFormatOptions: format and stable name are checked up front (an
+// unknown format, splits with csv, csv over several types) with errors
+// that name the limit, and choose the file's extension and media type.
+func TestFormatOptions(t *testing.T) {
+	tests := []struct {
+		name  string
+		o     Options
+		types []string
+		want  string // "" when valid; else a piece of the message
+	}{
+		{"default", Options{}, []string{"queue", "site"}, ""},
+		{"zip stable", Options{Format: FormatZip, StableName: true}, []string{"queue", "site"}, ""},
+		{"csv one type", Options{Format: FormatCSV, StableName: true, Fields: []string{"Name"}}, []string{"queue"}, ""},
+		{"unknown format", Options{Format: "xlsx"}, []string{"queue"}, `format "xlsx" is not zip or csv`},
+		{"csv split rows", Options{Format: FormatCSV, SplitRows: 100}, []string{"queue"}, "splitRows and splitBytes split a zip"},
+		{"csv split bytes", Options{Format: FormatCSV, SplitBytes: MinBytesPerFile}, []string{"queue"}, "at most 5000 rows"},
+		{"csv two types", Options{Format: FormatCSV}, []string{"queue", "site"}, "one object type as one CSV of at most 5000 rows; this export names 2 types (queue, site)"},
+		{"csv no type", Options{Format: FormatCSV}, nil, "names 0 types"},
+	}
+	for _, tc := range tests {
+		err := tc.o.Validate()
+		if err == nil {
+			err = tc.o.ValidateTypes(tc.types)
+		}
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%s: %v", tc.name, err)
+		case tc.want != "" && (bulkerr.KindOf(err) != bulkerr.Invalid || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("%s: %v, want Invalid saying %q", tc.name, err, tc.want)
+		}
+	}
+	if o := (Options{}); o.Ext() != ".zip" || o.ContentType() != "application/zip" || o.IsCSV() {
+		t.Error("the default is not a zip")
+	}
+	if o := (Options{Format: FormatCSV}); o.Ext() != ".csv" || !strings.HasPrefix(o.ContentType(), "text/csv") || !o.IsCSV() {
+		t.Error("csv is not a csv")
+	}
+	for _, tc := range []struct {
+		n    int
+		want string
+	}{{-1, "has more than 5000"}, {7200, "has 7200"}} {
+		err := CSVRowsError("Queue", tc.n)
+		if bulkerr.KindOf(err) != bulkerr.Invalid || !strings.Contains(err.Error(), "the Queue export "+tc.want) || !strings.Contains(err.Error(), "at most 5000 rows") {
+			t.Errorf("CSVRowsError(%d) = %v", tc.n, err)
+		}
 	}
 }

@@ -2,9 +2,10 @@
 // types, each split into CSV parts of at most MaxRows rows (5,000 by
 // default, as Webex does) and, when set, at most MaxBytes uncompressed
 // bytes, in the layout of package csvexport (the import columns by
-// default). It streams: rows go straight into the deflate stream of the
-// current part, so memory does not grow with the number of objects. It
-// imports nothing from AWS.
+// default); or, for format csv, one type's single CSV itself. It names the
+// delivered file (FileName). It streams: rows go straight into the deflate
+// stream of the current part, so memory does not grow with the number of
+// objects. It imports nothing from AWS.
 package exportzip
 
 import (
@@ -48,14 +49,26 @@ func typeToken(t *objecttype.Type) string {
 	return b.String()
 }
 
-// ZipName is the export's file name: <prefix><Type>_<date>.zip, the type of
-// a single-type export or "Export" for several.
+// ZipName is the default export's file name: <prefix><Type>_<date>.zip,
+// the type of a single-type export or "Export" for several (FileName with
+// the default options).
 func ZipName(prefix string, types []*objecttype.Type, date time.Time) string {
+	return FileName(prefix, types, date, exportspec.Options{})
+}
+
+// FileName is the name of the file an export with options o delivers:
+// <prefix><Type>_<date>.zip by default (the type of a single-type export,
+// or "Export" for several), .csv for format csv, and without "_<date>"
+// for a stable name (<prefix><Type>.zip), which every run replaces.
+func FileName(prefix string, types []*objecttype.Type, date time.Time, o exportspec.Options) string {
 	name := "Export"
 	if len(types) == 1 {
 		name = typeToken(types[0])
 	}
-	return fmt.Sprintf("%s%s_%s.zip", prefix, name, date.Format("2006-01-02"))
+	if o.StableName {
+		return prefix + name + o.Ext()
+	}
+	return fmt.Sprintf("%s%s_%s%s", prefix, name, date.Format("2006-01-02"), o.Ext())
 }
 
 // File is one CSV part of the ZIP.
@@ -74,15 +87,20 @@ type Writer struct {
 	// many bytes. A part always takes at least one row, so a single row
 	// larger than MaxBytes gets a part of its own.
 	MaxBytes int64
-	zw       *zip.Writer
-	maxRows  int
-	date     time.Time
-	t        *objecttype.Type
-	layout   *csvexport.Layout
-	cur      *csvexport.Writer
-	part     int
-	files    []File
-	err      error
+	// CSV writes one type's rows as a bare CSV (no ZIP, no parts) of at
+	// most exportspec.MaxCSVRows rows: a second type, or one row more, is
+	// an Invalid error and the output must be thrown away.
+	CSV     bool
+	out     io.Writer
+	zw      *zip.Writer
+	maxRows int
+	date    time.Time
+	t       *objecttype.Type
+	layout  *csvexport.Layout
+	cur     *csvexport.Writer
+	part    int
+	files   []File
+	err     error
 }
 
 // New returns a Writer of a ZIP to w with parts of at most maxRows rows
@@ -91,23 +109,31 @@ func New(w io.Writer, maxRows int, date time.Time) *Writer {
 	if maxRows <= 0 {
 		maxRows = DefaultMaxRows
 	}
-	return &Writer{Neutralize: true, zw: zip.NewWriter(w), maxRows: maxRows, date: date}
+	return &Writer{Neutralize: true, out: w, zw: zip.NewWriter(w), maxRows: maxRows, date: date}
 }
 
 // ForOptions returns a Writer of a ZIP to w split and neutralized as o says:
 // parts of at most o.Rows() rows and, when o.SplitBytes is set, at most
-// that many bytes; formula neutralization unless o.NoNeutralize. The zero
-// Options give what New(w, 0, date) gives.
+// that many bytes; formula neutralization unless o.NoNeutralize; for
+// format csv a Writer of the bare CSV (CSV). The zero Options give what
+// New(w, 0, date) gives.
 func ForOptions(w io.Writer, o exportspec.Options, date time.Time) *Writer {
 	zw := New(w, o.Rows(), date)
 	zw.MaxBytes = o.SplitBytes
 	zw.Neutralize = !o.NoNeutralize
+	if o.IsCSV() {
+		zw.CSV, zw.MaxBytes, zw.maxRows = true, 0, exportspec.MaxCSVRows
+	}
 	return zw
 }
 
 // Begin starts the objects of type t in layout l (csvexport.NewLayout).
 func (w *Writer) Begin(t *objecttype.Type, l *csvexport.Layout) error {
 	if w.err != nil {
+		return w.err
+	}
+	if w.CSV && w.t != nil {
+		w.err = bulkerr.New(bulkerr.Invalid, "format csv delivers one object type; this export has %s and %s: ask for format zip", w.t.Name, t.Name)
 		return w.err
 	}
 	if w.err = w.headerOnlyIfEmpty(); w.err != nil {
@@ -136,6 +162,10 @@ func (w *Writer) Write(o catalog.Object) error {
 	if w.t == nil {
 		return bulkerr.New(bulkerr.Internal, "exportzip: Write before Begin")
 	}
+	if w.CSV && w.cur != nil && w.files[0].Rows == w.maxRows {
+		w.err = exportspec.CSVRowsError(w.t.Name, -1)
+		return w.err
+	}
 	if w.cur == nil || w.files[len(w.files)-1].Rows == w.maxRows {
 		if w.err = w.startPart(); w.err != nil {
 			return w.err
@@ -163,6 +193,12 @@ func (w *Writer) startPart() error {
 		return err
 	}
 	w.part++
+	if w.CSV {
+		w.cur = csvexport.NewWriter(w.out, w.layout)
+		w.cur.Neutralize = w.Neutralize
+		w.files = append(w.files, File{Name: fmt.Sprintf("%s_%s.csv", typeToken(w.t), w.date.Format("2006-01-02")), Type: w.t.Slug})
+		return nil
+	}
 	name := fmt.Sprintf("%s_%s_%03d.csv", typeToken(w.t), w.date.Format("2006-01-02"), w.part)
 	fw, err := w.zw.CreateHeader(&zip.FileHeader{Name: name, Method: zip.Deflate, Modified: w.date})
 	if err != nil {
@@ -183,7 +219,7 @@ func (w *Writer) endPart() error {
 	return err
 }
 
-// Close finishes the ZIP and lists its parts.
+// Close finishes the ZIP (or the CSV) and lists its parts (the CSV: one).
 func (w *Writer) Close() ([]File, error) {
 	if w.err != nil {
 		return nil, w.err
@@ -193,6 +229,12 @@ func (w *Writer) Close() ([]File, error) {
 	}
 	if err := w.endPart(); err != nil {
 		return nil, err
+	}
+	if w.CSV {
+		if w.t == nil {
+			return nil, bulkerr.New(bulkerr.Internal, "exportzip: a CSV export closed without a type")
+		}
+		return w.files, nil
 	}
 	if err := w.zw.Close(); err != nil {
 		return nil, err

@@ -18,7 +18,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/ccbulk/bulkops/shared/apiapp"
+	"github.com/ccbulk/bulkops/shared/apigwlambda"
 	"github.com/ccbulk/bulkops/shared/authn"
+	"github.com/ccbulk/bulkops/shared/blob"
 	"github.com/ccbulk/bulkops/shared/dev/localtest"
 	"github.com/ccbulk/bulkops/shared/dynamostore"
 	"github.com/ccbulk/bulkops/shared/exportflow"
@@ -54,7 +56,7 @@ func newAPIHarness(t *testing.T) *apiHarness {
 	// As on AWS: API Gateway's JWT authorizer verifies the token, and the
 	// function identifies callers by the claims it passed on.
 	api := apiapp.Assemble(db, files, authn.Claims{}, slog.New(slog.NewJSONHandler(io.Discard, nil)))
-	gw := localtest.ServeAPI(t, st, lambda.NewHandler(httpapi.LambdaHandler(api.Handler())))
+	gw := localtest.ServeAPI(t, st, lambda.NewHandler(apigwlambda.Handler(api.Handler())))
 	return &apiHarness{t: t, gw: gw, client: openapitest.Client(t, gw.URL), api: api, db: db, files: files, s3: st.Clients.S3, bucket: st.Ref("DataBucket"), ids: ident.NewGenerator(nil)}
 }
 
@@ -198,7 +200,7 @@ func TestCreateImportIssuesAPinnedUpload(t *testing.T) {
 	var resp struct {
 		JobID    string
 		MaxBytes int64
-		Upload   s3store.Upload
+		Upload   blob.Upload
 	}
 	status, raw := h.call("acme", "POST", "/v1/imports", map[string]any{"objectType": "work-type", "fileName": "codes.csv", "dryRun": true}, &resp)
 	if status != 201 || resp.JobID == "" || resp.MaxBytes != 5<<20 {

@@ -1,6 +1,6 @@
 // Package httpapi is the service's HTTP API as a net/http handler. API
-// Gateway reaches it through the Lambda adapter in this package; the local
-// dev server serves the same handler directly.
+// Gateway reaches it through the Lambda adapter (package apigwlambda); the
+// local dev server serves the same handler directly.
 //
 // Every route but health and the OpenAPI document needs a verified
 // identity (package authn); the tenant comes from it and from nothing in the
@@ -22,10 +22,10 @@ import (
 	"time"
 
 	"github.com/ccbulk/bulkops/shared/authn"
+	"github.com/ccbulk/bulkops/shared/blob"
 	"github.com/ccbulk/bulkops/shared/bulkerr"
-	"github.com/ccbulk/bulkops/shared/dynamostore"
 	"github.com/ccbulk/bulkops/shared/jobs"
-	"github.com/ccbulk/bulkops/shared/s3store"
+	"github.com/ccbulk/bulkops/shared/tenancy"
 )
 
 // OpenAPI is the API's OpenAPI 3.1 document, served at /v1/openapi.json.
@@ -41,23 +41,23 @@ type jobStore interface {
 
 // lockReader tells whether a tenant runs a bulk operation.
 type lockReader interface {
-	PeekLock(ctx context.Context, tenant string) (dynamostore.Lock, error)
+	PeekLock(ctx context.Context, tenant string) (tenancy.Lock, error)
 }
 
 // settingsReader reads per-tenant settings.
 type settingsReader interface {
-	TenantSettings(ctx context.Context, tenant string) (dynamostore.TenantSettings, error)
+	TenantSettings(ctx context.Context, tenant string) (tenancy.Settings, error)
 }
 
 // uploadRegistrar records the uploads the API issues, so the import trusts
 // a job ID in an upload's metadata only when the API issued it for that key.
 type uploadRegistrar interface {
-	RegisterUpload(ctx context.Context, g dynamostore.UploadGrant, ttl time.Duration) error
+	RegisterUpload(ctx context.Context, g jobs.UploadGrant, ttl time.Duration) error
 }
 
 // fileSigner signs uploads and downloads.
 type fileSigner interface {
-	PresignUpload(ctx context.Context, key string, maxBytes int64, meta map[string]string, ttl time.Duration) (s3store.Upload, error)
+	PresignUpload(ctx context.Context, key string, maxBytes int64, meta map[string]string, ttl time.Duration) (blob.Upload, error)
 	PresignGet(ctx context.Context, key, fileName string, ttl time.Duration) (string, error)
 }
 
@@ -174,7 +174,7 @@ func (a *API) Handler() http.Handler {
 		a.problem(w, r, bulkerr.New(bulkerr.NotFound, "no route %s %s; see /v1/openapi.json", r.Method, r.URL.Path))
 	})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("X-Request-Id", newRequestID())
+		w.Header().Set("X-Request-Id", NewRequestID())
 		mux.ServeHTTP(w, r)
 	})
 }

@@ -12,14 +12,14 @@ import (
 
 	"github.com/ccbulk/bulkops/shared/authn"
 	"github.com/ccbulk/bulkops/shared/bulkerr"
-	"github.com/ccbulk/bulkops/shared/dynamostore"
+	"github.com/ccbulk/bulkops/shared/idempotency"
 )
 
 // idempotencyStore keeps the answers to POSTs sent with an
 // Idempotency-Key (dynamostore.Store).
 type idempotencyStore interface {
-	ClaimIdempotencyKey(ctx context.Context, tenant, key, hash string, lease time.Duration) (dynamostore.IdempotentResponse, bool, error)
-	SaveIdempotentResponse(ctx context.Context, tenant, key string, r dynamostore.IdempotentResponse, keep time.Duration) error
+	ClaimIdempotencyKey(ctx context.Context, tenant, key, hash string, lease time.Duration) (idempotency.Response, bool, error)
+	SaveIdempotentResponse(ctx context.Context, tenant, key string, r idempotency.Response, keep time.Duration) error
 	ReleaseIdempotencyKey(ctx context.Context, tenant, key, hash string) error
 }
 
@@ -98,7 +98,7 @@ func idempotent(next func(a *API, w http.ResponseWriter, r *http.Request, id aut
 				header[h] = v
 			}
 		}
-		if err := a.Idempotency.SaveIdempotentResponse(bg, id.Tenant, key, dynamostore.IdempotentResponse{
+		if err := a.Idempotency.SaveIdempotentResponse(bg, id.Tenant, key, idempotency.Response{
 			Hash: hash, Status: cw.status, Header: header, Body: cw.body.Bytes(),
 		}, a.IdempotencyTTL); err != nil {
 			// The answer was sent; a retry will do the work again.

@@ -5,44 +5,25 @@ import (
 	"path"
 	"strconv"
 	"strings"
-	"time"
 	"unicode"
 	"unicode/utf8"
 
 	"github.com/ccbulk/bulkops/shared/audiozip"
 	"github.com/ccbulk/bulkops/shared/authn"
+	"github.com/ccbulk/bulkops/shared/bulkapi"
 	"github.com/ccbulk/bulkops/shared/bulkerr"
 	"github.com/ccbulk/bulkops/shared/csvread"
-	"github.com/ccbulk/bulkops/shared/dynamostore"
 	"github.com/ccbulk/bulkops/shared/importflow"
+	"github.com/ccbulk/bulkops/shared/jobs"
 	"github.com/ccbulk/bulkops/shared/objecttype"
-	"github.com/ccbulk/bulkops/shared/s3store"
 )
-
-// importRequest is the body of POST /v1/imports.
-type importRequest struct {
-	ObjectType string `json:"objectType"`
-	FileName   string `json:"fileName"`
-	DryRun     bool   `json:"dryRun"`
-}
-
-// importResponse tells the client where to upload the file.
-type importResponse struct {
-	JobID      string         `json:"jobId"`
-	ObjectType string         `json:"objectType"`
-	FileName   string         `json:"fileName"`
-	DryRun     bool           `json:"dryRun"`
-	MaxBytes   int64          `json:"maxBytes"`
-	ExpiresAt  time.Time      `json:"expiresAt"`
-	Upload     s3store.Upload `json:"upload"`
-}
 
 // createImport answers with a presigned POST for the tenant's upload key.
 // The key, the size limit and the job's metadata (job ID, submitter, dry
 // run) are pinned by the policy. While the tenant runs a bulk operation it
 // answers 409 with the active job's ID.
 func (a *API) createImport(w http.ResponseWriter, r *http.Request, id authn.Identity) error {
-	var req importRequest
+	var req bulkapi.ImportRequest
 	if err := decodeBody(r, &req); err != nil {
 		return err
 	}
@@ -83,7 +64,7 @@ func (a *API) createImport(w http.ResponseWriter, r *http.Request, id authn.Iden
 		return bulkerr.Wrap(bulkerr.Internal, err, "making a job ID")
 	}
 	key := path.Join("imports", id.Tenant, slug, name)
-	if err := a.Uploads.RegisterUpload(r.Context(), dynamostore.UploadGrant{
+	if err := a.Uploads.RegisterUpload(r.Context(), jobs.UploadGrant{
 		Tenant: id.Tenant, JobID: jobID, Key: key, SubmittedBy: id.User, DryRun: req.DryRun,
 	}, a.UploadTTL); err != nil {
 		return err
@@ -97,9 +78,9 @@ func (a *API) createImport(w http.ResponseWriter, r *http.Request, id authn.Iden
 		return err
 	}
 	a.Log.InfoContext(r.Context(), "upload issued", "tenant", id.Tenant, "job", jobID, "key", key, "dryRun", req.DryRun)
-	writeJSON(w, http.StatusCreated, importResponse{
+	writeJSON(w, http.StatusCreated, bulkapi.Import{
 		JobID: jobID, ObjectType: slug, FileName: name, DryRun: req.DryRun,
-		MaxBytes: maxBytes, ExpiresAt: a.Now().Add(a.UploadTTL).UTC(), Upload: up,
+		MaxBytes: maxBytes, ExpiresAt: a.Now().Add(a.UploadTTL).UTC(), Upload: bulkapi.Upload{URL: up.URL, Fields: up.Fields},
 	})
 	return nil
 }

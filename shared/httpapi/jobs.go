@@ -6,9 +6,9 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/ccbulk/bulkops/shared/authn"
+	"github.com/ccbulk/bulkops/shared/bulkapi"
 	"github.com/ccbulk/bulkops/shared/bulkerr"
 	"github.com/ccbulk/bulkops/shared/jobs"
 	"github.com/ccbulk/bulkops/shared/objecttype"
@@ -18,23 +18,10 @@ import (
 // job and never reaches the store.
 var jobIDPattern = regexp.MustCompile(`^[0-9A-HJKMNP-TV-Z]{26}$`)
 
-// jobView is a job as the API shows it.
-type jobView struct {
-	jobs.Job
-	Percent    int    `json:"percent"`
-	ETASeconds *int64 `json:"etaSeconds,omitempty"`
-	Links      *links `json:"links,omitempty"`
-}
-
-type links struct {
-	Errors    string    `json:"errors,omitempty"`
-	Results   string    `json:"results,omitempty"`
-	ExpiresAt time.Time `json:"expiresAt"`
-}
-
-func (a *API) view(j jobs.Job) jobView {
+// view is j as the API shows it, with its progress and ETA now.
+func (a *API) view(j jobs.Job) bulkapi.Job {
 	p := j.ProgressAt(a.Now())
-	return jobView{Job: j, Percent: p.Percent, ETASeconds: p.ETASeconds}
+	return bulkapi.Job{Job: j, Percent: p.Percent, ETASeconds: p.ETASeconds}
 }
 
 // getJob shows one job with progress, ETA and short-lived links to its
@@ -84,11 +71,11 @@ func (a *API) cancelJob(w http.ResponseWriter, r *http.Request, id authn.Identit
 
 // jobLinks signs short-lived links to a job's error and results files
 // (an export's results file is its ZIP); nil when it has neither.
-func (a *API) jobLinks(ctx context.Context, j jobs.Job) (*links, error) {
+func (a *API) jobLinks(ctx context.Context, j jobs.Job) (*bulkapi.Links, error) {
 	if j.ErrorKey == "" && j.ResultsKey == "" {
 		return nil, nil
 	}
-	l := &links{ExpiresAt: a.Now().Add(a.LinkTTL).UTC()}
+	l := &bulkapi.Links{ExpiresAt: a.Now().Add(a.LinkTTL).UTC()}
 	base := strings.TrimSuffix(j.FileName, ".csv")
 	var err error
 	if j.ErrorKey != "" {
@@ -174,7 +161,7 @@ func (a *API) listJobs(w http.ResponseWriter, r *http.Request, id authn.Identity
 	if after != "" && !jobIDPattern.MatchString(after) {
 		return bulkerr.New(bulkerr.Invalid, "cursor %q is not one this API issued; pass nextCursor from the previous page", after)
 	}
-	out := []jobView{}
+	out := []bulkapi.Job{}
 	cursor, scanned := "", 0
 pages:
 	for {
@@ -203,11 +190,7 @@ pages:
 			break
 		}
 	}
-	body := map[string]any{"jobs": out}
-	if cursor != "" {
-		body["nextCursor"] = cursor
-	}
-	writeJSON(w, http.StatusOK, body)
+	writeJSON(w, http.StatusOK, bulkapi.JobPage{Jobs: out, NextCursor: cursor})
 	return nil
 }
 

@@ -13,8 +13,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/ccbulk/bulkops/shared/authn"
+	"github.com/ccbulk/bulkops/shared/bulkapi"
 	"github.com/ccbulk/bulkops/shared/bulkerr"
-	"github.com/ccbulk/bulkops/shared/dynamostore"
 	"github.com/ccbulk/bulkops/shared/exportflow"
 	"github.com/ccbulk/bulkops/shared/exportspec"
 	"github.com/ccbulk/bulkops/shared/exportzip"
@@ -25,147 +25,18 @@ import (
 // scheduleStore keeps a tenant's scheduled exports and their run history
 // (dynamostore.Store).
 type scheduleStore interface {
-	PutSchedule(ctx context.Context, s dynamostore.Schedule) error
-	GetSchedule(ctx context.Context, tenant, id string) (dynamostore.Schedule, error)
-	ListSchedules(ctx context.Context, tenant string) ([]dynamostore.Schedule, error)
-	UpdateSchedule(ctx context.Context, s dynamostore.Schedule) error
+	PutSchedule(ctx context.Context, s schedule.Schedule) error
+	GetSchedule(ctx context.Context, tenant, id string) (schedule.Schedule, error)
+	ListSchedules(ctx context.Context, tenant string) ([]schedule.Schedule, error)
+	UpdateSchedule(ctx context.Context, s schedule.Schedule) error
 	DeleteSchedule(ctx context.Context, tenant, id string) error
-	SetScheduleActive(ctx context.Context, tenant, id string, version int64, active bool, next time.Time, reason string) (dynamostore.Schedule, error)
-	RecordRun(ctx context.Context, r dynamostore.ScheduleRun) error
-	PageRuns(ctx context.Context, tenant, scheduleID, after string, limit int32) ([]dynamostore.ScheduleRun, string, error)
+	SetScheduleActive(ctx context.Context, tenant, id string, version int64, active bool, next time.Time, reason string) (schedule.Schedule, error)
+	RecordRun(ctx context.Context, r schedule.Run) error
+	PageRuns(ctx context.Context, tenant, scheduleID, after string, limit int32) ([]schedule.Run, string, error)
 }
 
-// Limits of a schedule's definition.
-const (
-	maxTitle       = 100
-	maxDescription = 1000
-	maxFailuresCap = 10
-	// testPrefix starts the ZIP name of a test export.
-	testPrefix = "TEST_"
-)
-
-// scheduleBody is the definition a client sends to create a schedule (and,
-// with a version, to edit one).
-type scheduleBody struct {
-	Title       string             `json:"title"`
-	Description string             `json:"description"`
-	ObjectTypes []string           `json:"objectTypes"`
-	Prefix      string             `json:"prefix"`
-	When        schedule.Spec      `json:"when"`
-	Options     exportspec.Options `json:"options"`
-	// MaxFailures is how many failed runs in a row suspend the schedule,
-	// 0 to 10 (0 counts as 1); absent means 1.
-	MaxFailures *int `json:"maxFailures"`
-}
-
-// scheduleEdit is the body of PUT /v1/schedules/{id}: the whole definition
-// and the version it was read at.
-type scheduleEdit struct {
-	scheduleBody
-	Version *int64 `json:"version"`
-}
-
-// scheduleView is a schedule as the API shows it.
-type scheduleView struct {
-	dynamostore.Schedule
-	// WhenText is the schedule in words ("daily at 06:00 Europe/Berlin").
-	WhenText string `json:"whenText"`
-}
-
-func viewSchedule(s dynamostore.Schedule) scheduleView {
-	return scheduleView{Schedule: s, WhenText: s.Spec.Describe()}
-}
-
-// definition checks b and turns it into a schedule's definition (title,
-// description, types as slugs, prefix, when, options, maxFailures). Every
-// error is Invalid and names the field and how to fix it.
-func definition(b scheduleBody) (dynamostore.Schedule, error) {
-	bad := func(ptr, format string, args ...any) (dynamostore.Schedule, error) {
-		return dynamostore.Schedule{}, invalidAt(ptr, format, args...)
-	}
-	title := strings.TrimSpace(b.Title)
-	switch {
-	case title == "":
-		return bad("/title", "title is required; give the schedule a name such as \"Nightly queues\"")
-	case utf8.RuneCountInString(title) > maxTitle:
-		return bad("/title", "title has %d characters; shorten it to at most %d", utf8.RuneCountInString(title), maxTitle)
-	case utf8.RuneCountInString(b.Description) > maxDescription:
-		return bad("/description", "description has %d characters; shorten it to at most %d", utf8.RuneCountInString(b.Description), maxDescription)
-	}
-	types, slugs, err := resolveTypes(b.ObjectTypes)
-	if err != nil {
-		return dynamostore.Schedule{}, err
-	}
-	if err := exportzip.ValidatePrefix(b.Prefix); err != nil {
-		return dynamostore.Schedule{}, atField("/prefix", bulkerr.Wrap(bulkerr.Invalid, err, "prefix: %s", bulkerr.Message(err)))
-	}
-	switch b.When.Frequency {
-	case schedule.Once, schedule.Hourly, schedule.Daily, schedule.Weekly, schedule.Monthly:
-	case "":
-		return bad("/when/frequency", "when.frequency is required: once, hourly, daily, weekly or monthly")
-	default:
-		return bad("/when/frequency", "when.frequency %q is not one of once, hourly, daily, weekly, monthly", b.When.Frequency)
-	}
-	if err := b.When.Validate(); err != nil {
-		return dynamostore.Schedule{}, atField("/when", bulkerr.Wrap(bulkerr.Invalid, err, "when: %s", bulkerr.Message(err)))
-	}
-	if err := checkOptions(b.Options, types); err != nil {
-		return dynamostore.Schedule{}, err
-	}
-	if b.Options.Range.Mode == exportspec.RangeIncremental && b.When.Frequency == schedule.Once {
-		return bad("/options/range/mode", "options.range.mode incremental exports what changed since the last successful run, which a once schedule never has; use all or interval, or a recurring frequency")
-	}
-	maxFailures := 1
-	if b.MaxFailures != nil {
-		if *b.MaxFailures < 0 || *b.MaxFailures > maxFailuresCap {
-			return bad("/maxFailures", "maxFailures %d is not from 0 to %d (failed runs in a row before the schedule suspends itself)", *b.MaxFailures, maxFailuresCap)
-		}
-		maxFailures = max(*b.MaxFailures, 1)
-	}
-	return dynamostore.Schedule{
-		Title: title, Description: b.Description, ObjectTypes: slugs, Prefix: b.Prefix,
-		Spec: tidy(b.When), Options: b.Options, MaxFailures: maxFailures,
-	}, nil
-}
-
-// tidy drops the parts of a valid spec its frequency does not use (an at
-// left over from a once schedule made daily, say), so a stored schedule
-// shows only what applies.
-func tidy(w schedule.Spec) schedule.Spec {
-	if w.Frequency != schedule.Once {
-		w.At = ""
-	} else {
-		w.Time = ""
-	}
-	if w.Frequency != schedule.Weekly {
-		w.Weekday = 0
-	}
-	if w.Frequency != schedule.Monthly {
-		w.Day = 0
-	}
-	return w
-}
-
-// nextRun is the first run of spec after now; a once schedule without a
-// time runs now (the dispatcher's next tick), one whose time has passed is
-// refused.
-func nextRun(spec schedule.Spec, now time.Time) (time.Time, error) {
-	next, ok, err := spec.Next(now)
-	if err != nil {
-		return time.Time{}, atField("/when", bulkerr.Wrap(bulkerr.Invalid, err, "when: %s", bulkerr.Message(err)))
-	}
-	if !ok {
-		return time.Time{}, invalidAt("/when/at", "when.at %s (%s) has passed; give a future date and time, or leave at out to run once now", spec.At, zoneName(spec))
-	}
-	return next.UTC(), nil
-}
-
-func zoneName(spec schedule.Spec) string {
-	if spec.TimeZone == "" {
-		return "UTC"
-	}
-	return spec.TimeZone
-}
+// testPrefix starts the ZIP name of a test export.
+const testPrefix = "TEST_"
 
 // scheduleID is the {id} of a schedule route; anything but a ULID is not
 // found without asking the store.
@@ -184,9 +55,9 @@ func (a *API) schedules() (scheduleStore, error) {
 	return a.Schedules, nil
 }
 
-// MaxSchedulesPerTenant is how many schedules one tenant may have; it also
-// keeps one tenant's due runs from crowding out others' in the dispatcher.
-const MaxSchedulesPerTenant = 100
+// MaxSchedulesPerTenant is how many schedules one tenant may have
+// (schedule.MaxPerTenant).
+const MaxSchedulesPerTenant = schedule.MaxPerTenant
 
 // scheduleTarget is the store and the schedule ID of a /v1/schedules/{id}
 // request.
@@ -214,7 +85,7 @@ func (a *API) listSchedules(w http.ResponseWriter, r *http.Request, id authn.Ide
 	if err != nil {
 		return err
 	}
-	out := make([]scheduleView, 0, min(len(list), limit))
+	out := make([]bulkapi.Schedule, 0, min(len(list), limit))
 	next := ""
 	for _, s := range list {
 		if after != "" && s.ID <= after {
@@ -224,9 +95,9 @@ func (a *API) listSchedules(w http.ResponseWriter, r *http.Request, id authn.Ide
 			next = out[len(out)-1].ID
 			break
 		}
-		out = append(out, viewSchedule(s))
+		out = append(out, bulkapi.NewSchedule(s))
 	}
-	writePage(w, "schedules", out, next)
+	writeJSON(w, http.StatusOK, bulkapi.SchedulePage{Schedules: out, NextCursor: next})
 	return nil
 }
 
@@ -249,30 +120,20 @@ func pageParams(r *http.Request, def int) (int, string, error) {
 	return limit, after, nil
 }
 
-// writePage answers a list: the items under name and, when more follow,
-// nextCursor.
-func writePage(w http.ResponseWriter, name string, items any, next string) {
-	body := map[string]any{name: items}
-	if next != "" {
-		body["nextCursor"] = next
-	}
-	writeJSON(w, http.StatusOK, body)
-}
-
 // etag is a schedule's entity tag: its version.
-func etag(s dynamostore.Schedule) string { return fmt.Sprintf("%q", strconv.FormatInt(s.Version, 10)) }
+func etag(s schedule.Schedule) string { return fmt.Sprintf("%q", strconv.FormatInt(s.Version, 10)) }
 
 // writeSchedule answers with a schedule and its ETag.
-func writeSchedule(w http.ResponseWriter, status int, s dynamostore.Schedule) {
+func writeSchedule(w http.ResponseWriter, status int, s schedule.Schedule) {
 	w.Header().Set("ETag", etag(s))
-	writeJSON(w, status, viewSchedule(s))
+	writeJSON(w, status, bulkapi.NewSchedule(s))
 }
 
 // ifMatch checks a request's If-Match header against the schedule's
 // current version: nil when there is none (or "*"), a Stale error (412)
 // when it names another version. It returns the version it named (-1 for
 // none).
-func ifMatch(r *http.Request, cur dynamostore.Schedule) (int64, error) {
+func ifMatch(r *http.Request, cur schedule.Schedule) (int64, error) {
 	h := strings.TrimSpace(r.Header.Get("If-Match"))
 	if h == "" || h == "*" {
 		return -1, nil
@@ -299,9 +160,9 @@ func (a *API) getSchedule(w http.ResponseWriter, r *http.Request, id authn.Ident
 	return nil
 }
 
-// create stores s (a definition) as a new active schedule of the caller
-// with a new ID and its next run, and answers 201 with what was stored.
-func (a *API) create(w http.ResponseWriter, r *http.Request, id authn.Identity, s dynamostore.Schedule, next time.Time) error {
+// create stores d (canonical) as a new schedule of the caller with a new
+// ID and its next run (schedule.New), and answers 201 with what was stored.
+func (a *API) create(w http.ResponseWriter, r *http.Request, id authn.Identity, d schedule.Definition, next time.Time) error {
 	st, err := a.schedules()
 	if err != nil {
 		return err
@@ -310,20 +171,14 @@ func (a *API) create(w http.ResponseWriter, r *http.Request, id authn.Identity, 
 	if err != nil {
 		return err
 	}
-	if len(have) >= MaxSchedulesPerTenant {
-		return bulkerr.New(bulkerr.Conflict, "a tenant may have at most %d schedules and this one has %d; delete one you no longer need (or give one schedule several object types)", MaxSchedulesPerTenant, len(have))
+	if err := schedule.CanAdd(len(have)); err != nil {
+		return err
 	}
 	sid, err := a.NewID()
 	if err != nil {
 		return bulkerr.Wrap(bulkerr.Internal, err, "making a schedule ID")
 	}
-	s.Tenant, s.ID, s.CreatedBy, s.CreatedAt = id.Tenant, sid, id.User, a.Now().UTC()
-	s.Active, s.NextRun = true, next
-	if next.IsZero() {
-		s.Active = false
-		s.SuspendedReason = "its once time has passed; edit when.at, then resume it"
-	}
-	if err := st.PutSchedule(r.Context(), s); err != nil {
+	if err := st.PutSchedule(r.Context(), schedule.New(id.Tenant, sid, id.User, d, next, a.Now())); err != nil {
 		return err
 	}
 	stored, err := st.GetSchedule(r.Context(), id.Tenant, sid)
@@ -339,19 +194,19 @@ func (a *API) create(w http.ResponseWriter, r *http.Request, id authn.Identity, 
 // createSchedule creates a schedule from its definition; it is active and
 // its first run is planned.
 func (a *API) createSchedule(w http.ResponseWriter, r *http.Request, id authn.Identity) error {
-	var b scheduleBody
+	var b schedule.Definition
 	if err := decodeBody(r, &b); err != nil {
 		return err
 	}
-	s, err := definition(b)
+	d, err := b.Canonical()
 	if err != nil {
 		return err
 	}
-	next, err := nextRun(s.Spec, a.Now())
+	next, err := d.Spec.FirstRun(a.Now())
 	if err != nil {
 		return err
 	}
-	return a.create(w, r, id, s, next)
+	return a.create(w, r, id, d, next)
 }
 
 // updateSchedule replaces a schedule's definition if it is still at the
@@ -368,7 +223,7 @@ func (a *API) updateSchedule(w http.ResponseWriter, r *http.Request, id authn.Id
 	if err != nil {
 		return err
 	}
-	var b scheduleEdit
+	var b bulkapi.ScheduleEdit
 	if err := decodeBody(r, &b); err != nil {
 		return err
 	}
@@ -385,20 +240,17 @@ func (a *API) updateSchedule(w http.ResponseWriter, r *http.Request, id authn.Id
 	if b.Version == nil {
 		return invalidAt("/version", "version (or an If-Match header with the ETag) is required: send the version of the schedule you edited (GET /v1/schedules/%s shows it)", sid)
 	}
-	if cur.Submitted && cur.Spec.Frequency == schedule.Once {
-		return bulkerr.New(bulkerr.Conflict, "schedule %s runs once and its run was already submitted (job %s); clone it to run it again with changes", sid, cur.LastJob)
+	if err := cur.CanChange(); err != nil {
+		return err
 	}
-	s, err := definition(b.scheduleBody)
+	d, err := b.Canonical()
 	if err != nil {
 		return err
 	}
-	if s.NextRun, err = nextRun(s.Spec, a.Now()); err != nil {
+	s, err := cur.Edit(d, *b.Version, a.Now())
+	if err != nil {
 		return err
 	}
-	if !cur.Active {
-		s.NextRun = time.Time{} // planned when it is resumed
-	}
-	s.Tenant, s.ID, s.Version = id.Tenant, sid, *b.Version
 	if err := st.UpdateSchedule(ctx, s); err != nil {
 		return err
 	}
@@ -435,11 +287,6 @@ func (a *API) deleteSchedule(w http.ResponseWriter, r *http.Request, id authn.Id
 	return nil
 }
 
-// cloneRequest is the optional body of POST /v1/schedules/{id}/clone.
-type cloneRequest struct {
-	Title string `json:"title"`
-}
-
 // cloneSchedule copies a schedule's definition into a new active schedule
 // (a new ID, title "Copy of …" unless the body gives one, the next run
 // planned from now; no history, failures or high-water mark). The clone
@@ -454,28 +301,28 @@ func (a *API) cloneSchedule(w http.ResponseWriter, r *http.Request, id authn.Ide
 	if err != nil {
 		return err
 	}
-	var body cloneRequest
+	var body bulkapi.CloneRequest
 	if err := decodeOptionalBody(r, &body); err != nil {
 		return err
 	}
 	title := body.Title
 	if title == "" {
-		title = truncate("Copy of "+src.Title, maxTitle)
+		title = truncate("Copy of "+src.Title, schedule.MaxTitle)
 	}
-	mf := src.MaxFailures
-	s, err := definition(scheduleBody{Title: title, Description: src.Description, ObjectTypes: src.ObjectTypes, Prefix: src.Prefix,
-		When: src.Spec, Options: src.Options, MaxFailures: &mf})
+	b := src.Definition
+	b.Title = title
+	d, err := b.Canonical()
 	if err != nil {
 		return err
 	}
-	next, ok, err := s.Spec.Next(a.Now())
+	next, ok, err := d.Spec.Next(a.Now())
 	if err != nil {
 		return err
 	}
 	if !ok {
 		next = time.Time{}
 	}
-	return a.create(w, r, id, s, next.UTC())
+	return a.create(w, r, id, d, next.UTC())
 }
 
 // suspendSchedule stops a schedule from running until it is resumed (a
@@ -485,7 +332,7 @@ func (a *API) suspendSchedule(w http.ResponseWriter, r *http.Request, id authn.I
 	if err != nil {
 		return err
 	}
-	s, err := st.SetScheduleActive(r.Context(), id.Tenant, sid, 0, false, time.Time{}, "suspended by "+id.User)
+	s, err := st.SetScheduleActive(r.Context(), id.Tenant, sid, 0, false, time.Time{}, schedule.SuspendedBy(id.User))
 	if err != nil {
 		return err
 	}
@@ -508,21 +355,18 @@ func (a *API) resumeSchedule(w http.ResponseWriter, r *http.Request, id authn.Id
 	if err != nil {
 		return err
 	}
-	if cur.Spec.Frequency == schedule.Once && cur.Submitted {
-		return bulkerr.New(bulkerr.Conflict, "schedule %s runs once and already ran (job %s); clone it to run it again", sid, cur.LastJob)
+	if err := cur.CanResume(); err != nil {
+		return err
 	}
 	if cur.Active {
 		writeSchedule(w, http.StatusOK, cur)
 		return nil
 	}
-	next, ok, err := cur.Spec.Next(a.Now())
+	next, err := cur.ResumeRun(a.Now())
 	if err != nil {
 		return err
 	}
-	if !ok {
-		return bulkerr.New(bulkerr.Conflict, "schedule %s runs once at %s (%s), which has passed; edit when.at to a future time (or clone it), then resume it", sid, cur.Spec.At, zoneName(cur.Spec))
-	}
-	s, err := st.SetScheduleActive(ctx, id.Tenant, sid, cur.Version, true, next.UTC(), "")
+	s, err := st.SetScheduleActive(ctx, id.Tenant, sid, cur.Version, true, next, "")
 	if err != nil {
 		return err
 	}
@@ -547,14 +391,14 @@ func (a *API) testSchedule(w http.ResponseWriter, r *http.Request, id authn.Iden
 	if err != nil {
 		return err
 	}
-	types, slugs, err := resolveTypes(s.ObjectTypes)
+	types, slugs, err := schedule.ResolveTypes(s.ObjectTypes)
 	if err != nil {
 		return err
 	}
 	now := a.Now().UTC()
 	req := exportflow.Request{ObjectTypes: slugs, Prefix: s.Prefix, Options: s.Options, ScheduleID: sid, Limit: exportspec.TestExportRows, TimeZone: s.Spec.TimeZone}
-	j, err := a.startExport(ctx, id, testPrefix+exportzip.ZipName(s.Prefix, types, now.In(s.Spec.Location())), req, func(j jobs.Job) error {
-		return st.RecordRun(ctx, dynamostore.ScheduleRun{Tenant: id.Tenant, ScheduleID: sid, JobID: j.ID, Test: true, At: now})
+	j, err := a.startExport(ctx, id, testPrefix+exportzip.FileName(s.Prefix, types, now.In(s.Spec.Location()), s.Options), req, func(j jobs.Job) error {
+		return st.RecordRun(ctx, schedule.Run{Tenant: id.Tenant, ScheduleID: sid, JobID: j.ID, Test: true, At: now})
 	})
 	if err != nil {
 		return err
@@ -562,33 +406,6 @@ func (a *API) testSchedule(w http.ResponseWriter, r *http.Request, id authn.Iden
 	writeJSON(w, http.StatusAccepted, a.view(j))
 	return nil
 }
-
-// runView is one run of a schedule joined with its export job.
-type runView struct {
-	JobID   string            `json:"jobId"`
-	Planned time.Time         `json:"planned,omitzero"`
-	Window  exportspec.Window `json:"window,omitzero"`
-	Test    bool              `json:"test,omitempty"`
-	At      time.Time         `json:"at"`
-	// Status is the job's; "Unknown" when its record is gone.
-	Status    jobs.Status `json:"status"`
-	StartedAt *time.Time  `json:"startedAt,omitempty"`
-	EndedAt   *time.Time  `json:"endedAt,omitempty"`
-	// Rows is how many objects the run wrote (so far), Files how many
-	// CSV files its ZIP has.
-	Rows       int    `json:"rows"`
-	Files      int    `json:"files,omitempty"`
-	FileName   string `json:"fileName,omitempty"`
-	Error      string `json:"error,omitempty"`
-	Percent    int    `json:"percent"`
-	ETASeconds *int64 `json:"etaSeconds,omitempty"`
-	// Links has the ZIP's short-lived download link (results) once the
-	// run is Completed.
-	Links *links `json:"links,omitempty"`
-}
-
-// statusUnknown is the status of a run whose job record is gone.
-const statusUnknown jobs.Status = "Unknown"
 
 // listRuns shows a schedule's history, newest first, a page at a time
 // (limit 1 to 100, default 25; cursor: nextCursor of the previous page): each run with its job's status, times, rows, files, error,
@@ -610,13 +427,13 @@ func (a *API) listRuns(w http.ResponseWriter, r *http.Request, id authn.Identity
 	if err != nil {
 		return err
 	}
-	out := make([]runView, 0, len(runs))
+	out := make([]bulkapi.Run, 0, len(runs))
 	for _, run := range runs {
-		v := runView{JobID: run.JobID, Planned: run.Planned, Window: run.Window, Test: run.Test, At: run.At}
+		v := bulkapi.Run{Run: run}
 		j, err := a.Jobs.GetJob(ctx, id.Tenant, run.JobID)
 		switch {
 		case bulkerr.KindOf(err) == bulkerr.NotFound:
-			v.Status, v.Error = statusUnknown, "the run's job record is no longer available"
+			v.Status, v.Error = bulkapi.StatusUnknown, "the run's job record is no longer available"
 		case err != nil:
 			return err
 		default:
@@ -631,7 +448,7 @@ func (a *API) listRuns(w http.ResponseWriter, r *http.Request, id authn.Identity
 		}
 		out = append(out, v)
 	}
-	writePage(w, "runs", out, next)
+	writeJSON(w, http.StatusOK, bulkapi.RunPage{Runs: out, NextCursor: next})
 	return nil
 }
 

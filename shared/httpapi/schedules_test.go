@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ccbulk/bulkops/shared/dynamostore"
 	"github.com/ccbulk/bulkops/shared/exportspec"
 	"github.com/ccbulk/bulkops/shared/httpapi"
 	"github.com/ccbulk/bulkops/shared/jobs"
@@ -426,14 +425,14 @@ func TestScheduleTestExportAndRuns(t *testing.T) {
 	if err := h.db.Fail(ctx, "acme", failed.ID, "the objects could not be read", time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	if err := h.db.RecordRun(ctx, dynamostore.ScheduleRun{Tenant: "acme", ScheduleID: s.ID, JobID: failed.ID, Planned: s.NextRun, At: time.Now()}); err != nil {
+	if err := h.db.RecordRun(ctx, schedule.Run{Tenant: "acme", ScheduleID: s.ID, JobID: failed.ID, Planned: s.NextRun, At: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	gone, err := h.ids.New(time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := h.db.RecordRun(ctx, dynamostore.ScheduleRun{Tenant: "acme", ScheduleID: s.ID, JobID: gone, At: time.Now()}); err != nil {
+	if err := h.db.RecordRun(ctx, schedule.Run{Tenant: "acme", ScheduleID: s.ID, JobID: gone, At: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	r = runs()
@@ -511,9 +510,8 @@ func TestSchedulesPerTenantAreLimited(t *testing.T) {
 		if i == 0 {
 			first = id
 		}
-		if err := h.db.PutSchedule(ctx, dynamostore.Schedule{Tenant: "full", ID: id, Title: id, ObjectTypes: []string{"queue"},
-			Spec: schedule.Spec{Frequency: schedule.Daily, Time: "06:00"}, Active: true, NextRun: time.Now().Add(time.Hour),
-			CreatedBy: "t", CreatedAt: time.Now()}); err != nil {
+		if err := h.db.PutSchedule(ctx, schedule.Schedule{Tenant: "full", ID: id, Definition: schedule.Definition{Title: id, ObjectTypes: []string{"queue"}, Spec: schedule.Spec{Frequency: schedule.Daily, Time: "06:00"}},
+			Active: true, NextRun: time.Now().Add(time.Hour), CreatedBy: "t", CreatedAt: time.Now()}); err != nil {
 			t.Fatal(err)
 		}
 	}

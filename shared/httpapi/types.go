@@ -7,44 +7,21 @@ import (
 	"strconv"
 
 	"github.com/ccbulk/bulkops/shared/authn"
+	"github.com/ccbulk/bulkops/shared/bulkapi"
 	"github.com/ccbulk/bulkops/shared/bulkerr"
 	"github.com/ccbulk/bulkops/shared/csvexport"
 	"github.com/ccbulk/bulkops/shared/objecttype"
 )
 
-// typeDoc is an object type as the API shows it.
-type typeDoc struct {
-	Slug     string      `json:"slug"`
-	Name     string      `json:"name"`
-	Aliases  []string    `json:"aliases,omitempty"`
-	Key      []string    `json:"key"`
-	Action   bool        `json:"actionColumn,omitempty"`
-	Columns  []columnDoc `json:"columns"`
-	Families []string    `json:"columnFamilies,omitempty"`
-	Notes    []string    `json:"notes,omitempty"`
-}
-
-type columnDoc struct {
-	Header    string   `json:"header"`
-	Aliases   []string `json:"aliases,omitempty"`
-	Required  bool     `json:"required"`
-	Kind      string   `json:"kind"`
-	Multi     bool     `json:"multi,omitempty"`
-	Values    []string `json:"values,omitempty"`
-	Ref       string   `json:"ref,omitempty"`
-	Immutable bool     `json:"immutable,omitempty"`
-	Doc       string   `json:"doc,omitempty"`
-	Example   string   `json:"example,omitempty"`
-}
-
-func describeType(t *objecttype.Type) typeDoc {
-	d := typeDoc{Slug: t.Slug, Name: t.Name, Aliases: t.Aliases, Action: t.Action, Notes: t.Notes}
+// describeType is t as the API shows it.
+func describeType(t *objecttype.Type) bulkapi.ObjectType {
+	d := bulkapi.ObjectType{Slug: t.Slug, Name: t.Name, Aliases: t.Aliases, Action: t.Action, Notes: t.Notes}
 	for _, k := range t.Key {
 		c, _ := t.Column(k)
 		d.Key = append(d.Key, c.Header)
 	}
 	for _, c := range t.Columns {
-		d.Columns = append(d.Columns, columnDoc{Header: c.Header, Aliases: c.Aliases, Required: c.Required, Kind: c.Kind.String(),
+		d.Columns = append(d.Columns, bulkapi.Column{Header: c.Header, Aliases: c.Aliases, Required: c.Required, Kind: c.Kind.String(),
 			Multi: c.Multi, Values: c.Values, Ref: c.Ref, Immutable: c.Immutable, Doc: c.Doc, Example: c.Example})
 	}
 	for _, f := range t.Families {
@@ -79,7 +56,7 @@ func (a *API) listTypes(w http.ResponseWriter, r *http.Request, _ authn.Identity
 			return bulkerr.New(bulkerr.Invalid, "cursor %q is not one this API issued; pass nextCursor from the previous page", c)
 		}
 	}
-	out := []typeDoc{}
+	out := []bulkapi.ObjectType{}
 	next := ""
 	for _, t := range all[start:] {
 		if len(out) == limit {
@@ -88,7 +65,7 @@ func (a *API) listTypes(w http.ResponseWriter, r *http.Request, _ authn.Identity
 		}
 		out = append(out, describeType(t))
 	}
-	writePage(w, "objectTypes", out, next)
+	writeJSON(w, http.StatusOK, bulkapi.TypePage{ObjectTypes: out, NextCursor: next})
 	return nil
 }
 

@@ -1,88 +1,46 @@
-// Package importapp assembles the import workflow from the environment: it
-// reads the configuration once, loads the AWS configuration once and builds
-// the clients. The Lambda binaries (functions/import-*) and the local dev
-// server both call it, so locally the very same handler runs.
+// Package importapp assembles the import workflow: awswire reads the
+// configuration once and builds the AWS-backed stores, and this package
+// plugs them into importflow. The Lambda binaries (functions/import-*) and
+// the local dev server both call it, so locally the very same handler
+// runs.
 package importapp
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-
-	"github.com/ccbulk/bulkops/shared/applog"
-	"github.com/ccbulk/bulkops/shared/awsenv"
+	"github.com/ccbulk/bulkops/shared/awswire"
+	"github.com/ccbulk/bulkops/shared/config"
+	"github.com/ccbulk/bulkops/shared/csvread"
 	"github.com/ccbulk/bulkops/shared/dynamostore"
 	"github.com/ccbulk/bulkops/shared/ident"
 	"github.com/ccbulk/bulkops/shared/importflow"
-	"github.com/ccbulk/bulkops/shared/jobevents"
 	"github.com/ccbulk/bulkops/shared/s3store"
 	"github.com/ccbulk/bulkops/shared/stepfunc"
 )
 
-// Env names the resources; template.yaml sets these variables.
-type Env struct {
-	Bucket, ObjectsTable, JobsTable, ControlTable string
-}
-
-// EnvFrom reads and checks the resource variables.
-func EnvFrom(getenv func(string) string) (Env, error) {
-	e := Env{
-		Bucket: getenv("BULKOPS_BUCKET"), ObjectsTable: getenv("BULKOPS_OBJECTS_TABLE"),
-		JobsTable: getenv("BULKOPS_JOBS_TABLE"), ControlTable: getenv("BULKOPS_CONTROL_TABLE"),
-	}
-	for name, v := range map[string]string{
-		"BULKOPS_BUCKET": e.Bucket, "BULKOPS_OBJECTS_TABLE": e.ObjectsTable,
-		"BULKOPS_JOBS_TABLE": e.JobsTable, "BULKOPS_CONTROL_TABLE": e.ControlTable,
-	} {
-		if v == "" {
-			return Env{}, fmt.Errorf("environment variable %s is not set", name)
-		}
-	}
-	return e, nil
-}
-
 // New builds the import workflow from the environment. logOut receives the
 // JSON log lines.
 func New(ctx context.Context, getenv func(string) string, logOut io.Writer) (*importflow.Flow, error) {
-	cfg, err := importflow.ConfigFromEnv(getenv)
+	res, err := awswire.Open(ctx, getenv)
 	if err != nil {
 		return nil, err
 	}
-	res, err := Open(ctx, getenv)
-	if err != nil {
-		return nil, err
-	}
-	flow := Assemble(cfg, res.DB, res.Files, applog.New(logOut))
-	flow.Events = jobevents.New(awsenv.EventBridge(res.AWS), getenv("BULKOPS_EVENT_BUS"))
+	flow := Assemble(FlowConfig(res.Config), res.DB, res.Files, res.Logger(logOut))
+	flow.Events = res.Events
 	return flow, nil
 }
 
-// Resources are the stores every function uses, built once per process.
-type Resources struct {
-	AWS   aws.Config
-	DB    *dynamostore.Store
-	Files *s3store.Store
-}
-
-// Open reads the resource variables and the AWS configuration and builds
-// the DynamoDB and S3 stores.
-func Open(ctx context.Context, getenv func(string) string) (Resources, error) {
-	env, err := EnvFrom(getenv)
-	if err != nil {
-		return Resources{}, err
+// FlowConfig is the import workflow's part of the configuration, with
+// the file limits (csvread's, per tenant setting).
+func FlowConfig(c config.Config) importflow.Config {
+	return importflow.Config{
+		LockLease: c.LockLease, LockWait: c.LockWait, LockWaitAttempts: c.LockWaitAttempts,
+		ChunkRows: c.ChunkRows, ChunkConcurrency: c.ChunkConcurrency, WriteParallelism: c.WriteParallelism,
+		Limits: csvread.DefaultLimits(), LargeLimits: csvread.LargeLimits(),
 	}
-	awsCfg, err := awsenv.Load(ctx)
-	if err != nil {
-		return Resources{}, fmt.Errorf("loading AWS configuration: %w", err)
-	}
-	db := dynamostore.New(awsenv.DynamoDB(awsCfg), dynamostore.Tables{
-		Objects: env.ObjectsTable, Jobs: env.JobsTable, Control: env.ControlTable,
-	}, time.Now)
-	return Resources{AWS: awsCfg, DB: db, Files: s3store.New(awsenv.S3(awsCfg), env.Bucket)}, nil
 }
 
 // Assemble builds a Flow from its parts (without an event publisher); tests

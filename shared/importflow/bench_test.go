@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/ccbulk/bulkops/shared/catalog"
 	"github.com/ccbulk/bulkops/shared/csvread"
 	"github.com/ccbulk/bulkops/shared/dev/localtest"
 	"github.com/ccbulk/bulkops/shared/dynamostore"
@@ -84,7 +85,7 @@ type timedObjects struct {
 	nanos *atomic.Int64
 }
 
-func (o timedObjects) Apply(ctx context.Context, job string, writes []dynamostore.Write, conc int) ([]dynamostore.WriteResult, error) {
+func (o timedObjects) Apply(ctx context.Context, job string, writes []catalog.Write, conc int) ([]catalog.WriteResult, error) {
 	start := time.Now()
 	defer func() { o.nanos.Add(int64(time.Since(start))) }()
 	return o.ObjectStore.Apply(ctx, job, writes, conc)
@@ -247,7 +248,7 @@ type batchObjects struct {
 	tenant string
 }
 
-func (o batchObjects) Apply(ctx context.Context, job string, writes []dynamostore.Write, conc int) ([]dynamostore.WriteResult, error) {
+func (o batchObjects) Apply(ctx context.Context, job string, writes []catalog.Write, conc int) ([]catalog.WriteResult, error) {
 	table := o.table
 	now := time.Now().UTC()
 	reqs := make([]ddbtypes.WriteRequest, len(writes))
@@ -291,7 +292,7 @@ func (o batchObjects) Apply(ctx context.Context, job string, writes []dynamostor
 	for err := range errs {
 		return nil, err
 	}
-	return make([]dynamostore.WriteResult, len(writes)), nil // all Applied
+	return make([]catalog.WriteResult, len(writes)), nil // all Applied
 }
 
 // rawPut writes items unconditional PutItems of work-type-sized objects

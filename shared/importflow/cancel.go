@@ -6,10 +6,10 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/ccbulk/bulkops/shared/blob"
 	"github.com/ccbulk/bulkops/shared/bulkerr"
-	"github.com/ccbulk/bulkops/shared/dynamostore"
+	"github.com/ccbulk/bulkops/shared/catalog"
 	"github.com/ccbulk/bulkops/shared/jobs"
-	"github.com/ccbulk/bulkops/shared/s3store"
 )
 
 // CancelledReason is what the error CSV says of a row a cancel left out
@@ -136,7 +136,7 @@ func (f *Flow) FinishCancelled(ctx context.Context, job jobs.Job) (jobs.Job, err
 	counts.Total, counts.Processed, counts.Failed = sp.Rows, sp.Rows, sp.Rows-counts.Created-counts.Updated-counts.Unchanged
 
 	resultsKey, errorKey := CancelledResultsReportKey(j.Tenant, j.JobID), ""
-	var errs *s3store.Writer
+	var errs blob.Writer
 	var errW io.Writer
 	if counts.Failed > 0 {
 		errorKey = CancelledErrorReportKey(j.Tenant, j.JobID)
@@ -194,7 +194,7 @@ func (f *Flow) finishClaimed(ctx context.Context, j JobRef, i int) (jobs.Counts,
 		return jobs.Counts{}, "", err
 	}
 	for _, r := range res {
-		if r == dynamostore.Conflicted {
+		if r == catalog.Conflicted {
 			return jobs.Counts{}, "cancelled while an object of the chunk was changed by someone else; some of its rows may have been applied", nil
 		}
 	}

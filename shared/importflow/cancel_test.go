@@ -8,8 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ccbulk/bulkops/shared/blob"
 	"github.com/ccbulk/bulkops/shared/bulkerr"
-	"github.com/ccbulk/bulkops/shared/dynamostore"
+	"github.com/ccbulk/bulkops/shared/catalog"
 	"github.com/ccbulk/bulkops/shared/importflow"
 	"github.com/ccbulk/bulkops/shared/jobcancel"
 	"github.com/ccbulk/bulkops/shared/jobs"
@@ -141,8 +142,8 @@ func TestCancelWhileWaitingForTheLock(t *testing.T) {
 	if _, err := h.flow.AcquireLock(ctx, sr.Job, importflow.LockState{Attempt: 1}); bulkerr.KindOf(err) != bulkerr.Conflict {
 		t.Fatalf("AcquireLock after the cancel: %v, want Conflict", err)
 	}
-	if l, _ := h.db.PeekLock(ctx, "acme"); l.Holder != "" {
-		t.Fatalf("lock taken by %s", l.Holder)
+	if l, err := h.db.PeekLock(ctx, "acme"); err != nil || l.Holder != "" {
+		t.Fatalf("lock taken by %s (%v)", l.Holder, err)
 	}
 	// Cancelling a job that has ended is a Conflict; one that does not
 	// exist (or is another tenant's) is not found.
@@ -302,7 +303,7 @@ type createHook struct {
 	fn  func()
 }
 
-func (c createHook) Create(ctx context.Context, key, contentType string) *s3store.Writer {
+func (c createHook) Create(ctx context.Context, key, contentType string) blob.Writer {
 	if key == c.key && c.fn != nil {
 		c.fn()
 	}
@@ -316,7 +317,7 @@ type applyHook struct {
 	fn func()
 }
 
-func (a applyHook) Apply(ctx context.Context, job string, writes []dynamostore.Write, conc int) ([]dynamostore.WriteResult, error) {
+func (a applyHook) Apply(ctx context.Context, job string, writes []catalog.Write, conc int) ([]catalog.WriteResult, error) {
 	if a.fn != nil {
 		a.fn()
 	}

@@ -8,20 +8,20 @@ import (
 	"io"
 
 	"github.com/ccbulk/bulkops/shared/bulkerr"
+	"github.com/ccbulk/bulkops/shared/catalog"
 	"github.com/ccbulk/bulkops/shared/csvimport"
 	"github.com/ccbulk/bulkops/shared/csvread"
-	"github.com/ccbulk/bulkops/shared/dynamostore"
 	"github.com/ccbulk/bulkops/shared/jobs"
 	"github.com/ccbulk/bulkops/shared/objecttype"
 )
 
 // rowOutcome is one row's decision as stored in the chunk's decisions file.
 type rowOutcome struct {
-	Row      int                `json:"row"`
-	Action   csvimport.Action   `json:"action"`
-	Key      string             `json:"key,omitempty"`
-	ObjectID string             `json:"objectId,omitempty"`
-	Write    *dynamostore.Write `json:"write,omitempty"`
+	Row      int              `json:"row"`
+	Action   csvimport.Action `json:"action"`
+	Key      string           `json:"key,omitempty"`
+	ObjectID string           `json:"objectId,omitempty"`
+	Write    *catalog.Write   `json:"write,omitempty"`
 }
 
 // chunkDecisions is chunks/<n>.json. Its presence means the chunk's error
@@ -76,7 +76,7 @@ func (f *Flow) ProcessChunk(ctx context.Context, j JobRef, c ChunkRef) (ChunkRes
 			return ChunkResult{}, err
 		}
 		for i, r := range res {
-			if r == dynamostore.Conflicted {
+			if r == catalog.Conflicted {
 				// Something changed an object after this chunk decided.
 				// Decide again on the next attempt.
 				if err := f.Files.Delete(ctx, decisionsKey(j.Tenant, j.JobID, c.Index)); err != nil {
@@ -99,9 +99,9 @@ func (f *Flow) ProcessChunk(ctx context.Context, j JobRef, c ChunkRef) (ChunkRes
 }
 
 // tally counts the chunk's rows by action and lists its object writes.
-func (dec chunkDecisions) tally() (jobs.Counts, []dynamostore.Write) {
+func (dec chunkDecisions) tally() (jobs.Counts, []catalog.Write) {
 	counts := jobs.Counts{Processed: len(dec.Rows)}
-	var writes []dynamostore.Write
+	var writes []catalog.Write
 	for _, r := range dec.Rows {
 		switch r.Action {
 		case csvimport.ActionCreated:
@@ -165,13 +165,13 @@ func (f *Flow) decisions(ctx context.Context, j JobRef, c ChunkRef) (chunkDecisi
 			obj := d.Object
 			obj.ID = id
 			out.ObjectID = id
-			out.Write = &dynamostore.Write{Object: obj}
+			out.Write = &catalog.Write{Object: obj}
 		case csvimport.ActionUpdated:
 			obj := d.Object
 			obj.ID = d.Previous.ID
 			obj.CreatedAt = d.Previous.CreatedAt
 			out.ObjectID = obj.ID
-			out.Write = &dynamostore.Write{Object: obj, PrevVersion: d.Previous.Version}
+			out.Write = &catalog.Write{Object: obj, PrevVersion: d.Previous.Version}
 		case csvimport.ActionUnchanged:
 			out.ObjectID = d.Previous.ID
 		}

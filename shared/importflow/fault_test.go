@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/ccbulk/bulkops/shared/bulkerr"
-	"github.com/ccbulk/bulkops/shared/dynamostore"
+	"github.com/ccbulk/bulkops/shared/catalog"
 	"github.com/ccbulk/bulkops/shared/importflow"
 	"github.com/ccbulk/bulkops/shared/jobs"
 )
@@ -25,7 +25,7 @@ type faultyObjects struct {
 	fired map[string]bool // first key of a chunk's writes → fault fired
 }
 
-func (f faultyObjects) Apply(ctx context.Context, job string, writes []dynamostore.Write, conc int) ([]dynamostore.WriteResult, error) {
+func (f faultyObjects) Apply(ctx context.Context, job string, writes []catalog.Write, conc int) ([]catalog.WriteResult, error) {
 	if len(writes) == 0 {
 		return f.ObjectStore.Apply(ctx, job, writes, conc)
 	}

@@ -9,18 +9,19 @@ import (
 	"strings"
 
 	"github.com/ccbulk/bulkops/shared/audiozip"
+	"github.com/ccbulk/bulkops/shared/blob"
 	"github.com/ccbulk/bulkops/shared/bulkerr"
 	"github.com/ccbulk/bulkops/shared/csvimport"
 	"github.com/ccbulk/bulkops/shared/csvread"
 	"github.com/ccbulk/bulkops/shared/jobs"
 	"github.com/ccbulk/bulkops/shared/objecttype"
-	"github.com/ccbulk/bulkops/shared/s3store"
 )
 
 // Finalize merges the chunks' error and results parts in row order into one
 // error CSV and one results CSV, and sets the job's final status from its
-// counts. Both reports are streamed to S3 part by part (s3store.Writer), so
-// memory does not grow with them. The rows of chunks that failed for good
+// counts. Both reports are streamed to the bucket part by part
+// (blob.Writer; s3store writes a multipart upload), so memory does not
+// grow with them. The rows of chunks that failed for good
 // (ChunkFailed) are read back from the upload and written to the error CSV
 // as "not processed: <reason>"; the job then ends Completed with errors, or
 // Failed when no chunk was applied, with a message naming those chunks.
@@ -61,7 +62,7 @@ func (f *Flow) Finalize(ctx context.Context, j JobRef, p PlanRef) (FinalizeResul
 	}
 
 	out := FinalizeResult{Total: job.Counts.Total, Failed: job.Counts.Failed, ResultKey: ResultsReportKey(j.Tenant, j.JobID)}
-	var errs *s3store.Writer
+	var errs blob.Writer
 	if job.Counts.Failed > 0 {
 		out.ErrorKey = ErrorReportKey(j.Tenant, j.JobID)
 		errs = f.Files.Create(ctx, out.ErrorKey, "text/csv; charset=utf-8")

@@ -2,21 +2,20 @@ package importflow
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
-	"strconv"
 	"time"
 
+	"github.com/ccbulk/bulkops/shared/blob"
 	"github.com/ccbulk/bulkops/shared/bulkerr"
 	"github.com/ccbulk/bulkops/shared/catalog"
 	"github.com/ccbulk/bulkops/shared/csvread"
-	"github.com/ccbulk/bulkops/shared/dynamostore"
 	"github.com/ccbulk/bulkops/shared/jobs"
-	"github.com/ccbulk/bulkops/shared/s3store"
+	"github.com/ccbulk/bulkops/shared/tenancy"
 )
 
-// Config holds the workflow's tunables; see ConfigFromEnv.
+// Config holds the workflow's tunables (config.Config holds them as the
+// environment sets them; importapp.FlowConfig makes one of these).
 type Config struct {
 	LockLease        time.Duration  // lease of the tenant lock, extended by every step
 	LockWait         time.Duration  // wait between attempts to take a busy lock
@@ -25,39 +24,7 @@ type Config struct {
 	ChunkConcurrency int            // chunks processed at once (the Map state's MaxConcurrencyPath)
 	WriteParallelism int            // concurrent object writes per chunk
 	Limits           csvread.Limits // per file, for tenants without large files
-	LargeLimits      csvread.Limits // per file, for tenants with TenantSettings.LargeFiles
-}
-
-// ConfigFromEnv reads the BULKOPS_* variables set by template.yaml, with
-// defaults for those that are unset.
-func ConfigFromEnv(getenv func(string) string) (Config, error) {
-	c := Config{
-		LockLease: 300 * time.Second, LockWait: 15 * time.Second, LockWaitAttempts: 20,
-		ChunkRows: 1000, ChunkConcurrency: 4, WriteParallelism: 16, Limits: csvread.DefaultLimits(), LargeLimits: csvread.LargeLimits(),
-	}
-	ints := []struct {
-		name string
-		set  func(int)
-	}{
-		{"BULKOPS_LOCK_LEASE_SECONDS", func(v int) { c.LockLease = time.Duration(v) * time.Second }},
-		{"BULKOPS_LOCK_WAIT_SECONDS", func(v int) { c.LockWait = time.Duration(v) * time.Second }},
-		{"BULKOPS_LOCK_WAIT_ATTEMPTS", func(v int) { c.LockWaitAttempts = v }},
-		{"BULKOPS_CHUNK_ROWS", func(v int) { c.ChunkRows = v }},
-		{"BULKOPS_CHUNK_CONCURRENCY", func(v int) { c.ChunkConcurrency = v }},
-		{"BULKOPS_WRITE_PARALLELISM", func(v int) { c.WriteParallelism = v }},
-	}
-	for _, e := range ints {
-		raw := getenv(e.name)
-		if raw == "" {
-			continue
-		}
-		v, err := strconv.Atoi(raw)
-		if err != nil || v < 1 {
-			return Config{}, fmt.Errorf("%s=%q: want a positive whole number", e.name, raw)
-		}
-		e.set(v)
-	}
-	return c, nil
+	LargeLimits      csvread.Limits // per file, for tenants with tenancy.Settings.LargeFiles
 }
 
 // jobStore is what the steps need of the job records.
@@ -74,7 +41,7 @@ type jobStore interface {
 
 // lockStore is the tenant lock.
 type lockStore interface {
-	AcquireLock(ctx context.Context, tenant, job string, lease time.Duration) (dynamostore.Lock, error)
+	AcquireLock(ctx context.Context, tenant, job string, lease time.Duration) (tenancy.Lock, error)
 	ExtendLock(ctx context.Context, tenant, job string, lease time.Duration) error
 	ReleaseLock(ctx context.Context, tenant, job string) error
 }
@@ -94,33 +61,33 @@ type progressStore interface {
 	ClaimedChunks(ctx context.Context, tenant, job string) (map[int]bool, error)
 }
 
-// grantStore holds the uploads the API issued (dynamostore.UploadGrant).
+// grantStore holds the uploads the API issued (jobs.UploadGrant).
 type grantStore interface {
-	RedeemUpload(ctx context.Context, tenant, job, objectKey, uploadID string) (dynamostore.UploadGrant, bool, error)
+	RedeemUpload(ctx context.Context, tenant, job, objectKey, uploadID string) (jobs.UploadGrant, bool, error)
 }
 
 // settingsStore holds per-tenant settings.
 type settingsStore interface {
-	TenantSettings(ctx context.Context, tenant string) (dynamostore.TenantSettings, error)
+	TenantSettings(ctx context.Context, tenant string) (tenancy.Settings, error)
 }
 
 // fileStore is the bucket.
 type fileStore interface {
-	Head(ctx context.Context, key string) (s3store.Info, error)
-	HeadVersion(ctx context.Context, key, versionID string) (s3store.Info, error)
+	Head(ctx context.Context, key string) (blob.Info, error)
+	HeadVersion(ctx context.Context, key, versionID string) (blob.Info, error)
 	Open(ctx context.Context, key, versionID string) (io.ReadCloser, error)
 	OpenRange(ctx context.Context, key, versionID string, start, end int64) (io.ReadCloser, error)
 	Get(ctx context.Context, key string) ([]byte, error)
 	Put(ctx context.Context, key, contentType string, body []byte, meta map[string]string) error
 	// Create streams an object (reports) without holding it whole.
-	Create(ctx context.Context, key, contentType string) *s3store.Writer
+	Create(ctx context.Context, key, contentType string) blob.Writer
 	Delete(ctx context.Context, key string) error
 }
 
 // ObjectStore is one tenant's objects (dynamostore.Objects).
 type ObjectStore interface {
 	GetObjects(ctx context.Context, typ string, keys []string) (map[string]catalog.Object, error)
-	Apply(ctx context.Context, job string, writes []dynamostore.Write, concurrency int) ([]dynamostore.WriteResult, error)
+	Apply(ctx context.Context, job string, writes []catalog.Write, concurrency int) ([]catalog.WriteResult, error)
 }
 
 // notifier publishes job transitions (jobevents.Publisher).

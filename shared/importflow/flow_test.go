@@ -18,12 +18,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/ccbulk/bulkops/shared/bulkerr"
+	"github.com/ccbulk/bulkops/shared/config"
 	"github.com/ccbulk/bulkops/shared/dev/localtest"
 	"github.com/ccbulk/bulkops/shared/dynamostore"
 	"github.com/ccbulk/bulkops/shared/importapp"
 	"github.com/ccbulk/bulkops/shared/importflow"
 	"github.com/ccbulk/bulkops/shared/jobs"
 	"github.com/ccbulk/bulkops/shared/s3store"
+	"github.com/ccbulk/bulkops/shared/tenancy"
 )
 
 // harness runs the workflow's steps in order against MinIO and DynamoDB
@@ -48,10 +50,7 @@ func newHarness(t testing.TB, chunkRows int) *harness {
 		Objects: st.Ref("ObjectsTable"), Jobs: st.Ref("JobsTable"), Control: st.Ref("ControlTable"),
 	}, time.Now)
 	files := s3store.New(st.Clients.S3, st.Ref("DataBucket"))
-	cfg, err := importflow.ConfigFromEnv(func(string) string { return "" })
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := importapp.FlowConfig(config.Defaults())
 	cfg.ChunkRows = chunkRows
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	return &harness{t: t, flow: importapp.Assemble(cfg, db, files, log), db: db, files: files, s3: st.Clients.S3, bucket: st.Ref("DataBucket")}
@@ -394,7 +393,7 @@ func TestLargeFilesArePerTenant(t *testing.T) {
 		t.Fatalf("default tenant: %s %q, want Failed saying the limit, how to split and how to raise it", small.Status, small.Message)
 	}
 
-	if err := h.db.PutTenantSettings(ctx, "large", dynamostore.TenantSettings{LargeFiles: true}); err != nil {
+	if err := h.db.PutTenantSettings(ctx, "large", tenancy.Settings{LargeFiles: true}); err != nil {
 		t.Fatal(err)
 	}
 	if ts, err := h.db.TenantSettings(ctx, "large"); err != nil || !ts.LargeFiles {

@@ -40,10 +40,10 @@ import (
 
 	"github.com/ccbulk/bulkops/shared/csvexport"
 	"github.com/ccbulk/bulkops/shared/csvread"
-	"github.com/ccbulk/bulkops/shared/dynamostore"
 	"github.com/ccbulk/bulkops/shared/importflow"
 	"github.com/ccbulk/bulkops/shared/jobs"
 	"github.com/ccbulk/bulkops/shared/objecttype"
+	"github.com/ccbulk/bulkops/shared/tenancy"
 )
 
 // genReader streams head, then body repeated n times, then tail.
@@ -235,7 +235,7 @@ func measure(memMB int64, fn func() error) (heapMB, rssMB float64, err error) {
 func BenchmarkHostile(b *testing.B) {
 	h := newHarness(b, 1000)
 	ctx := context.Background()
-	if err := h.db.PutTenantSettings(ctx, "hostile", dynamostore.TenantSettings{LargeFiles: true}); err != nil {
+	if err := h.db.PutTenantSettings(ctx, "hostile", tenancy.Settings{LargeFiles: true}); err != nil {
 		b.Fatal(err)
 	}
 	defer debug.SetMemoryLimit(math.MaxInt64)

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/ccbulk/bulkops/shared/bulkerr"
+	"github.com/ccbulk/bulkops/shared/catalog"
 	"github.com/ccbulk/bulkops/shared/dynamostore"
 	"github.com/ccbulk/bulkops/shared/importflow"
 	"github.com/ccbulk/bulkops/shared/jobs"
@@ -26,7 +27,7 @@ type brokenObjects struct {
 	keys map[string]bool
 }
 
-func (b brokenObjects) Apply(ctx context.Context, job string, writes []dynamostore.Write, conc int) ([]dynamostore.WriteResult, error) {
+func (b brokenObjects) Apply(ctx context.Context, job string, writes []catalog.Write, conc int) ([]catalog.WriteResult, error) {
 	for _, w := range writes {
 		if b.keys[w.Object.Key] {
 			return nil, bulkerr.New(bulkerr.Internal, "the object store refused %s", w.Object.Key)
@@ -210,10 +211,10 @@ func TestJobIDMetadataIsTrustedOnlyWhenTheAPIIssuedIt(t *testing.T) {
 		return j
 	}
 	key := "imports/meta/work-type/w.csv"
-	if err := h.db.RegisterUpload(ctx, dynamostore.UploadGrant{Tenant: "meta", JobID: "01API", Key: key, SubmittedBy: "ana@meta.example", DryRun: true}, time.Minute); err != nil {
+	if err := h.db.RegisterUpload(ctx, jobs.UploadGrant{Tenant: "meta", JobID: "01API", Key: key, SubmittedBy: "ana@meta.example", DryRun: true}, time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	if err := h.db.RegisterUpload(ctx, dynamostore.UploadGrant{Tenant: "other", JobID: "01OTHER", Key: "imports/other/work-type/w.csv", SubmittedBy: "bob@other"}, time.Minute); err != nil {
+	if err := h.db.RegisterUpload(ctx, jobs.UploadGrant{Tenant: "other", JobID: "01OTHER", Key: "imports/other/work-type/w.csv", SubmittedBy: "bob@other"}, time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	forged := map[string]string{"job-id": "01FORGED", "submitted-by": "ceo@meta.example"}

@@ -82,7 +82,8 @@ const ExportFailedType = "Export Failed"
 
 // ExportFailedDetail is the detail of an "Export Failed" event: which
 // schedule's run failed, why, how many runs in a row failed, and whether
-// the schedule suspended itself.
+// the schedule suspended itself (a jobs.ExportFailure as it goes on the
+// bus).
 type ExportFailedDetail struct {
 	Tenant              string `json:"tenant"`
 	ScheduleID          string `json:"scheduleId"`
@@ -93,9 +94,10 @@ type ExportFailedDetail struct {
 	Suspended           bool   `json:"suspended"`
 }
 
-// ExportFailed publishes an "Export Failed" event. A failure is Transient.
-func (p *Publisher) ExportFailed(ctx context.Context, d ExportFailedDetail) error {
-	return p.put(ctx, ExportFailedType, d, fmt.Sprintf("the Export Failed event of job %s (schedule %s)", d.JobID, d.ScheduleID))
+// ExportFailed publishes f as an "Export Failed" event. A failure is
+// Transient.
+func (p *Publisher) ExportFailed(ctx context.Context, f jobs.ExportFailure) error {
+	return p.put(ctx, ExportFailedType, ExportFailedDetail(f), fmt.Sprintf("the Export Failed event of job %s (schedule %s)", f.JobID, f.ScheduleID))
 }
 
 // put sends one event with source Source.

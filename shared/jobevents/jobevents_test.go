@@ -43,7 +43,7 @@ func (f *fakeBus) PutEvents(_ context.Context, in *eventbridge.PutEventsInput, _
 // detail-type and detail; a refused entry or a failed call is Transient.
 func TestPublish(t *testing.T) {
 	ctx := context.Background()
-	failed := jobevents.ExportFailedDetail{Tenant: "acme", ScheduleID: "S1", Title: "Nightly", JobID: "J1",
+	failed := jobs.ExportFailure{Tenant: "acme", ScheduleID: "S1", Title: "Nightly", JobID: "J1",
 		Reason: "queue: access denied", ConsecutiveFailures: 2, Suspended: true}
 	cases := []struct {
 		name       string
@@ -113,7 +113,7 @@ func TestExportFailedOnTheDevServer(t *testing.T) {
 	}
 	tenant := localtest.UniquePrefix(t) + "tenant"
 	p := jobevents.New(awsenv.EventBridge(st.Config), "")
-	d := jobevents.ExportFailedDetail{Tenant: tenant, ScheduleID: "S1", Title: "Nightly", JobID: "J9",
+	d := jobs.ExportFailure{Tenant: tenant, ScheduleID: "S1", Title: "Nightly", JobID: "J9",
 		Reason: "the bucket is gone", ConsecutiveFailures: 3, Suspended: true}
 	if err := p.ExportFailed(context.Background(), d); err != nil {
 		t.Fatal(err)
@@ -122,7 +122,7 @@ func TestExportFailedOnTheDevServer(t *testing.T) {
 	if len(got) != 1 {
 		t.Fatalf("dev server holds %d Export Failed events of %s, want 1", len(got), tenant)
 	}
-	if got[0] != d {
+	if got[0] != jobevents.ExportFailedDetail(d) {
 		t.Fatalf("event detail %+v, want %+v", got[0], d)
 	}
 }

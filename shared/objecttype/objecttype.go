@@ -56,6 +56,44 @@ var kindNames = map[Kind]string{
 // String names the kind for documentation and messages.
 func (k Kind) String() string { return kindNames[k] }
 
+// BoolSpelling is how a Boolean column is written out.
+type BoolSpelling int
+
+// Boolean spellings.
+const (
+	// SpellTrueFalse writes true or false, the stored form; the default.
+	SpellTrueFalse BoolSpelling = iota
+	// SpellYN writes Y or N, as Genesys GAX files do.
+	SpellYN
+)
+
+// Written is how exports and templates write the canonical (stored) value
+// v of c: as stored, except a Boolean column spelled Y/N writes Y for
+// true and N for false (every value of a multi-valued cell). Import reads
+// the written form back to the same canonical value, so files round-trip.
+func (c Column) Written(v string) string {
+	if c.Kind != Boolean || c.Spelling != SpellYN || v == "" {
+		return v
+	}
+	yn := func(b string) string {
+		switch b {
+		case "true":
+			return "Y"
+		case "false":
+			return "N"
+		}
+		return b // not canonical: leave it as it is
+	}
+	if !c.Multi {
+		return yn(v)
+	}
+	parts := SplitMulti(v)
+	for i, p := range parts {
+		parts[i] = yn(p)
+	}
+	return strings.Join(parts, MultiSep)
+}
+
 // MultiSep separates the values of a multi-valued cell.
 const MultiSep = "|"
 
@@ -96,6 +134,10 @@ type Column struct {
 	// Check, if set, validates the canonical value further and returns a
 	// problem message ("" when fine).
 	Check func(v string) string
+	// Spelling is how exports and templates write a Boolean value (import
+	// reads every spelling either way): true/false by default, Y/N for the
+	// GAX agent columns, as GAX writes them.
+	Spelling BoolSpelling
 	// Doc says what the column holds (templates, docs).
 	Doc string
 	// Example is a value for the example template.

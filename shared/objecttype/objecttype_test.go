@@ -294,3 +294,57 @@ func FuzzNeutralize(f *testing.F) {
 		}
 	})
 }
+
+// TestWritten: Boolean columns spelled Y/N write Y and N (each value of a
+// multi-valued cell), every other column writes the stored value, and
+// import reads the written form back to it.
+func TestWritten(t *testing.T) {
+	yn := Column{Key: "b", Header: "B", Kind: Boolean, Spelling: SpellYN}
+	ynMulti := yn
+	ynMulti.Multi = true
+	tf := Column{Key: "b", Header: "B", Kind: Boolean}
+	text := Column{Key: "t", Header: "T", Kind: Text, Spelling: SpellYN}
+	tests := []struct {
+		c        Column
+		in, want string
+	}{
+		{yn, "true", "Y"}, {yn, "false", "N"}, {yn, "", ""},
+		{ynMulti, "true|false", "Y|N"},
+		{tf, "true", "true"}, {tf, "false", "false"},
+		{text, "true", "true"},
+	}
+	for _, tc := range tests {
+		got := tc.c.Written(tc.in)
+		if got != tc.want {
+			t.Errorf("%v %+v Written(%q) = %q, want %q", tc.c.Kind, tc.c.Spelling, tc.in, got, tc.want)
+		}
+		if tc.in == "" {
+			continue
+		}
+		back, prob := tc.c.Canonical(got)
+		if prob != nil || back != tc.in {
+			t.Errorf("Canonical(%q) = %q, %v; want %q", got, back, prob, tc.in)
+		}
+	}
+}
+
+// TestGAXBooleansYN: every Boolean column of the GAX agent type is spelled
+// Y/N (Password Change, Agent, Enabled), as GAX writes them.
+func TestGAXBooleansYN(t *testing.T) {
+	agent, err := Lookup("agent")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, c := range agent.Columns {
+		if c.Kind == Boolean {
+			if c.Spelling != SpellYN {
+				t.Errorf("%s is spelled %d, want Y/N", c.Header, c.Spelling)
+			}
+			got = append(got, c.Header)
+		}
+	}
+	if want := "Password Change,Agent,Enabled"; strings.Join(got, ",") != want {
+		t.Errorf("agent Booleans %v, want %s", got, want)
+	}
+}

@@ -35,6 +35,11 @@ func boolCol(key, header, doc string) Column {
 	return Column{Key: key, Header: header, Kind: Boolean, Doc: doc, Example: "false"}
 }
 
+// ynCol is a GAX Y/N column: a Boolean written Y or N.
+func ynCol(key, header string, required bool, doc, example string) Column {
+	return Column{Key: key, Header: header, Kind: Boolean, Spelling: SpellYN, Required: required, Doc: doc, Example: example}
+}
+
 func refCol(key, header, ref, doc, example string) Column {
 	return Column{Key: key, Header: header, Kind: Ref, Ref: ref, Doc: doc, Example: example}
 }
@@ -489,8 +494,8 @@ func init() {
 			{Key: "password", Header: "Password", Kind: Text, Check: func(string) string {
 				return "passwords are not imported; leave the cell empty and set the password in the identity provider"
 			}, Doc: "Accepted for GAX compatibility; must be blank."},
-			boolCol("passwordChange", "Password Change", "Y to force a password change at next login."),
-			{Key: "agent", Header: "Agent", Kind: Boolean, Required: true, Doc: "Y for an agent, N for a plain user.", Example: "Y"},
+			ynCol("passwordChange", "Password Change", false, "Y to force a password change at next login.", "N"),
+			ynCol("agent", "Agent", true, "Y for an agent, N for a plain user.", "Y"),
 			{Key: "externalId", Header: "External ID", Kind: Text, MaxLen: 128},
 			{Key: "email", Header: "E-mail Address", Aliases: []string{"Email"}, Kind: Email, Example: "sarahl@acme.com"},
 			{Key: "extension", Header: "Extension", Kind: Text, MaxLen: 20, Check: func(v string) string {
@@ -499,7 +504,7 @@ func init() {
 				}
 				return ""
 			}},
-			boolCol("enabled", "Enabled", "Y or N."),
+			ynCol("enabled", "Enabled", false, "Y or N.", "Y"),
 			{Key: "folder", Header: "Folder", Kind: Text, Required: true, Check: func(v string) string {
 				for _, seg := range strings.Split(v, "/") {
 					if strings.TrimSpace(seg) == "" {

@@ -16,6 +16,7 @@ import (
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
 
+	"github.com/ccbulk/bulkops/shared/blob"
 	"github.com/ccbulk/bulkops/shared/bulkerr"
 )
 
@@ -33,14 +34,6 @@ func New(client *s3.Client, bucket string) *Store {
 
 // Bucket returns the bucket name.
 func (st *Store) Bucket() string { return st.bucket }
-
-// Info is what HeadObject tells about an object.
-type Info struct {
-	Size      int64
-	ETag      string
-	VersionID string
-	Metadata  map[string]string // user metadata, keys lower-case without x-amz-meta-
-}
 
 func classify(err error, doing string, args ...any) error {
 	if err == nil {
@@ -68,21 +61,21 @@ func classify(err error, doing string, args ...any) error {
 }
 
 // Head returns an object's size, ETag, version and user metadata.
-func (st *Store) Head(ctx context.Context, key string) (Info, error) {
+func (st *Store) Head(ctx context.Context, key string) (blob.Info, error) {
 	return st.HeadVersion(ctx, key, "")
 }
 
 // HeadVersion is Head of one version of the object ("" for the current).
-func (st *Store) HeadVersion(ctx context.Context, key, versionID string) (Info, error) {
+func (st *Store) HeadVersion(ctx context.Context, key, versionID string) (blob.Info, error) {
 	in := &s3.HeadObjectInput{Bucket: &st.bucket, Key: &key}
 	if versionID != "" {
 		in.VersionId = &versionID
 	}
 	out, err := st.client.HeadObject(ctx, in)
 	if err != nil {
-		return Info{}, classify(err, "reading %s", key)
+		return blob.Info{}, classify(err, "reading %s", key)
 	}
-	return Info{
+	return blob.Info{
 		Size: aws.ToInt64(out.ContentLength), ETag: aws.ToString(out.ETag),
 		VersionID: aws.ToString(out.VersionId), Metadata: out.Metadata,
 	}, nil
@@ -175,17 +168,10 @@ func (st *Store) Delete(ctx context.Context, key string) error {
 	return classify(err, "deleting %s", key)
 }
 
-// Upload is a presigned POST: the form's URL and the fields to send before
-// the file field.
-type Upload struct {
-	URL    string            `json:"url"`
-	Fields map[string]string `json:"fields"`
-}
-
 // PresignUpload returns a POST form that uploads exactly key, of 1 to
 // maxBytes bytes, with the given user metadata (the policy pins each value,
 // so the uploader cannot change them), valid for ttl.
-func (st *Store) PresignUpload(ctx context.Context, key string, maxBytes int64, meta map[string]string, ttl time.Duration) (Upload, error) {
+func (st *Store) PresignUpload(ctx context.Context, key string, maxBytes int64, meta map[string]string, ttl time.Duration) (blob.Upload, error) {
 	conds := []any{[]any{"content-length-range", 1, maxBytes}}
 	fields := map[string]string{}
 	for k, v := range meta {
@@ -198,12 +184,12 @@ func (st *Store) PresignUpload(ctx context.Context, key string, maxBytes int64, 
 		o.Conditions = conds
 	})
 	if err != nil {
-		return Upload{}, bulkerr.Wrap(bulkerr.Internal, err, "signing an upload of %s", key)
+		return blob.Upload{}, bulkerr.Wrap(bulkerr.Internal, err, "signing an upload of %s", key)
 	}
 	for k, v := range req.Values {
 		fields[k] = v
 	}
-	return Upload{URL: req.URL, Fields: fields}, nil
+	return blob.Upload{URL: req.URL, Fields: fields}, nil
 }
 
 // PutFile uploads the open file f (size bytes, read from its start) to key.
@@ -217,16 +203,16 @@ func (st *Store) PutFile(ctx context.Context, key, contentType string, f *os.Fil
 	return classify(err, "writing %s", key)
 }
 
-// PartSize is the size of the parts Writer uploads: above S3's 5 MiB
+// PartSize is the size of the parts Create's writer uploads: above S3's 5 MiB
 // minimum for every part but the last (MinIO enforces it too).
 const PartSize = 8 << 20
 
-// Writer streams one object to the bucket without holding it whole: it
+// writer streams one object to the bucket without holding it whole: it
 // buffers at most PartSize bytes and uploads each full buffer as a part of
 // a multipart upload. An object smaller than one part is written with a
 // single PutObject. Nothing is visible under the key until Close succeeds;
 // Abort (or a failed Close) discards the upload.
-type Writer struct {
+type writer struct {
 	ctx         context.Context
 	st          *Store
 	key         string
@@ -238,13 +224,14 @@ type Writer struct {
 	closed      bool
 }
 
-// Create returns a Writer of key. The caller must Close or Abort it.
-func (st *Store) Create(ctx context.Context, key, contentType string) *Writer {
-	return &Writer{ctx: ctx, st: st, key: key, contentType: contentType}
+// Create returns a Writer of key (a blob.Writer). The caller must Close or
+// Abort it.
+func (st *Store) Create(ctx context.Context, key, contentType string) blob.Writer {
+	return &writer{ctx: ctx, st: st, key: key, contentType: contentType}
 }
 
 // Write buffers p, uploading a part whenever PartSize bytes are buffered.
-func (w *Writer) Write(p []byte) (int, error) {
+func (w *writer) Write(p []byte) (int, error) {
 	if w.err != nil {
 		return 0, w.err
 	}
@@ -267,7 +254,7 @@ func (w *Writer) Write(p []byte) (int, error) {
 	return n, nil
 }
 
-func (w *Writer) flushPart() error {
+func (w *writer) flushPart() error {
 	if w.uploadID == "" {
 		out, err := w.st.client.CreateMultipartUpload(w.ctx, &s3.CreateMultipartUploadInput{
 			Bucket: &w.st.bucket, Key: &w.key, ContentType: &w.contentType,
@@ -291,7 +278,7 @@ func (w *Writer) flushPart() error {
 }
 
 // Close writes what is buffered and completes the object.
-func (w *Writer) Close() error {
+func (w *writer) Close() error {
 	if w.closed {
 		return w.err
 	}
@@ -323,7 +310,7 @@ func (w *Writer) Close() error {
 }
 
 // Abort discards the object; nothing is written under the key.
-func (w *Writer) Abort() {
+func (w *writer) Abort() {
 	if w.closed {
 		return
 	}
@@ -331,7 +318,7 @@ func (w *Writer) Abort() {
 	w.abort()
 }
 
-func (w *Writer) abort() {
+func (w *writer) abort() {
 	w.buf = nil
 	if w.uploadID == "" {
 		return

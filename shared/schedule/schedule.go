@@ -1,6 +1,12 @@
-// Package schedule computes when a scheduled export runs: once, hourly,
-// daily, weekly or monthly, in an IANA time zone (default UTC). It imports
-// nothing from AWS.
+// Package schedule is the scheduled export: what a user defines of it
+// (Definition) and when that is valid, its state (Schedule) and when it may
+// be edited, deleted or resumed, when failed runs suspend it and why, and
+// its runs (Run). The store (dynamostore) keeps these as they are decided
+// here; the API (httpapi) and its wire types (bulkapi) show them. It
+// imports nothing from AWS.
+//
+// This file computes when a schedule runs: once, hourly, daily, weekly or
+// monthly, in an IANA time zone (default UTC).
 //
 // Daylight-saving time, as users expect it of a wall clock:
 //   - a daily, weekly or monthly time that does not exist on a day (it falls

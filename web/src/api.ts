@@ -68,6 +68,8 @@ export interface ExportOptions {
   splitBytes?: number;
   noNeutralize?: boolean;
   range?: { mode?: 'all' | 'interval' | 'incremental'; from?: string; to?: string };
+  format?: 'zip' | 'csv';
+  stableName?: boolean;
 }
 
 export interface When {

@@ -303,6 +303,25 @@ test('8b. a dry run checks every row and changes nothing', async () => {
   expectNoProblems(page, waitingFor404);
 });
 
+test('8c. exports one type as a CSV under a stable name', async () => {
+  await page.getByRole('link', { name: 'Export', exact: true }).click();
+  await page.getByRole('heading', { level: 1, name: 'Export objects' }).waitFor();
+  await page.getByRole('checkbox', { name: 'Work Type' }).check();
+  await page.getByLabel('File name prefix').fill('web_');
+  await page.getByText('Export options').click();
+  await page.getByRole('radio', { name: /^One CSV/ }).check();
+  await page.getByRole('checkbox', { name: /^Same file name every time/ }).check();
+  await axe(page, 'the export page with the CSV options');
+  await page.getByRole('button', { name: 'Start export' }).click();
+  await page.waitForURL(/#\/jobs\/[0-9A-Z]{26}$/);
+  await page.locator('.page-head [data-status="Completed"]').waitFor({ timeout: 60_000 });
+  const file = await download(page, () => page.getByRole('button', { name: 'Download CSV' }).click());
+  assert.equal(file.name, 'web_WorkType.csv');
+  assert.equal(file.body.subarray(0, 3).toString('latin1'), '\xEF\xBB\xBF');
+  assert.match(file.body.toString('utf8'), /^\uFEFFName,/);
+  expectNoProblems(page, waitingFor404);
+});
+
 test('9. creates a daily schedule, suspends it, resumes it and deletes it', async () => {
   await page.getByRole('link', { name: 'Scheduled exports' }).click();
   await page.getByText('No scheduled exports yet.').waitFor();

@@ -30,7 +30,7 @@ type API struct {
 }
 
 // ServeAPI serves fn (the handler functions/api starts, e.g.
-// lambda.NewHandler(httpapi.LambdaHandler(api.Handler()))) as the stack's
+// lambda.NewHandler(apigwlambda.Handler(api.Handler()))) as the stack's
 // ApiFunction behind API Gateway.
 func ServeAPI(t testing.TB, st *Stack, fn lambda.Handler) *API {
 	t.Helper()

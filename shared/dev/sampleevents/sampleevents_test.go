@@ -12,6 +12,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/ccbulk/bulkops/shared/apigwlambda"
 	"github.com/ccbulk/bulkops/shared/authn"
 	"github.com/ccbulk/bulkops/shared/dev/devstack"
 	"github.com/ccbulk/bulkops/shared/dev/samtemplate"
@@ -150,7 +151,7 @@ func TestAPISamplesReachTheHandler(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := httpapi.LambdaHandler((&httpapi.API{Auth: authn.Claims{}}).Handler())
+	h := apigwlambda.Handler((&httpapi.API{Auth: authn.Claims{}}).Handler())
 	for _, s := range samples {
 		if s.Function != "ApiFunction" || s.Name != "health.json" {
 			continue

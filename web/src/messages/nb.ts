@@ -123,6 +123,7 @@ export const nb: Partial<Record<MessageKey, string>> = {
   'job.doneDryRun': 'Alle radene besto kontrollene; ingenting ble endret (prøvekjøring).',
   'job.doneExport': '{n} objekter ble eksportert.',
   'job.downloadZip': 'Last ned ZIP',
+  'job.downloadCsv': 'Last ned CSV',
   'job.downloadErrors': 'Last ned feilfil',
   'job.downloadResults': 'Last ned resultater',
   'job.fixAndImport': 'Importer den rettede filen',

@@ -92,7 +92,7 @@ export const jobPage: Page = (main, params, query) => {
       return b;
     };
     const actions: HTMLElement[] = [];
-    if (exportJob && j.status === 'Completed' && j.links?.results) actions.push(fileBtn(t('job.downloadZip'), 'results', true, 'download-zip'));
+    if (exportJob && j.status === 'Completed' && j.links?.results) actions.push(fileBtn(j.fileName.toLowerCase().endsWith('.csv') ? t('job.downloadCsv') : t('job.downloadZip'), 'results', true, 'download-zip'));
     if (!exportJob && j.links?.errors) actions.push(fileBtn(t('job.downloadErrors'), 'errors', true, 'download-errors'));
     if (!exportJob && j.links?.results) actions.push(fileBtn(t('job.downloadResults'), 'results', false, 'download-results'));
     if (running) actions.push(cancelButton());

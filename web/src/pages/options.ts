@@ -100,6 +100,8 @@ export function optionsEditor(types: ObjectType[], picker: TypePicker, initial: 
   const splitRows = h('input', { type: 'number', min: '1', max: '5000', step: '1', value: initial.splitRows ? String(initial.splitRows) : '', placeholder: '5000', id: id('rows') });
   const splitKB = h('input', { type: 'number', min: '64', step: '1', value: initial.splitBytes ? String(Math.round(initial.splitBytes / 1024)) : '', placeholder: t('opt.splitBytesNone'), id: id('kb') });
   const neutral = h('input', { type: 'checkbox', checked: !initial.noNeutralize, id: id('neu') });
+  const format = radios(`${groupName}-format`, t('opt.format'), [['zip', t('opt.formatZip')], ['csv', t('opt.formatCsv')]], initial.format || 'zip');
+  const stable = h('input', { type: 'checkbox', checked: Boolean(initial.stableName), id: id('stable') });
 
   // Fields: a checklist for one type, in its column order (the key is always written).
   const fieldsSlot = h('div', { class: 'fields-slot' });
@@ -181,7 +183,7 @@ export function optionsEditor(types: ObjectType[], picker: TypePicker, initial: 
   const summary = h('summary', null, t('opt.title'));
   const el = h(
     'details',
-    { class: 'options', open: Boolean(initial.fields?.length || initial.filters?.length || initial.splitRows || initial.splitBytes || initial.range?.mode) },
+    { class: 'options', open: Boolean(initial.fields?.length || initial.filters?.length || initial.splitRows || initial.splitBytes || initial.range?.mode || initial.format === 'csv' || initial.stableName) },
     summary,
     h(
       'div',
@@ -197,6 +199,8 @@ export function optionsEditor(types: ObjectType[], picker: TypePicker, initial: 
       ),
       range.el,
       interval,
+      format.el,
+      h('label', { class: 'check-item', for: stable.id }, stable, h('span', null, t('opt.stableName'))),
       h('label', { class: 'check-item', for: neutral.id }, neutral, h('span', null, t('opt.neutralize'))),
     ),
   );
@@ -242,6 +246,12 @@ export function optionsEditor(types: ObjectType[], picker: TypePicker, initial: 
         o.splitBytes = n * 1024;
       }
       if (!neutral.checked) o.noNeutralize = true;
+      if (format.value() === 'csv') {
+        if (picker.selected().length > 1) return t('opt.csvOneType');
+        if (o.splitRows || o.splitBytes) return t('opt.csvNoSplit');
+        o.format = 'csv';
+      }
+      if (stable.checked) o.stableName = true;
       const mode = range.value();
       if (mode === 'interval') {
         if (!from.value) return t('opt.fromNeeded');

@@ -1,4 +1,4 @@
-package httpapi_test
+package apigwlambda_test
 
 import (
 	"bytes"
@@ -14,6 +14,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/ccbulk/bulkops/shared/apigwlambda"
 	"github.com/ccbulk/bulkops/shared/authn"
 	"github.com/ccbulk/bulkops/shared/httpapi"
 )
@@ -68,7 +69,7 @@ func TestLambdaAdapterRoutesWithAndWithoutTheStage(t *testing.T) {
 				ev.RawPath = strings.TrimPrefix(ev.RawPath, "/dev")
 			}
 			var got seen
-			resp, err := httpapi.LambdaHandler(echo(&got))(context.Background(), ev)
+			resp, err := apigwlambda.Handler(echo(&got))(context.Background(), ev)
 			want := tt.want
 			want.Tenant, want.User, want.Host, want.Remote = "acme", "ana@acme.example", "a1b2c3d4e5.execute-api.us-east-1.amazonaws.com", "203.0.113.7"
 			if err != nil || got != want {
@@ -83,7 +84,7 @@ func TestLambdaAdapterRoutesWithAndWithoutTheStage(t *testing.T) {
 
 func TestLambdaAdapterRefusesMalformedRequests(t *testing.T) {
 	api := &httpapi.API{Auth: authn.Claims{}}
-	h := httpapi.LambdaHandler(api.Handler())
+	h := apigwlambda.Handler(api.Handler())
 	ev := fixture(t, "malformed-path.json")
 	badBody := fixture(t, "create-import.json")
 	badBody.IsBase64Encoded, badBody.Body = true, "not base64!"
@@ -113,7 +114,7 @@ func TestLambdaAdapterRefusesMalformedRequests(t *testing.T) {
 
 func TestLambdaAdapterEncodesBinaryBodies(t *testing.T) {
 	zipBytes := []byte("PK\x03\x04\x00\xff")
-	h := httpapi.LambdaHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := apigwlambda.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/zip":
 			w.Header().Set("Content-Type", "application/zip")
@@ -151,7 +152,7 @@ func FuzzLambdaAdapterPaths(f *testing.F) {
 		f.Add(s, "a=%zz&b")
 	}
 	api := &httpapi.API{Auth: authn.Claims{}}
-	h := httpapi.LambdaHandler(api.Handler())
+	h := apigwlambda.Handler(api.Handler())
 	f.Fuzz(func(t *testing.T, path, query string) {
 		ev := events.APIGatewayV2HTTPRequest{RawPath: path, RawQueryString: query,
 			RequestContext: events.APIGatewayV2HTTPRequestContext{Stage: "dev", HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{Method: "GET"}}}

@@ -1,4 +1,8 @@
-package httpapi
+// Package apigwlambda adapts an http.Handler (the API, package httpapi)
+// to API Gateway HTTP API events as Lambda receives them (payload format
+// 2.0, aws-lambda-go's event types), so the handler itself knows nothing
+// of Lambda and the local dev server serves it directly.
+package apigwlambda
 
 import (
 	"bytes"
@@ -15,16 +19,17 @@ import (
 
 	"github.com/ccbulk/bulkops/shared/authn"
 	"github.com/ccbulk/bulkops/shared/bulkerr"
+	"github.com/ccbulk/bulkops/shared/httpapi"
 )
 
-// LambdaHandler adapts h to API Gateway HTTP API events (payload format
-// 2.0), as AWS sends them: on a named stage the path carries the stage
+// Handler adapts h to API Gateway HTTP API events (payload format 2.0),
+// as AWS sends them: on a named stage the path carries the stage
 // (rawPath /dev/v1/jobs); the adapter strips "/" + requestContext.stage
 // when it is there, so h routes the same with and without it. A path that
 // is not valid percent-encoding, or a body that is not valid base64,
 // answers 400 with a problem document. The verified JWT claims the
 // authorizer passed on are the only identity h sees (authn.WithClaims).
-func LambdaHandler(h http.Handler) func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+func Handler(h http.Handler) func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 	return func(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 		req, err := lambdaRequest(ctx, ev)
 		if err != nil {
@@ -111,14 +116,11 @@ func (e errBadRequest) Error() string { return string(e) }
 
 func badRequest(detail, requestID string) events.APIGatewayV2HTTPResponse {
 	if requestID == "" {
-		requestID = newRequestID()
+		requestID = httpapi.NewRequestID()
 	}
-	err := bulkerr.New(bulkerr.Invalid, "%s", detail)
-	code := bulkerr.ProblemCode(err)
-	b, _ := json.Marshal(Problem{Type: "https://bulkops.dev/problems/" + strings.ToLower(strings.ReplaceAll(code, "_", "-")),
-		Title: http.StatusText(http.StatusBadRequest), Status: http.StatusBadRequest, Detail: detail, Code: code,
-		Instance: "urn:bulkops:request:" + requestID})
-	return events.APIGatewayV2HTTPResponse{StatusCode: http.StatusBadRequest,
+	p := httpapi.ProblemOf(bulkerr.New(bulkerr.Invalid, "%s", detail), requestID)
+	b, _ := json.Marshal(p)
+	return events.APIGatewayV2HTTPResponse{StatusCode: p.Status,
 		Headers: map[string]string{"Content-Type": "application/problem+json", "X-Request-Id": requestID}, Body: string(b)}
 }
 

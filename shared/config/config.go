@@ -1,0 +1,245 @@
+// Package config is the functions' configuration: every BULKOPS_*
+// variable template.yaml sets (infra/local passes the same ones locally)
+// and AWS_LAMBDA_LOG_LEVEL, each with its type, its default and what it
+// means, in one table. A function reads it once, at start-up, through its
+// wiring package (awswire.Open); nothing else reads the environment. A
+// bad value is an error that names the variable and the value. It imports
+// nothing from AWS.
+package config
+
+import (
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/ccbulk/bulkops/shared/applog"
+)
+
+// The variables' names.
+const (
+	BucketVar             = "BULKOPS_BUCKET"
+	ObjectsTableVar       = "BULKOPS_OBJECTS_TABLE"
+	JobsTableVar          = "BULKOPS_JOBS_TABLE"
+	ControlTableVar       = "BULKOPS_CONTROL_TABLE"
+	EventBusVar           = "BULKOPS_EVENT_BUS"
+	ExportFunctionVar     = "BULKOPS_EXPORT_FUNCTION"
+	ImportStateMachineVar = "BULKOPS_IMPORT_STATE_MACHINE"
+	TenantClaimVar        = "BULKOPS_TENANT_CLAIM"
+	LockLeaseVar          = "BULKOPS_LOCK_LEASE_SECONDS"
+	LockWaitVar           = "BULKOPS_LOCK_WAIT_SECONDS"
+	LockWaitAttemptsVar   = "BULKOPS_LOCK_WAIT_ATTEMPTS"
+	ChunkRowsVar          = "BULKOPS_CHUNK_ROWS"
+	ChunkConcurrencyVar   = "BULKOPS_CHUNK_CONCURRENCY"
+	WriteParallelismVar   = "BULKOPS_WRITE_PARALLELISM"
+	SweepGraceVar         = "BULKOPS_SWEEP_GRACE_SECONDS"
+	LogLevelVar           = "AWS_LAMBDA_LOG_LEVEL"
+)
+
+// Config is one function's configuration.
+type Config struct {
+	// The resources (required by every function).
+	Bucket       string // the data bucket: uploads, reports, exports
+	ObjectsTable string // configuration objects
+	JobsTable    string // jobs
+	ControlTable string // tenant locks, chunk markers, upload grants, schedules
+
+	// EventBus receives the job events ("" is the account's default bus).
+	EventBus string
+	// ExportFunction is the export function's name or ARN: the API starts
+	// on-demand exports with it ("" turns them off), the dispatcher
+	// scheduled ones (it requires it).
+	ExportFunction string
+	// ImportStateMachine is the import state machine's ARN; the cleanup
+	// function's sweeper asks it which imports still run ("" skips that).
+	ImportStateMachine string
+	// TenantClaim is the verified token's claim that names the tenant (""
+	// is authn.DefaultTenantClaim).
+	TenantClaim string
+
+	// The import workflow's tunables (the export takes the lock with
+	// LockLease too).
+	LockLease        time.Duration // lease of the tenant lock, extended by every step
+	LockWait         time.Duration // wait between attempts to take a busy lock
+	LockWaitAttempts int           // attempts before giving up with Bulk.Busy
+	ChunkRows        int           // rows per chunk
+	ChunkConcurrency int           // chunks processed at once (the Map state's MaxConcurrencyPath)
+	WriteParallelism int           // concurrent object writes per chunk
+
+	// SweepGrace is how long after a lease's end the cleanup function's
+	// sweeper waits before it fails the lock's job.
+	SweepGrace time.Duration
+
+	// LogLevel is the level of the JSON log (applog.Level's names).
+	LogLevel slog.Level
+}
+
+// Variable describes one setting.
+type Variable struct {
+	Name string
+	// Default is the value of an unset variable, as it would be written
+	// ("" for none).
+	Default string
+	// Required variables must be set (and not empty).
+	Required bool
+	// Means says what the setting is, and what values it takes.
+	Means string
+
+	set  func(c *Config, raw string) error
+	text func(c *Config) *string // the field of a text setting
+}
+
+// Variables lists every setting, in the order Load reads them.
+func Variables() []Variable { return append([]Variable(nil), variables...) }
+
+var variables = []Variable{
+	{Name: BucketVar, Required: true, Means: "the data bucket's name", text: func(c *Config) *string { return &c.Bucket }},
+	{Name: ObjectsTableVar, Required: true, Means: "the objects table's name", text: func(c *Config) *string { return &c.ObjectsTable }},
+	{Name: JobsTableVar, Required: true, Means: "the jobs table's name", text: func(c *Config) *string { return &c.JobsTable }},
+	{Name: ControlTableVar, Required: true, Means: "the control table's name", text: func(c *Config) *string { return &c.ControlTable }},
+	{Name: EventBusVar, Means: "the event bus of the job events (empty: default)", text: func(c *Config) *string { return &c.EventBus }},
+	{Name: ExportFunctionVar, Means: "the export function (empty: no on-demand exports; the dispatcher needs it)", text: func(c *Config) *string { return &c.ExportFunction }},
+	{Name: ImportStateMachineVar, Means: "the import state machine's ARN (cleanup)", text: func(c *Config) *string { return &c.ImportStateMachine }},
+	{Name: TenantClaimVar, Means: "the token claim naming the tenant (empty: tenant)", text: func(c *Config) *string { return &c.TenantClaim }},
+	{Name: LockLeaseVar, Default: "300", Means: "seconds of the tenant lock's lease, a positive whole number",
+		set: positiveSeconds(func(c *Config) *time.Duration { return &c.LockLease })},
+	{Name: LockWaitVar, Default: "15", Means: "seconds between attempts to take a busy lock, a positive whole number",
+		set: positiveSeconds(func(c *Config) *time.Duration { return &c.LockWait })},
+	{Name: LockWaitAttemptsVar, Default: "20", Means: "attempts to take a busy lock, a positive whole number",
+		set: positive(func(c *Config) *int { return &c.LockWaitAttempts })},
+	{Name: ChunkRowsVar, Default: "1000", Means: "rows per import chunk, a positive whole number",
+		set: positive(func(c *Config) *int { return &c.ChunkRows })},
+	{Name: ChunkConcurrencyVar, Default: "4", Means: "import chunks processed at once, a positive whole number",
+		set: positive(func(c *Config) *int { return &c.ChunkConcurrency })},
+	{Name: WriteParallelismVar, Default: "16", Means: "concurrent object writes per chunk, a positive whole number",
+		set: positive(func(c *Config) *int { return &c.WriteParallelism })},
+	{Name: SweepGraceVar, Default: "60", Means: "seconds the sweeper waits after a lease ended, a whole number, 0 or more",
+		set: func(c *Config, raw string) error {
+			v, err := strconv.Atoi(raw)
+			if err != nil || v < 0 {
+				return fmt.Errorf("%s=%q: want a whole number of seconds", SweepGraceVar, raw)
+			}
+			c.SweepGrace = time.Duration(v) * time.Second
+			return nil
+		}},
+	{Name: LogLevelVar, Default: "INFO", Means: "the log level: DEBUG, INFO, WARN or ERROR (TRACE is DEBUG, FATAL is ERROR, anything else INFO)",
+		set: func(c *Config, raw string) error { c.LogLevel = applog.Level(raw); return nil }},
+}
+
+// positive sets an int field from a positive whole number.
+func positive(field func(*Config) *int) func(*Config, string) error {
+	return func(c *Config, raw string) error {
+		v, err := wholePositive(raw)
+		if err != nil {
+			return err
+		}
+		*field(c) = v
+		return nil
+	}
+}
+
+// positiveSeconds sets a duration field from a positive whole number of
+// seconds.
+func positiveSeconds(field func(*Config) *time.Duration) func(*Config, string) error {
+	return func(c *Config, raw string) error {
+		v, err := wholePositive(raw)
+		if err != nil {
+			return err
+		}
+		*field(c) = time.Duration(v) * time.Second
+		return nil
+	}
+}
+
+func wholePositive(raw string) (int, error) {
+	v, err := strconv.Atoi(raw)
+	if err != nil || v < 1 {
+		return 0, errWant
+	}
+	return v, nil
+}
+
+// errWant marks a value that is not a positive whole number; apply names
+// the variable and the value.
+var errWant = fmt.Errorf("want a positive whole number")
+
+// apply sets v from raw.
+func (v Variable) apply(c *Config, raw string) error {
+	if v.text != nil {
+		*v.text(c) = raw
+		return nil
+	}
+	if err := v.set(c, raw); err != nil {
+		if err == errWant {
+			return fmt.Errorf("%s=%q: %w", v.Name, raw, err)
+		}
+		return err
+	}
+	return nil
+}
+
+// Defaults is the configuration with every setting at its default and no
+// resource names: what Load returns for an environment that sets only
+// the required variables, without them.
+func Defaults() Config {
+	var c Config
+	for _, v := range variables {
+		if v.Default == "" {
+			continue
+		}
+		if err := v.apply(&c, v.Default); err != nil {
+			panic(fmt.Sprintf("config: the default of %s: %v", v.Name, err)) // a bad table entry; the tests catch it
+		}
+	}
+	return c
+}
+
+// Load reads every setting from getenv (os.Getenv, or the dev server's
+// view of a function's environment). An unset or empty variable takes its
+// default; a required one that is unset is an error, and so is a value
+// that is not what the setting takes. Errors name the variable and the
+// value.
+func Load(getenv func(string) string) (Config, error) {
+	c := Defaults()
+	for _, v := range variables {
+		raw := getenv(v.Name)
+		if raw == "" {
+			if v.Required {
+				return Config{}, NotSet(v.Name)
+			}
+			continue
+		}
+		if err := v.apply(&c, raw); err != nil {
+			return Config{}, err
+		}
+	}
+	return c, nil
+}
+
+// Require checks that the text settings named are set: what one function
+// needs beyond what every function needs (the dispatcher's
+// BULKOPS_EXPORT_FUNCTION).
+func (c Config) Require(names ...string) error {
+	for _, name := range names {
+		found := false
+		for _, v := range variables {
+			if v.Name != name {
+				continue
+			}
+			found = true
+			if v.text == nil {
+				return fmt.Errorf("config: %s is not a text setting", name)
+			}
+			if *v.text(&c) == "" {
+				return NotSet(name)
+			}
+		}
+		if !found {
+			return fmt.Errorf("config: no setting %s", name)
+		}
+	}
+	return nil
+}
+
+// NotSet is the error of a variable a function needs that is not set.
+func NotSet(name string) error { return fmt.Errorf("environment variable %s is not set", name) }
