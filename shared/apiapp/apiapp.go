@@ -46,6 +46,8 @@ func New(ctx context.Context, getenv func(string) string, logOut io.Writer) (*ht
 		api.Exports = exportinvoke.Starter{Client: awsenv.Lambda(res.AWS), Function: fn}
 	}
 	canceller.Executions = Executions{Client: awsenv.SFN(res.AWS)}
+	secrets, deliver := res.Delivery(res.Logger(logOut))
+	api.Credentials, api.Deliver = secrets, deliver
 	canceller.Events = res.Events
 	canceller.Imports.(*importflow.Flow).Events = res.Events
 	return api, nil
@@ -65,6 +67,7 @@ func assemble(db *dynamostore.Store, files *s3store.Store, auth authn.Authentica
 	canceller := &jobcancel.Canceller{Jobs: db, Imports: importapp.Assemble(cfg, db, files, log), Now: time.Now, Log: log}
 	return &httpapi.API{
 		Auth: auth, Jobs: db, Locks: db, Settings: db, Files: files, Uploads: db, ExportStore: db, Schedules: db, Idempotency: db,
+		Targets: db,
 		Cancels: canceller,
 		NewID:   func() (string, error) { return ids.New(time.Now()) },
 		Now:     time.Now, Log: log,

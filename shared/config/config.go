@@ -33,6 +33,7 @@ const (
 	ChunkConcurrencyVar   = "BULKOPS_CHUNK_CONCURRENCY"
 	WriteParallelismVar   = "BULKOPS_WRITE_PARALLELISM"
 	SweepGraceVar         = "BULKOPS_SWEEP_GRACE_SECONDS"
+	SecretPrefixVar       = "BULKOPS_SECRET_PREFIX"
 	LogLevelVar           = "AWS_LAMBDA_LOG_LEVEL"
 )
 
@@ -56,6 +57,10 @@ type Config struct {
 	// TenantClaim is the verified token's claim that names the tenant (""
 	// is authn.DefaultTenantClaim).
 	TenantClaim string
+	// SecretPrefix starts the Secrets Manager names of delivery targets'
+	// credentials ("" is secretstore.DefaultPrefix); the IAM policies
+	// grant access under it only.
+	SecretPrefix string
 
 	// The import workflow's tunables (the export takes the lock with
 	// LockLease too).
@@ -101,6 +106,7 @@ var variables = []Variable{
 	{Name: ExportFunctionVar, Means: "the export function (empty: no on-demand exports; the dispatcher needs it)", text: func(c *Config) *string { return &c.ExportFunction }},
 	{Name: ImportStateMachineVar, Means: "the import state machine's ARN (cleanup)", text: func(c *Config) *string { return &c.ImportStateMachine }},
 	{Name: TenantClaimVar, Means: "the token claim naming the tenant (empty: tenant)", text: func(c *Config) *string { return &c.TenantClaim }},
+	{Name: SecretPrefixVar, Means: "the name prefix of delivery credentials' secrets in Secrets Manager (empty: bulkops/targets/)", text: func(c *Config) *string { return &c.SecretPrefix }},
 	{Name: LockLeaseVar, Default: "300", Means: "seconds of the tenant lock's lease, a positive whole number",
 		set: positiveSeconds(func(c *Config) *time.Duration { return &c.LockLease })},
 	{Name: LockWaitVar, Default: "15", Means: "seconds between attempts to take a busy lock, a positive whole number",

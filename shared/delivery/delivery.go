@@ -48,41 +48,42 @@ func Kinds() []Kind { return []Kind{KindS3Link, KindSFTP, KindS3Bucket} }
 
 // Target is one delivery target of a tenant.
 type Target struct {
-	ID     string
-	Tenant string
+	ID     string `json:"id"`
+	Tenant string `json:"-"`
 	// Name is the tenant's label for the target ("Nightly to HQ").
-	Name string
+	Name string `json:"name"`
 	// Kind is KindS3Link when empty.
-	Kind Kind
+	Kind Kind `json:"kind"`
 	// SFTP is set for KindSFTP only.
-	SFTP *SFTP
+	SFTP *SFTP `json:"sftp,omitempty"`
 	// Bucket is set for KindS3Bucket only.
-	Bucket    *Bucket
-	CreatedAt time.Time
+	Bucket    *Bucket   `json:"bucket,omitempty"`
+	CreatedBy string    `json:"createdBy,omitempty"`
+	CreatedAt time.Time `json:"createdAt,omitzero"`
 }
 
 // SFTP holds an SFTP target's settings. It holds no secret: the password
 // or private key lives in Secrets Manager under CredentialARN.
 type SFTP struct {
-	Host string
+	Host string `json:"host"`
 	// Port is 22 when 0.
-	Port int
-	User string
+	Port int    `json:"port,omitempty"`
+	User string `json:"user"`
 	// Folder is the remote folder the files go to: absolute, or relative to
 	// the user's login folder; empty is the login folder itself.
-	Folder string
+	Folder string `json:"folder,omitempty"`
 	// HostKey is the server's public host key in authorized_keys form
 	// ("ssh-ed25519 AAAA..."), pinned when the target is created: a server
 	// that presents another key is refused.
-	HostKey string
+	HostKey string `json:"hostKey"`
 	// HostKeyFingerprint is HostKey's SHA256 fingerprint ("SHA256:..."),
 	// as ssh-keygen -l prints it; Validate checks that it matches.
-	HostKeyFingerprint string
+	HostKeyFingerprint string `json:"hostKeyFingerprint,omitempty"`
 	// Auth says which credential the secret holds.
-	Auth AuthMethod
+	Auth AuthMethod `json:"auth"`
 	// CredentialARN is the ARN of the Secrets Manager secret that holds the
 	// credential (EncodeCredential's form).
-	CredentialARN string
+	CredentialARN string `json:"credentialArn,omitempty"`
 }
 
 // AuthMethod is how the service authenticates to an SFTP server.
@@ -96,13 +97,13 @@ const (
 
 // Bucket holds the settings of a target that is the tenant's own bucket.
 type Bucket struct {
-	Bucket string
+	Bucket string `json:"bucket"`
 	// Prefix is put before every file name ("exports/"); may be empty.
-	Prefix string
-	Region string
+	Prefix string `json:"prefix,omitempty"`
+	Region string `json:"region"`
 	// RoleARN is the role in the tenant's account that trusts the service
 	// with the external ID ExternalID(tenant).
-	RoleARN string
+	RoleARN string `json:"roleArn"`
 }
 
 // ExternalID is the external ID the service passes when it assumes a
@@ -132,6 +133,8 @@ func (s SFTP) Addr() string {
 
 // Limits of a target's fields.
 const (
+	// MaxTargets is how many targets a tenant may have.
+	MaxTargets     = 50
 	MaxNameLen     = 100
 	MaxHostLen     = 253
 	MaxUserLen     = 64
@@ -368,12 +371,12 @@ type Receipt struct {
 // TestResult is the answer of a connection test: a sentence for the tenant
 // and, when the test failed, the phase it failed in.
 type TestResult struct {
-	OK bool
+	OK bool `json:"ok"`
 	// Phase is the phase that failed ("" when OK).
-	Phase Phase
+	Phase Phase `json:"phase,omitempty"`
 	// Sentence says what was reached or what failed, e.g. "reached
 	// sftp.example.com:22, authenticated as exports, folder /in writable".
-	Sentence string
+	Sentence string `json:"sentence"`
 }
 
 // Deliverer sends files to targets of one or more kinds.

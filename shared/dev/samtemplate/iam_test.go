@@ -255,3 +255,50 @@ func TestStepFunctionsActionsPerFunction(t *testing.T) {
 		}
 	}
 }
+
+// TestDeliveryActionsPerFunction pins who may touch delivery targets'
+// secrets and assume tenants' roles: the API (creating, testing and
+// deleting targets) and the export function (delivering), the secrets under
+// the stack's prefix only.
+func TestDeliveryActionsPerFunction(t *testing.T) {
+	tpl := loadRepoTemplate(t)
+	sts, _ := identityStatements(t, tpl)
+	got := map[string][]string{} // action -> "<function> <resource>"
+	for _, st := range sts {
+		fn := strings.Fields(st.where)[0]
+		for _, a := range st.actions {
+			if !strings.HasPrefix(a, "secretsmanager:") && !strings.HasPrefix(a, "sts:") {
+				continue
+			}
+			for _, r := range st.resources {
+				got[a] = append(got[a], fn+" "+resourceText(r))
+			}
+		}
+	}
+	secrets := "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:${AWS::StackName}/targets/*"
+	roles := "arn:${AWS::Partition}:iam::*:role/*"
+	want := map[string]string{
+		"secretsmanager:CreateSecret":   "ApiFunction " + secrets,
+		"secretsmanager:TagResource":    "ApiFunction " + secrets,
+		"secretsmanager:DeleteSecret":   "ApiFunction " + secrets,
+		"secretsmanager:GetSecretValue": "ApiFunction " + secrets + ", ExportFunction " + secrets,
+		"sts:AssumeRole":                "ApiFunction " + roles + ", ExportFunction " + roles,
+	}
+	for a, w := range want {
+		g := got[a]
+		sort.Strings(g)
+		if strings.Join(g, ", ") != w {
+			t.Errorf("%s: granted as %q, want %q", a, strings.Join(g, ", "), w)
+		}
+	}
+	for a := range got {
+		if _, ok := want[a]; !ok {
+			t.Errorf("%s granted (%v): pin it here", a, got[a])
+		}
+	}
+	// The prefix the policies name is the one the functions use.
+	env, _ := tpl.Globals["Function"].(map[string]any)["Environment"].(map[string]any)["Variables"].(map[string]any)
+	if sub, _ := env["BULKOPS_SECRET_PREFIX"].(map[string]any)["Fn::Sub"].(string); sub != "${AWS::StackName}/targets/" {
+		t.Errorf("BULKOPS_SECRET_PREFIX is %v, want the prefix the policies grant", env["BULKOPS_SECRET_PREFIX"])
+	}
+}
