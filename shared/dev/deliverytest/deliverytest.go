@@ -63,7 +63,9 @@ func New(t testing.TB, log *slog.Logger, quota int64) *Rig {
 }
 
 // HostKey is the server's host key in authorized_keys form.
-func (r *Rig) HostKey() string { return strings.TrimSpace(string(ssh.MarshalAuthorizedKey(r.SFTP.HostKey()))) }
+func (r *Rig) HostKey() string {
+	return strings.TrimSpace(string(ssh.MarshalAuthorizedKey(r.SFTP.HostKey())))
+}
 
 // Addr is the server's host and port.
 func (r *Rig) Addr() (string, int) {
