@@ -44,6 +44,7 @@ type apiHarness struct {
 	s3     *s3.Client
 	bucket string
 	ids    *ident.Generator
+	st     *localtest.Stack
 }
 
 func newAPIHarness(t *testing.T) *apiHarness {
@@ -57,7 +58,7 @@ func newAPIHarness(t *testing.T) *apiHarness {
 	// function identifies callers by the claims it passed on.
 	api := apiapp.Assemble(db, files, authn.Claims{}, slog.New(slog.NewJSONHandler(io.Discard, nil)))
 	gw := localtest.ServeAPI(t, st, lambda.NewHandler(apigwlambda.Handler(api.Handler())))
-	return &apiHarness{t: t, gw: gw, client: openapitest.Client(t, gw.URL), api: api, db: db, files: files, s3: st.Clients.S3, bucket: st.Ref("DataBucket"), ids: ident.NewGenerator(nil)}
+	return &apiHarness{t: t, gw: gw, client: openapitest.Client(t, gw.URL), api: api, db: db, files: files, s3: st.Clients.S3, bucket: st.Ref("DataBucket"), ids: ident.NewGenerator(nil), st: st}
 }
 
 func (h *apiHarness) token(tenant string) string {
