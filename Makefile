@@ -10,8 +10,11 @@ LOCAL     := infra/local
 ENV       := source $(LOCAL)/env.sh
 TOOLS     := .tools
 SAM_ENV   := SAM_CLI_TELEMETRY=0 AWS_EC2_METADATA_DISABLED=true
-# Lambda build: arm64, static, no RPC shim, reproducible paths.
-LAMBDA_GO := GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build -tags lambda.norpc -trimpath -ldflags='-s -w -buildid='
+# Lambda build: arm64, static, no RPC shim, reproducible paths. The LocalStack
+# backend runs the functions as local processes, so it builds them for this
+# machine (LAMBDA_GOARCH=amd64, infra/local/localstack/deploy.sh).
+LAMBDA_GOARCH ?= arm64
+LAMBDA_GO := GOOS=linux GOARCH=$(LAMBDA_GOARCH) CGO_ENABLED=0 $(GO) build -tags lambda.norpc -trimpath -ldflags='-s -w -buildid='
 
 .PHONY: help
 help: ## list the targets
@@ -31,6 +34,13 @@ lambdas: ## cross-compile every Lambda function for provided.al2023/arm64 into b
 	@for fn in functions/*/; do n=$$(basename $$fn); \
 	  echo "  lambda $$n"; $(LAMBDA_GO) -o bin/lambda/$$n/bootstrap ./functions/$$n; done
 
+# Compiles every function's packages once, in one go command, so the build
+# cache is full before sam build's parallel builds (which would otherwise
+# each compile the same dependencies at the same time).
+.PHONY: lambdas-cache
+lambdas-cache:
+	$(LAMBDA_GO) ./functions/...
+
 # sam build (BuildMethod: makefile) calls build-<LogicalId> with ARTIFACTS_DIR.
 build-ImportControlFunction:  ; $(LAMBDA_GO) -o $(ARTIFACTS_DIR)/bootstrap ./functions/import-control
 build-ImportPrepareFunction:  ; $(LAMBDA_GO) -o $(ARTIFACTS_DIR)/bootstrap ./functions/import-prepare
@@ -40,6 +50,7 @@ build-ApiFunction:            ; $(LAMBDA_GO) -o $(ARTIFACTS_DIR)/bootstrap ./fun
 build-ExportFunction:         ; $(LAMBDA_GO) -o $(ARTIFACTS_DIR)/bootstrap ./functions/export
 build-ExportDispatchFunction: ; $(LAMBDA_GO) -o $(ARTIFACTS_DIR)/bootstrap ./functions/export-dispatch
 build-JobCleanupFunction:     ; $(LAMBDA_GO) -o $(ARTIFACTS_DIR)/bootstrap ./functions/job-cleanup
+build-NotifyFunction:         ; $(LAMBDA_GO) -o $(ARTIFACTS_DIR)/bootstrap ./functions/notify
 
 # ------------------------------------------------------------ local stack
 .PHONY: tools tools-stack
@@ -91,11 +102,31 @@ token: build ## print a local API token for tenant demo (the stack's dev server 
 # ------------------------------------------------------------------- test
 .PHONY: test test-unit test-integration lint
 test: tools build web ## unit + integration tests on the local stack, template lint, ASL validation, the web console in headless Chromium
-	@started=0; \
+	@export BULKOPS_BACKEND=local; started=0; \
 	if ! $(LOCAL)/stack.sh running; then $(LOCAL)/stack.sh up; started=1; else $(LOCAL)/stack.sh up; fi; \
 	status=0; $(MAKE) --no-print-directory test-integration lint test-web || status=$$?; \
 	if [ $$started = 1 ]; then $(LOCAL)/stack.sh down; fi; \
 	exit $$status
+
+# The second backend: LocalStack in host mode (no Docker), the app deployed
+# into it from template.yaml by CloudFormation (sam build + sam deploy, as
+# samlocal deploy does), then the integration test packages against it.
+.PHONY: test-localstack localstack-up localstack-down
+test-localstack: ## the integration test packages on LocalStack (host mode, no Docker) with the app deployed from template.yaml by CloudFormation
+	$(LOCAL)/install.sh dynamodb python localstack
+	@export BULKOPS_BACKEND=localstack; started=0; \
+	if ! $(LOCAL)/stack.sh running; then $(LOCAL)/stack.sh up; started=1; fi; \
+	status=0; { $(LOCAL)/localstack/deploy.sh && $(LOCAL)/localstack/test.sh; } || status=$$?; \
+	if [ $$started = 1 ]; then $(LOCAL)/stack.sh down; fi; \
+	exit $$status
+
+localstack-up: ## start LocalStack (and DynamoDB Local) on 127.0.0.1 and deploy the app into it from template.yaml
+	$(LOCAL)/install.sh dynamodb python localstack
+	BULKOPS_BACKEND=localstack $(LOCAL)/stack.sh up
+	BULKOPS_BACKEND=localstack $(LOCAL)/localstack/deploy.sh
+
+localstack-down: ## stop LocalStack (by PID)
+	BULKOPS_BACKEND=localstack $(LOCAL)/stack.sh down
 
 test-unit: ## unit tests only (no servers)
 	$(GO) vet ./...
@@ -133,6 +164,7 @@ fuzz: ## run every fuzz target for FUZZTIME each (default 60s); new failing inpu
 	$(GO) test -run '^$$' -fuzz '^FuzzPlan$$' -fuzztime $(FUZZTIME) ./shared/csvexport
 	$(GO) test -run '^$$' -fuzz '^FuzzLambdaAdapterPaths$$' -fuzztime $(FUZZTIME) ./shared/httpapi
 	$(GO) test -run '^$$' -fuzz '^FuzzParseHostKey$$' -fuzztime $(FUZZTIME) ./shared/delivery
+	$(GO) test -run '^$$' -fuzz '^FuzzParseSignature$$' -fuzztime $(FUZZTIME) ./shared/notify
 
 .PHONY: clean
 clean: ## remove build outputs (keeps .tools)

@@ -368,6 +368,7 @@ type e2eRig struct {
 func newE2E(t *testing.T, prefix string) *e2eRig {
 	t.Helper()
 	st := localtest.Require(t)
+	localtest.RequireDevServer(t)
 	api := e2eAPI()
 	resp, err := http.Get(api + "/v1/health")
 	if err != nil || resp.StatusCode != http.StatusOK {

@@ -28,6 +28,7 @@ import (
 // bulkops-local-) with a tenant of its own.
 func TestEndToEnd(t *testing.T) {
 	st := localtest.Require(t)
+	localtest.RequireDevServer(t)
 	lambdaURL := os.Getenv("AWS_ENDPOINT_URL_LAMBDA")
 	resp, err := http.Get(lambdaURL + "/_local/health")
 	if err != nil || resp.StatusCode != http.StatusOK {

@@ -61,6 +61,7 @@ import (
 	"github.com/ccbulk/bulkops/shared/dev/samtemplate"
 	"github.com/ccbulk/bulkops/shared/exportapp"
 	"github.com/ccbulk/bulkops/shared/importapp"
+	"github.com/ccbulk/bulkops/shared/notifyapp"
 )
 
 // handlers builds the handler of each template function the way its
@@ -75,6 +76,7 @@ var handlers = map[string]func(ctx context.Context, getenv func(string) string) 
 	"ExportFunction":         exportHandler,
 	"ExportDispatchFunction": dispatchHandler,
 	"JobCleanupFunction":     cleanupHandler,
+	"NotifyFunction":         notifyHandler,
 }
 
 func importHandler(ctx context.Context, getenv func(string) string) (lambda.Handler, error) {
@@ -118,6 +120,15 @@ func cleanupHandler(ctx context.Context, getenv func(string) string) (lambda.Han
 		return nil, err
 	}
 	return lambda.NewHandler(cleanupapp.Handler(c)), nil
+}
+
+// notifyHandler is functions/notify: tells tenants' contacts of failures.
+func notifyHandler(ctx context.Context, getenv func(string) string) (lambda.Handler, error) {
+	a, err := notifyapp.New(ctx, getenv, os.Stderr, nil)
+	if err != nil {
+		return nil, err
+	}
+	return lambda.NewHandler(notifyapp.Handler(a)), nil
 }
 
 func main() {
@@ -169,6 +180,9 @@ func run() error {
 	}
 	if _, ok := names.Params["JwtAudience"]; !ok {
 		names.Params["JwtAudience"] = authn.LocalAudience
+	}
+	if _, ok := names.Params["NotifySesIdentity"]; !ok { // the local SES below accepts any sender
+		names.Params["NotifySesIdentity"] = "bulkops.local"
 	}
 	awsCfg, err := awsenv.Load(ctx)
 	if err != nil {
@@ -241,6 +255,8 @@ func run() error {
 	awsMux.Handle("POST /{$}", bus) // EventBridge PutEvents (AWS_ENDPOINT_URL_EVENTBRIDGE)
 	awsMux.HandleFunc("GET /_local/events", bus.ServeEvents)
 	awsMux.Handle("POST /secretsmanager", devstack.NewSecretsManager(log)) // Secrets Manager (AWS_ENDPOINT_URL_SECRETS_MANAGER)
+	devstack.NewSES(1000).Register(awsMux)                                 // SES v2 SendEmail (AWS_ENDPOINT_URL_SESV2), sent mail at /_local/ses/messages
+	devstack.NewWebhookSink(1000).Register(awsMux)                         // tenants' notification webhooks at /_local/webhooks/{name}
 	issuerPath := "/oidc/"
 	if u, err := url.Parse(issuer.URL); err == nil && u.Path != "" {
 		issuerPath = strings.TrimSuffix(u.Path, "/") + "/"

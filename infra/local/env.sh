@@ -14,6 +14,7 @@ BULKOPS_DYNAMODB_PORT=${BULKOPS_DYNAMODB_PORT:-8000}
 BULKOPS_SFN_PORT=${BULKOPS_SFN_PORT:-8083}
 BULKOPS_API_PORT=${BULKOPS_API_PORT:-3000}
 BULKOPS_LAMBDA_PORT=${BULKOPS_LAMBDA_PORT:-3001}
+BULKOPS_LOCALSTACK_PORT=${BULKOPS_LOCALSTACK_PORT:-4566}
 
 export AWS_ENDPOINT_URL_S3=http://127.0.0.1:$BULKOPS_S3_PORT
 export AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:$BULKOPS_DYNAMODB_PORT
@@ -35,3 +36,34 @@ export AWS_ENDPOINT_URL_STS=http://127.0.0.1:$BULKOPS_S3_PORT
 # The local SFTP server (cmd/sftpserver), a delivery target.
 BULKOPS_SFTP_PORT=${BULKOPS_SFTP_PORT:-2222}
 export BULKOPS_SFTP_ADDR=127.0.0.1:$BULKOPS_SFTP_PORT
+# SES v2 (the tenants' notification mail) is played by the dev server, which
+# lists the mail it accepted at /_local/ses/messages; its webhook sink at
+# /_local/webhooks/<name> is plain http on 127.0.0.1, which only the local
+# stack's notifier accepts.
+export AWS_ENDPOINT_URL_SESV2=http://127.0.0.1:$BULKOPS_LAMBDA_PORT
+export BULKOPS_NOTIFY_ALLOW_LOOPBACK=true
+
+# BULKOPS_BACKEND=localstack (make test-localstack): every AWS API goes to
+# LocalStack's edge port instead (its DynamoDB forwards to DynamoDB Local).
+# The app's resources are the CloudFormation stack deployed from
+# template.yaml (infra/local/localstack/deploy.sh, stack BULKOPS_STACK_NAME).
+if [[ ${BULKOPS_BACKEND:-local} == localstack ]]; then
+  BULKOPS_LOCALSTACK_URL=http://127.0.0.1:$BULKOPS_LOCALSTACK_PORT
+  # LocalStack's own dummy credentials: it checks presigned URLs' signatures
+  # (S3_SKIP_SIGNATURE_VALIDATION=0) with the secret it knows for them.
+  export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test
+  export AWS_ENDPOINT_URL=$BULKOPS_LOCALSTACK_URL
+  export AWS_ENDPOINT_URL_S3=$BULKOPS_LOCALSTACK_URL
+  export AWS_ENDPOINT_URL_DYNAMODB=$BULKOPS_LOCALSTACK_URL
+  export AWS_ENDPOINT_URL_SFN=$BULKOPS_LOCALSTACK_URL
+  export AWS_ENDPOINT_URL_LAMBDA=$BULKOPS_LOCALSTACK_URL
+  export AWS_ENDPOINT_URL_EVENTBRIDGE=$BULKOPS_LOCALSTACK_URL
+  # Delivery targets' secrets and STS: LocalStack's own.
+  export AWS_ENDPOINT_URL_SECRETS_MANAGER=$BULKOPS_LOCALSTACK_URL
+  export AWS_ENDPOINT_URL_STS=$BULKOPS_LOCALSTACK_URL
+  export BULKOPS_STACK_NAME=${BULKOPS_STACK_NAME:-bulkops}
+  # deploy.sh writes the deployed stack's description here for the tests.
+  BULKOPS_LOCALSTACK_STACK_FILE=${BULKOPS_LOCALSTACK_STACK_FILE:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/.tools/run/localstack-stack.json}
+  export BULKOPS_LOCALSTACK_STACK_FILE
+  export BULKOPS_BACKEND BULKOPS_LOCALSTACK_URL
+fi

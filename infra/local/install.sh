@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the local stack's tools, pinned in versions.env, into .tools/
-# (git-ignored). Usage: install.sh [all|minio|dynamodb|node|python|web|browser]...
+# (git-ignored). Usage: install.sh [all|minio|dynamodb|node|python|web|browser|localstack]...
 # Each part is skipped when its stamp (.tools/stamps/<part>) matches the
 # pinned version, so a second run is a fast no-op and a version bump
 # reinstalls only that part.
@@ -89,6 +89,46 @@ install_browser() {
   chromium --version
 }
 
+# LocalStack for the second local backend (make test-localstack), host mode
+# without Docker, into .tools/localstack/: uv from uv.lock (pip,
+# --require-hashes) into .tools/localstack/uv, then a virtualenv on the
+# machine's Python $LOCALSTACK_PYTHON (pyenv's, else on PATH) synced by uv
+# from requirements.lock (exact versions, hashes required). Its stamp lives
+# in .tools/localstack/ and names both lock files' hashes, so a changed
+# lock reinstalls it.
+localstack_python() {
+  local py="" root
+  if command -v pyenv >/dev/null 2>&1 && root=$(pyenv root 2>/dev/null); then
+    py=$(ls -d "$root/versions/$LOCALSTACK_PYTHON".*/bin/python3 2>/dev/null | sort -V | tail -n 1)
+  fi
+  if [[ -z $py ]] && command -v "python$LOCALSTACK_PYTHON" >/dev/null 2>&1; then
+    py=$(command -v "python$LOCALSTACK_PYTHON")
+  fi
+  if [[ -z $py ]]; then
+    echo "install.sh: LocalStack $LOCALSTACK_VERSION needs Python $LOCALSTACK_PYTHON (pyenv install $LOCALSTACK_PYTHON, or python$LOCALSTACK_PYTHON on PATH)" >&2
+    exit 1
+  fi
+  echo "$py"
+}
+
+install_localstack() {
+  local ls=$tools/localstack lock=$here/localstack/requirements.lock uvlock=$here/localstack/uv.lock
+  local py; py=$(localstack_python)
+  local want; want="$LOCALSTACK_VERSION/$UV_VERSION/$("$py" -c 'import platform; print(platform.python_version())')/$(cat "$lock" "$uvlock" | sha256sum | cut -c1-16)"
+  if [[ -f $ls/stamp && $(cat "$ls/stamp") == "$want" && -x $ls/venv/bin/python ]]; then return; fi
+  say "LocalStack $LOCALSTACK_VERSION on $py: uv $UV_VERSION, then the locked packages into .tools/localstack"
+  local start=$SECONDS
+  rm -rf "$ls/uv" "$ls/venv" "$ls/stamp"
+  mkdir -p "$ls"
+  "$py" -m venv "$ls/uv"
+  "$ls/uv/bin/pip" install --quiet --disable-pip-version-check --no-deps --require-hashes -r "$uvlock"
+  UV_CACHE_DIR=$ls/uv-cache "$ls/uv/bin/uv" venv --quiet --python "$py" "$ls/venv"
+  UV_CACHE_DIR=$ls/uv-cache "$ls/uv/bin/uv" pip sync --quiet --python "$ls/venv/bin/python" --require-hashes "$lock"
+  "$ls/venv/bin/python" -c 'import localstack.runtime.main' 
+  echo "$want" > "$ls/stamp"
+  say "LocalStack installed in $((SECONDS - start))s"
+}
+
 parts=("$@")
 [[ ${#parts[@]} -eq 0 ]] && parts=(all)
 for p in "${parts[@]}"; do
@@ -100,6 +140,7 @@ for p in "${parts[@]}"; do
     python) install_python ;;
     web) install_web ;;
     browser) install_browser ;;
-    *) echo "install.sh: unknown part $p (all, minio, dynamodb, node, python, web, browser)" >&2; exit 2 ;;
+    localstack) install_localstack ;;
+    *) echo "install.sh: unknown part $p (all, minio, dynamodb, node, python, web, browser, localstack)" >&2; exit 2 ;;
   esac
 done

@@ -7,6 +7,14 @@
 #   minio     S3                                           :$BULKOPS_S3_PORT
 #   the web console (web/dist, served by the dev server)    :$BULKOPS_CONSOLE_PORT
 #   sftp      SFTP server, a delivery target (cmd/sftpserver) :$BULKOPS_SFTP_PORT
+# With BULKOPS_BACKEND=localstack (make test-localstack) the stack is
+#   dynamodb   DynamoDB Local, as above                     :$BULKOPS_DYNAMODB_PORT
+#   localstack LocalStack in host mode (S3, EventBridge, Step Functions,
+#              Lambda without Docker, CloudFormation, IAM, STS, SQS, SNS,
+#              KMS, Logs, CloudWatch; DynamoDB forwarded to DynamoDB Local)
+#                                                           :$BULKOPS_LOCALSTACK_PORT
+#   and the app is deployed into it from template.yaml by
+#   infra/local/localstack/deploy.sh (stack.sh deploy).
 # Usage: stack.sh up|down|status|running
 # Processes are started in the background with PIDs in .tools/run/<name>.pid
 # and logs in .tools/run/<name>.log, and stopped by those PIDs only.
@@ -19,8 +27,12 @@ run=$tools/run
 source "$here/env.sh"
 mkdir -p "$run"
 BULKOPS_CONSOLE_PORT=${BULKOPS_CONSOLE_PORT:-3002}
-parts=(dynamodb sfn devserver minio)
-parts+=(sftp)
+BACKEND=${BULKOPS_BACKEND:-local}
+case $BACKEND in
+  local) parts=(dynamodb sfn devserver minio sftp) ;;
+  localstack) parts=(dynamodb localstack) ;;
+  *) echo "stack: BULKOPS_BACKEND=$BACKEND: want local or localstack" >&2; exit 2 ;;
+esac
 
 port_of() {
   case $1 in
@@ -29,6 +41,7 @@ port_of() {
     devserver) echo "$BULKOPS_LAMBDA_PORT" ;;
     minio) echo "$BULKOPS_S3_PORT" ;;
     sftp) echo "$BULKOPS_SFTP_PORT" ;;
+    localstack) echo "$BULKOPS_LOCALSTACK_PORT" ;;
   esac
 }
 
@@ -50,6 +63,7 @@ healthy() {
     devserver) curl -fsS -m 2 "http://127.0.0.1:$p/_local/health" >/dev/null 2>&1 ;;
     minio) curl -fsS -m 2 "http://127.0.0.1:$p/minio/health/live" >/dev/null 2>&1 ;;
     sftp) sftp_banner "$p" ;;
+    localstack) curl -fsS -m 2 "http://127.0.0.1:$p/_localstack/health" >/dev/null 2>&1 ;;
   esac
 }
 
@@ -90,7 +104,43 @@ wait_healthy() { # wait_healthy NAME SECONDS
   echo "  $name is up"
 }
 
+# LocalStack in host mode: bound to 127.0.0.1, every file it writes under
+# .tools/run/localstack/ (OVERRIDE_IN_DOCKER=0, or it believes it runs in a
+# container and writes into system folders), no DNS server, no telemetry,
+# no certificate download; presigned S3 URLs are checked (as S3 and MinIO
+# check them: a link bent to another key is refused); DynamoDB is the DynamoDB Local above and Lambda
+# runs each function's bootstrap as a local process
+# (infra/local/localstack/launch.py, bulkops_localstack/executor.py).
+up_localstack() {
+  local py=$tools/localstack/venv/bin/python
+  if [[ ! -x $py ]]; then
+    echo "stack: $py is missing; run make test-localstack (or infra/local/install.sh localstack)" >&2
+    exit 1
+  fi
+  # DynamoDB Local may be the local backend's, already running: then it is
+  # shared (LocalStack's requests carry its own account, a namespace of
+  # their own) and `down` leaves it running.
+  if ! alive dynamodb; then
+    start dynamodb java -Djava.library.path="$tools/dynamodb/lib" -cp "$tools/dynamodb/classes:$tools/dynamodb/lib/*" \
+      LoopbackRunner -port "$BULKOPS_DYNAMODB_PORT" -inMemory -disableTelemetry
+    touch "$run/localstack-owns-dynamodb"
+  fi
+  wait_healthy dynamodb 60
+  mkdir -p "$run/localstack"
+  start localstack env -u AWS_ENDPOINT_URL -u AWS_ENDPOINT_URL_S3 -u AWS_ENDPOINT_URL_DYNAMODB \
+    -u AWS_ENDPOINT_URL_SFN -u AWS_ENDPOINT_URL_LAMBDA -u AWS_ENDPOINT_URL_EVENTBRIDGE \
+    -u AWS_ENDPOINT_URL_CLOUDFORMATION \
+    GATEWAY_LISTEN="127.0.0.1:$BULKOPS_LOCALSTACK_PORT" LOCALSTACK_HOST="127.0.0.1:$BULKOPS_LOCALSTACK_PORT" \
+    OVERRIDE_IN_DOCKER=0 FILESYSTEM_ROOT="$run/localstack" DNS_ADDRESS=0 DISABLE_EVENTS=1 \
+    SKIP_SSL_CERT_DOWNLOAD=1 S3_SKIP_SIGNATURE_VALIDATION=0 DYNAMODB_LOCAL_PORT="$BULKOPS_DYNAMODB_PORT" \
+    LAMBDA_RUNTIME_EXECUTOR=local-process PYTHONPATH="$here/localstack" \
+    "$py" "$here/localstack/launch.py"
+  wait_healthy localstack 90
+  echo "localstack backend up (logs in .tools/run/; deploy the app with: infra/local/stack.sh deploy)"
+}
+
 up() {
+  if [[ $BACKEND == localstack ]]; then up_localstack; return; fi
   for bin in "$tools/bin/minio" "$tools/node/node_modules/.bin/node" "$tools/dynamodb/classes/LoopbackRunner.class" "$root/bin/devserver" "$root/bin/sftpserver"; do
     if [[ ! -e $bin ]]; then
       echo "stack: $bin is missing; run make stack-up (it installs and builds what is missing)" >&2
@@ -136,10 +186,17 @@ down() {
   for ((i = ${#parts[@]} - 1; i >= 0; i--)); do
     name=${parts[i]}
     [[ -f $run/$name.pid ]] || continue
+    if [[ $BACKEND == localstack && $name == dynamodb ]]; then
+      [[ -f $run/localstack-owns-dynamodb ]] || continue
+      rm -f "$run/localstack-owns-dynamodb"
+    fi
     pid=$(cat "$run/$name.pid")
     if kill -0 "$pid" 2>/dev/null; then
       kill -TERM "$pid" 2>/dev/null || true
-      for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+      # LocalStack stops its services (and the functions' processes) first.
+      local tenths=50
+      [[ $name == localstack ]] && tenths=200
+      for _ in $(seq "$tenths"); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
       if kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid" 2>/dev/null || true; fi
       echo "  stopped $name (pid $pid)"
     fi
@@ -169,8 +226,9 @@ running() {
 
 case ${1:-} in
   up) up ;;
+  deploy) exec "$here/localstack/deploy.sh" ;;
   down) down ;;
   status) status ;;
   running) running ;;
-  *) echo "usage: stack.sh up|down|status|running" >&2; exit 2 ;;
+  *) echo "usage: stack.sh up|down|status|running|deploy" >&2; exit 2 ;;
 esac

@@ -31,6 +31,7 @@ import (
 	"github.com/ccbulk/bulkops/shared/importapp"
 	"github.com/ccbulk/bulkops/shared/importflow"
 	"github.com/ccbulk/bulkops/shared/jobcancel"
+	"github.com/ccbulk/bulkops/shared/notify"
 	"github.com/ccbulk/bulkops/shared/s3store"
 )
 
@@ -49,6 +50,7 @@ func New(ctx context.Context, getenv func(string) string, logOut io.Writer) (*ht
 	secrets, deliver := res.Delivery(res.Logger(logOut))
 	api.Credentials, api.Deliver = secrets, deliver
 	canceller.Events = res.Events
+	api.NotifyPolicy = notify.Policy{AllowLoopbackHTTP: res.Config.NotifyAllowLoopback}
 	canceller.Imports.(*importflow.Flow).Events = res.Events
 	return api, nil
 }
@@ -67,7 +69,7 @@ func assemble(db *dynamostore.Store, files *s3store.Store, auth authn.Authentica
 	canceller := &jobcancel.Canceller{Jobs: db, Imports: importapp.Assemble(cfg, db, files, log), Now: time.Now, Log: log}
 	return &httpapi.API{
 		Auth: auth, Jobs: db, Locks: db, Settings: db, Files: files, Uploads: db, ExportStore: db, Schedules: db, Idempotency: db,
-		Targets: db,
+		Notifications: db, Targets: db,
 		Cancels: canceller,
 		NewID:   func() (string, error) { return ids.New(time.Now()) },
 		Now:     time.Now, Log: log,

@@ -109,6 +109,7 @@ func TestSweeperOnDynamoDBLocal(t *testing.T) {
 func devStack(t *testing.T) (*localtest.Stack, devstack.Names, *dynamostore.Store) {
 	t.Helper()
 	st := localtest.Require(t)
+	localtest.RequireDevServer(t)
 	resp, err := http.Get(os.Getenv("AWS_ENDPOINT_URL_LAMBDA") + "/_local/health")
 	if err != nil || resp.StatusCode != http.StatusOK {
 		t.Fatalf("the dev server is not up (make stack-up): %v", err)

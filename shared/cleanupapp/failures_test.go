@@ -167,7 +167,10 @@ func TestChunkTimeoutFailsTheJob(t *testing.T) {
 	j := m.waitJob(t, tenant, key, time.Minute, final)
 	freed := lockFreedWithin(t, m.db, tenant, at)
 	checkFinal(t, m.db, j, "Sandbox.Timedout", "timed out", "time limit")
-	if n := m.logLines(t, `"function timed out"`, m.ref("ImportChunkFunction")); n != 2 {
+	// Count the chunk step's attempts only: on a loaded machine the
+	// RecordChunkFailed step, served by the same function under the same
+	// 50 ms timeout, may time out as well, which is not what is checked.
+	if n := m.logLines(t, `"function timed out"`, m.ref("ImportChunkFunction"), `"step":"chunk"`); n != 2 {
 		t.Errorf("%d timed-out chunk attempts in the dev server's log, want 2 (the ASL retries Sandbox.Timedout once)", n)
 	}
 	// Nothing of the timed-out attempts was committed after their

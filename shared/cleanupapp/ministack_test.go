@@ -167,6 +167,7 @@ func waitHealthy(t *testing.T, url string, within time.Duration) {
 func startMini(t *testing.T, o miniOptions) *miniStack {
 	t.Helper()
 	st := localtest.Require(t)
+	localtest.RequireDevServer(t) // a private dev server and ASL server: the dev server's play of Lambda and Step Functions
 	root := st.Root
 	bin := devserver(t, root)
 	tmp := t.TempDir()

@@ -34,6 +34,9 @@ const (
 	WriteParallelismVar   = "BULKOPS_WRITE_PARALLELISM"
 	SweepGraceVar         = "BULKOPS_SWEEP_GRACE_SECONDS"
 	SecretPrefixVar       = "BULKOPS_SECRET_PREFIX"
+	NotifySesIdentityVar  = "BULKOPS_NOTIFY_SES_IDENTITY"
+	NotifyLinkBaseVar     = "BULKOPS_NOTIFY_LINK_BASE"
+	NotifyLoopbackVar     = "BULKOPS_NOTIFY_ALLOW_LOOPBACK"
 	LogLevelVar           = "AWS_LAMBDA_LOG_LEVEL"
 )
 
@@ -74,6 +77,16 @@ type Config struct {
 	// SweepGrace is how long after a lease's end the cleanup function's
 	// sweeper waits before it fails the lock's job.
 	SweepGrace time.Duration
+
+	// The tenants' notifications (docs/notifications.md).
+	// NotifySesIdentity is the verified SES identity notification mail is
+	// sent from: an address, or a domain ("" sends no mail).
+	NotifySesIdentity string
+	// NotifyLinkBase is the console URL notices link to.
+	NotifyLinkBase string
+	// NotifyAllowLoopback accepts http://127.0.0.1 webhooks: the local
+	// stack only (infra/local/env.sh); never set on AWS.
+	NotifyAllowLoopback bool
 
 	// LogLevel is the level of the JSON log (applog.Level's names).
 	LogLevel slog.Level
@@ -127,6 +140,18 @@ var variables = []Variable{
 			}
 			c.SweepGrace = time.Duration(v) * time.Second
 			return nil
+		}},
+	{Name: NotifySesIdentityVar, Means: "the verified SES identity (an address or a domain) notification mail is sent from (empty: no mail)",
+		text: func(c *Config) *string { return &c.NotifySesIdentity }},
+	{Name: NotifyLinkBaseVar, Means: "the console URL that notices link to (<base>#/jobs/<job>)", text: func(c *Config) *string { return &c.NotifyLinkBase }},
+	{Name: NotifyLoopbackVar, Default: "false", Means: "true accepts http://127.0.0.1 notification webhooks (the local stack only), false refuses them",
+		set: func(c *Config, raw string) error {
+			switch raw {
+			case "true", "false":
+				c.NotifyAllowLoopback = raw == "true"
+				return nil
+			}
+			return fmt.Errorf("%s=%q: want true or false", NotifyLoopbackVar, raw)
 		}},
 	{Name: LogLevelVar, Default: "INFO", Means: "the log level: DEBUG, INFO, WARN or ERROR (TRACE is DEBUG, FATAL is ERROR, anything else INFO)",
 		set: func(c *Config, raw string) error { c.LogLevel = applog.Level(raw); return nil }},

@@ -52,7 +52,8 @@ func TestLoadReadsEverySetting(t *testing.T) {
 		config.TenantClaimVar: "custom:tenant", config.LockLeaseVar: "120", config.LockWaitVar: "2",
 		config.LockWaitAttemptsVar: "3", config.ChunkRowsVar: "500", config.ChunkConcurrencyVar: "8",
 		config.WriteParallelismVar: "32", config.SweepGraceVar: "0", config.LogLevelVar: "warn",
-		config.SecretPrefixVar: "stack/targets/",
+		config.SecretPrefixVar:      "stack/targets/",
+		config.NotifySesIdentityVar: "acme.example", config.NotifyLinkBaseVar: "https://console.example/", config.NotifyLoopbackVar: "true",
 	} {
 		vars[k] = v
 	}
@@ -65,6 +66,7 @@ func TestLoadReadsEverySetting(t *testing.T) {
 		EventBus: "bus", ExportFunction: "export-fn", ImportStateMachine: "arn:sm", TenantClaim: "custom:tenant",
 		SecretPrefix: "stack/targets/", LockLease: 120 * time.Second, LockWait: 2 * time.Second, LockWaitAttempts: 3,
 		ChunkRows: 500, ChunkConcurrency: 8, WriteParallelism: 32, SweepGrace: 0, LogLevel: slog.LevelWarn,
+		NotifySesIdentity: "acme.example", NotifyLinkBase: "https://console.example/", NotifyAllowLoopback: true,
 	}
 	if c != want {
 		t.Fatalf("Load = %+v\nwant %+v", c, want)
@@ -90,6 +92,7 @@ func TestLoadRefusesBadValues(t *testing.T) {
 		{config.WriteParallelismVar, " 16", `BULKOPS_WRITE_PARALLELISM=" 16": want a positive whole number`},
 		{config.SweepGraceVar, "-5", `BULKOPS_SWEEP_GRACE_SECONDS="-5": want a whole number of seconds`},
 		{config.SweepGraceVar, "1m", `BULKOPS_SWEEP_GRACE_SECONDS="1m": want a whole number of seconds`},
+		{config.NotifyLoopbackVar, "yes", `BULKOPS_NOTIFY_ALLOW_LOOPBACK="yes": want true or false`},
 	}
 	for _, c := range cases {
 		t.Run(c.name+"="+c.value, func(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -323,10 +324,12 @@ func TestIncrementalRunsFailuresAndSuspension(t *testing.T) {
 	}
 	events := r.failedEvents()
 	want := []jobevents.ExportFailedDetail{
-		{Tenant: r.tenant, ScheduleID: "S", Title: "Hourly delta", JobID: b.JobID, Reason: "queue: access denied", ConsecutiveFailures: 1},
-		{Tenant: r.tenant, ScheduleID: "S", Title: "Hourly delta", JobID: c.JobID, Reason: "site: throttled", ConsecutiveFailures: 2, Suspended: true},
+		{Tenant: r.tenant, ScheduleID: "S", Title: "Hourly delta", JobID: b.JobID, ObjectTypes: []string{"queue", "site"}, Phase: jobs.PhaseExport,
+			Reason: "queue: access denied", ConsecutiveFailures: 1},
+		{Tenant: r.tenant, ScheduleID: "S", Title: "Hourly delta", JobID: c.JobID, ObjectTypes: []string{"queue", "site"}, Phase: jobs.PhaseExport,
+			Reason: "site: throttled", ConsecutiveFailures: 2, Suspended: true},
 	}
-	if len(events) != len(want) || events[0] != want[0] || events[1] != want[1] {
+	if !reflect.DeepEqual(events, want) {
 		t.Fatalf("Export Failed events:\n%+v\nwant\n%+v", events, want)
 	}
 

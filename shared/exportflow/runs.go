@@ -76,7 +76,8 @@ func (r *ScheduleRuns) ExportFinished(ctx context.Context, req Request, j jobs.J
 		return nil
 	}
 	return r.Events.ExportFailed(ctx, jobs.ExportFailure{
-		Tenant: req.Tenant, ScheduleID: req.ScheduleID, Title: s.Title, JobID: req.JobID, Reason: reason,
+		Tenant: req.Tenant, ScheduleID: req.ScheduleID, Title: s.Title, JobID: req.JobID,
+		ObjectTypes: s.ObjectTypes, Phase: jobs.FailurePhase(j), Reason: reason,
 		ConsecutiveFailures: s.Failures, Suspended: !s.Active,
 	})
 }

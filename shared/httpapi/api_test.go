@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/ccbulk/bulkops/shared/apiapp"
@@ -35,16 +36,18 @@ import (
 // API Gateway (stage, routes, JWT authorizer) and the Lambda adapter, as
 // the dev server does and as AWS runs it.
 type apiHarness struct {
-	t      *testing.T
-	gw     *localtest.API
-	client *http.Client // validates every answer against openapi.json
-	api    *httpapi.API
-	db     *dynamostore.Store
-	files  *s3store.Store
-	s3     *s3.Client
-	bucket string
-	ids    *ident.Generator
-	st     *localtest.Stack
+	t       *testing.T
+	gw      *localtest.API
+	client  *http.Client // validates every answer against openapi.json
+	api     *httpapi.API
+	db      *dynamostore.Store
+	files   *s3store.Store
+	s3      *s3.Client
+	bucket  string
+	ids     *ident.Generator
+	ddb     *dynamodb.Client
+	control string
+	st      *localtest.Stack
 }
 
 func newAPIHarness(t *testing.T) *apiHarness {
@@ -58,7 +61,8 @@ func newAPIHarness(t *testing.T) *apiHarness {
 	// function identifies callers by the claims it passed on.
 	api := apiapp.Assemble(db, files, authn.Claims{}, slog.New(slog.NewJSONHandler(io.Discard, nil)))
 	gw := localtest.ServeAPI(t, st, lambda.NewHandler(apigwlambda.Handler(api.Handler())))
-	return &apiHarness{t: t, gw: gw, client: openapitest.Client(t, gw.URL), api: api, db: db, files: files, s3: st.Clients.S3, bucket: st.Ref("DataBucket"), ids: ident.NewGenerator(nil), st: st}
+	return &apiHarness{t: t, gw: gw, client: openapitest.Client(t, gw.URL), api: api, db: db, files: files, s3: st.Clients.S3, bucket: st.Ref("DataBucket"), ids: ident.NewGenerator(nil),
+		ddb: st.Clients.DynamoDB, control: st.Ref("ControlTable"), st: st}
 }
 
 func (h *apiHarness) token(tenant string) string {

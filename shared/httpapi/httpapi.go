@@ -26,6 +26,7 @@ import (
 	"github.com/ccbulk/bulkops/shared/bulkerr"
 	"github.com/ccbulk/bulkops/shared/delivery"
 	"github.com/ccbulk/bulkops/shared/jobs"
+	"github.com/ccbulk/bulkops/shared/notify"
 	"github.com/ccbulk/bulkops/shared/tenancy"
 )
 
@@ -88,6 +89,13 @@ type API struct {
 	Targets     targetStore
 	Credentials credentialStore
 	Deliver     delivery.Deliverer
+	// Notifications keeps the tenants' notification contacts, and
+	// WebhookSecrets their webhooks' signing secrets (nil: webhooks cannot
+	// be set); NotifyPolicy is what a contact may be
+	// (docs/notifications.md).
+	Notifications  notificationStore
+	WebhookSecrets webhookSecrets
+	NotifyPolicy   notify.Policy
 	// Idempotency keeps the answers to POSTs sent with an Idempotency-Key
 	// (nil: keys are ignored).
 	Idempotency idempotencyStore
@@ -139,6 +147,8 @@ var routes = []route{
 	{"GET", "/v1/targets/{id}", false, (*API).getTarget},
 	{"DELETE", "/v1/targets/{id}", false, (*API).deleteTarget},
 	{"POST", "/v1/targets/{id}/test", false, (*API).testTarget},
+	{"GET", "/v1/settings/notifications", false, (*API).getNotifications},
+	{"PUT", "/v1/settings/notifications", false, (*API).putNotifications},
 }
 
 // Handler returns the API as an http.Handler.

@@ -38,8 +38,10 @@ type Detail struct {
 	SubmittedBy string      `json:"submittedBy"`
 	Counts      jobs.Counts `json:"counts"`
 	Message     string      `json:"message,omitempty"`
-	StartedAt   *time.Time  `json:"startedAt,omitempty"`
-	EndedAt     *time.Time  `json:"endedAt,omitempty"`
+	// Phase is where a Failed job failed (jobs.FailurePhase).
+	Phase     string     `json:"phase,omitempty"`
+	StartedAt *time.Time `json:"startedAt,omitempty"`
+	EndedAt   *time.Time `json:"endedAt,omitempty"`
 }
 
 // putter is the part of the EventBridge client the publisher uses.
@@ -66,7 +68,7 @@ func DetailOf(j jobs.Job) Detail {
 	return Detail{
 		Tenant: j.Tenant, JobID: j.ID, JobType: j.Type, ObjectType: j.ObjectType, FileName: j.FileName,
 		Status: j.Status, DryRun: j.DryRun, SubmittedBy: j.SubmittedBy, Counts: j.Counts, Message: j.Message,
-		StartedAt: j.StartedAt, EndedAt: j.EndedAt,
+		Phase: jobs.FailurePhase(j), StartedAt: j.StartedAt, EndedAt: j.EndedAt,
 	}
 }
 
@@ -81,17 +83,20 @@ func (p *Publisher) JobChanged(ctx context.Context, j jobs.Job) error {
 const ExportFailedType = "Export Failed"
 
 // ExportFailedDetail is the detail of an "Export Failed" event: which
-// schedule's run failed, why, how many runs in a row failed, and whether
+// schedule's run failed, its object types, the phase it failed in
+// (jobs.FailurePhase), why, how many runs in a row failed, and whether
 // the schedule suspended itself (a jobs.ExportFailure as it goes on the
 // bus).
 type ExportFailedDetail struct {
-	Tenant              string `json:"tenant"`
-	ScheduleID          string `json:"scheduleId"`
-	Title               string `json:"title"`
-	JobID               string `json:"jobId"`
-	Reason              string `json:"reason"`
-	ConsecutiveFailures int    `json:"consecutiveFailures"`
-	Suspended           bool   `json:"suspended"`
+	Tenant              string   `json:"tenant"`
+	ScheduleID          string   `json:"scheduleId"`
+	Title               string   `json:"title"`
+	JobID               string   `json:"jobId"`
+	ObjectTypes         []string `json:"objectTypes,omitempty"`
+	Phase               string   `json:"phase,omitempty"`
+	Reason              string   `json:"reason"`
+	ConsecutiveFailures int      `json:"consecutiveFailures"`
+	Suspended           bool     `json:"suspended"`
 }
 
 // ExportFailed publishes f as an "Export Failed" event. A failure is

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"os"
+	"reflect"
 	"testing"
 	"time"
 
@@ -43,8 +44,8 @@ func (f *fakeBus) PutEvents(_ context.Context, in *eventbridge.PutEventsInput, _
 // detail-type and detail; a refused entry or a failed call is Transient.
 func TestPublish(t *testing.T) {
 	ctx := context.Background()
-	failed := jobs.ExportFailure{Tenant: "acme", ScheduleID: "S1", Title: "Nightly", JobID: "J1",
-		Reason: "queue: access denied", ConsecutiveFailures: 2, Suspended: true}
+	failed := jobs.ExportFailure{Tenant: "acme", ScheduleID: "S1", Title: "Nightly", JobID: "J1", ObjectTypes: []string{"queue"},
+		Phase: jobs.PhaseExport, Reason: "queue: access denied", ConsecutiveFailures: 2, Suspended: true}
 	cases := []struct {
 		name       string
 		bus        fakeBus
@@ -54,11 +55,11 @@ func TestPublish(t *testing.T) {
 		kind       bulkerr.Kind
 	}{
 		{"job changed", fakeBus{}, func(p *jobevents.Publisher) error {
-			return p.JobChanged(ctx, jobs.Job{Tenant: "acme", ID: "J1", Status: jobs.StatusFailed, Message: "boom"})
-		}, jobevents.DetailType, map[string]any{"tenant": "acme", "jobId": "J1", "status": "Failed", "message": "boom"}, ""},
+			return p.JobChanged(ctx, jobs.Job{Tenant: "acme", ID: "J1", Type: jobs.TypeImport, Status: jobs.StatusFailed, Message: "boom"})
+		}, jobevents.DetailType, map[string]any{"tenant": "acme", "jobId": "J1", "status": "Failed", "message": "boom", "phase": "prepare"}, ""},
 		{"export failed", fakeBus{}, func(p *jobevents.Publisher) error { return p.ExportFailed(ctx, failed) },
 			"Export Failed", map[string]any{"tenant": "acme", "scheduleId": "S1", "title": "Nightly", "jobId": "J1",
-				"reason": "queue: access denied", "consecutiveFailures": float64(2), "suspended": true}, ""},
+				"reason": "queue: access denied", "consecutiveFailures": float64(2), "suspended": true, "phase": "export"}, ""},
 		{"export failed, not suspended", fakeBus{}, func(p *jobevents.Publisher) error {
 			d := failed
 			d.Suspended, d.ConsecutiveFailures = false, 1
@@ -107,14 +108,15 @@ func TestPublish(t *testing.T) {
 // GET /_local/events.
 func TestExportFailedOnTheDevServer(t *testing.T) {
 	st := localtest.Require(t)
+	localtest.RequireDevServer(t)
 	endpoint := os.Getenv("AWS_ENDPOINT_URL_EVENTBRIDGE")
 	if endpoint == "" {
 		t.Fatal("AWS_ENDPOINT_URL_EVENTBRIDGE is not set; source infra/local/env.sh")
 	}
 	tenant := localtest.UniquePrefix(t) + "tenant"
 	p := jobevents.New(awsenv.EventBridge(st.Config), "")
-	d := jobs.ExportFailure{Tenant: tenant, ScheduleID: "S1", Title: "Nightly", JobID: "J9",
-		Reason: "the bucket is gone", ConsecutiveFailures: 3, Suspended: true}
+	d := jobs.ExportFailure{Tenant: tenant, ScheduleID: "S1", Title: "Nightly", JobID: "J9", ObjectTypes: []string{"queue", "site"},
+		Phase: jobs.PhaseExport, Reason: "the bucket is gone", ConsecutiveFailures: 3, Suspended: true}
 	if err := p.ExportFailed(context.Background(), d); err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +124,7 @@ func TestExportFailedOnTheDevServer(t *testing.T) {
 	if len(got) != 1 {
 		t.Fatalf("dev server holds %d Export Failed events of %s, want 1", len(got), tenant)
 	}
-	if got[0] != jobevents.ExportFailedDetail(d) {
+	if !reflect.DeepEqual(got[0], jobevents.ExportFailedDetail(d)) {
 		t.Fatalf("event detail %+v, want %+v", got[0], d)
 	}
 }

@@ -91,3 +91,22 @@ func TestCancelRequested(t *testing.T) {
 		}
 	}
 }
+
+func TestFailurePhase(t *testing.T) {
+	started := time.Date(2026, 12, 1, 2, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		j    Job
+		want string
+	}{
+		{Job{Type: TypeImport, Status: StatusFailed}, PhasePrepare},
+		{Job{Type: TypeImport, Status: StatusFailed, StartedAt: &started}, PhaseApply},
+		{Job{Type: TypeExport, Status: StatusFailed}, PhaseStart},
+		{Job{Type: TypeExport, Status: StatusFailed, StartedAt: &started}, PhaseExport},
+		{Job{Type: TypeImport, Status: StatusCompletedWithErrs, StartedAt: &started}, ""},
+		{Job{Type: TypeExport, Status: StatusCancelled}, ""},
+	} {
+		if got := FailurePhase(c.j); got != c.want {
+			t.Errorf("FailurePhase(%s %s, started %v) = %q, want %q", c.j.Type, c.j.Status, c.j.StartedAt != nil, got, c.want)
+		}
+	}
+}

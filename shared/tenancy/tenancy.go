@@ -6,7 +6,11 @@
 // imports nothing from AWS.
 package tenancy
 
-import "time"
+import (
+	"time"
+
+	"github.com/ccbulk/bulkops/shared/notify"
+)
 
 // Lock is the state of a tenant's bulk-operation lock as the store found
 // it when asked to take it (AcquireLock) or to look at it (PeekLock).
@@ -22,4 +26,9 @@ type Settings struct {
 	// LargeFiles raises the import limits from 5,000 rows / 5 MB to
 	// 1,000,000 rows / 500 MB per file.
 	LargeFiles bool
+	// Notification is the tenant's own notification contact (its Tenant
+	// is the tenant whose settings these are; empty: none). The tenant's
+	// administrators set it (PUT /v1/settings/notifications); its webhook
+	// secret is only referenced (docs/notifications.md).
+	Notification notify.Contact
 }

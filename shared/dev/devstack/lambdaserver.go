@@ -254,6 +254,20 @@ func (s *LambdaServer) timeout(cfg FunctionConfig) time.Duration {
 	return t
 }
 
+// payloadStep is the "step" a Step Functions task payload names (the
+// import functions serve several steps), or "" for any other payload; the
+// timeout log line carries it so a reader (or a test) can tell which step
+// of a function timed out.
+func payloadStep(payload []byte) string {
+	var p struct {
+		Step string `json:"step"`
+	}
+	if json.Unmarshal(payload, &p) != nil {
+		return ""
+	}
+	return p.Step
+}
+
 // run runs one invocation under the function's timeout.
 func (s *LambdaServer) run(ctx context.Context, name string, fn *function, payload []byte, requestID string) ([]byte, *messages.InvokeResponse_Error) {
 	timeout := s.timeout(fn.cfg)
@@ -289,7 +303,7 @@ func (s *LambdaServer) run(ctx context.Context, name string, fn *function, paylo
 		// cancelled, its AWS requests from now on fail (sandbox.go) and
 		// its result, whenever it comes, is dropped.
 		sb.stopped.Store(true)
-		s.log.Warn("function timed out", "function", name, "requestId", requestID, "timeout", timeout.String())
+		s.log.Warn("function timed out", "function", name, "requestId", requestID, "timeout", timeout.String(), "step", payloadStep(payload))
 		return nil, &messages.InvokeResponse_Error{Type: "Sandbox.Timedout",
 			Message: fmt.Sprintf("RequestId: %s Error: Task timed out after %.2f seconds", requestID, timeout.Seconds())}
 	}

@@ -17,8 +17,33 @@ type BusEvent struct {
 
 // Events lists the events of source with detail-type the dev server's
 // EventBridge (AWS_ENDPOINT_URL_EVENTBRIDGE, GET /_local/events) received,
-// oldest first, each detail decoded into a T.
+// oldest first, each detail decoded into a T. On LocalStack they are the
+// events of source bulkops its EventBridge delivered to this process's
+// capture rule (capture.go).
 func Events[T any](t testing.TB, source, detailType string) []T {
+	t.Helper()
+	var all []BusEvent
+	if Backend() == "localstack" {
+		all = capture.events(t)
+	} else {
+		all = devServerEvents(t)
+	}
+	var out []T
+	for _, e := range all {
+		if e.Source != source || e.DetailType != detailType {
+			continue
+		}
+		var d T
+		if err := json.Unmarshal(e.Detail, &d); err != nil {
+			t.Fatalf("%s event detail %s: %v", detailType, e.Detail, err)
+		}
+		out = append(out, d)
+	}
+	return out
+}
+
+// devServerEvents is the dev server's list of the events it received.
+func devServerEvents(t testing.TB) []BusEvent {
 	t.Helper()
 	base := strings.TrimSuffix(os.Getenv("AWS_ENDPOINT_URL_EVENTBRIDGE"), "/")
 	if base == "" {
@@ -33,18 +58,7 @@ func Events[T any](t testing.TB, source, detailType string) []T {
 	if err := json.NewDecoder(resp.Body).Decode(&all); err != nil {
 		t.Fatalf("the dev server's event list: %v", err)
 	}
-	var out []T
-	for _, e := range all {
-		if e.Source != source || e.DetailType != detailType {
-			continue
-		}
-		var d T
-		if err := json.Unmarshal(e.Detail, &d); err != nil {
-			t.Fatalf("%s event detail %s: %v", detailType, e.Detail, err)
-		}
-		out = append(out, d)
-	}
-	return out
+	return all
 }
 
 // JobStatuses lists the statuses of the job events ("Bulk Job Status

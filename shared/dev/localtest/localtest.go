@@ -54,6 +54,11 @@ func Require(t testing.TB) *Stack {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if Backend() == "localstack" {
+		if err := capture.start(cfg); err != nil {
+			t.Fatal(err)
+		}
+	}
 	root := RepoRoot(t)
 	tpl, err := samtemplate.Load(filepath.Join(root, "template.yaml"))
 	if err != nil {

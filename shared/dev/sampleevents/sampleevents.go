@@ -25,6 +25,8 @@ import (
 	"github.com/ccbulk/bulkops/shared/dev/devstack"
 	"github.com/ccbulk/bulkops/shared/exportflow"
 	"github.com/ccbulk/bulkops/shared/importflow"
+	"github.com/ccbulk/bulkops/shared/jobevents"
+	"github.com/ccbulk/bulkops/shared/jobs"
 )
 
 // At is the fixed time of every sample.
@@ -120,6 +122,24 @@ func All(names devstack.Names) ([]Sample, error) {
 			Sample{"JobCleanupFunction", "export-retries-exhausted.json", rec},
 			Sample{"JobCleanupFunction", "execution-aborted.json", status},
 			Sample{"JobCleanupFunction", "sweep-tick.json", tick})
+	}
+	if _, ok := names.Template.Resources["NotifyFunction"]; ok {
+		// The notifier hears of failed scheduled runs and failed imports
+		// through the events the service publishes (package jobevents).
+		bus := func(id, detailType string, detail any) map[string]any {
+			return map[string]any{"version": "0", "id": id, "detail-type": detailType, "source": jobevents.Source,
+				"account": devstack.Account, "time": At.Format(time.RFC3339), "region": devstack.Region,
+				"resources": []string{}, "detail": detail}
+		}
+		ended := At
+		samples = append(samples,
+			Sample{"NotifyFunction", "schedule-run-failed.json", bus("6a7e8feb-b491-4cf7-a9f1-bf3703467718", jobevents.ExportFailedType,
+				jobevents.ExportFailedDetail{Tenant: tenant, ScheduleID: "01KJQ2M4R6T8V0X2Z4B6D8F0H2", Title: "Nightly queues", JobID: jobID,
+					ObjectTypes: []string{"queue"}, Phase: jobs.PhaseExport,
+					Reason: "queue: reading the objects failed: the table is not reachable", ConsecutiveFailures: 3, Suspended: true})},
+			Sample{"NotifyFunction", "import-failed.json", bus("0d4b5c1e-9f3a-4e27-8b6d-2c1a0e9f8d7b", jobevents.DetailType,
+				jobevents.Detail{Tenant: tenant, JobID: jobID, JobType: jobs.TypeImport, ObjectType: "work-type", FileName: "work-type.csv",
+					Status: jobs.StatusFailed, SubmittedBy: "admin@demo.example", Message: "the file has no header row", Phase: jobs.PhasePrepare, EndedAt: &ended})})
 	}
 	api, err := apiSamples(names)
 	if err != nil {
@@ -243,8 +263,9 @@ func EnvVars(names devstack.Names, endpoints map[string]string) (map[string]map[
 var LocalEndpoints = map[string]string{
 	"AWS_ENDPOINT_URL_S3": "http://127.0.0.1:9000", "AWS_ENDPOINT_URL_DYNAMODB": "http://127.0.0.1:8000",
 	"AWS_ENDPOINT_URL_SFN": "http://127.0.0.1:8083", "AWS_ENDPOINT_URL_LAMBDA": "http://127.0.0.1:3001",
-	"AWS_ENDPOINT_URL_EVENTBRIDGE": "http://127.0.0.1:3001", "AWS_EC2_METADATA_DISABLED": "true",
-	"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "localsecret", "AWS_REGION": "us-east-1",
+	"AWS_ENDPOINT_URL_EVENTBRIDGE": "http://127.0.0.1:3001", "AWS_ENDPOINT_URL_SESV2": "http://127.0.0.1:3001",
+	"AWS_EC2_METADATA_DISABLED": "true",
+	"AWS_ACCESS_KEY_ID":         "local", "AWS_SECRET_ACCESS_KEY": "localsecret", "AWS_REGION": "us-east-1",
 }
 
 func mustJSON(v any) json.RawMessage {

@@ -121,7 +121,8 @@ func checkType(s Sample, b []byte) error {
 	case s.Function == "JobCleanupFunction" && strings.HasPrefix(s.Name, "export-"):
 		var r devstack.InvocationRecord
 		return strict(b, &r)
-	case s.Function == "ExportDispatchFunction" || s.Function == "ImportStateMachine" || s.Function == "JobCleanupFunction":
+	case s.Function == "ExportDispatchFunction" || s.Function == "ImportStateMachine" || s.Function == "JobCleanupFunction" ||
+		s.Function == "NotifyFunction":
 		var ev events.CloudWatchEvent
 		return strict(b, &ev)
 	case s.Function == "ExportFunction":

@@ -41,6 +41,7 @@ var awsFree = []struct {
 	{"shared/idempotency", "replayed answers to Idempotency-Keys"},
 	{"shared/ident", "job and object IDs"},
 	{"shared/jobs", "bulk jobs"},
+	{"shared/notify", "tenants' notifications: contacts, notices, signatures, delivery"},
 	{"shared/objecttype", "the object type registry"},
 	{"shared/schedule", "when a scheduled export runs"},
 	{"shared/tenancy", "a tenant's lock and settings"},

@@ -256,18 +256,22 @@ func TestStepFunctionsActionsPerFunction(t *testing.T) {
 	}
 }
 
-// TestDeliveryActionsPerFunction pins who may touch delivery targets'
-// secrets and assume tenants' roles: the API (creating, testing and
-// deleting targets) and the export function (delivering), the secrets under
-// the stack's prefix only.
-func TestDeliveryActionsPerFunction(t *testing.T) {
+// TestMailAndSecretsActionsPerFunction pins who may send mail, touch
+// secrets and assume roles: mail only the notifier, as the deployment's SES
+// identity; the notifier reads webhook secrets under the tenants' prefix
+// (bulkops/<tenant>/...; the code reads only the notice's own tenant's,
+// shared/notify); delivery targets' credentials live under the stack's
+// prefix, created, read (the connection test) and deleted by the API, read
+// by the export function (delivering), which both may assume tenants'
+// roles (their trust policies demand the tenant's ID as external ID).
+func TestMailAndSecretsActionsPerFunction(t *testing.T) {
 	tpl := loadRepoTemplate(t)
 	sts, _ := identityStatements(t, tpl)
 	got := map[string][]string{} // action -> "<function> <resource>"
 	for _, st := range sts {
 		fn := strings.Fields(st.where)[0]
 		for _, a := range st.actions {
-			if !strings.HasPrefix(a, "secretsmanager:") && !strings.HasPrefix(a, "sts:") {
+			if !strings.HasPrefix(a, "ses:") && !strings.HasPrefix(a, "secretsmanager:") && !strings.HasPrefix(a, "sts:") {
 				continue
 			}
 			for _, r := range st.resources {
@@ -275,14 +279,16 @@ func TestDeliveryActionsPerFunction(t *testing.T) {
 			}
 		}
 	}
-	secrets := "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:${AWS::StackName}/targets/*"
+	targets := "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:${AWS::StackName}/targets/*"
 	roles := "arn:${AWS::Partition}:iam::*:role/*"
 	want := map[string]string{
-		"secretsmanager:CreateSecret":   "ApiFunction " + secrets,
-		"secretsmanager:TagResource":    "ApiFunction " + secrets,
-		"secretsmanager:DeleteSecret":   "ApiFunction " + secrets,
-		"secretsmanager:GetSecretValue": "ApiFunction " + secrets + ", ExportFunction " + secrets,
-		"sts:AssumeRole":                "ApiFunction " + roles + ", ExportFunction " + roles,
+		"ses:SendEmail": "NotifyFunction arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/${NotifySesIdentity}",
+		"secretsmanager:GetSecretValue": "ApiFunction " + targets + ", ExportFunction " + targets +
+			", NotifyFunction arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:bulkops/notifications/*",
+		"secretsmanager:CreateSecret": "ApiFunction " + targets,
+		"secretsmanager:TagResource":  "ApiFunction " + targets,
+		"secretsmanager:DeleteSecret": "ApiFunction " + targets,
+		"sts:AssumeRole":              "ApiFunction " + roles + ", ExportFunction " + roles,
 	}
 	for a, w := range want {
 		g := got[a]
@@ -296,7 +302,7 @@ func TestDeliveryActionsPerFunction(t *testing.T) {
 			t.Errorf("%s granted (%v): pin it here", a, got[a])
 		}
 	}
-	// The prefix the policies name is the one the functions use.
+	// The prefix the delivery statements name is the one the functions use.
 	env, _ := tpl.Globals["Function"].(map[string]any)["Environment"].(map[string]any)["Variables"].(map[string]any)
 	if sub, _ := env["BULKOPS_SECRET_PREFIX"].(map[string]any)["Fn::Sub"].(string); sub != "${AWS::StackName}/targets/" {
 		t.Errorf("BULKOPS_SECRET_PREFIX is %v, want the prefix the policies grant", env["BULKOPS_SECRET_PREFIX"])

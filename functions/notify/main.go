@@ -1,0 +1,27 @@
+// Command notify is the Lambda function that tells a tenant's own contact
+// (e-mail through SES, a signed HTTPS webhook) that a scheduled export run
+// or an import failed. An EventBridge rule feeds it the service's "Export
+// Failed" and "Bulk Job Status Changed" events. Wiring only: the work is in
+// shared/notify and shared/notifyapp.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/ccbulk/bulkops/shared/notifyapp"
+)
+
+func main() {
+	// No secret store yet (issue 18 item 1 brings shared/secretstore):
+	// webhooks are not sent until it is wired, e-mail is.
+	a, err := notifyapp.New(context.Background(), os.Getenv, os.Stdout, nil)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "notify:", err)
+		os.Exit(1)
+	}
+	lambda.Start(notifyapp.Handler(a))
+}

@@ -1,0 +1,1 @@
+"""The bulkops local stack's LocalStack plugins (infra/local/localstack)."""

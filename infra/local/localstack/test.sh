@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Runs the integration test packages (every package whose tests use
+# shared/dev/localtest or shared/dev/cfnstack) on the LocalStack backend,
+# verbose output in .tools/run/localstack-test.log, and prints each
+# package's result and the count of top-level tests passed, failed and
+# skipped (the skipped ones name their reason: "dev server backend only").
+# Fails if a test failed or if none ran.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../../.." && pwd)
+export BULKOPS_BACKEND=localstack BULKOPS_INTEGRATION=1
+# shellcheck source=../env.sh
+source "$here/../env.sh"
+cd "$root"
+mapfile -t pkgs < <(go list -f '{{.ImportPath}} {{join .TestImports " "}} {{join .XTestImports " "}}' ./... |
+  awk '/shared\/dev\/(localtest|cfnstack)( |$)/ && $1 !~ /shared\/dev\/(localtest|cfnstack)$/ || $1 ~ /shared\/dev\/cfnstack$/ {print $1}')
+log=$root/.tools/run/localstack-test.log
+status=0
+go test -count=1 -v -timeout 20m "${pkgs[@]}" >"$log" 2>&1 || status=$?
+grep -E '^(ok|FAIL|panic:)' "$log" || true
+grep -E '^\s+--- FAIL|^--- FAIL' -A6 "$log" | head -n 80 || true
+passed=$(grep -cE '^--- PASS' "$log" || true)
+failed=$(grep -cE '^--- FAIL' "$log" || true)
+skipped=$(grep -cE '^--- SKIP' "$log" || true)
+echo "LocalStack backend: ${#pkgs[@]} packages; skipped tests:"
+grep -E '^--- SKIP' -B1 "$log" | grep -E '^\s+\S+\.go:[0-9]+:' | sed -E 's/^\s+[^:]+:[0-9]+: //' | sort | uniq -c || true
+echo "localstack: $passed passed, $failed failed, $skipped skipped"
+if [[ $status == 0 && $passed == 0 ]]; then
+  echo "test-localstack: no test ran" >&2
+  exit 1
+fi
+exit $status
