@@ -22,7 +22,8 @@ import (
 )
 
 // rig is the local stack's S3 (MinIO), whose STS AssumeRole plays the
-// tenant's role, and a tenant bucket made for the test.
+// tenant's role, and a tenant bucket made for the test (the dev server's
+// backend only: LocalStack's STS enforces no session policy).
 type rig struct {
 	st     *localtest.Stack
 	s3     *s3.Client
@@ -33,6 +34,8 @@ type rig struct {
 
 func newRig(t *testing.T) *rig {
 	st := localtest.Require(t)
+	// MinIO's STS: it enforces the session policy (LocalStack's does not).
+	localtest.RequireDevServer(t)
 	if os.Getenv("AWS_ENDPOINT_URL_STS") == "" {
 		t.Fatal("AWS_ENDPOINT_URL_STS is not set; source infra/local/env.sh")
 	}

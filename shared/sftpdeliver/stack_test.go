@@ -23,6 +23,7 @@ import (
 // the path a local export takes.
 func TestLocalStack(t *testing.T) {
 	st := localtest.Require(t)
+	localtest.RequireDevServer(t) // the local backend runs the SFTP server
 	addr := os.Getenv("BULKOPS_SFTP_ADDR")
 	if addr == "" || os.Getenv("AWS_ENDPOINT_URL_SECRETS_MANAGER") == "" {
 		t.Fatal("BULKOPS_SFTP_ADDR or AWS_ENDPOINT_URL_SECRETS_MANAGER is not set; source infra/local/env.sh")
