@@ -22,11 +22,12 @@ help: ## list the targets
 
 # ------------------------------------------------------------------ build
 .PHONY: build
-build: ## build the local binaries (bin/devserver, bin/demo, bin/bulkops, bin/migrate-objects)
+build: ## build the local binaries (bin/devserver, bin/demo, bin/bulkops, bin/migrate-objects, bin/sftpserver)
 	$(GO) build -o bin/devserver ./cmd/devserver
 	$(GO) build -o bin/demo ./cmd/demo
 	$(GO) build -o bin/bulkops ./cmd/bulkops
 	$(GO) build -o bin/migrate-objects ./cmd/migrate-objects
+	$(GO) build -o bin/sftpserver ./cmd/sftpserver
 
 .PHONY: lambdas
 lambdas: ## cross-compile every Lambda function for provided.al2023/arm64 into bin/lambda/<fn>/bootstrap
@@ -162,6 +163,7 @@ fuzz: ## run every fuzz target for FUZZTIME each (default 60s); new failing inpu
 	$(GO) test -run '^$$' -fuzz '^FuzzSpecNext$$' -fuzztime $(FUZZTIME) ./shared/schedule
 	$(GO) test -run '^$$' -fuzz '^FuzzPlan$$' -fuzztime $(FUZZTIME) ./shared/csvexport
 	$(GO) test -run '^$$' -fuzz '^FuzzLambdaAdapterPaths$$' -fuzztime $(FUZZTIME) ./shared/httpapi
+	$(GO) test -run '^$$' -fuzz '^FuzzParseHostKey$$' -fuzztime $(FUZZTIME) ./shared/delivery
 	$(GO) test -run '^$$' -fuzz '^FuzzParseSignature$$' -fuzztime $(FUZZTIME) ./shared/notify
 
 .PHONY: clean

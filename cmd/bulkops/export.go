@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/ccbulk/bulkops/shared/apiclient"
+	"github.com/ccbulk/bulkops/shared/bulkapi"
 	"github.com/ccbulk/bulkops/shared/exportspec"
 )
 
@@ -121,7 +122,7 @@ func (o *optionFlags) apply(fs *pflag.FlagSet, opts *exportspec.Options) error {
 }
 
 func (a *app) exportCommand() *cobra.Command {
-	var prefix, outFile, optionsFile string
+	var prefix, outFile, optionsFile, target string
 	var wait bool
 	var timeout time.Duration
 	var opts optionFlags
@@ -160,7 +161,7 @@ and its ZIP saved (default its own name); the exit code tells the outcome.`,
 			if err != nil {
 				return err
 			}
-			j, err := c.CreateExport(cmd.Context(), types, prefix, o)
+			j, err := c.StartExport(cmd.Context(), bulkapi.ExportRequest{ObjectTypes: types, Prefix: prefix, Options: o, TargetID: target})
 			if err != nil {
 				return err
 			}
@@ -173,6 +174,7 @@ and its ZIP saved (default its own name); the exit code tells the outcome.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&prefix, "prefix", "", "ZIP name prefix (at most 20 letters, digits, _ or -)")
+	f.StringVar(&target, "target", "", "delivery target ID (bulkops targets list): the file also goes there")
 	opts.add(f, "all (default) or interval (--from, --to: objects last modified then)")
 	f.StringVar(&optionsFile, "options-file", "", "read the options from a JSON file; flags override it")
 	f.BoolVar(&wait, "wait", false, "follow the export and save the ZIP")

@@ -364,6 +364,11 @@ func (a *app) printJob(out io.Writer, j bulkapi.Job) {
 	if !j.Final() {
 		fmt.Fprintf(tw, "Progress\t%d%%\n", j.Percent)
 	}
+	if d := j.Delivery; d != nil && d.Destination != "" {
+		fmt.Fprintf(tw, "Delivered\t%s (%d bytes, target %s)\n", d.Destination, d.Bytes, d.TargetID)
+	} else if d != nil && d.Phase != "" {
+		fmt.Fprintf(tw, "Delivery\tfailed at %s (target %s)\n", d.Phase, d.TargetID)
+	}
 	if j.Message != "" {
 		fmt.Fprintf(tw, "Message\t%s\n", j.Message)
 	}

@@ -42,7 +42,7 @@ func (a *app) rootCommand() *cobra.Command {
 		return usageErr("%v\nrun: %s --help", err, cmd.CommandPath())
 	})
 	root.AddCommand(a.importCommand(), a.jobCommand(), a.cancelCommand(), a.changesCommand(), a.applyCommand(), a.retryCommand(), a.jobsCommand(), a.typesCommand(), a.templateCommand(),
-		a.exportCommand(), a.schedulesCommand(), a.tokenCommand(), a.versionCommand(),
+		a.exportCommand(), a.schedulesCommand(), a.targetsCommand(), a.tokenCommand(), a.versionCommand(),
 		a.settingsCommand(), a.operatorCommand())
 	// cobra's own completion command, described for people.
 	root.CompletionOptions.HiddenDefaultCmd = false

@@ -31,7 +31,7 @@ maxFailures); flags override it.`
 type defFlags struct {
 	title, description, types, prefix string
 	frequency, at, clock, tz, weekday string
-	file                              string
+	file, target                      string
 	day, maxFailures                  int
 	opts                              optionFlags
 }
@@ -49,6 +49,7 @@ func (d *defFlags) add(fs *pflag.FlagSet) {
 	fs.IntVar(&d.day, "day", 0, "monthly: day of the month 1-31 (short months: their last day)")
 	fs.IntVar(&d.maxFailures, "max-failures", 1, "failed runs in a row that suspend the schedule (0-10)")
 	fs.StringVar(&d.file, "file", "", "JSON body file; flags override it")
+	fs.StringVar(&d.target, "target", "", "delivery target ID (bulkops targets list) each run's file goes to; \"\" for none")
 	d.opts.add(fs, "all, interval (--from, --to) or incremental (new and modified since the last successful run)")
 }
 
@@ -78,6 +79,9 @@ func (d *defFlags) apply(fs *pflag.FlagSet, b *bulkapi.ScheduleEdit) error {
 	set := fs.Changed
 	if set("title") {
 		b.Title = d.title
+	}
+	if set("target") {
+		b.TargetID = d.target
 	}
 	if set("description") {
 		b.Description = d.description

@@ -12,6 +12,8 @@
 //     matched against the template's rules start the state machines;
 //   - serves EventBridge's PutEvents on -aws at / (the job events the
 //     import steps publish), and lists them at GET /_local/events;
+//   - serves Secrets Manager's API on -aws at /secretsmanager (delivery
+//     targets' credentials; devstack/secretsmanager.go);
 //   - serves the local OpenID Connect provider on -aws at /oidc
 //     (discovery, JWKS, sign-in with PKCE, token), whose keys sign
 //     `bulkops token`'s tokens;
@@ -252,8 +254,9 @@ func run() error {
 	}))
 	awsMux.Handle("POST /{$}", bus) // EventBridge PutEvents (AWS_ENDPOINT_URL_EVENTBRIDGE)
 	awsMux.HandleFunc("GET /_local/events", bus.ServeEvents)
-	devstack.NewSES(1000).Register(awsMux)         // SES v2 SendEmail (AWS_ENDPOINT_URL_SESV2), sent mail at /_local/ses/messages
-	devstack.NewWebhookSink(1000).Register(awsMux) // tenants' notification webhooks at /_local/webhooks/{name}
+	awsMux.Handle("POST /secretsmanager", devstack.NewSecretsManager(log)) // Secrets Manager (AWS_ENDPOINT_URL_SECRETS_MANAGER)
+	devstack.NewSES(1000).Register(awsMux)                                 // SES v2 SendEmail (AWS_ENDPOINT_URL_SESV2), sent mail at /_local/ses/messages
+	devstack.NewWebhookSink(1000).Register(awsMux)                         // tenants' notification webhooks at /_local/webhooks/{name}
 	issuerPath := "/oidc/"
 	if u, err := url.Parse(issuer.URL); err == nil && u.Path != "" {
 		issuerPath = strings.TrimSuffix(u.Path, "/") + "/"

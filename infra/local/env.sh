@@ -27,6 +27,15 @@ export BULKOPS_API_URL=http://127.0.0.1:$BULKOPS_API_PORT/dev
 export BULKOPS_OIDC_ISSUER=http://127.0.0.1:$BULKOPS_LAMBDA_PORT/oidc
 # EventBridge PutEvents is served by the dev server (cmd/devserver).
 export AWS_ENDPOINT_URL_EVENTBRIDGE=http://127.0.0.1:$BULKOPS_LAMBDA_PORT
+# Secrets Manager (delivery targets' credentials) is served by the dev
+# server under /secretsmanager (shared/dev/devstack/secretsmanager.go).
+export AWS_ENDPOINT_URL_SECRETS_MANAGER=http://127.0.0.1:$BULKOPS_LAMBDA_PORT/secretsmanager
+# STS AssumeRole (delivery to a tenant's own bucket) is MinIO's: its
+# temporary credentials are valid on the local S3 (docs/delivery.md).
+export AWS_ENDPOINT_URL_STS=http://127.0.0.1:$BULKOPS_S3_PORT
+# The local SFTP server (cmd/sftpserver), a delivery target.
+BULKOPS_SFTP_PORT=${BULKOPS_SFTP_PORT:-2222}
+export BULKOPS_SFTP_ADDR=127.0.0.1:$BULKOPS_SFTP_PORT
 # SES v2 (the tenants' notification mail) is played by the dev server, which
 # lists the mail it accepted at /_local/ses/messages; its webhook sink at
 # /_local/webhooks/<name> is plain http on 127.0.0.1, which only the local
@@ -49,6 +58,9 @@ if [[ ${BULKOPS_BACKEND:-local} == localstack ]]; then
   export AWS_ENDPOINT_URL_SFN=$BULKOPS_LOCALSTACK_URL
   export AWS_ENDPOINT_URL_LAMBDA=$BULKOPS_LOCALSTACK_URL
   export AWS_ENDPOINT_URL_EVENTBRIDGE=$BULKOPS_LOCALSTACK_URL
+  # Delivery targets' secrets and STS: LocalStack's own.
+  export AWS_ENDPOINT_URL_SECRETS_MANAGER=$BULKOPS_LOCALSTACK_URL
+  export AWS_ENDPOINT_URL_STS=$BULKOPS_LOCALSTACK_URL
   export BULKOPS_STACK_NAME=${BULKOPS_STACK_NAME:-bulkops}
   # deploy.sh writes the deployed stack's description here for the tests.
   BULKOPS_LOCALSTACK_STACK_FILE=${BULKOPS_LOCALSTACK_STACK_FILE:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/.tools/run/localstack-stack.json}

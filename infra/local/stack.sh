@@ -6,6 +6,7 @@
 #             and the HTTP API                             :$BULKOPS_API_PORT
 #   minio     S3                                           :$BULKOPS_S3_PORT
 #   the web console (web/dist, served by the dev server)    :$BULKOPS_CONSOLE_PORT
+#   sftp      SFTP server, a delivery target (cmd/sftpserver) :$BULKOPS_SFTP_PORT
 # With BULKOPS_BACKEND=localstack (make test-localstack) the stack is
 #   dynamodb   DynamoDB Local, as above                     :$BULKOPS_DYNAMODB_PORT
 #   localstack LocalStack in host mode (S3, EventBridge, Step Functions,
@@ -28,7 +29,7 @@ mkdir -p "$run"
 BULKOPS_CONSOLE_PORT=${BULKOPS_CONSOLE_PORT:-3002}
 BACKEND=${BULKOPS_BACKEND:-local}
 case $BACKEND in
-  local) parts=(dynamodb sfn devserver minio) ;;
+  local) parts=(dynamodb sfn devserver minio sftp) ;;
   localstack) parts=(dynamodb localstack) ;;
   *) echo "stack: BULKOPS_BACKEND=$BACKEND: want local or localstack" >&2; exit 2 ;;
 esac
@@ -39,6 +40,7 @@ port_of() {
     sfn) echo "$BULKOPS_SFN_PORT" ;;
     devserver) echo "$BULKOPS_LAMBDA_PORT" ;;
     minio) echo "$BULKOPS_S3_PORT" ;;
+    sftp) echo "$BULKOPS_SFTP_PORT" ;;
     localstack) echo "$BULKOPS_LOCALSTACK_PORT" ;;
   esac
 }
@@ -60,8 +62,15 @@ healthy() {
     sfn) curl -fsS -m 2 "http://127.0.0.1:$p/health" >/dev/null 2>&1 ;;
     devserver) curl -fsS -m 2 "http://127.0.0.1:$p/_local/health" >/dev/null 2>&1 ;;
     minio) curl -fsS -m 2 "http://127.0.0.1:$p/minio/health/live" >/dev/null 2>&1 ;;
+    sftp) sftp_banner "$p" ;;
     localstack) curl -fsS -m 2 "http://127.0.0.1:$p/_localstack/health" >/dev/null 2>&1 ;;
   esac
+}
+
+sftp_banner() { # sftp_banner PORT: an SSH server answers there
+  local line
+  { exec 3<>"/dev/tcp/127.0.0.1/$1" && IFS= read -r -t 2 line <&3 && exec 3>&-; } 2>/dev/null || return 1
+  [[ $line == SSH-2.0-* ]]
 }
 
 start() { # start NAME COMMAND...
@@ -132,7 +141,7 @@ up_localstack() {
 
 up() {
   if [[ $BACKEND == localstack ]]; then up_localstack; return; fi
-  for bin in "$tools/bin/minio" "$tools/node/node_modules/.bin/node" "$tools/dynamodb/classes/LoopbackRunner.class" "$root/bin/devserver"; do
+  for bin in "$tools/bin/minio" "$tools/node/node_modules/.bin/node" "$tools/dynamodb/classes/LoopbackRunner.class" "$root/bin/devserver" "$root/bin/sftpserver"; do
     if [[ ! -e $bin ]]; then
       echo "stack: $bin is missing; run make stack-up (it installs and builds what is missing)" >&2
       exit 1
@@ -158,7 +167,15 @@ up() {
     MINIO_NOTIFY_WEBHOOK_ENABLE_BULKOPS=on \
     MINIO_NOTIFY_WEBHOOK_ENDPOINT_BULKOPS="http://127.0.0.1:$BULKOPS_LAMBDA_PORT/_local/s3-events" \
     "$tools/bin/minio" server --quiet --address "127.0.0.1:$BULKOPS_S3_PORT" "$run/minio-data"
+  # The SFTP delivery target: users demo (password), demo-key (the key
+  # pair in .tools/run/sftp-client-key) and full (a 64 KiB quota: a full
+  # disk); host key in .tools/run/sftp-host-key.pub (docs/delivery.md).
+  start sftp "$root/bin/sftpserver" -addr "127.0.0.1:$BULKOPS_SFTP_PORT" -root "$run/sftp" \
+    -host-key "$run/sftp-host-key" -client-key "$run/sftp-client-key" \
+    -password-user demo=demo-sftp-password -key-user demo-key \
+    -password-user full=demo-sftp-password -quota full=65536
   wait_healthy minio 60
+  wait_healthy sftp 30
   wait_healthy devserver 150
   echo "local stack up (logs in .tools/run/; stop with: make stack-down)"
   echo "web console: http://127.0.0.1:$BULKOPS_CONSOLE_PORT/"

@@ -48,6 +48,8 @@ func New(ctx context.Context, getenv func(string) string, logOut io.Writer) (*ht
 		api.Exports = exportinvoke.Starter{Client: awsenv.Lambda(res.AWS), Function: fn}
 	}
 	canceller.Executions = Executions{Client: awsenv.SFN(res.AWS)}
+	secrets, deliver := res.Delivery(res.Logger(logOut))
+	api.Credentials, api.Deliver = secrets, deliver
 	canceller.Events = res.Events
 	api.NotifyPolicy = notify.Policy{AllowLoopbackHTTP: res.Config.NotifyAllowLoopback}
 	canceller.Imports.(*importflow.Flow).Events = res.Events
@@ -69,8 +71,8 @@ func assemble(db *dynamostore.Store, files *s3store.Store, auth authn.Authentica
 	canceller := &jobcancel.Canceller{Jobs: db, Imports: imports, Now: time.Now, Log: log}
 	return &httpapi.API{
 		Auth: auth, Jobs: db, Locks: db, Settings: db, Files: files, Uploads: db, ExportStore: db, Schedules: db, Idempotency: db, OperatorSettings: db,
-		Notifications: db,
-		Cancels:       canceller, Previews: imports, Copier: files,
+		Notifications: db, Targets: db,
+		Cancels: canceller, Previews: imports, Copier: files,
 		Retries: &retry.Starter{Jobs: db, Uploads: db, Files: files, NewID: func() (string, error) { return ids.New(time.Now()) }},
 		NewID:   func() (string, error) { return ids.New(time.Now()) },
 		Now:     time.Now, Log: log,

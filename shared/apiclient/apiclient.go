@@ -245,6 +245,12 @@ func (c *Client) CreateExport(ctx context.Context, types []string, prefix string
 	return c.job(ctx, "POST", "/v1/exports", bulkapi.ExportRequest{ObjectTypes: types, Prefix: prefix, Options: opts})
 }
 
+// StartExport starts the export req describes (types, prefix, options
+// and, with TargetID, the delivery target its file goes to).
+func (c *Client) StartExport(ctx context.Context, req bulkapi.ExportRequest) (Job, error) {
+	return c.job(ctx, "POST", "/v1/exports", req)
+}
+
 func (c *Client) job(ctx context.Context, method, path string, body any) (Job, error) {
 	var j Job
 	raw, err := c.Do(ctx, method, path, body, &j)

@@ -17,7 +17,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 )
 
 // Load reads the shared AWS configuration (region, credentials, endpoints)
@@ -74,3 +76,9 @@ func EventBridge(cfg aws.Config) *eventbridge.Client { return eventbridge.NewFro
 
 // Lambda returns a Lambda client.
 func Lambda(cfg aws.Config) *lambda.Client { return lambda.NewFromConfig(cfg) }
+
+// SecretsManager returns a Secrets Manager client.
+func SecretsManager(cfg aws.Config) *secretsmanager.Client { return secretsmanager.NewFromConfig(cfg) }
+
+// STS returns an STS client (AssumeRole into tenants' delivery roles).
+func STS(cfg aws.Config) *sts.Client { return sts.NewFromConfig(cfg) }

@@ -20,9 +20,13 @@ import (
 	"github.com/ccbulk/bulkops/shared/applog"
 	"github.com/ccbulk/bulkops/shared/awsenv"
 	"github.com/ccbulk/bulkops/shared/config"
+	"github.com/ccbulk/bulkops/shared/delivery"
 	"github.com/ccbulk/bulkops/shared/dynamostore"
 	"github.com/ccbulk/bulkops/shared/jobevents"
+	"github.com/ccbulk/bulkops/shared/s3deliver"
 	"github.com/ccbulk/bulkops/shared/s3store"
+	"github.com/ccbulk/bulkops/shared/secretstore"
+	"github.com/ccbulk/bulkops/shared/sftpdeliver"
 )
 
 // Resources are one function's configuration and its AWS-backed
@@ -65,3 +69,25 @@ func Open(ctx context.Context, getenv func(string) string, required ...string) (
 
 // Logger returns the function's JSON logger on w, at the configured level.
 func (r *Resources) Logger(w io.Writer) *slog.Logger { return applog.New(w, r.Config.LogLevel) }
+
+// Delivery builds what delivers export files to targets: the credential
+// store (Secrets Manager, names under the configured SecretPrefix) and a
+// deliverer per kind (SFTP with credentials from that store; the tenant's
+// bucket through STS AssumeRole).
+func (r *Resources) Delivery(log *slog.Logger) (*secretstore.Store, delivery.ByKind) {
+	return Delivery(r.AWS, r.Config.SecretPrefix, log)
+}
+
+// testTimeout bounds a target's connection test.
+const testTimeout = 20 * time.Second
+
+// Delivery is Resources.Delivery from an AWS configuration and a secret
+// name prefix (tests use it with their own).
+func Delivery(cfg aws.Config, secretPrefix string, log *slog.Logger) (*secretstore.Store, delivery.ByKind) {
+	secrets := &secretstore.Store{API: awsenv.SecretsManager(cfg), Prefix: secretPrefix, Log: log}
+	return secrets, delivery.ByKind{
+		// A connection test answers within API Gateway's 30 seconds.
+		delivery.KindSFTP:     &sftpdeliver.Deliverer{Credentials: secrets, TestTimeout: testTimeout, Log: log},
+		delivery.KindS3Bucket: &s3deliver.Deliverer{STS: awsenv.STS(cfg), Base: cfg, NewS3: awsenv.S3, TestTimeout: testTimeout, Log: log},
+	}
+}

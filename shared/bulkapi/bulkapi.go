@@ -111,6 +111,9 @@ type ExportRequest struct {
 	// splits, an interval range); the zero value is the default export
 	// (and is left out, for older servers).
 	Options exportspec.Options `json:"options,omitzero"`
+	// TargetID names the delivery target the file goes to once built;
+	// empty: the download link only.
+	TargetID string `json:"targetId,omitempty"`
 }
 
 // ObjectType is an object type as the API shows it: its CSV columns.

@@ -67,6 +67,9 @@ type Run struct {
 	// Links has the ZIP's short-lived download link (results) once the
 	// run is Completed.
 	Links *Links `json:"links,omitempty"`
+	// Delivery is where the run's file was delivered (destination and
+	// remote file name), or the phase its delivery failed in.
+	Delivery *jobs.Delivery `json:"delivery,omitempty"`
 }
 
 // StatusUnknown is the status of a run whose job record is gone.

@@ -34,6 +34,7 @@ const (
 	ChunkConcurrencyVar   = "BULKOPS_CHUNK_CONCURRENCY"
 	WriteParallelismVar   = "BULKOPS_WRITE_PARALLELISM"
 	SweepGraceVar         = "BULKOPS_SWEEP_GRACE_SECONDS"
+	SecretPrefixVar       = "BULKOPS_SECRET_PREFIX"
 	NotifySesIdentityVar  = "BULKOPS_NOTIFY_SES_IDENTITY"
 	NotifyLinkBaseVar     = "BULKOPS_NOTIFY_LINK_BASE"
 	NotifyLoopbackVar     = "BULKOPS_NOTIFY_ALLOW_LOOPBACK"
@@ -63,6 +64,10 @@ type Config struct {
 	// OperatorScope is the token scope of operators, who set tenants'
 	// settings ("" is authn.DefaultOperatorScope).
 	OperatorScope string
+	// SecretPrefix starts the Secrets Manager names of delivery targets'
+	// credentials ("" is secretstore.DefaultPrefix); the IAM policies
+	// grant access under it only.
+	SecretPrefix string
 
 	// The import workflow's tunables (the export takes the lock with
 	// LockLease too).
@@ -119,6 +124,7 @@ var variables = []Variable{
 	{Name: ImportStateMachineVar, Means: "the import state machine's ARN (cleanup)", text: func(c *Config) *string { return &c.ImportStateMachine }},
 	{Name: TenantClaimVar, Means: "the token claim naming the tenant (empty: tenant)", text: func(c *Config) *string { return &c.TenantClaim }},
 	{Name: OperatorScopeVar, Means: "the token scope of operators (empty: bulkops/operator)", text: func(c *Config) *string { return &c.OperatorScope }},
+	{Name: SecretPrefixVar, Means: "the name prefix of delivery credentials' secrets in Secrets Manager (empty: bulkops/targets/)", text: func(c *Config) *string { return &c.SecretPrefix }},
 	{Name: LockLeaseVar, Default: "300", Means: "seconds of the tenant lock's lease, a positive whole number",
 		set: positiveSeconds(func(c *Config) *time.Duration { return &c.LockLease })},
 	{Name: LockWaitVar, Default: "15", Means: "seconds between attempts to take a busy lock, a positive whole number",

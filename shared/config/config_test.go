@@ -52,6 +52,7 @@ func TestLoadReadsEverySetting(t *testing.T) {
 		config.TenantClaimVar: "custom:tenant", config.LockLeaseVar: "120", config.LockWaitVar: "2",
 		config.LockWaitAttemptsVar: "3", config.ChunkRowsVar: "500", config.ChunkConcurrencyVar: "8",
 		config.WriteParallelismVar: "32", config.SweepGraceVar: "0", config.LogLevelVar: "warn",
+		config.SecretPrefixVar:      "stack/targets/",
 		config.NotifySesIdentityVar: "acme.example", config.NotifyLinkBaseVar: "https://console.example/", config.NotifyLoopbackVar: "true",
 	} {
 		vars[k] = v
@@ -63,7 +64,7 @@ func TestLoadReadsEverySetting(t *testing.T) {
 	want := config.Config{
 		Bucket: "data", ObjectsTable: "objects", JobsTable: "jobs", ControlTable: "control",
 		EventBus: "bus", ExportFunction: "export-fn", ImportStateMachine: "arn:sm", TenantClaim: "custom:tenant",
-		LockLease: 120 * time.Second, LockWait: 2 * time.Second, LockWaitAttempts: 3,
+		SecretPrefix: "stack/targets/", LockLease: 120 * time.Second, LockWait: 2 * time.Second, LockWaitAttempts: 3,
 		ChunkRows: 500, ChunkConcurrency: 8, WriteParallelism: 32, SweepGrace: 0, LogLevel: slog.LevelWarn,
 		NotifySesIdentity: "acme.example", NotifyLinkBase: "https://console.example/", NotifyAllowLoopback: true,
 	}

@@ -48,6 +48,8 @@ type jobItem struct {
 	RetryOf     string     `dynamodbav:"retryOf,omitempty"`
 	RetriedBy   string     `dynamodbav:"retriedBy,omitempty"`
 	ExpiresAt   int64      `dynamodbav:"expiresAt"`
+	// Delivery is an export's delivery to a target.
+	Delivery *jobs.Delivery `dynamodbav:"delivery,omitempty"`
 }
 
 func toJobItem(j jobs.Job) jobItem {
@@ -60,7 +62,7 @@ func toJobItem(j jobs.Job) jobItem {
 		Chunks: j.Chunks, ErrorKey: j.ErrorKey, ResultsKey: j.ResultsKey, Message: j.Message, Files: j.Files,
 		CancelledBy: j.CancelledBy, CancelAt: j.CancelRequestedAt, Execution: j.ExecutionArn,
 		RetryOf: j.RetryOf, RetriedBy: j.RetriedBy,
-		ExpiresAt: j.SubmittedAt.Add(jobs.Retention).Unix(),
+		ExpiresAt: j.SubmittedAt.Add(jobs.Retention).Unix(), Delivery: j.Delivery,
 	}
 }
 
@@ -74,6 +76,7 @@ func (it jobItem) job() jobs.Job {
 		Chunks: it.Chunks, ErrorKey: it.ErrorKey, ResultsKey: it.ResultsKey, Message: it.Message, Files: it.Files,
 		CancelledBy: it.CancelledBy, CancelRequestedAt: it.CancelAt, ExecutionArn: it.Execution,
 		RetryOf: it.RetryOf, RetriedBy: it.RetriedBy,
+		Delivery: it.Delivery,
 	}
 }
 
@@ -164,6 +167,25 @@ func (st *Store) MarkInProgress(ctx context.Context, tenant, id string, total, c
 func (st *Store) SetExportResult(ctx context.Context, tenant, id string, total, files int) error {
 	return st.setInProgress(ctx, tenant, id, "SET #total = :t, files = :f",
 		map[string]ddbtypes.AttributeValue{":t": n(int64(total)), ":f": n(int64(files))}, "recording the result of job %s")
+}
+
+// SetDelivery records an export job's delivery to its target (done or
+// failed); repeating it writes the same values again.
+func (st *Store) SetDelivery(ctx context.Context, tenant, id string, d jobs.Delivery) error {
+	av, err := attributevalue.Marshal(d)
+	if err != nil {
+		return bulkerr.Wrap(bulkerr.Internal, err, "encoding the delivery of job %s", id)
+	}
+	_, err = st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: &st.tables.Jobs, Key: key(tenant, id),
+		UpdateExpression:          aws.String("SET delivery = :d"),
+		ConditionExpression:       aws.String("attribute_exists(pk)"),
+		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":d": av},
+	})
+	if isConditionFailed(err) {
+		return bulkerr.New(bulkerr.NotFound, "job %s not found", id)
+	}
+	return classify(err, "recording the delivery of job %s", id)
 }
 
 // SetTotal sets the total of a job In Progress whose total was not known

@@ -34,6 +34,7 @@ func New(ctx context.Context, getenv func(string) string, logOut io.Writer) (*ex
 	}
 	f := Assemble(res.DB, res.Files, res.Config.LockLease, res.Logger(logOut))
 	f.Events = res.Events
+	_, f.Deliver = res.Delivery(f.Log)
 	f.Finished = &exportflow.ScheduleRuns{Schedules: res.DB, Events: res.Events, Log: f.Log}
 	return f, nil
 }
@@ -80,7 +81,7 @@ func DispatchHandler(d *exportflow.Dispatcher) func(context.Context, events.Clou
 // tables and bucket.
 func Assemble(db *dynamostore.Store, files *s3store.Store, lease time.Duration, log *slog.Logger) *exportflow.Flow {
 	return &exportflow.Flow{
-		Jobs: db, Counts: db, Locks: db, Files: files,
+		Jobs: db, Counts: db, Locks: db, Files: files, Targets: db, Deliveries: db,
 		Objects:   func(tenant string) exportflow.ObjectLister { return db.Objects(tenant) },
 		LockLease: lease, Now: time.Now, Log: log,
 	}

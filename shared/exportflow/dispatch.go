@@ -183,7 +183,7 @@ func (d *Dispatcher) start(ctx context.Context, s schedule.Schedule, now time.Ti
 		return abandon(jobs.Job{Message: "the schedule could not be read: " + bulkerr.Message(err)}, err)
 	}
 	s = fresh
-	req.ObjectTypes, req.Prefix, req.Options, req.TimeZone = s.ObjectTypes, s.Prefix, s.Options, s.Spec.TimeZone
+	req.ObjectTypes, req.Prefix, req.Options, req.TimeZone, req.TargetID = s.ObjectTypes, s.Prefix, s.Options, s.Spec.TimeZone, s.TargetID
 	// An incremental window ends IndexLag before now: objects written in
 	// that last moment may not be in the (eventually consistent) ByUpdated
 	// index yet, so they belong to the next run's window.

@@ -17,6 +17,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"sync"
@@ -25,6 +26,7 @@ import (
 	"github.com/ccbulk/bulkops/shared/bulkerr"
 	"github.com/ccbulk/bulkops/shared/catalog"
 	"github.com/ccbulk/bulkops/shared/csvexport"
+	"github.com/ccbulk/bulkops/shared/delivery"
 	"github.com/ccbulk/bulkops/shared/exportspec"
 	"github.com/ccbulk/bulkops/shared/exportzip"
 	"github.com/ccbulk/bulkops/shared/jobs"
@@ -50,6 +52,9 @@ type Request struct {
 	// TimeZone is the IANA zone whose date the CSV parts' names carry (a
 	// schedule's zone; empty: UTC).
 	TimeZone string `json:"timeZone,omitempty"`
+	// TargetID names the delivery target the file goes to once uploaded
+	// (empty: the download link only). Test exports are not delivered.
+	TargetID string `json:"targetId,omitempty"`
 }
 
 // FinishHook hears of every export job that reached a final status, once
@@ -101,8 +106,25 @@ type notifier interface {
 	JobChanged(ctx context.Context, j jobs.Job) error
 }
 
+// targetReader reads a tenant's delivery targets (dynamostore.Store).
+type targetReader interface {
+	GetTarget(ctx context.Context, tenant, id string) (delivery.Target, error)
+}
+
+// deliveryRecorder records where an export job's file was delivered
+// (dynamostore.Store).
+type deliveryRecorder interface {
+	SetDelivery(ctx context.Context, tenant, id string, d jobs.Delivery) error
+}
+
 // Flow runs exports. Build it once per process.
 type Flow struct {
+	// Targets, Deliver and Deliveries deliver the files of exports that
+	// name a target (nil: such an export fails).
+	Targets    targetReader
+	Deliver    delivery.Deliverer
+	Deliveries deliveryRecorder
+
 	Jobs      jobStore
 	Counts    countStore
 	Locks     lockStore
@@ -501,6 +523,14 @@ func (f *Flow) run(ctx context.Context, req Request, j jobs.Job) error {
 	if err := f.Files.PutFile(ctx, key, req.Options.ContentType(), tmp, size); err != nil {
 		return err
 	}
+	if req.TargetID != "" && req.Limit == 0 {
+		if err := e.extend(ctx); err != nil {
+			return err
+		}
+		if err := f.deliver(ctx, req, j.FileName, io.NewSectionReader(tmp, 0, size)); err != nil {
+			return err
+		}
+	}
 	if err := commit(); err != nil {
 		return err
 	}
@@ -512,4 +542,49 @@ func (f *Flow) run(ctx context.Context, req Request, j jobs.Job) error {
 	}
 	f.Log.InfoContext(ctx, "export finished", "tenant", req.Tenant, "job", req.JobID, "rows", rows, "files", len(parts), "bytes", size, "key", key)
 	return nil
+}
+
+// deliver sends the export's file to the request's target and records
+// the outcome on the job: the destination and the remote name, or the
+// phase that failed and why. A failed delivery fails the export, naming
+// the target and the phase.
+func (f *Flow) deliver(ctx context.Context, req Request, name string, r io.Reader) error {
+	if f.Targets == nil || f.Deliver == nil {
+		return bulkerr.New(bulkerr.Internal, "the export names delivery target %s, but delivery is not configured", req.TargetID)
+	}
+	t, err := f.Targets.GetTarget(ctx, req.Tenant, req.TargetID)
+	if bulkerr.KindOf(err) == bulkerr.NotFound {
+		err = delivery.Fail(delivery.PhaseConfig, bulkerr.Invalid, err, "the delivery target %s no longer exists", req.TargetID)
+		f.recordDelivery(ctx, req, jobs.Delivery{TargetID: req.TargetID, Phase: string(delivery.PhaseConfig), Error: bulkerr.Message(err)})
+		return bulkerr.Wrap(bulkerr.Invalid, err, "the file was exported, but not delivered: %s", bulkerr.Message(err))
+	}
+	if err != nil {
+		return err
+	}
+	d := jobs.Delivery{TargetID: t.ID, TargetName: t.Name, Kind: string(t.KindOrDefault())}
+	if t.KindOrDefault() == delivery.KindS3Link {
+		f.recordDelivery(ctx, req, d)
+		return nil
+	}
+	rc, err := f.Deliver.Deliver(ctx, t, name, r)
+	if err != nil {
+		phase := delivery.PhaseOf(err)
+		d.Phase, d.Error = string(phase), bulkerr.Message(err)
+		f.recordDelivery(ctx, req, d)
+		f.Log.WarnContext(ctx, "delivery failed", "tenant", req.Tenant, "job", req.JobID, "target", t.ID, "phase", string(phase), "err", err.Error())
+		return bulkerr.Wrap(bulkerr.KindOf(err), err, "the file was exported, but its delivery to %s failed at %s: %s", t.Name, phase, bulkerr.Message(err))
+	}
+	d.Destination, d.RemoteName, d.Bytes = rc.Destination, rc.RemoteName, rc.Bytes
+	f.recordDelivery(ctx, req, d)
+	f.Log.InfoContext(ctx, "export delivered", "tenant", req.Tenant, "job", req.JobID, "target", t.ID, "destination", rc.Destination, "bytes", rc.Bytes)
+	return nil
+}
+
+func (f *Flow) recordDelivery(ctx context.Context, req Request, d jobs.Delivery) {
+	if f.Deliveries == nil {
+		return
+	}
+	if err := f.Deliveries.SetDelivery(context.WithoutCancel(ctx), req.Tenant, req.JobID, d); err != nil {
+		f.Log.ErrorContext(ctx, "recording the delivery", "tenant", req.Tenant, "job", req.JobID, "err", err.Error())
+	}
 }

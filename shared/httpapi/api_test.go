@@ -47,6 +47,7 @@ type apiHarness struct {
 	ids     *ident.Generator
 	ddb     *dynamodb.Client
 	control string
+	st      *localtest.Stack
 }
 
 func newAPIHarness(t *testing.T) *apiHarness {
@@ -61,7 +62,7 @@ func newAPIHarness(t *testing.T) *apiHarness {
 	api := apiapp.Assemble(db, files, authn.Claims{}, slog.New(slog.NewJSONHandler(io.Discard, nil)))
 	gw := localtest.ServeAPI(t, st, lambda.NewHandler(apigwlambda.Handler(api.Handler())))
 	return &apiHarness{t: t, gw: gw, client: openapitest.Client(t, gw.URL), api: api, db: db, files: files, s3: st.Clients.S3, bucket: st.Ref("DataBucket"), ids: ident.NewGenerator(nil),
-		ddb: st.Clients.DynamoDB, control: st.Ref("ControlTable")}
+		ddb: st.Clients.DynamoDB, control: st.Ref("ControlTable"), st: st}
 }
 
 func (h *apiHarness) token(tenant string) string {

@@ -56,10 +56,13 @@ func (a *API) createExport(w http.ResponseWriter, r *http.Request, id authn.Iden
 	if err := schedule.CheckOptions(req.Options, types); err != nil {
 		return err
 	}
+	if err := a.checkTarget(r.Context(), id.Tenant, req.TargetID); err != nil {
+		return err
+	}
 	now := a.Now().UTC()
 	j, err := a.startExport(r.Context(), id, exportzip.FileName(req.Prefix, types, now, req.Options), exportflow.Request{
 		Tenant: id.Tenant, ObjectTypes: slugs, Prefix: req.Prefix, Options: req.Options,
-		Window: req.Options.WindowFor(now, time.Time{}),
+		Window: req.Options.WindowFor(now, time.Time{}), TargetID: req.TargetID,
 	}, nil)
 	if err != nil {
 		return err

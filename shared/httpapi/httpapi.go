@@ -24,6 +24,7 @@ import (
 	"github.com/ccbulk/bulkops/shared/authn"
 	"github.com/ccbulk/bulkops/shared/blob"
 	"github.com/ccbulk/bulkops/shared/bulkerr"
+	"github.com/ccbulk/bulkops/shared/delivery"
 	"github.com/ccbulk/bulkops/shared/jobs"
 	"github.com/ccbulk/bulkops/shared/notify"
 	"github.com/ccbulk/bulkops/shared/tenancy"
@@ -88,6 +89,11 @@ type API struct {
 	OperatorSettings settingsAdmin
 	// Cancels cancels running imports and exports.
 	Cancels jobCanceller
+	// Targets keeps delivery targets, Credentials their credentials
+	// (Secrets Manager), Deliver tests them (nil: no targets).
+	Targets     targetStore
+	Credentials credentialStore
+	Deliver     delivery.Deliverer
 	// Notifications keeps the tenants' notification contacts, and
 	// WebhookSecrets their webhooks' signing secrets (nil: webhooks cannot
 	// be set); NotifyPolicy is what a contact may be
@@ -149,6 +155,11 @@ var routes = []route{
 	{"POST", "/v1/schedules/{id}/resume", false, (*API).resumeSchedule},
 	{"POST", "/v1/schedules/{id}/test", false, (*API).testSchedule},
 	{"GET", "/v1/schedules/{id}/runs", false, (*API).listRuns},
+	{"GET", "/v1/targets", false, (*API).listTargets},
+	{"POST", "/v1/targets", false, (*API).createTarget},
+	{"GET", "/v1/targets/{id}", false, (*API).getTarget},
+	{"DELETE", "/v1/targets/{id}", false, (*API).deleteTarget},
+	{"POST", "/v1/targets/{id}/test", false, (*API).testTarget},
 	{"GET", "/v1/settings/notifications", false, (*API).getNotifications},
 	{"PUT", "/v1/settings/notifications", false, (*API).putNotifications},
 	{"GET", "/v1/settings", false, (*API).getOwnSettings},

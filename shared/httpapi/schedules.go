@@ -202,6 +202,9 @@ func (a *API) createSchedule(w http.ResponseWriter, r *http.Request, id authn.Id
 	if err != nil {
 		return err
 	}
+	if err := a.checkTarget(r.Context(), id.Tenant, d.TargetID); err != nil {
+		return err
+	}
 	next, err := d.Spec.FirstRun(a.Now())
 	if err != nil {
 		return err
@@ -245,6 +248,9 @@ func (a *API) updateSchedule(w http.ResponseWriter, r *http.Request, id authn.Id
 	}
 	d, err := b.Canonical()
 	if err != nil {
+		return err
+	}
+	if err := a.checkTarget(ctx, id.Tenant, d.TargetID); err != nil {
 		return err
 	}
 	s, err := cur.Edit(d, *b.Version, a.Now())
@@ -440,6 +446,7 @@ func (a *API) listRuns(w http.ResponseWriter, r *http.Request, id authn.Identity
 			jv := a.view(j)
 			v.Status, v.StartedAt, v.EndedAt, v.FileName = j.Status, j.StartedAt, j.EndedAt, j.FileName
 			v.Rows, v.Files, v.Percent, v.ETASeconds = j.Counts.Processed, j.Files, jv.Percent, jv.ETASeconds
+			v.Delivery = j.Delivery
 			if j.Status != jobs.StatusCompleted {
 				v.Error = j.Message
 			} else if v.Links, err = a.jobLinks(ctx, j); err != nil {

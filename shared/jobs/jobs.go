@@ -106,6 +106,27 @@ type Job struct {
 	// one's rejected rows (dry-run retries are not recorded here).
 	RetryOf   string `json:"retryOf,omitempty"`
 	RetriedBy string `json:"retriedBy,omitempty"`
+	// Delivery is where an export's file was delivered beyond its
+	// download link (a delivery target), or where and why that failed.
+	Delivery *Delivery `json:"delivery,omitempty"`
+}
+
+// Delivery is an export's delivery to a target: the destination and the
+// remote file name once delivered, the failed phase and the reason when
+// not. It holds no secret.
+type Delivery struct {
+	TargetID   string `json:"targetId" dynamodbav:"targetId"`
+	TargetName string `json:"targetName,omitempty" dynamodbav:"targetName,omitempty"`
+	Kind       string `json:"kind" dynamodbav:"kind"`
+	// Destination is the file's location without credentials
+	// (sftp://user@host:port/folder/name, s3://bucket/prefix/name).
+	Destination string `json:"destination,omitempty" dynamodbav:"destination,omitempty"`
+	RemoteName  string `json:"remoteName,omitempty" dynamodbav:"remoteName,omitempty"`
+	Bytes       int64  `json:"bytes,omitempty" dynamodbav:"bytes,omitempty"`
+	// Phase is the phase the delivery failed in (connect, host-key,
+	// authenticate, folder, write, rename, ...); empty when delivered.
+	Phase string `json:"phase,omitempty" dynamodbav:"phase,omitempty"`
+	Error string `json:"error,omitempty" dynamodbav:"error,omitempty"`
 }
 
 // FinalStatus returns the status a job ends with once every row was

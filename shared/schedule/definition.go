@@ -29,6 +29,9 @@ type Definition struct {
 	// MaxFailures is how many failed runs in a row suspend the schedule,
 	// 0 to MaxFailuresCap; 0 (or absent) means 1 (FailureLimit).
 	MaxFailures int `json:"maxFailures,omitempty"`
+	// TargetID names the delivery target each run's file goes to (a
+	// tenant's SFTP server or bucket); empty: the download link only.
+	TargetID string `json:"targetId,omitempty"`
 }
 
 // Limits of a definition.
@@ -93,9 +96,12 @@ func (d Definition) Canonical() (Definition, error) {
 	if d.MaxFailures < 0 || d.MaxFailures > MaxFailuresCap {
 		return bad("/maxFailures", "maxFailures %d is not from 0 to %d (failed runs in a row before the schedule suspends itself)", d.MaxFailures, MaxFailuresCap)
 	}
+	if len(d.TargetID) > 64 || strings.ContainsAny(d.TargetID, "/#") {
+		return bad("/targetId", "targetId %q is not a target ID (see GET /v1/targets)", d.TargetID)
+	}
 	return Definition{
 		Title: title, Description: d.Description, ObjectTypes: slugs, Prefix: d.Prefix,
-		Spec: d.Spec.Tidy(), Options: d.Options, MaxFailures: d.FailureLimit(),
+		Spec: d.Spec.Tidy(), Options: d.Options, MaxFailures: d.FailureLimit(), TargetID: d.TargetID,
 	}, nil
 }
 

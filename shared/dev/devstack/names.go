@@ -45,6 +45,9 @@ func (n Names) Ref(id string) (string, bool) {
 	if id == "AWS::AccountId" {
 		return Account, true
 	}
+	if id == "AWS::StackName" { // the local stack's name: its prefix
+		return strings.TrimSuffix(n.Prefix, "-"), true
+	}
 	r, ok := n.Template.Resources[id]
 	if !ok {
 		return "", false

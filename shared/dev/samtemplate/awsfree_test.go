@@ -36,6 +36,7 @@ var awsFree = []struct {
 	{"shared/csvexport", "writing objects as CSV"},
 	{"shared/csvimport", "deciding what each import row does"},
 	{"shared/csvread", "reading import files"},
+	{"shared/delivery", "delivery targets, their phases and receipts"},
 	{"shared/exportspec", "what an export writes"},
 	{"shared/exportzip", "the export ZIP stream"},
 	{"shared/idempotency", "replayed answers to Idempotency-Keys"},

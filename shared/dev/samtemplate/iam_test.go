@@ -256,10 +256,14 @@ func TestStepFunctionsActionsPerFunction(t *testing.T) {
 	}
 }
 
-// TestMailAndSecretsActionsPerFunction pins who may send mail and read
-// secrets: only the notifier, mail only as the deployment's SES identity,
-// secrets only under the tenants' prefix (bulkops/<tenant>/...; the code
-// reads only the notice's own tenant's, shared/notify).
+// TestMailAndSecretsActionsPerFunction pins who may send mail, touch
+// secrets and assume roles: mail only the notifier, as the deployment's SES
+// identity; the notifier reads webhook secrets under the tenants' prefix
+// (bulkops/<tenant>/...; the code reads only the notice's own tenant's,
+// shared/notify); delivery targets' credentials live under the stack's
+// prefix, created, read (the connection test) and deleted by the API, read
+// by the export function (delivering), which both may assume tenants'
+// roles (their trust policies demand the tenant's ID as external ID).
 func TestMailAndSecretsActionsPerFunction(t *testing.T) {
 	tpl := loadRepoTemplate(t)
 	sts, _ := identityStatements(t, tpl)
@@ -267,7 +271,7 @@ func TestMailAndSecretsActionsPerFunction(t *testing.T) {
 	for _, st := range sts {
 		fn := strings.Fields(st.where)[0]
 		for _, a := range st.actions {
-			if !strings.HasPrefix(a, "ses:") && !strings.HasPrefix(a, "secretsmanager:") {
+			if !strings.HasPrefix(a, "ses:") && !strings.HasPrefix(a, "secretsmanager:") && !strings.HasPrefix(a, "sts:") {
 				continue
 			}
 			for _, r := range st.resources {
@@ -275,18 +279,32 @@ func TestMailAndSecretsActionsPerFunction(t *testing.T) {
 			}
 		}
 	}
+	targets := "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:${AWS::StackName}/targets/*"
+	roles := "arn:${AWS::Partition}:iam::*:role/*"
 	want := map[string]string{
-		"ses:SendEmail":                 "NotifyFunction arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/${NotifySesIdentity}",
-		"secretsmanager:GetSecretValue": "NotifyFunction arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:bulkops/notifications/*",
+		"ses:SendEmail": "NotifyFunction arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/${NotifySesIdentity}",
+		"secretsmanager:GetSecretValue": "ApiFunction " + targets + ", ExportFunction " + targets +
+			", NotifyFunction arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:bulkops/notifications/*",
+		"secretsmanager:CreateSecret": "ApiFunction " + targets,
+		"secretsmanager:TagResource":  "ApiFunction " + targets,
+		"secretsmanager:DeleteSecret": "ApiFunction " + targets,
+		"sts:AssumeRole":              "ApiFunction " + roles + ", ExportFunction " + roles,
 	}
 	for a, w := range want {
-		if g := strings.Join(got[a], ", "); g != w {
-			t.Errorf("%s: granted as %q, want %q", a, g, w)
+		g := got[a]
+		sort.Strings(g)
+		if strings.Join(g, ", ") != w {
+			t.Errorf("%s: granted as %q, want %q", a, strings.Join(g, ", "), w)
 		}
 	}
 	for a := range got {
 		if _, ok := want[a]; !ok {
 			t.Errorf("%s granted (%v): pin it here", a, got[a])
 		}
+	}
+	// The prefix the delivery statements name is the one the functions use.
+	env, _ := tpl.Globals["Function"].(map[string]any)["Environment"].(map[string]any)["Variables"].(map[string]any)
+	if sub, _ := env["BULKOPS_SECRET_PREFIX"].(map[string]any)["Fn::Sub"].(string); sub != "${AWS::StackName}/targets/" {
+		t.Errorf("BULKOPS_SECRET_PREFIX is %v, want the prefix the policies grant", env["BULKOPS_SECRET_PREFIX"])
 	}
 }
