@@ -86,6 +86,17 @@ func (a *API) createTarget(w http.ResponseWriter, r *http.Request, id authn.Iden
 	if err := t.Validate(); err != nil {
 		return err
 	}
+	// Which kinds a tenant may deliver to is the operator's call
+	// (tenancy.Settings.DeliveryTargets; s3link always).
+	if a.Settings != nil {
+		ts, err := a.Settings.TenantSettings(ctx, id.Tenant)
+		if err != nil {
+			return err
+		}
+		if !ts.AllowsTarget(string(t.Kind)) {
+			return bulkerr.New(bulkerr.Forbidden, "tenant %s may not create %s delivery targets: an operator allows that kind in the tenant's settings (deliveryTargets)", id.Tenant, t.Kind)
+		}
+	}
 	if t.SFTP != nil {
 		// The pinned key is kept in one form, with its fingerprint.
 		k, _ := delivery.ParseHostKey(t.SFTP.HostKey)

@@ -15,6 +15,7 @@ import (
 	"github.com/ccbulk/bulkops/shared/dev/deliverytest"
 	"github.com/ccbulk/bulkops/shared/jobs"
 	"github.com/ccbulk/bulkops/shared/schedule"
+	"github.com/ccbulk/bulkops/shared/tenancy"
 )
 
 type targetOut struct {
@@ -61,7 +62,15 @@ func TestTargets(t *testing.T) {
 		return map[string]any{"name": "HQ exports", "kind": "sftp", "sftp": m}
 	}
 
+	// An operator allows the kinds a tenant may deliver to; until then only
+	// s3link targets can be made.
 	var tg targetOut
+	if status, raw := call("acme", "POST", "/v1/targets", sftp(nil), nil); status != 403 || !strings.Contains(string(raw), "deliveryTargets") {
+		t.Fatalf("an sftp target without the operator's allowance: %d %s", status, raw)
+	}
+	if err := h.db.PutTenantSettings(context.Background(), "acme", tenancy.Settings{DeliveryTargets: []string{tenancy.TargetSFTP, tenancy.TargetS3Bucket}}); err != nil {
+		t.Fatal(err)
+	}
 	if status, raw := call("acme", "POST", "/v1/targets", sftp(nil), &tg); status != 201 {
 		t.Fatalf("create: %d %s", status, raw)
 	}

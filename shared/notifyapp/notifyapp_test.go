@@ -59,6 +59,9 @@ type fixture struct {
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	st := localtest.Require(t)
+	// The local SES v2 play (and its message list) and the webhook sink
+	// are the dev server's; LocalStack has neither.
+	localtest.RequireDevServer(t)
 	base := strings.TrimSuffix(os.Getenv("AWS_ENDPOINT_URL_SESV2"), "/")
 	if base == "" {
 		t.Fatal("AWS_ENDPOINT_URL_SESV2 is not set; source infra/local/env.sh")
@@ -355,6 +358,9 @@ func TestWebhookGivesUp(t *testing.T) {
 // server's notifier has no secret store yet, so it sends no webhook.)
 func TestRuleDeliversToTheNotifier(t *testing.T) {
 	st := localtest.Require(t)
+	// The local SES v2 play (and its message list) and the webhook sink
+	// are the dev server's; LocalStack has neither.
+	localtest.RequireDevServer(t)
 	base := strings.TrimSuffix(os.Getenv("AWS_ENDPOINT_URL_SESV2"), "/")
 	if base == "" {
 		t.Fatal("AWS_ENDPOINT_URL_SESV2 is not set; source infra/local/env.sh")

@@ -36,6 +36,9 @@ func TestFromAddress(t *testing.T) {
 // Transient.
 func TestSendMail(t *testing.T) {
 	st := localtest.Require(t)
+	// The local SES v2 play (and its message list) and the webhook sink
+	// are the dev server's; LocalStack has neither.
+	localtest.RequireDevServer(t)
 	if os.Getenv("AWS_ENDPOINT_URL_SESV2") == "" {
 		t.Fatal("AWS_ENDPOINT_URL_SESV2 is not set; source infra/local/env.sh")
 	}
