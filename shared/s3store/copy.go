@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/url"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -21,7 +22,9 @@ import (
 // previewed file, byte for byte, and its Object Created event starts the
 // import as an upload does.
 func (st *Store) CopyVersion(ctx context.Context, key, versionID string, meta map[string]string) (string, error) {
-	src := st.bucket + "/" + (&url.URL{Path: key}).EscapedPath()
+	// The copy source is URL-encoded, '+' included: a '+' left as it is may
+	// be read back as a space (LocalStack does; SDKs encode it too).
+	src := st.bucket + "/" + strings.ReplaceAll((&url.URL{Path: key}).EscapedPath(), "+", "%2B")
 	if versionID != "" {
 		src += "?versionId=" + url.QueryEscape(versionID)
 	}

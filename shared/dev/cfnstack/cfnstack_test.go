@@ -85,6 +85,8 @@ var absent = map[string]string{
 	"UserPool":               "condition CreateUserPool is false: the stack trusts the dev server's OIDC issuer (JwtIssuer)",
 	"UserPoolDomain":         "condition CreateUserPool is false",
 	"UserPoolClient":         "condition CreateUserPool is false",
+	"OperatorResourceServer": "condition CreateUserPool is false",
+	"OperatorClient":         "condition CreateUserPool is false",
 	"ExportFailedEmail":      "condition HasAlertEmail is false (no AlertEmail)",
 	"AlertEmailSubscription": "condition HasAlertEmail is false (no AlertEmail)",
 }

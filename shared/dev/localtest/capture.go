@@ -78,24 +78,32 @@ func (c *eventCapture) start(cfg aws.Config) error {
 	return c.err
 }
 
+// captureQuiet is how long the captured events' count must stay the same
+// before a listing is taken as complete.
+const captureQuiet = 2 * time.Second
+
 // events lists the captured events, oldest first. Delivery to the target
-// is asynchronous, so it lists until two listings 300 ms apart agree.
+// is asynchronous and may not have begun when the test asks (two quick
+// listings can both be empty), so it lists until the count has stayed the
+// same for captureQuiet, at most 10 s in all.
 func (c *eventCapture) events(t testing.TB) []BusEvent {
 	t.Helper()
 	if c.machine == "" {
 		t.Fatal("no event capture on LocalStack: call localtest.Require first")
 	}
 	ctx := context.Background()
-	prev := -1
+	prev, since := -1, time.Now()
 	for deadline := time.Now().Add(10 * time.Second); ; {
 		n, err := c.refresh(ctx)
 		if err != nil {
 			t.Fatalf("captured events: %v", err)
 		}
-		if n == prev || time.Now().After(deadline) {
+		if n != prev {
+			prev, since = n, time.Now()
+		}
+		if time.Since(since) >= captureQuiet || time.Now().After(deadline) {
 			break
 		}
-		prev = n
 		time.Sleep(300 * time.Millisecond)
 	}
 	c.mu.Lock()
