@@ -39,6 +39,9 @@ export const schedulesPage: Page = (main) => {
   let timer: number | undefined;
   let names = new Map<string, string>();
   let lastSig = '';
+  // While a delete asks for confirmation, the list is not redrawn under it
+  // (a refresh would take the question away); it is redrawn after.
+  let confirming = false;
   let seq = 0;
   const msg = h('div', { 'aria-live': 'polite' });
   const list = h('div');
@@ -52,6 +55,7 @@ export const schedulesPage: Page = (main) => {
 
   async function act(what: () => Promise<unknown>, done?: string): Promise<void> {
     clearTimeout(timer);
+    confirming = false; // another action answers a pending delete question with "no"
     seq++; // what a poll in flight read is from before the action
     try {
       await what();
@@ -83,11 +87,16 @@ export const schedulesPage: Page = (main) => {
     del.addEventListener('click', () => {
       const yes = h('button', { type: 'button', class: 'btn btn-small btn-danger' }, t('sched.deleteYes'));
       const no = h('button', { type: 'button', class: 'btn btn-small' }, t('common.cancel'));
-      yes.addEventListener('click', () => void act(() => api.deleteSchedule(s.id), t('sched.deleted', { title: s.title })));
+      yes.addEventListener('click', () => {
+        confirming = false;
+        void act(() => api.deleteSchedule(s.id), t('sched.deleted', { title: s.title }));
+      });
       no.addEventListener('click', () => {
+        confirming = false;
         lastSig = '';
         void load();
       });
+      confirming = true;
       replace(cell, h('span', { class: 'confirm', role: 'group', 'aria-label': t('sched.deleteConfirm', { title: s.title }) }, h('span', null, t('sched.deleteConfirm', { title: s.title })), yes, no));
       no.focus();
     });
@@ -114,7 +123,7 @@ export const schedulesPage: Page = (main) => {
       const runs = await Promise.all(schedules.map((s) => api.runs(s.id, 1).then((r) => r[0]).catch(() => undefined)));
       if (stopped || mine !== seq) return;
       const sig = JSON.stringify([schedules, runs.map((r) => r && { ...r, links: undefined })]);
-      if (sig !== lastSig) {
+      if (sig !== lastSig && !confirming) {
         lastSig = sig;
         if (!schedules.length) replace(list, h('div', { class: 'empty-state' }, h('p', null, t('sched.empty')), h('a', { class: 'btn btn-primary', href: '#/schedules/new' }, t('sched.new'))));
         else
