@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/ccbulk/bulkops/shared/capacity"
+	"github.com/ccbulk/bulkops/shared/config"
 	"github.com/ccbulk/bulkops/shared/importflow"
 	"github.com/ccbulk/bulkops/shared/jobs"
 )
@@ -85,7 +86,7 @@ func TestInlineMapHeadroomAtOneMillionRows(t *testing.T) {
 	m := loadASL(t)
 	// The happy path, checked against the ASL so a changed state machine
 	// fails here rather than leaving the count stale.
-	path := []string{"StartJob", "IsDuplicate", "AcquireLock", "LockAcquired", "Prepare", "ProcessChunks", "Finalize", "ReleaseLock", "Done"}
+	path := []string{"StartJob", "IsDuplicate", "AcquireLock", "LockAcquired", "Prepare", "ChooseMap", "ProcessChunks", "Finalize", "ReleaseLock", "Done"}
 	if m.StartAt != path[0] {
 		t.Fatalf("StartAt %s, want %s", m.StartAt, path[0])
 	}
@@ -111,8 +112,10 @@ func TestInlineMapHeadroomAtOneMillionRows(t *testing.T) {
 			fixedRetries += retriesOf(s)
 		}
 	}
-	if fixed != capacity.FixedHistoryEvents {
-		t.Errorf("the happy path writes %d events outside the chunks, the model says %d", fixed, capacity.FixedHistoryEvents)
+	// capacity.FixedHistoryEvents predates the ChooseMap Choice
+	// (distributed.go's MapChoiceEvents).
+	if fixed != capacity.FixedHistoryEvents+capacity.MapChoiceEvents {
+		t.Errorf("the happy path writes %d events outside the chunks, the model says %d", fixed, capacity.FixedHistoryEvents+capacity.MapChoiceEvents)
 	}
 	mp := m.States["ProcessChunks"]
 	if mp.ItemProcessor == nil {
@@ -193,7 +196,214 @@ func TestInlineMapHeadroomAtOneMillionRows(t *testing.T) {
 			t.Errorf("%s of a 1,000,000-row plan: %d bytes, over %d", what, n, limit)
 		}
 	}
-	if got := fmt.Sprint(capacity.HistoryEvents(chunks, 0)); got != fmt.Sprint(clean) {
+	if got := fmt.Sprint(capacity.HistoryEvents(chunks, 0) + capacity.MapChoiceEvents); got != fmt.Sprint(clean) {
 		t.Errorf("the model's HistoryEvents(%d, 0) = %s, the ASL gives %d", chunks, got, clean)
+	}
+}
+
+// rawStates is the ASL as plain JSON, to compare states field by field.
+func rawStates(t *testing.T) map[string]map[string]any {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join("..", "..", "statemachines", "import.asl.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var def struct {
+		States map[string]map[string]any `json:"States"`
+	}
+	if err := json.Unmarshal(raw, &def); err != nil {
+		t.Fatal(err)
+	}
+	return def.States
+}
+
+// TestMapChoiceAndBothChunkTasks: after Prepare a Choice sends a plan
+// with distributed: true to the Distributed Map and any other to the
+// inline Map; both Maps go on to Finalize with the same state document
+// (ResultPath null, the same Catch) and run the same chunk task: ASL has
+// no way to share states between two Maps (and state names must be unique
+// in the whole machine), so the Distributed Map's item processor is a copy
+// with its states renamed, and this test holds the copy to the original.
+func TestMapChoiceAndBothChunkTasks(t *testing.T) {
+	st := rawStates(t)
+	if st["Prepare"]["Next"] != "ChooseMap" {
+		t.Fatalf("Prepare goes to %v, not ChooseMap", st["Prepare"]["Next"])
+	}
+	choice := st["ChooseMap"]
+	rules, _ := choice["Choices"].([]any)
+	if choice["Type"] != "Choice" || len(rules) != 1 || choice["Default"] != "ProcessChunks" {
+		t.Fatalf("ChooseMap: %v", choice)
+	}
+	rule, _ := rules[0].(map[string]any)
+	if rule["Variable"] != "$.plan.distributed" || rule["BooleanEquals"] != true || rule["Next"] != "ProcessChunksDistributed" {
+		t.Fatalf("ChooseMap's rule: %v", rule)
+	}
+	// The field the Choice reads is the one Prepare writes.
+	if b, _ := json.Marshal(importflow.PlanRef{Distributed: true}); !strings.Contains(string(b), `"distributed":true`) {
+		t.Fatalf("PlanRef encodes as %s", b)
+	}
+
+	inline, dist := st["ProcessChunks"], st["ProcessChunksDistributed"]
+	for _, k := range []string{"Type", "ItemSelector", "ResultPath", "Catch", "Next", "MaxConcurrencyPath"} {
+		a, _ := json.Marshal(inline[k])
+		b, _ := json.Marshal(dist[k])
+		if string(a) != string(b) {
+			t.Errorf("%s differs: inline %s, distributed %s", k, a, b)
+		}
+	}
+	if inline["ResultPath"] != nil || inline["Next"] != "Finalize" {
+		t.Errorf("the Maps must discard their results and go on to Finalize")
+	}
+	// The Distributed Map's own fields.
+	reader, _ := dist["ItemReader"].(map[string]any)
+	rc, _ := reader["ReaderConfig"].(map[string]any)
+	rp, _ := reader["Parameters"].(map[string]any)
+	if reader["Resource"] != "arn:aws:states:::s3:getObject" || rc["InputType"] != "JSON" || rp["Bucket.$"] != "$.plan.bucket" || rp["Key.$"] != "$.plan.chunksKey" {
+		t.Errorf("ItemReader: %v", reader)
+	}
+	writer, _ := dist["ResultWriter"].(map[string]any)
+	wp, _ := writer["Parameters"].(map[string]any)
+	if writer["Resource"] != "arn:aws:states:::s3:putObject" || wp["Bucket.$"] != "$.plan.bucket" || wp["Prefix.$"] != "$.plan.resultsPrefix" {
+		t.Errorf("ResultWriter: %v", writer)
+	}
+	if v, ok := dist["ToleratedFailurePercentage"].(float64); !ok || v != 0 {
+		t.Errorf("ToleratedFailurePercentage %v, want 0 (a child that fails for good fails the Map, as in the inline Map)", dist["ToleratedFailurePercentage"])
+	}
+	if _, ok := dist["ItemBatcher"]; ok {
+		t.Errorf("ItemBatcher: one chunk per child execution")
+	}
+	ip, _ := inline["ItemProcessor"].(map[string]any)
+	dp, _ := dist["ItemProcessor"].(map[string]any)
+	if pc, _ := dp["ProcessorConfig"].(map[string]any); pc["Mode"] != "DISTRIBUTED" || pc["ExecutionType"] != "STANDARD" {
+		t.Errorf("ProcessorConfig: %v", dp["ProcessorConfig"])
+	}
+	if pc, _ := ip["ProcessorConfig"].(map[string]any); pc["Mode"] != "INLINE" {
+		t.Errorf("the inline Map's ProcessorConfig: %v", ip["ProcessorConfig"])
+	}
+	// The copy: the same states, renamed by a suffix, Next and Catch
+	// targets renamed alike.
+	const suffix = "InChild"
+	istates, _ := ip["States"].(map[string]any)
+	dstates, _ := dp["States"].(map[string]any)
+	if dp["StartAt"] != ip["StartAt"].(string)+suffix || len(istates) != len(dstates) {
+		t.Fatalf("the Distributed Map's processor starts at %v with %d states; the inline one at %v with %d", dp["StartAt"], len(dstates), ip["StartAt"], len(istates))
+	}
+	for name, s := range istates {
+		want, _ := json.Marshal(s)
+		for other := range istates {
+			want = []byte(strings.ReplaceAll(string(want), `"Next":"`+other+`"`, `"Next":"`+other+suffix+`"`))
+		}
+		got, _ := json.Marshal(dstates[name+suffix])
+		if string(got) != string(want) {
+			t.Errorf("state %s%s is not a copy of %s:\n got %s\nwant %s", name, suffix, name, got, want)
+		}
+	}
+}
+
+// TestDistributedMapHeadroomAtOneMillionRows: the largest plan (1,000,000
+// rows in 1,000 chunks) takes the distributed path, and there every limit
+// holds with retries counted: the parent's history no longer grows with
+// the chunks, each child's history is its own and small even when its
+// chunk is retried to the end of the Retry lists and then recorded as
+// failed (the worst case the ASL allows), the state document carries no
+// chunk list, and each item is far under the child input limit.
+func TestDistributedMapHeadroomAtOneMillionRows(t *testing.T) {
+	m := loadASL(t)
+	const rows, chunkRows = 1_000_000, 1000
+	chunks := rows / chunkRows
+	threshold := config.Defaults().DistributedChunks
+	if chunks <= threshold {
+		t.Fatalf("%d chunks would run inline (threshold %d)", chunks, threshold)
+	}
+
+	path := []string{"StartJob", "IsDuplicate", "AcquireLock", "LockAcquired", "Prepare", "ChooseMap", "ProcessChunksDistributed", "Finalize", "ReleaseLock", "Done"}
+	parent := 2
+	parentRetries := 0
+	for i, name := range path {
+		s, ok := m.States[name]
+		if !ok {
+			t.Fatalf("state %s is gone; update the path", name)
+		}
+		if i+1 < len(path) {
+			next := path[i+1]
+			found := s.Next == next || s.Default == next
+			for _, c := range s.Choices {
+				found = found || c.Next == next
+			}
+			if !found {
+				t.Fatalf("%s no longer leads to %s; update the path", name, next)
+			}
+		}
+		parent += eventsOf(s.Type)
+		if s.Type == "Task" {
+			parentRetries += retriesOf(s)
+		}
+	}
+	if parent != capacity.DistributedParentEvents {
+		t.Errorf("the distributed path's parent writes %d events, the model says %d", parent, capacity.DistributedParentEvents)
+	}
+	lockRounds := 19 * (eventsOf("Wait") + eventsOf("Task") + eventsOf("Choice"))
+	worstParent := parent + lockRounds + parentRetries*capacity.EventsPerRetry
+	if worstParent >= int(capacity.HistoryLimit.Value) {
+		t.Fatalf("the parent's worst case is %d events", worstParent)
+	}
+
+	// One child: the chunk task, retried to the end of its lists, then
+	// caught and recorded by RecordChunkFailed, retried to the end too.
+	proc := m.States["ProcessChunksDistributed"].ItemProcessor
+	first := proc.States[proc.StartAt]
+	record := proc.States["RecordChunkFailedInChild"]
+	if first.Type != "Task" || record.Type != "Task" {
+		t.Fatalf("the child is no longer the chunk task and its failure record")
+	}
+	clean := 2 + eventsOf(first.Type)
+	if clean != capacity.ChildEvents || capacity.ChildHistoryEvents(0) != clean {
+		t.Errorf("a child writes %d events, the model says %d", clean, capacity.ChildEvents)
+	}
+	worstChild := clean + retriesOf(first)*capacity.EventsPerRetry + eventsOf(record.Type) + retriesOf(record)*capacity.EventsPerRetry
+	if worstChild >= int(capacity.ChildHistoryLimit.Value) {
+		t.Fatalf("a child's worst case is %d events", worstChild)
+	}
+	conc := capacity.DistributedConcurrency(config.Defaults().DistributedConcurrency, chunks)
+	if conc > int(capacity.DistributedMapConcurrency.Value) {
+		t.Fatalf("concurrency %d over the limit", conc)
+	}
+
+	// The state document: the plan lists no chunks; the chunk list is an
+	// S3 object whose items are the children's inputs.
+	long := strings.Repeat("x", 255)
+	tenant := strings.Repeat("t", 64)
+	job := importflow.JobRef{Tenant: tenant, JobID: "01KXXXXXXXXXXXXXXXXXXXXXXX", Bucket: strings.Repeat("b", 63),
+		Key: "imports/" + tenant + "/address-book/" + long + ".csv", VersionID: strings.Repeat("v", 32),
+		ObjectType: "address-book", FileName: long + ".csv"}
+	plan := importflow.PlanRef{Rows: rows, Chunks: []importflow.ChunkRef{}, MaxConcurrency: int(capacity.DistributedMapConcurrency.Value), ChunkCount: chunks,
+		Distributed: true, Bucket: job.Bucket, ChunksKey: importflow.ChunkListKey(tenant, job.JobID), ResultsPrefix: importflow.MapResultsPrefix(tenant, job.JobID)}
+	doc, err := json.Marshal(map[string]any{"job": job, "lock": importflow.LockState{Acquired: true, Attempt: 20, Holder: job.JobID}, "plan": plan,
+		"error": importflow.StateError{Error: "Bulk.Internal", Cause: strings.Repeat("c", 4096)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const fileBytes = 500 << 20
+	item := importflow.ChunkRef{Index: chunks - 1, Start: fileBytes - fileBytes/int64(chunks), End: fileBytes - 1, FirstRow: 2 + (chunks-1)*chunkRows, Rows: chunkRows}
+	child, err := json.Marshal(map[string]any{"step": "chunk", "job": job, "chunk": item})
+	if err != nil {
+		t.Fatal(err)
+	}
+	list := make([]importflow.ChunkRef, chunks)
+	for i := range list {
+		list[i] = item
+	}
+	listJSON, _ := json.Marshal(list)
+	t.Logf("1,000,000 rows, %d chunks, distributed (threshold %d chunks): parent %d events (%d at worst: 19 more lock rounds, every task retried to its end), whatever the chunks; each child %d events, %d at worst (%d retries, then RecordChunkFailed with %d); state document %d bytes (%.1f%% of 256 KiB); a child's input %d bytes; chunks.json %d bytes; %d children at once by default (limit %.0f)",
+		chunks, threshold, parent, worstParent, clean, worstChild, retriesOf(first), retriesOf(record), len(doc), 100*float64(len(doc))/capacity.PayloadLimit.Value,
+		len(child), len(listJSON), conc, capacity.DistributedMapConcurrency.Value)
+	if len(doc) >= int(capacity.PayloadLimit.Value) || len(child) >= int(capacity.ChildInputLimit.Value) {
+		t.Fatalf("payload over the limit: document %d, child input %d", len(doc), len(child))
+	}
+	// The inline path's worst case (TestInlineMapHeadroomAtOneMillionRows)
+	// is over 25,000 for this plan; the distributed path's largest history
+	// is the parent's worst case, independent of the file's size.
+	if inlineWorst := capacity.HistoryEvents(chunks, capacity.MaxChunkRetries) + capacity.MapChoiceEvents; inlineWorst <= int(capacity.HistoryLimit.Value) {
+		t.Logf("the inline path's worst case %d fits too", inlineWorst)
 	}
 }

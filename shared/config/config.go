@@ -32,13 +32,17 @@ const (
 	LockWaitAttemptsVar   = "BULKOPS_LOCK_WAIT_ATTEMPTS"
 	ChunkRowsVar          = "BULKOPS_CHUNK_ROWS"
 	ChunkConcurrencyVar   = "BULKOPS_CHUNK_CONCURRENCY"
-	WriteParallelismVar   = "BULKOPS_WRITE_PARALLELISM"
-	SweepGraceVar         = "BULKOPS_SWEEP_GRACE_SECONDS"
-	SecretPrefixVar       = "BULKOPS_SECRET_PREFIX"
-	NotifySesIdentityVar  = "BULKOPS_NOTIFY_SES_IDENTITY"
-	NotifyLinkBaseVar     = "BULKOPS_NOTIFY_LINK_BASE"
-	NotifyLoopbackVar     = "BULKOPS_NOTIFY_ALLOW_LOOPBACK"
-	LogLevelVar           = "AWS_LAMBDA_LOG_LEVEL"
+	// DistributedChunksVar and DistributedConcurrencyVar choose and size
+	// the import's Distributed Map (statemachines/import.asl.json).
+	DistributedChunksVar      = "BULKOPS_DISTRIBUTED_MAP_CHUNKS"
+	DistributedConcurrencyVar = "BULKOPS_DISTRIBUTED_MAP_CONCURRENCY"
+	WriteParallelismVar       = "BULKOPS_WRITE_PARALLELISM"
+	SweepGraceVar             = "BULKOPS_SWEEP_GRACE_SECONDS"
+	SecretPrefixVar           = "BULKOPS_SECRET_PREFIX"
+	NotifySesIdentityVar      = "BULKOPS_NOTIFY_SES_IDENTITY"
+	NotifyLinkBaseVar         = "BULKOPS_NOTIFY_LINK_BASE"
+	NotifyLoopbackVar         = "BULKOPS_NOTIFY_ALLOW_LOOPBACK"
+	LogLevelVar               = "AWS_LAMBDA_LOG_LEVEL"
 )
 
 // Config is one function's configuration.
@@ -76,7 +80,11 @@ type Config struct {
 	LockWaitAttempts int           // attempts before giving up with Bulk.Busy
 	ChunkRows        int           // rows per chunk
 	ChunkConcurrency int           // chunks processed at once (the Map state's MaxConcurrencyPath)
-	WriteParallelism int           // concurrent object writes per chunk
+	// DistributedChunks: a plan of more chunks runs in the Distributed Map.
+	DistributedChunks int
+	// DistributedConcurrency is the Distributed Map's MaxConcurrency.
+	DistributedConcurrency int
+	WriteParallelism       int // concurrent object writes per chunk
 
 	// SweepGrace is how long after a lease's end the cleanup function's
 	// sweeper waits before it fails the lock's job.
@@ -135,6 +143,10 @@ var variables = []Variable{
 		set: positive(func(c *Config) *int { return &c.ChunkRows })},
 	{Name: ChunkConcurrencyVar, Default: "4", Means: "import chunks processed at once, a positive whole number",
 		set: positive(func(c *Config) *int { return &c.ChunkConcurrency })},
+	{Name: DistributedChunksVar, Default: "40", Means: "an import plan of more chunks than this runs in the Distributed Map (its chunk list in S3), a positive whole number",
+		set: positive(func(c *Config) *int { return &c.DistributedChunks })},
+	{Name: DistributedConcurrencyVar, Default: "4", Means: "chunks of a distributed import processed at once (child executions), a positive whole number",
+		set: positive(func(c *Config) *int { return &c.DistributedConcurrency })},
 	{Name: WriteParallelismVar, Default: "16", Means: "concurrent object writes per chunk, a positive whole number",
 		set: positive(func(c *Config) *int { return &c.WriteParallelism })},
 	{Name: SweepGraceVar, Default: "60", Means: "seconds the sweeper waits after a lease ended, a whole number, 0 or more",

@@ -33,6 +33,7 @@ func TestDefaults(t *testing.T) {
 		Bucket: "data", ObjectsTable: "objects", JobsTable: "jobs", ControlTable: "control",
 		LockLease: 300 * time.Second, LockWait: 15 * time.Second, LockWaitAttempts: 20,
 		ChunkRows: 1000, ChunkConcurrency: 4, WriteParallelism: 16, SweepGrace: time.Minute, LogLevel: slog.LevelInfo,
+		DistributedChunks: 40, DistributedConcurrency: 4,
 	}
 	if c != want {
 		t.Fatalf("Load = %+v\nwant %+v", c, want)
@@ -51,6 +52,7 @@ func TestLoadReadsEverySetting(t *testing.T) {
 		config.EventBusVar: "bus", config.ExportFunctionVar: "export-fn", config.ImportStateMachineVar: "arn:sm",
 		config.TenantClaimVar: "custom:tenant", config.LockLeaseVar: "120", config.LockWaitVar: "2",
 		config.LockWaitAttemptsVar: "3", config.ChunkRowsVar: "500", config.ChunkConcurrencyVar: "8",
+		config.DistributedChunksVar: "100", config.DistributedConcurrencyVar: "500",
 		config.WriteParallelismVar: "32", config.SweepGraceVar: "0", config.LogLevelVar: "warn",
 		config.SecretPrefixVar:      "stack/targets/",
 		config.NotifySesIdentityVar: "acme.example", config.NotifyLinkBaseVar: "https://console.example/", config.NotifyLoopbackVar: "true",
@@ -66,6 +68,7 @@ func TestLoadReadsEverySetting(t *testing.T) {
 		EventBus: "bus", ExportFunction: "export-fn", ImportStateMachine: "arn:sm", TenantClaim: "custom:tenant",
 		SecretPrefix: "stack/targets/", LockLease: 120 * time.Second, LockWait: 2 * time.Second, LockWaitAttempts: 3,
 		ChunkRows: 500, ChunkConcurrency: 8, WriteParallelism: 32, SweepGrace: 0, LogLevel: slog.LevelWarn,
+		DistributedChunks: 100, DistributedConcurrency: 500,
 		NotifySesIdentity: "acme.example", NotifyLinkBase: "https://console.example/", NotifyAllowLoopback: true,
 	}
 	if c != want {

@@ -39,6 +39,7 @@ func FlowConfig(c config.Config) importflow.Config {
 	return importflow.Config{
 		LockLease: c.LockLease, LockWait: c.LockWait, LockWaitAttempts: c.LockWaitAttempts,
 		ChunkRows: c.ChunkRows, ChunkConcurrency: c.ChunkConcurrency, WriteParallelism: c.WriteParallelism,
+		DistributedChunks: c.DistributedChunks, DistributedConcurrency: c.DistributedConcurrency,
 		Limits: csvread.DefaultLimits(), LargeLimits: csvread.LargeLimits(),
 	}
 }

@@ -60,6 +60,11 @@ func (f *Flow) Finalize(ctx context.Context, j JobRef, p PlanRef) (FinalizeResul
 	if err != nil {
 		return FinalizeResult{}, err
 	}
+	if p.Distributed {
+		// A distributed plan lists no chunks in the state document; the
+		// stored plan has them (the same list chunks.json holds).
+		p.Chunks = chunkRefs(sp.Chunks)
+	}
 
 	out := FinalizeResult{Total: job.Counts.Total, Failed: job.Counts.Failed, ResultKey: ResultsReportKey(j.Tenant, j.JobID)}
 	var errs blob.Writer

@@ -17,14 +17,21 @@ import (
 // Config holds the workflow's tunables (config.Config holds them as the
 // environment sets them; importapp.FlowConfig makes one of these).
 type Config struct {
-	LockLease        time.Duration  // lease of the tenant lock, extended by every step
-	LockWait         time.Duration  // wait between attempts to take a busy lock
-	LockWaitAttempts int            // attempts before giving up with Bulk.Busy
-	ChunkRows        int            // rows per chunk
-	ChunkConcurrency int            // chunks processed at once (the Map state's MaxConcurrencyPath)
-	WriteParallelism int            // concurrent object writes per chunk
-	Limits           csvread.Limits // per file, for tenants without large files
-	LargeLimits      csvread.Limits // per file, for tenants with tenancy.Settings.LargeFiles
+	LockLease        time.Duration // lease of the tenant lock, extended by every step
+	LockWait         time.Duration // wait between attempts to take a busy lock
+	LockWaitAttempts int           // attempts before giving up with Bulk.Busy
+	ChunkRows        int           // rows per chunk
+	ChunkConcurrency int           // chunks processed at once (the Map state's MaxConcurrencyPath)
+	// DistributedChunks is the most chunks a plan may have and still run in
+	// the inline Map; a plan with more runs in the Distributed Map, its
+	// chunk list read from S3 (0: every plan runs inline).
+	DistributedChunks int
+	// DistributedConcurrency is the Distributed Map's MaxConcurrency (0:
+	// ChunkConcurrency).
+	DistributedConcurrency int
+	WriteParallelism       int            // concurrent object writes per chunk
+	Limits                 csvread.Limits // per file, for tenants without large files
+	LargeLimits            csvread.Limits // per file, for tenants with tenancy.Settings.LargeFiles
 }
 
 // jobStore is what the steps need of the job records.

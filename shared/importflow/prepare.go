@@ -107,12 +107,28 @@ func (f *Flow) storePlan(ctx context.Context, j JobRef, sp storedPlan) (PlanRef,
 	if err := f.announce(ctx, j.Tenant, j.JobID); err != nil {
 		return PlanRef{}, err
 	}
-	ref := PlanRef{Rows: sp.Rows, Chunks: make([]ChunkRef, len(sp.Chunks)), MaxConcurrency: max(f.Config.ChunkConcurrency, 1)}
-	for i, c := range sp.Chunks {
-		ref.Chunks[i] = ChunkRef{Index: c.Index, Start: c.Start, End: c.End, FirstRow: c.FirstRow, Rows: c.Rows}
+	ref := PlanRef{Rows: sp.Rows, Chunks: chunkRefs(sp.Chunks), MaxConcurrency: max(f.Config.ChunkConcurrency, 1), ChunkCount: len(sp.Chunks)}
+	if f.Config.DistributedChunks > 0 && len(sp.Chunks) > f.Config.DistributedChunks {
+		// The chunk list goes to S3 for the Distributed Map's ItemReader;
+		// written before the plan is returned, so a retry rewrites the
+		// same bytes.
+		list, err := json.Marshal(ref.Chunks)
+		if err != nil {
+			return PlanRef{}, bulkerr.Wrap(bulkerr.Internal, err, "encoding the chunk list")
+		}
+		key := ChunkListKey(j.Tenant, j.JobID)
+		if err := f.Files.Put(ctx, key, "application/json", list, nil); err != nil {
+			return PlanRef{}, err
+		}
+		conc := f.Config.DistributedConcurrency
+		if conc <= 0 {
+			conc = ref.MaxConcurrency
+		}
+		ref = PlanRef{Rows: sp.Rows, Chunks: []ChunkRef{}, MaxConcurrency: conc, ChunkCount: len(sp.Chunks), Distributed: true,
+			Bucket: j.Bucket, ChunksKey: key, ResultsPrefix: MapResultsPrefix(j.Tenant, j.JobID)}
 	}
 	f.logger(j).InfoContext(ctx, "planned", "rows", sp.Rows, "chunks", len(sp.Chunks),
-		"encoding", sp.Format.Encoding, "duplicates", len(sp.Duplicates))
+		"encoding", sp.Format.Encoding, "duplicates", len(sp.Duplicates), "distributed", ref.Distributed)
 	return ref, nil
 }
 
@@ -162,4 +178,13 @@ func (r *readErrs) Read(p []byte) (int, error) {
 		r.err = err
 	}
 	return n, err
+}
+
+// chunkRefs are the Map items of a stored plan's chunks.
+func chunkRefs(cs []csvread.Chunk) []ChunkRef {
+	out := make([]ChunkRef, len(cs))
+	for i, c := range cs {
+		out[i] = ChunkRef{Index: c.Index, Start: c.Start, End: c.End, FirstRow: c.FirstRow, Rows: c.Rows}
+	}
+	return out
 }

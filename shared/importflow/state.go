@@ -8,6 +8,8 @@
 //
 //	imports/<tenant>/<type>/<file>            the upload (any version)
 //	results/<tenant>/<job>/plan.json          the chunk plan and file format
+//	results/<tenant>/<job>/chunks.json        the Distributed Map's items (large plans)
+//	results/<tenant>/<job>/map/<run>/...      the Distributed Map's ResultWriter output
 //	results/<tenant>/<job>/chunks/<n>.json    decisions of chunk n (idempotency)
 //	results/<tenant>/<job>/parts/errors-<n>.csv, results-<n>.csv, changes-<n>.csv
 //	results/<tenant>/<job>/errors.csv         merged error report
@@ -50,13 +52,29 @@ type ChunkRef struct {
 }
 
 // PlanRef is prepare's output: small enough for the state document; the
-// full plan is in S3.
+// full plan is in S3. A plan of at most Config.DistributedChunks chunks
+// lists them (the inline Map's items); a larger one is Distributed: its
+// chunks are a JSON array at Bucket/ChunksKey (the Distributed Map's
+// ItemReader) and Chunks is empty, so the state document stays small
+// whatever the file's size.
 type PlanRef struct {
 	Rows   int        `json:"rows"`
 	Chunks []ChunkRef `json:"chunks"`
 	// MaxConcurrency bounds the chunks processed at once (the Map state's
-	// MaxConcurrencyPath); Config.ChunkConcurrency.
+	// MaxConcurrencyPath); Config.ChunkConcurrency, or for a distributed
+	// plan Config.DistributedConcurrency.
 	MaxConcurrency int `json:"maxConcurrency"`
+	// Distributed selects the Distributed Map (the state machine's
+	// Choice after Prepare).
+	Distributed bool `json:"distributed"`
+	// ChunkCount is the number of chunks, listed or not.
+	ChunkCount int `json:"chunkCount"`
+	// Bucket, ChunksKey and ResultsPrefix are set on a distributed plan:
+	// where its ItemReader reads the chunks and its ResultWriter writes
+	// the child executions' results.
+	Bucket        string `json:"bucket,omitempty"`
+	ChunksKey     string `json:"chunksKey,omitempty"`
+	ResultsPrefix string `json:"resultsPrefix,omitempty"`
 }
 
 // StateError is what a Catch clause puts at $.error.
@@ -125,6 +143,14 @@ type ObjectCreated struct {
 func resultsPrefix(tenant, job string) string { return "results/" + tenant + "/" + job + "/" }
 
 func planKey(tenant, job string) string { return resultsPrefix(tenant, job) + "plan.json" }
+
+// ChunkListKey is where a distributed plan's chunks are written (a JSON
+// array of ChunkRef, the Distributed Map's item source).
+func ChunkListKey(tenant, job string) string { return resultsPrefix(tenant, job) + "chunks.json" }
+
+// MapResultsPrefix is the Distributed Map's ResultWriter prefix (Step
+// Functions adds /<map run ID>/manifest.json and the results files).
+func MapResultsPrefix(tenant, job string) string { return resultsPrefix(tenant, job) + "map" }
 
 func decisionsKey(tenant, job string, i int) string {
 	return fmt.Sprintf("%schunks/%06d.json", resultsPrefix(tenant, job), i)

@@ -27,6 +27,14 @@ var samPolicyTemplates = map[string]bool{"LambdaInvokePolicy": true}
 // audio): every object resource names one of them.
 var objectPrefix = regexp.MustCompile(`^\$\{DataBucket\.Arn\}/(imports|results|exports|audio)/\*$`)
 
+// distributedMapObjects are the only narrower object resources: the
+// import state machine's Distributed Map reads its item source (Prepare's
+// chunks.json) and writes its ResultWriter files (map/...), per job.
+var distributedMapObjects = map[string]string{
+	"${DataBucket.Arn}/results/*/chunks.json": "s3:GetObject",
+	"${DataBucket.Arn}/results/*/map/*":       "s3:AbortMultipartUpload s3:ListMultipartUploadParts s3:PutObject",
+}
+
 // neverGranted are actions no function may have: bucket configuration,
 // lifecycle, ACLs, policies.
 var neverGranted = regexp.MustCompile(`(?i)^s3:(Put|Delete)(Bucket|Lifecycle|.*Acl|.*Policy|.*Configuration)|^s3:.*Acl`)
@@ -150,6 +158,12 @@ func TestLeastPrivilege(t *testing.T) {
 						t.Errorf("%s: %s on resource \"*\"", st.where, a)
 					}
 				}
+			case distributedMapObjects[res] != "":
+				acts := append([]string(nil), st.actions...)
+				sort.Strings(acts)
+				if fn := strings.Fields(st.where)[0]; fn != "ImportStateMachine" || strings.Join(acts, " ") != distributedMapObjects[res] {
+					t.Errorf("%s: %v on %s; only the import state machine's Distributed Map may have %s there", st.where, st.actions, res, distributedMapObjects[res])
+				}
 			case strings.HasPrefix(res, "${DataBucket.Arn}") && res != "${DataBucket.Arn}":
 				if !objectPrefix.MatchString(res) {
 					t.Errorf("%s: bucket resource %s is not one prefix (imports/, results/, exports/, audio/)", st.where, res)
@@ -239,18 +253,32 @@ func TestStepFunctionsActionsPerFunction(t *testing.T) {
 		}
 	}
 	executions := "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:execution:${ImportStateMachine.Name}:*"
+	// The Distributed Map starts, describes and stops its own child
+	// executions (execution:<name>/<map run label>:<id>), as
+	// https://docs.aws.amazon.com/step-functions/latest/dg/iam-policies-eg-dist-map.html
+	// documents; the state machine's fixed name is how its role names it
+	// without a circular !Ref.
+	self := "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:stateMachine:${AWS::StackName}-import"
+	children := "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:execution:${AWS::StackName}-import/*"
 	want := map[string]string{
-		"states:StopExecution":       "ApiFunction " + executions,
+		"states:StopExecution":       "ApiFunction " + executions + ", ImportStateMachine " + children,
 		"states:GetExecutionHistory": "JobCleanupFunction " + executions,
 		"states:ListExecutions":      "JobCleanupFunction ${ImportStateMachine}",
+		"states:DescribeExecution":   "ImportStateMachine " + children,
+		"states:StartExecution":      "ImportStateMachine " + self,
+	}
+	if name, _ := tpl.Resources["ImportStateMachine"].Properties["Name"].(map[string]any)["Fn::Sub"].(string); name != "${AWS::StackName}-import" {
+		t.Errorf("ImportStateMachine's Name is %v, not the name its Distributed Map statements grant", tpl.Resources["ImportStateMachine"].Properties["Name"])
 	}
 	for a, w := range want {
-		if g := strings.Join(got[a], ", "); g != w {
+		g := append([]string(nil), got[a]...)
+		sort.Strings(g)
+		if g := strings.Join(g, ", "); g != w {
 			t.Errorf("%s: granted as %q, want %q", a, g, w)
 		}
 	}
 	for a := range got {
-		if _, ok := want[a]; !ok && a != "states:StartExecution" {
+		if _, ok := want[a]; !ok {
 			t.Errorf("%s granted (%v): pin it here", a, got[a])
 		}
 	}
