@@ -20,6 +20,13 @@
 // execution whose history reaches BULKOPS_SFN_MAX_HISTORY events (25,000
 // as on AWS) fails. GetExecutionHistory returns AWS-shaped events
 // (TaskStateExited with stateExitedEventDetails, ...), paged.
+//
+// Distributed Maps (ItemReader, ResultWriter, ProcessorConfig DISTRIBUTED)
+// run too, though the interpreter has no code for them: see
+// distributed.mjs. Each child execution is an execution of its own here
+// (DescribeExecution, GetExecutionHistory, ListExecutions with mapRunArn;
+// DescribeMapRun and ListMapRuns describe the Map Run); children send no
+// EventBridge status changes.
 import http from 'node:http';
 import { randomUUID } from 'node:crypto';
 import {
@@ -28,6 +35,7 @@ import {
   ExecutionAbortedError,
   ExecutionTimeoutError,
 } from 'aws-local-stepfunctions';
+import { rewrite, runDistributedMap } from './distributed.mjs';
 
 const REGION = process.env.AWS_REGION || 'us-east-1';
 const ACCOUNT = process.env.BULKOPS_ACCOUNT || '000000000000';
@@ -58,12 +66,14 @@ function compile(definition) {
   } catch (err) {
     throw new ApiError('InvalidDefinition', `Invalid State Machine Definition: not JSON: ${err.message}`);
   }
+  let runnable;
   try {
     new StateMachine(parsed); // validates the definition
+    runnable = rewrite(parsed); // what the interpreter runs (distributed.mjs)
   } catch (err) {
     throw new ApiError('InvalidDefinition', `Invalid State Machine Definition: ${err.message}`);
   }
-  return parsed;
+  return { parsed, definitionRun: runnable.definition, maps: runnable.maps };
 }
 
 /** Turns an execution failure into Step Functions' error and cause. */
@@ -77,11 +87,19 @@ export function failureOf(err) {
   return { status: 'FAILED', error: 'States.Runtime', cause: String(err && err.message ? err.message : err) };
 }
 
-/** The history events of an execution, in AWS's shapes. */
-export function historyEvent(ev) {
+/**
+ * The history events of an execution, in AWS's shapes. distributed names
+ * the Distributed Map states (run as local Tasks): their events are the
+ * Map's, and their failure is the MapRunFailed event the Map Run adds.
+ */
+export function historyEvent(ev, distributed = new Set()) {
   const ts = ev.timestamp ? ev.timestamp / 1000 : now();
   const json = (v) => JSON.stringify(v ?? null);
-  const st = ev.state || ev.parentState;
+  let st = ev.state || ev.parentState;
+  if (st && !ev.parentState && distributed.has(st.name)) {
+    if (ev.type === 'StateFailed') return null;
+    st = { ...st, type: 'Map' };
+  }
   switch (ev.type) {
     case 'ExecutionStarted':
       return { timestamp: ts, type: 'ExecutionStarted', executionStartedEventDetails: { input: json(ev.input), inputDetails: { truncated: false } } };
@@ -183,6 +201,7 @@ export function createServer({ maxHistory = Number(process.env.BULKOPS_SFN_MAX_H
   }
   /** Queues the execution's current status for EventBridge, in order. */
   function emit(e) {
+    if (e.child) return; // a Map Run's child: no EventBridge event here
     const snapshot = { ...e };
     e.emitted = e.emitted.then(() => putStatusChange(snapshot));
   }
@@ -198,6 +217,101 @@ export function createServer({ maxHistory = Number(process.env.BULKOPS_SFN_MAX_H
     return out;
   }
 
+  const mapRuns = new Map(); // Map Run ARN -> the Map Run (distributed.mjs)
+
+  /**
+   * Runs definition (as rewritten by distributed.mjs) for execution record
+   * e: collects its history (failing it at maxHistory events), ends it
+   * with the run's outcome, and runs its Distributed Map states. Returns a
+   * promise settled when the run ended.
+   */
+  function launch(e, definition, maps, input, context) {
+    const handlers = {};
+    for (const [name, st] of maps) {
+      handlers[name] = (stateInput) => runDistributedMap({ name, st, input: stateInput, parent: e, ctx: context, host });
+    }
+    const distributed = new Set(maps.keys());
+    const sm = new StateMachine(definition, { validationOptions: { noValidate: true } });
+    const run = sm.run(input, { context, overrides: { taskResourceLocalHandlers: handlers } });
+    e.children = [];
+    e.mapEntered = new Set();
+    e.deferred = new Map();
+    e.abort = () => {
+      run.abort();
+      for (const c of e.children) host.stopChild(c);
+    };
+    (async () => {
+      try {
+        for await (const ev of run.eventLogs) {
+          const h = historyEvent(ev, distributed);
+          if (h) e.history.push(h);
+          // A Map Run's own events (host.event) follow its MapStateEntered,
+          // which this loop may see after the Map Run started.
+          const st = ev.state;
+          if (st && !ev.parentState && distributed.has(st.name)) {
+            if (ev.type === 'StateEntered') {
+              e.mapEntered.add(st.name);
+              e.history.push(...(e.deferred.get(st.name) || []));
+              e.deferred.delete(st.name);
+            } else if (ev.type === 'StateExited') {
+              e.mapEntered.delete(st.name);
+            }
+          }
+          if (e.history.length >= maxHistory && e.status === 'RUNNING') {
+            finish(e, {
+              status: 'FAILED', error: 'States.Runtime',
+              cause: `The execution reached the maximum number of events in its history (${maxHistory}).`,
+            });
+            try { e.abort(); } catch { /* finished meanwhile */ }
+          }
+        }
+      } catch {
+        // the result promise reports the failure
+      }
+    })();
+    return run.result.then(
+      (out) => finish(e, { status: 'SUCCEEDED', output: JSON.stringify(out ?? null) }),
+      (err) => {
+        finish(e, failureOf(err));
+        for (const c of e.children) host.stopChild(c); // a timed-out parent's children stop with it
+      },
+    );
+  }
+
+  /** The server's part of a Map Run (distributed.mjs). */
+  const host = {
+    startChild(parent, spec) {
+      const arn = `arn:aws:states:${REGION}:${ACCOUNT}:execution:${spec.stateMachineName}:${spec.name}`;
+      const c = {
+        arn, name: spec.name, stateMachineArn: spec.stateMachineArn, mapRunArn: spec.runArn, status: 'RUNNING',
+        input: JSON.stringify(spec.input ?? null), startDate: now(), history: [], emitted: Promise.resolve(), child: true,
+      };
+      executions.set(arn, c);
+      parent.children.push(c);
+      const result = launch(c, spec.definition, new Map(), spec.input, {
+        Execution: { Id: arn, Name: spec.name, Input: spec.input, StartTime: new Date(c.startDate * 1000).toISOString(), RoleArn: parent.roleArn },
+        StateMachine: { Id: spec.stateMachineArn, Name: spec.stateMachineName },
+      });
+      return { record: c, result };
+    },
+    stopChild(c) {
+      if (c.status !== 'RUNNING') return;
+      finish(c, { status: 'ABORTED' });
+      try { c.abort(); } catch { /* finished meanwhile */ }
+    },
+    mapRun(r) { mapRuns.set(r.mapRunArn, r); },
+    event(parent, state, h) {
+      const ev = { timestamp: now(), ...h };
+      if (parent.mapEntered.has(state)) parent.history.push(ev);
+      else parent.deferred.set(state, [...(parent.deferred.get(state) || []), ev]);
+    },
+  };
+  function mapRun(arn) {
+    const r = mapRuns.get(arn);
+    if (!r) throw new ApiError('ResourceNotFound', `Map Run Does Not Exist: '${arn}'`);
+    return r;
+  }
+
   const ops = {
     CreateStateMachine(req) {
       const { name, definition } = req;
@@ -209,15 +323,14 @@ export function createServer({ maxHistory = Number(process.env.BULKOPS_SFN_MAX_H
         }
         throw new ApiError('StateMachineAlreadyExists', `State Machine Already Exists: '${arn}'`);
       }
-      const parsed = compile(definition);
-      const m = { name, arn, definition, parsed, type: req.type || 'STANDARD', roleArn: req.roleArn || '', creationDate: now() };
+      const m = { name, arn, definition, ...compile(definition), type: req.type || 'STANDARD', roleArn: req.roleArn || '', creationDate: now() };
       machines.set(arn, m);
       return { stateMachineArn: arn, creationDate: m.creationDate };
     },
     UpdateStateMachine(req) {
       const m = machine(req.stateMachineArn);
       if (req.definition !== undefined) {
-        m.parsed = compile(req.definition);
+        Object.assign(m, compile(req.definition));
         m.definition = req.definition;
       }
       if (req.roleArn) m.roleArn = req.roleArn;
@@ -261,49 +374,26 @@ export function createServer({ maxHistory = Number(process.env.BULKOPS_SFN_MAX_H
         throw new ApiError('InvalidExecutionInput', `Invalid execution input: ${err.message}`);
       }
       const e = {
-        arn, name, stateMachineArn: m.arn, status: 'RUNNING', input: inputText, startDate: now(), history: [],
+        arn, name, stateMachineArn: m.arn, roleArn: m.roleArn, status: 'RUNNING', input: inputText, startDate: now(), history: [],
         emitted: Promise.resolve(),
       };
       executions.set(arn, e);
       emit(e);
-      const sm = new StateMachine(m.parsed);
-      const run = sm.run(input, {
-        context: {
-          Execution: { Id: arn, Name: name, Input: input, StartTime: new Date(e.startDate * 1000).toISOString(), RoleArn: m.roleArn },
-          StateMachine: { Id: m.arn, Name: m.name },
-        },
+      launch(e, m.definitionRun, m.maps, input, {
+        Execution: { Id: arn, Name: name, Input: input, StartTime: new Date(e.startDate * 1000).toISOString(), RoleArn: m.roleArn },
+        StateMachine: { Id: m.arn, Name: m.name },
       });
-      e.abort = run.abort;
-      (async () => {
-        try {
-          for await (const ev of run.eventLogs) {
-            const h = historyEvent(ev);
-            if (h) e.history.push(h);
-            if (e.history.length >= maxHistory && e.status === 'RUNNING') {
-              finish(e, {
-                status: 'FAILED', error: 'States.Runtime',
-                cause: `The execution reached the maximum number of events in its history (${maxHistory}).`,
-              });
-              try { e.abort(); } catch { /* finished meanwhile */ }
-            }
-          }
-        } catch {
-          // the result promise reports the failure
-        }
-      })();
-      run.result.then(
-        (out) => finish(e, { status: 'SUCCEEDED', output: JSON.stringify(out ?? null) }),
-        (err) => finish(e, failureOf(err)),
-      );
       return { executionArn: arn, startDate: e.startDate };
     },
     DescribeExecution(req) {
       return describeExecution(execution(req.executionArn));
     },
     ListExecutions(req) {
-      machine(req.stateMachineArn);
+      if (req.mapRunArn) mapRun(req.mapRunArn);
+      else machine(req.stateMachineArn);
       const list = [...executions.values()]
-        .filter((e) => e.stateMachineArn === req.stateMachineArn && (!req.statusFilter || e.status === req.statusFilter))
+        .filter((e) => (req.mapRunArn ? e.mapRunArn === req.mapRunArn : e.stateMachineArn === req.stateMachineArn && !e.child))
+        .filter((e) => !req.statusFilter || e.status === req.statusFilter)
         .sort((a, b) => b.startDate - a.startDate)
         .slice(0, req.maxResults || 1000);
       return {
@@ -312,6 +402,26 @@ export function createServer({ maxHistory = Number(process.env.BULKOPS_SFN_MAX_H
           if (e.stopDate) d.stopDate = e.stopDate;
           return d;
         }),
+      };
+    },
+    DescribeMapRun(req) {
+      const r = mapRun(req.mapRunArn);
+      const out = {
+        mapRunArn: r.mapRunArn, executionArn: r.executionArn, status: r.status, startDate: r.startDate,
+        maxConcurrency: r.maxConcurrency ?? 0, toleratedFailurePercentage: r.toleratedFailurePercentage,
+        toleratedFailureCount: r.toleratedFailureCount, itemCounts: { ...r.counts }, executionCounts: { ...r.counts },
+        redriveCount: 0,
+      };
+      if (r.stopDate) out.stopDate = r.stopDate;
+      return out;
+    },
+    ListMapRuns(req) {
+      execution(req.executionArn);
+      return {
+        mapRuns: [...mapRuns.values()].filter((r) => r.executionArn === req.executionArn).map((r) => ({
+          mapRunArn: r.mapRunArn, executionArn: r.executionArn, stateMachineArn: r.mapRunArn.replace(':mapRun:', ':stateMachine:').replace(/:[^:]+$/, ''),
+          startDate: r.startDate, ...(r.stopDate ? { stopDate: r.stopDate } : {}),
+        })),
       };
     },
     StopExecution(req) {
