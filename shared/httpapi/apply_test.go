@@ -42,7 +42,11 @@ func (h *apiHarness) runUpload(flow *importflow.Flow, key string) jobs.Job {
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	for _, c := range plan.Chunks {
+	chunks, err := flow.Chunks(ctx, j, plan) // a plan over the Distributed Map threshold lists none
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	for _, c := range chunks {
 		if _, err := flow.ProcessChunk(ctx, j, c); err != nil {
 			h.t.Fatal(err)
 		}

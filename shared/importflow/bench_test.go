@@ -48,8 +48,12 @@ func (h *harness) runParallel(b *testing.B, ev importflow.ObjectCreated) (jobs.J
 	sem := make(chan struct{}, plan.MaxConcurrency)
 	var wg sync.WaitGroup
 	var chunkNanos atomic.Int64
-	errs := make(chan error, len(plan.Chunks))
-	for _, c := range plan.Chunks {
+	chunks, err := f.Chunks(ctx, j, plan) // a plan over the Distributed Map threshold lists none
+	if err != nil {
+		b.Fatal(err)
+	}
+	errs := make(chan error, len(chunks))
+	for _, c := range chunks {
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
@@ -76,7 +80,7 @@ func (h *harness) runParallel(b *testing.B, ev importflow.ObjectCreated) (jobs.J
 	if err != nil {
 		b.Fatal(err)
 	}
-	return got, time.Duration(chunkNanos.Load()), len(plan.Chunks)
+	return got, time.Duration(chunkNanos.Load()), len(chunks)
 }
 
 // timedObjects sums the time of the object writes (Apply) of an import.

@@ -106,7 +106,11 @@ func (h *harness) run(ev importflow.ObjectCreated, beforeChunk func(c importflow
 		}
 		return got
 	}
-	for _, c := range plan.Chunks {
+	chunks, err := f.Chunks(ctx, j, plan) // a plan over the Distributed Map threshold lists none
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	for _, c := range chunks {
 		for attempt := 0; ; attempt++ {
 			if beforeChunk != nil {
 				if err := beforeChunk(c); err != nil {

@@ -309,7 +309,11 @@ func runMeasured(b *testing.B, h *harness, ev importflow.ObjectCreated) (string,
 		}
 		return fmt.Sprintf("%s at Prepare: %q", got.Status, got.Message), fig
 	}
-	for _, c := range plan.Chunks {
+	chunks, err := f.Chunks(ctx, j, plan) // a plan over the Distributed Map threshold lists none
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, c := range chunks {
 		heap, rss, err := measure(1024, func() error { _, err := f.ProcessChunk(ctx, j, c); return err })
 		if err != nil {
 			b.Fatalf("chunk %d: %v", c.Index, err)
@@ -331,7 +335,7 @@ func runMeasured(b *testing.B, h *harness, ev importflow.ObjectCreated) (string,
 			msg = "first error row: " + first
 		}
 	}
-	return fmt.Sprintf("%s %+v in %d chunks; %s", got.Status, countsText(got.Counts), len(plan.Chunks), msg), fig
+	return fmt.Sprintf("%s %+v in %d chunks; %s", got.Status, countsText(got.Counts), len(chunks), msg), fig
 }
 
 func countsText(c jobs.Counts) string {

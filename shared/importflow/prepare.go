@@ -188,3 +188,21 @@ func chunkRefs(cs []csvread.Chunk) []ChunkRef {
 	}
 	return out
 }
+
+// Chunks are plan p's chunks: the listed ones, or a distributed plan's
+// chunk list read back from S3 (what the Distributed Map's ItemReader
+// reads). For callers that run the steps themselves (tests, benchmarks).
+func (f *Flow) Chunks(ctx context.Context, j JobRef, p PlanRef) ([]ChunkRef, error) {
+	if !p.Distributed {
+		return p.Chunks, nil
+	}
+	raw, err := f.Files.Get(ctx, ChunkListKey(j.Tenant, j.JobID))
+	if err != nil {
+		return nil, err
+	}
+	var cs []ChunkRef
+	if err := json.Unmarshal(raw, &cs); err != nil {
+		return nil, bulkerr.Wrap(bulkerr.Internal, err, "decoding the chunk list of job %s", j.JobID)
+	}
+	return cs, nil
+}
