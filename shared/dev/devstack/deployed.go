@@ -56,12 +56,18 @@ func (d *DeployedAPI) Gateway() (*APIGateway, error) {
 		return d.gw, nil
 	}
 	names := Names{Template: d.Template, Params: dep.Parameters, Physical: dep.Physical}
-	if _, ok := dep.Physical["ApiFunction"]; !ok {
-		return nil, fmt.Errorf("the deployed stack has no ApiFunction")
-	}
 	gw, err := NewAPIGateway(names, d.APILogicalID, d.Lambda, d.Keys, d.Log)
 	if err != nil {
 		return nil, err
+	}
+	deployed := map[string]bool{}
+	for _, v := range dep.Physical {
+		deployed[v] = true
+	}
+	for _, rt := range gw.Routes {
+		if !deployed[rt.Function] {
+			return nil, fmt.Errorf("route %s: its function is not in the deployed stack", rt.Key())
+		}
 	}
 	d.gw, d.version = gw, dep.Version
 	d.Log.Info("api gateway of the deployed stack", "version", dep.Version, "stage", gw.Stage, "routes", len(gw.Routes))
