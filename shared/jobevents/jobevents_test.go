@@ -7,6 +7,7 @@ import (
 	"os"
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
@@ -118,7 +119,13 @@ func TestExportFailedOnTheDevServer(t *testing.T) {
 	if err := p.ExportFailed(context.Background(), d); err != nil {
 		t.Fatal(err)
 	}
+	// LocalStack delivers to the capture rule asynchronously, in seconds
+	// on a busy machine: ask again for a while before taking none as none.
 	got := findEvents(t, "Export Failed", tenant)
+	for deadline := time.Now().Add(20 * time.Second); len(got) == 0 && time.Now().Before(deadline); {
+		time.Sleep(time.Second)
+		got = findEvents(t, "Export Failed", tenant)
+	}
 	if len(got) != 1 {
 		t.Fatalf("the stack's EventBridge holds %d Export Failed events of %s, want 1", len(got), tenant)
 	}

@@ -24,10 +24,12 @@ grep -E '^\s+--- FAIL|^--- FAIL' -A6 "$log" | head -n 80 || true
 passed=$(grep -cE '^--- PASS' "$log" || true)
 failed=$(grep -cE '^--- FAIL' "$log" || true)
 skipped=$(grep -cE '^--- SKIP' "$log" || true)
-# Each skipped test (subtests indented) with the reason it gave: the line
-# before its "--- SKIP" is its t.Skip message.
+# Each skipped test (subtests indented) with the reason it gave: the last
+# line it logged before its "--- SKIP" is its t.Skip message.
 echo "LocalStack backend: ${#pkgs[@]} packages; skipped tests and why:"
-awk '/^\s*--- SKIP: /{name=$3; sub(/^[ \t]+[^:]+:[0-9]+: /, "", prev); ind=($0 ~ /^ /) ? "    " : "  "; print ind name ": " prev} {prev=$0}' "$log" || true
+awk '/^=== (RUN|CONT|NAME) /{cur=$3; next}
+  /^[ \t]*--- SKIP: /{name=$3; ind=($0 ~ /^[ \t]/) ? "    " : "  "; print ind name ": " msg[name]; next}
+  /^[ \t]+[^ \t:]+_test\.go:[0-9]+: /{m=$0; sub(/^[ \t]+[^ \t:]+:[0-9]+: /, "", m); msg[cur]=m}' "$log" || true
 names=$(grep -E '^--- SKIP: ' "$log" | awk '{print $3}' | paste -sd, - | sed 's/,/, /g' || true)
 subs=$(grep -cE '^\s+--- SKIP: ' "$log" || true)
 echo "localstack: $passed passed, $failed failed, $skipped skipped${names:+ ($names)}; $subs subtests skipped; $((SECONDS))s"
