@@ -114,14 +114,18 @@ test: tools build web ## unit + integration tests on the local stack, template l
 .PHONY: test-localstack localstack-up localstack-down
 test-localstack: ## the integration test packages on LocalStack (host mode, no Docker) with the app deployed from template.yaml by CloudFormation
 	$(LOCAL)/install.sh dynamodb python localstack
+	$(GO) build -o bin/devserver ./cmd/devserver
+	$(GO) build -o bin/sftpserver ./cmd/sftpserver
 	@export BULKOPS_BACKEND=localstack; started=0; \
 	if ! $(LOCAL)/stack.sh running; then $(LOCAL)/stack.sh up; started=1; fi; \
 	status=0; { $(LOCAL)/localstack/deploy.sh && $(LOCAL)/localstack/test.sh; } || status=$$?; \
 	if [ $$started = 1 ]; then $(LOCAL)/stack.sh down; fi; \
 	exit $$status
 
-localstack-up: ## start LocalStack (and DynamoDB Local) on 127.0.0.1 and deploy the app into it from template.yaml
+localstack-up: ## start LocalStack (and DynamoDB Local, the dev server fronting the HTTP API, the SFTP server) on 127.0.0.1 and deploy the app into it from template.yaml
 	$(LOCAL)/install.sh dynamodb python localstack
+	$(GO) build -o bin/devserver ./cmd/devserver
+	$(GO) build -o bin/sftpserver ./cmd/sftpserver
 	BULKOPS_BACKEND=localstack $(LOCAL)/stack.sh up
 	BULKOPS_BACKEND=localstack $(LOCAL)/localstack/deploy.sh
 

@@ -368,7 +368,9 @@ type e2eRig struct {
 func newE2E(t *testing.T, prefix string) *e2eRig {
 	t.Helper()
 	st := localtest.Require(t)
-	localtest.RequireDevServer(t)
+	// The dev server's API; on LocalStack the dev server fronts the
+	// deployed stack's (localtest.RunningStack).
+	localtest.RunningStack(t, st)
 	api := e2eAPI()
 	resp, err := http.Get(api + "/v1/health")
 	if err != nil || resp.StatusCode != http.StatusOK {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -25,19 +24,14 @@ import (
 // rule → the ASL interpreter running statemachines/import.asl.json → the
 // Lambda Invoke API → the import handlers → DynamoDB Local and MinIO. It
 // uses the resources the running dev server provisioned (prefix
-// bulkops-local-) with a tenant of its own.
+// bulkops-local-) with a tenant of its own. On LocalStack (make
+// test-localstack) the same upload goes through LocalStack's S3, its
+// EventBridge (the template's rule), Step Functions and Lambda (the built
+// bootstraps) into the stack CloudFormation deployed.
 func TestEndToEnd(t *testing.T) {
 	st := localtest.Require(t)
-	localtest.RequireDevServer(t)
-	lambdaURL := os.Getenv("AWS_ENDPOINT_URL_LAMBDA")
-	resp, err := http.Get(lambdaURL + "/_local/health")
-	if err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("the dev server is not up at %s (make stack-up): %v", lambdaURL, err)
-	}
-	resp.Body.Close()
-
-	names := st.Names
-	names.Prefix = "bulkops-local-"
+	// The dev server's stack, or on LocalStack the stack deployed there.
+	names := localtest.RunningStack(t, st)
 	ref := func(id string) string { v, _ := names.Ref(id); return v }
 	bucket := ref("DataBucket")
 	db := dynamostore.New(st.Clients.DynamoDB, dynamostore.Tables{

@@ -28,6 +28,17 @@
 //     every ExportTickRate, one minute by default; locally faster, so a
 //     "once now" schedule runs within seconds).
 //
+// With -deployed-stack (the LocalStack backend, started by
+// `BULKOPS_BACKEND=localstack infra/local/stack.sh up`) it provisions and
+// runs nothing: the stack is the one CloudFormation deployed from the
+// template into LocalStack, whose community edition has no API Gateway v2.
+// The dev server then provides only that part: on -api the template's
+// HTTP API (stage, routes, JWT authorizer, CORS, payload 2.0 events)
+// invoking the deployed functions through Lambda (AWS_ENDPOINT_URL_LAMBDA,
+// LocalStack), with the stage and authorizer from the deployed
+// parameters; on -aws the OIDC provider the deployed JwtIssuer names, the
+// webhook sink, and /_local/health.
+//
 // Endpoints of the other servers come from AWS_ENDPOINT_URL_* as usual.
 // GET /_local/health on -aws answers 200 once provisioning has finished.
 package main
@@ -154,6 +165,7 @@ func run() error {
 	consoleDir := flag.String("console-dir", "web/dist", "the built web console (make web)")
 	exportTick := flag.Duration("export-tick", 5*time.Second, "how often the export schedule rule ticks the dispatcher (0: never)")
 	sweepTick := flag.Duration("sweep-tick", 10*time.Second, "how often the job sweeper's schedule ticks the cleanup function (0: never)")
+	deployed := flag.String("deployed-stack", "", "front a stack CloudFormation deployed (the LocalStack backend): serve its HTTP API and the OIDC issuer only; the stack's description file, read again when it changes (infra/local/localstack/deploy.sh writes it)")
 	flag.Parse()
 
 	log := applog.New(os.Stderr, applog.Level(os.Getenv(config.LogLevelVar)))
@@ -187,6 +199,12 @@ func run() error {
 	awsCfg, err := awsenv.Load(ctx)
 	if err != nil {
 		return err
+	}
+	if *deployed != "" {
+		return runDeployed(ctx, frontConfig{
+			tpl: tpl, stackFile: *deployed, apiAddr: *apiAddr, awsAddr: *awsAddr, issuer: issuer, keys: keys,
+			lambda: awsenv.Lambda(awsCfg), consoleAddr: *consoleAddr, consoleDir: *consoleDir, log: log,
+		})
 	}
 	clients := devstack.Clients{DynamoDB: awsenv.DynamoDB(awsCfg), S3: awsenv.S3(awsCfg), SFN: awsenv.SFN(awsCfg)}
 

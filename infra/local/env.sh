@@ -61,6 +61,12 @@ if [[ ${BULKOPS_BACKEND:-local} == localstack ]]; then
   # Delivery targets' secrets and STS: LocalStack's own.
   export AWS_ENDPOINT_URL_SECRETS_MANAGER=$BULKOPS_LOCALSTACK_URL
   export AWS_ENDPOINT_URL_STS=$BULKOPS_LOCALSTACK_URL
+  # SES v2: LocalStack's (the mail it accepted is listed at GET /_aws/ses).
+  export AWS_ENDPOINT_URL_SESV2=$BULKOPS_LOCALSTACK_URL
+  # The HTTP API (BULKOPS_API_URL), the OIDC issuer (BULKOPS_OIDC_ISSUER)
+  # and the webhook sink stay the dev server's: it fronts the deployed
+  # stack (devserver -deployed-stack), since LocalStack's community
+  # edition has no API Gateway v2.
   export BULKOPS_STACK_NAME=${BULKOPS_STACK_NAME:-bulkops}
   # deploy.sh writes the deployed stack's description here for the tests.
   BULKOPS_LOCALSTACK_STACK_FILE=${BULKOPS_LOCALSTACK_STACK_FILE:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/.tools/run/localstack-stack.json}

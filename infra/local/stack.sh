@@ -13,6 +13,12 @@
 #              Lambda without Docker, CloudFormation, IAM, STS, SQS, SNS,
 #              KMS, Logs, CloudWatch; DynamoDB forwarded to DynamoDB Local)
 #                                                           :$BULKOPS_LOCALSTACK_PORT
+#   devserver  only the part LocalStack's community edition lacks: the
+#              template's HTTP API (stage, routes, JWT authorizer, CORS)
+#              invoking the deployed ApiFunction in LocalStack, and the
+#              OIDC issuer the deployed JwtIssuer names, the webhook sink
+#              (-deployed-stack)               :$BULKOPS_API_PORT, :$BULKOPS_LAMBDA_PORT
+#   sftp       the SFTP delivery target, as above :$BULKOPS_SFTP_PORT
 #   and the app is deployed into it from template.yaml by
 #   infra/local/localstack/deploy.sh (stack.sh deploy).
 # Usage: stack.sh up|down|status|running
@@ -30,7 +36,7 @@ BULKOPS_CONSOLE_PORT=${BULKOPS_CONSOLE_PORT:-3002}
 BACKEND=${BULKOPS_BACKEND:-local}
 case $BACKEND in
   local) parts=(dynamodb sfn devserver minio sftp) ;;
-  localstack) parts=(dynamodb localstack) ;;
+  localstack) parts=(dynamodb localstack devserver sftp) ;;
   *) echo "stack: BULKOPS_BACKEND=$BACKEND: want local or localstack" >&2; exit 2 ;;
 esac
 
@@ -136,7 +142,31 @@ up_localstack() {
     LAMBDA_RUNTIME_EXECUTOR=local-process PYTHONPATH="$here/localstack" \
     "$py" "$here/localstack/launch.py"
   wait_healthy localstack 90
+  for bin in "$root/bin/devserver" "$root/bin/sftpserver"; do
+    if [[ ! -x $bin ]]; then
+      echo "stack: $bin is missing; run make build" >&2
+      exit 1
+    fi
+  done
+  # The HTTP API of the deployed stack (LocalStack's community edition
+  # has no API Gateway v2): the dev server fronts it, reading the stack's
+  # description whenever deploy.sh writes it again.
+  start devserver "$root/bin/devserver" -template "$root/template.yaml" -deployed-stack "$BULKOPS_LOCALSTACK_STACK_FILE" \
+    -api "127.0.0.1:$BULKOPS_API_PORT" -aws "127.0.0.1:$BULKOPS_LAMBDA_PORT" -issuer "$BULKOPS_OIDC_ISSUER"
+  start_sftp
+  wait_healthy devserver 30
+  wait_healthy sftp 30
   echo "localstack backend up (logs in .tools/run/; deploy the app with: infra/local/stack.sh deploy)"
+}
+
+# The SFTP delivery target: users demo (password), demo-key (the key
+# pair in .tools/run/sftp-client-key) and full (a 64 KiB quota: a full
+# disk); host key in .tools/run/sftp-host-key.pub (docs/delivery.md).
+start_sftp() {
+  start sftp "$root/bin/sftpserver" -addr "127.0.0.1:$BULKOPS_SFTP_PORT" -root "$run/sftp" \
+    -host-key "$run/sftp-host-key" -client-key "$run/sftp-client-key" \
+    -password-user demo=demo-sftp-password -key-user demo-key \
+    -password-user full=demo-sftp-password -quota full=65536
 }
 
 up() {
@@ -167,13 +197,7 @@ up() {
     MINIO_NOTIFY_WEBHOOK_ENABLE_BULKOPS=on \
     MINIO_NOTIFY_WEBHOOK_ENDPOINT_BULKOPS="http://127.0.0.1:$BULKOPS_LAMBDA_PORT/_local/s3-events" \
     "$tools/bin/minio" server --quiet --address "127.0.0.1:$BULKOPS_S3_PORT" "$run/minio-data"
-  # The SFTP delivery target: users demo (password), demo-key (the key
-  # pair in .tools/run/sftp-client-key) and full (a 64 KiB quota: a full
-  # disk); host key in .tools/run/sftp-host-key.pub (docs/delivery.md).
-  start sftp "$root/bin/sftpserver" -addr "127.0.0.1:$BULKOPS_SFTP_PORT" -root "$run/sftp" \
-    -host-key "$run/sftp-host-key" -client-key "$run/sftp-client-key" \
-    -password-user demo=demo-sftp-password -key-user demo-key \
-    -password-user full=demo-sftp-password -quota full=65536
+  start_sftp
   wait_healthy minio 60
   wait_healthy sftp 30
   wait_healthy devserver 150

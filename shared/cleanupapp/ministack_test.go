@@ -167,7 +167,9 @@ func waitHealthy(t *testing.T, url string, within time.Duration) {
 func startMini(t *testing.T, o miniOptions) *miniStack {
 	t.Helper()
 	st := localtest.Require(t)
-	localtest.RequireDevServer(t) // a private dev server and ASL server: the dev server's play of Lambda and Step Functions
+	// A private dev server and ASL server per test, run with edited
+	// function timeouts, ASL, history limits or parameters.
+	localtest.SkipOnLocalStack(t, "a private stack per test with edited timeouts, ASL or history limit (cmd/devserver -function-timeout and BULKOPS_SFN_MAX_HISTORY); LocalStack deploys template.yaml unchanged")
 	root := st.Root
 	bin := devserver(t, root)
 	tmp := t.TempDir()

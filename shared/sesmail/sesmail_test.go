@@ -36,9 +36,9 @@ func TestFromAddress(t *testing.T) {
 // Transient.
 func TestSendMail(t *testing.T) {
 	st := localtest.Require(t)
-	// The local SES v2 play (and its message list) and the webhook sink
-	// are the dev server's; LocalStack has neither.
-	localtest.RequireDevServer(t)
+	// The stack's SES v2 is the dev server's play (its message list at
+	// /_local/ses/messages).
+	localtest.SkipOnLocalStack(t, "LocalStack's community edition has no SES v2 (sesv2 SendEmail answers \"not included in your current license plan\"), which sesmail calls")
 	if os.Getenv("AWS_ENDPOINT_URL_SESV2") == "" {
 		t.Fatal("AWS_ENDPOINT_URL_SESV2 is not set; source infra/local/env.sh")
 	}

@@ -19,11 +19,11 @@ import (
 
 // TestLocalStack delivers to the stack's own SFTP server (cmd/sftpserver,
 // started by infra/local/stack.sh on BULKOPS_SFTP_PORT) with credentials in
-// the stack's Secrets Manager (the dev server, AWS_ENDPOINT_URL_SECRETS_MANAGER):
-// the path a local export takes.
+// the stack's Secrets Manager (AWS_ENDPOINT_URL_SECRETS_MANAGER: the dev
+// server's, or LocalStack's; stack.sh runs the SFTP server on both
+// backends): the path a local export takes.
 func TestLocalStack(t *testing.T) {
 	st := localtest.Require(t)
-	localtest.RequireDevServer(t) // the local backend runs the SFTP server
 	addr := os.Getenv("BULKOPS_SFTP_ADDR")
 	if addr == "" || os.Getenv("AWS_ENDPOINT_URL_SECRETS_MANAGER") == "" {
 		t.Fatal("BULKOPS_SFTP_ADDR or AWS_ENDPOINT_URL_SECRETS_MANAGER is not set; source infra/local/env.sh")

@@ -42,7 +42,7 @@ echo "  sam deploy of stack $BULKOPS_STACK_NAME into LocalStack in $((SECONDS - 
 # The stack as CloudFormation describes it (status, outputs, every resource's
 # physical ID) for the tests: BULKOPS_LOCALSTACK_STACK_FILE (env.sh).
 "$root/.tools/venv/bin/python" - "$BULKOPS_STACK_NAME" "$BULKOPS_LOCALSTACK_STACK_FILE" <<'PY'
-import json, sys
+import json, os, sys
 import boto3
 name, out = sys.argv[1], sys.argv[2]
 cfn = boto3.client("cloudformation")
@@ -54,8 +54,12 @@ for page in cfn.get_paginator("list_stack_resources").paginate(StackName=name):
             "type": r["ResourceType"], "physicalId": r.get("PhysicalResourceId", ""), "status": r["ResourceStatus"]}
 doc = {"stackName": name, "status": stack["StackStatus"],
        "outputs": {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])},
+       "parameters": {p["ParameterKey"]: p.get("ResolvedValue", p.get("ParameterValue", "")) for p in stack.get("Parameters", [])},
        "resources": resources}
-with open(out, "w") as f:
+# Written whole, then renamed: the dev server fronting the stack's HTTP API
+# reads it whenever it changes.
+with open(out + ".tmp", "w") as f:
     json.dump(doc, f, indent=1, sort_keys=True)
+os.replace(out + ".tmp", out)
 print(f"  stack {name}: {stack['StackStatus']}, {len(resources)} resources (described in {out})")
 PY

@@ -21,10 +21,23 @@ type Resource struct {
 
 // Stack is the deployed stack's description.
 type Stack struct {
-	Name      string              `json:"stackName"`
-	Status    string              `json:"status"`
-	Outputs   map[string]string   `json:"outputs"`
-	Resources map[string]Resource `json:"resources"`
+	Name    string            `json:"stackName"`
+	Status  string            `json:"status"`
+	Outputs map[string]string `json:"outputs"`
+	// Parameters are the values the stack was deployed with.
+	Parameters map[string]string   `json:"parameters"`
+	Resources  map[string]Resource `json:"resources"`
+}
+
+// PhysicalIDs maps every resource's logical ID to its physical ID.
+func (s *Stack) PhysicalIDs() map[string]string {
+	out := make(map[string]string, len(s.Resources))
+	for id, r := range s.Resources {
+		if r.PhysicalID != "" {
+			out[id] = r.PhysicalID
+		}
+	}
+	return out
 }
 
 // Load reads a description written by deploy.sh.

@@ -24,10 +24,14 @@ const (
 
 // Names gives every template resource a local name. Prefix keeps stacks
 // apart (tests use their own prefix); Params overrides parameter defaults.
+// Physical, when set, holds the physical IDs of a stack CloudFormation
+// deployed from the template (the LocalStack backend's, by logical ID):
+// Ref of a resource in it is its physical ID instead of a local name.
 type Names struct {
 	Template *samtemplate.Template
 	Prefix   string
 	Params   map[string]string
+	Physical map[string]string
 }
 
 // Ref resolves !Ref like CloudFormation: a bucket or table gives its name, a
@@ -51,6 +55,9 @@ func (n Names) Ref(id string) (string, bool) {
 	r, ok := n.Template.Resources[id]
 	if !ok {
 		return "", false
+	}
+	if v, ok := n.Physical[id]; ok && v != "" {
+		return v, true
 	}
 	switch r.Type {
 	case "AWS::S3::Bucket":

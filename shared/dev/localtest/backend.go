@@ -27,3 +27,15 @@ func RequireDevServer(t testing.TB) {
 		t.Skipf("dev server backend only (BULKOPS_BACKEND=%s): needs the dev server's own stack; make test runs it", b)
 	}
 }
+
+// SkipOnLocalStack skips a test on the LocalStack backend, naming what
+// LocalStack lacks that the test needs (missing: "LocalStack's Step
+// Functions sends no Execution Status Change events to EventBridge");
+// make test-localstack lists these reasons. On the local backend it does
+// nothing.
+func SkipOnLocalStack(t testing.TB, missing string) {
+	t.Helper()
+	if Backend() == "localstack" {
+		t.Skipf("dev server backend only: %s", missing)
+	}
+}
