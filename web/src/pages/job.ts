@@ -7,7 +7,7 @@ import { t } from '../i18n';
 import { ApiError, api, type Job } from '../api';
 import { badge, isActive, num, typeName, when } from '../format';
 import { rejectedRows, type Rejected } from '../csv';
-import { countTiles, errorNotice, loading, notice, pageHead, progress, typeNames } from '../ui';
+import { countTiles, deliveryText, errorNotice, loading, notice, pageHead, progress, typeNames } from '../ui';
 import type { Page } from '../main';
 
 const SHOWN_ERRORS = 10;
@@ -240,6 +240,7 @@ export const jobPage: Page = (main, params, query) => {
             [t('job.started'), when(j.startedAt)],
             [t('job.ended'), when(j.endedAt)],
             exportJob && j.files ? [t('job.files'), num(j.files)] : null,
+            exportJob && j.delivery ? [t('job.delivery'), deliveryText(j.delivery)] : null,
             !exportJob ? [t('job.dryRunLabel'), j.dryRun ? t('common.yes') : t('common.no')] : null,
           ]
             .filter((x): x is [string, HTMLElement | string] => x !== null)
