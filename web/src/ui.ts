@@ -3,7 +3,7 @@
 
 import { h, id, replace, type Child } from './dom';
 import { t } from './i18n';
-import { ApiError, api, type Delivery, type ObjectType } from './api';
+import { ApiError, api, type Delivery, type FieldProblem, type ObjectType } from './api';
 import { eta, num } from './format';
 
 /** errorText is what the page says about a failure: the API's problem detail, never raw JSON. */
@@ -168,13 +168,10 @@ export function formField(label: string, control: HTMLElement, hint?: string, at
  * pointers (an older API: the pointer its detail names). It returns whether
  * any field was marked, and focuses the first.
  */
-export function showProblem(err: unknown, fields: Record<string, FormField>, status: HTMLElement, guess?: (detail: string) => string | undefined): boolean {
+export function showProblem(err: unknown, fields: Record<string, FormField>, status: HTMLElement, guess?: (detail: string) => FieldProblem[]): boolean {
   for (const f of Object.values(fields)) f.setError();
   const problems = err instanceof ApiError ? [...err.fields] : [];
-  if (err instanceof ApiError && !problems.length && err.code === 'INVALID_REQUEST' && guess) {
-    const p = guess(err.message);
-    if (p) problems.push({ pointer: p, detail: err.message });
-  }
+  if (err instanceof ApiError && !problems.length && err.code === 'INVALID_REQUEST' && guess) problems.push(...guess(err.message));
   let first: FormField | undefined;
   const rest: string[] = [];
   for (const p of problems) {

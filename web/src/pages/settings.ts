@@ -129,7 +129,7 @@ export const operatorPage: Page = (main, _params, query) => {
       } catch (err) {
         save.disabled = false;
         if (err instanceof ApiError && err.code === 'PRECONDITION_FAILED') replace(msg, notice('error', t('op.stale'), ' ', err.message));
-        else showProblem(err, fields, msg, (d) => (/maxRows|rows/.test(d) ? '/maxRows' : /maxBytes|bytes/.test(d) ? '/maxBytes' : undefined));
+        else showProblem(err, fields, msg);
       }
     });
     return f;

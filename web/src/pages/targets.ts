@@ -7,7 +7,7 @@
 
 import { h, id, replace } from '../dom';
 import { t } from '../i18n';
-import { ApiError, api, type EffectiveSettings, type Target, type TargetKind, type TargetRequest } from '../api';
+import { ApiError, api, type EffectiveSettings, type FieldProblem, type Target, type TargetKind, type TargetRequest } from '../api';
 import { when } from '../format';
 import { session } from '../auth';
 import { errorNotice, formField, loading, notice, pageHead, settingsTabs, showProblem, type FormField } from '../ui';
@@ -27,12 +27,18 @@ export function kindLabel(k: TargetKind): string {
   return t(`targets.kind.${k}` as 'targets.kind.sftp');
 }
 
-/** pointerIn finds the field an error without a pointer names ("sftp.hostKey …" → /sftp/hostKey). */
-function pointerIn(detail: string): string | undefined {
-  const m = /\b(sftp|bucket)\.([A-Za-z]+)/.exec(detail);
-  if (m) return `/${m[1]}/${m[2]}`;
-  if (/\bname\b/.test(detail)) return '/name';
-  return undefined;
+/**
+ * pointersIn finds the fields an error without pointers names: the API's
+ * target validation says "invalid target: sftp.host: required; sftp.hostKey …",
+ * one "; "-separated part per field.
+ */
+function pointersIn(detail: string): FieldProblem[] {
+  const out: FieldProblem[] = [];
+  for (const part of detail.replace(/^invalid target:\s*/, '').split(/;\s+/)) {
+    const m = /^(sftp|bucket)\.([A-Za-z]+)/.exec(part) ?? /^(name|kind)\b/.exec(part);
+    if (m) out.push({ pointer: m.length > 2 && m[2] ? `/${m[1]}/${m[2]}` : `/${m[1]}`, detail: part });
+  }
+  return out;
 }
 
 export const targetsPage: Page = (main) => {
@@ -259,6 +265,9 @@ export const targetsPage: Page = (main) => {
         const tg = await api.createTarget(b);
         // The credential was sent once; the form forgets it.
         f.reset();
+        port.value = '22';
+        authPw.checked = true;
+        (kindInputs.find((i) => i.k === k) ?? kindInputs[0]).r.checked = true;
         syncAuth();
         syncKind();
         for (const x of Object.values(fields)) x.setError();
@@ -267,7 +276,7 @@ export const targetsPage: Page = (main) => {
         await load();
       } catch (err) {
         if (err instanceof ApiError && err.code === 'FORBIDDEN') replace(status, notice('error', h('strong', null, t('targets.forbiddenTitle')), ' ', t('targets.notAllowed', { kind: kindLabel(k) }), ' ', h('span', { class: 'small' }, err.message)));
-        else showProblem(err, fields, status, pointerIn);
+        else showProblem(err, fields, status, pointersIn);
       } finally {
         save.disabled = false;
       }
