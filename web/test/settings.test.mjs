@@ -11,7 +11,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { axe, consoleURL, dropFile, expectNoProblems, launch, newPage, root, shot, signIn } from './helpers.mjs';
 
@@ -216,12 +216,20 @@ test('6. a schedule names the target; a test run shows where it went; targets ar
   await page.getByRole('heading', { level: 1, name: 'Edit scheduled export' }).waitFor();
   assert.equal(await page.getByLabel('Deliver to').inputValue(), targetId, 'the form comes back with its target');
   await page.getByRole('link', { name: 'Cancel' }).click();
-  await page.getByRole('button', { name: 'Test export of Skills to SFTP (10 records per type)' }).click();
-  await page.locator('tr[data-schedule] [data-status="Completed"]').waitFor({ timeout: 60_000 });
-  await page.getByRole('link', { name: 'Skills to SFTP', exact: true }).click();
+  // A run (not a test export, which keeps its file to itself) is delivered: a once schedule runs at the dispatcher's next tick.
+  await page.getByTestId('new-schedule').click();
+  await page.getByLabel('Title').fill('Skills once to SFTP');
+  await page.getByRole('checkbox', { name: 'Skill Definition' }).check();
+  await page.getByLabel('File name prefix').fill(`o${run}_`);
+  await page.getByLabel('Frequency').selectOption('once'); // no date: runs now
+  await page.getByLabel('Deliver to').selectOption(targetId);
+  await page.getByRole('button', { name: 'Create schedule' }).click();
+  await page.waitForURL(/#\/schedules\/[0-9A-Z]{26}$/);
+  await page.getByRole('heading', { level: 1, name: 'Skills once to SFTP' }).waitFor();
   const cell = page.getByTestId('run-delivery').first();
-  await cell.getByTestId('delivery-destination').waitFor({ timeout: 30_000 });
-  assert.match(await cell.textContent(), new RegExp(`Nightly SFTP.*sftp://demo@127\\.0\\.0\\.1:${sftpPort}/.*t${run}_SkillDefinition`));
+  await cell.getByTestId('delivery-destination').waitFor({ timeout: 90_000 });
+  assert.match(await cell.textContent(), new RegExp(`Nightly SFTP.*sftp://demo@127\\.0\\.0\\.1:${sftpPort}/.*o${run}_SkillDefinition_.*\\.zip`));
+  for (const f of readdirSync(join(runDir, 'sftp', 'demo'))) if (f.startsWith(`o${run}_`)) rmSync(join(runDir, 'sftp', 'demo', f));
   await axe(page, 'the run history with a delivery');
   await shot(page, 'schedule-history', { doc: true });
 

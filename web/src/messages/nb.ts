@@ -166,4 +166,5 @@ export const nb: Partial<Record<MessageKey, string>> = {
   'nav.operator': 'Operatør',
   'nav.operatorRole': 'Operatør',
   'job.delivery': 'Levert til',
+  'job.deliveredTo': 'Filen ble levert til {name}.',
 };

@@ -175,7 +175,7 @@ export const jobPage: Page = (main, params, query) => {
     if (j.status === 'Cancelled') outcome.push(notice('warning', h('strong', null, t('job.cancelled')), ' ', j.message || ''));
     else if (j.status === 'Failed') outcome.push(notice('error', h('strong', null, t('job.failed')), ' ', j.message || ''));
     else if (j.status === 'Completed with errors') outcome.push(notice('warning', h('strong', null, t('job.withErrors')), ' ', t('job.withErrorsHint', { n: num(j.counts.failed) })));
-    else if (j.status === 'Completed') outcome.push(notice('success', h('strong', null, t('job.done')), ' ', exportJob ? t('job.doneExport', { n: num(j.counts.processed) }) : j.dryRun ? t('job.doneDryRun') : t('job.doneImport')));
+    else if (j.status === 'Completed') outcome.push(notice('success', h('strong', null, t('job.done')), ' ', exportJob ? [t('job.doneExport', { n: num(j.counts.processed) }), j.delivery && j.delivery.kind !== 's3link' && !j.delivery.phase ? ` ${t('job.deliveredTo', { name: j.delivery.targetName || j.delivery.destination || j.delivery.targetId })}` : null] : j.dryRun ? t('job.doneDryRun') : t('job.doneImport')));
     else if (j.message) outcome.push(notice('info', j.message));
 
     let errorsSection: HTMLElement | null = null;

@@ -81,7 +81,7 @@ export const notificationsPage: Page = (main) => {
     f.addEventListener('submit', async (e) => {
       e.preventDefault();
       const b: NotificationUpdate = { email: email.value.trim(), webhook: webhook.value.trim() };
-      if (replacing && secret.value) b.webhookSecret = secret.value;
+      if (replacing && secret.value && b.webhook) b.webhookSecret = secret.value;
       const local: { pointer: string; detail: string }[] = [];
       if (b.webhook && !/^https:\/\//i.test(b.webhook)) local.push({ pointer: '/webhook', detail: t('notify.webhookHttps') });
       if (replacing && b.webhook && !secret.value && !cur.webhookSecretSet) local.push({ pointer: '/webhookSecret', detail: t('notify.secretNeeded') });
