@@ -130,7 +130,7 @@ test('4. creates an SFTP target (field errors next to the fields), tests it, and
   await keyErr.filter({ hasText: 'expected ssh-ed25519' }).waitFor();
   assert.match(await keyErr.textContent(), /sftp\.hostKey "ssh-nope AAAA".*expected ssh-ed25519/);
   assert.equal(await page.getByText('Enter the password.').count(), 0, 'the fixed fields lost their errors');
-  await page.getByText('Check the fields marked below.').waitFor();
+  await page.getByText('Check the marked fields: each says what to fix.').waitFor();
   await shot(page, 'targets-errors');
   await page.getByLabel('Host key', { exact: true }).fill(readFileSync(join(runDir, 'sftp-host-key.pub'), 'utf8').trim());
   await page.getByRole('button', { name: 'Add target' }).click();
@@ -186,7 +186,7 @@ test('5. an export delivered to the SFTP target, as one CSV under its stable nam
   await page.getByRole('radio', { name: 'One CSV (one type, at most 5,000 rows)' }).check();
   await page.getByRole('checkbox', { name: /Same file name every time/ }).check();
   await axe(page, 'the export page with a target');
-  await shot(page, 'export', { doc: true, fullPage: true });
+  await shot(page, 'export-target', { doc: true, fullPage: true });
   await page.getByRole('button', { name: 'Start export' }).click();
   await page.waitForURL(/#\/jobs\/[0-9A-Z]{26}$/);
   await page.locator('.page-head [data-status="Completed"]').waitFor({ timeout: 60_000 });

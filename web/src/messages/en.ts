@@ -387,7 +387,7 @@ export const en = {
   'nav.settings': 'Settings',
   'nav.operator': 'Operator',
   'nav.operatorRole': 'Operator',
-  'form.fixFields': 'Check the fields marked below.',
+  'form.fixFields': 'Check the marked fields: each says what to fix.',
   'job.delivery': 'Delivered to',
   'job.deliveredTo': 'The file was delivered to {name}.',
   'delivery.failed': 'Delivery failed at {phase}',
