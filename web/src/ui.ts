@@ -217,6 +217,7 @@ export function deliveryText(d?: Delivery): HTMLElement | string {
     { class: 'delivery' },
     d.targetName ? h('span', { class: 'strong' }, d.targetName) : null,
     d.destination ? h('span', { class: 'mono', 'data-testid': 'delivery-destination' }, d.destination) : null,
-    d.remoteName ? h('span', { class: 'small muted' }, t('delivery.remoteName', { name: d.remoteName })) : null,
+    // The remote name is said on its own when the destination does not end with it.
+    d.remoteName && !d.destination?.endsWith(`/${d.remoteName}`) ? h('span', { class: 'small muted' }, t('delivery.remoteName', { name: d.remoteName })) : null,
   );
 }

@@ -499,6 +499,7 @@ export const en = {
   'notify.webhookHint': 'An https URL that receives each notice as signed JSON. Empty: no webhook.',
   'notify.webhookHttps': 'The webhook must be an https URL.',
   'notify.secret': 'Signing secret',
+  'notify.newSecret': 'New signing secret',
   'notify.secretHint': '32 to 256 characters without spaces. Each POST carries Bulkops-Signature: t=<unix>,v1=<HMAC-SHA256 of "<t>.<body>">. Kept in the secret store, never shown again.',
   'notify.secretSet': 'A signing secret is set (it is never shown).',
   'notify.secretReplacing': 'A signing secret is set; enter the new one below.',

@@ -33,7 +33,7 @@ export const notificationsPage: Page = (main) => {
     const secret = h('input', { type: 'password', autocomplete: 'new-password', maxlength: '256', spellcheck: 'false', 'data-testid': 'webhook-secret' });
     fields['/email'] = formField(t('notify.email'), email, t('notify.emailHint'));
     fields['/webhook'] = formField(t('notify.webhook'), webhook, t('notify.webhookHint'));
-    const secretField = formField(t('notify.secret'), secret, t('notify.secretHint'));
+    const secretField = formField(cur.webhookSecretSet ? t('notify.newSecret') : t('notify.secret'), secret, cur.webhookSecretSet ? t('notify.secretHint') : `${t('notify.secretNone')} ${t('notify.secretHint')}`);
     fields['/webhookSecret'] = secretField;
     const show = h('input', { type: 'checkbox', id: `${secret.id}-show` });
     show.addEventListener('change', () => (secret.type = show.checked ? 'text' : 'password'));
@@ -63,7 +63,7 @@ export const notificationsPage: Page = (main) => {
           if (replacing) secret.focus();
         });
         replace(secretState, h('p', { class: 'secret-set' }, h('span', { class: 'check-icon', 'aria-hidden': 'true' }, '✓'), h('span', null, replacing ? t('notify.secretReplacing') : t('notify.secretSet'))), again);
-      } else replace(secretState, h('p', { class: 'hint' }, t('notify.secretNone')));
+      }
     };
     syncSecret();
 
@@ -74,7 +74,7 @@ export const notificationsPage: Page = (main) => {
       h('h2', { id: 'notify-h' }, t('notify.contact')),
       h('p', { class: 'sub' }, t('notify.what')),
       fields['/email'].el,
-      h('fieldset', null, h('legend', null, t('notify.webhookLegend')), fields['/webhook'].el, h('div', { class: 'field' }, h('span', { class: 'label' }, t('notify.secret')), secretState), secretField.el),
+      h('fieldset', null, h('legend', null, t('notify.webhookLegend')), fields['/webhook'].el, cur.webhookSecretSet ? h('div', { class: 'field' }, h('span', { class: 'label' }, t('notify.secret')), secretState) : null, secretField.el),
       h('div', { class: 'start-row' }, save),
       status,
     );

@@ -7,7 +7,7 @@
 
 import { h, id, replace } from '../dom';
 import { t } from '../i18n';
-import { ApiError, api, type EffectiveSettings, type FieldProblem, type Target, type TargetKind, type TargetRequest } from '../api';
+import { ApiError, api, type EffectiveSettings, type FieldProblem, type Target, type TargetKind, type TargetRequest, type TargetTest } from '../api';
 import { when } from '../format';
 import { session } from '../auth';
 import { errorNotice, formField, loading, notice, pageHead, settingsTabs, showProblem, type FormField } from '../ui';
@@ -64,8 +64,13 @@ export const targetsPage: Page = (main) => {
     return !settings || settings.deliveryTargets.includes(k);
   }
 
+  // The latest test of each target stays shown when the list is drawn again.
+  const tested = new Map<string, TargetTest>();
+  const testNotice = (r: TargetTest) => notice(r.ok ? 'success' : 'error', h('strong', null, r.ok ? t('targets.testOk') : t('targets.testFailed')), ' ', h('span', { 'data-testid': 'target-sentence' }, r.sentence));
+
   function targetCard(tg: Target): HTMLElement {
-    const result = h('div', { 'aria-live': 'polite', 'data-testid': 'target-test-result' });
+    const last = tested.get(tg.id);
+    const result = h('div', { 'aria-live': 'polite', 'data-testid': 'target-test-result' }, last ? testNotice(last) : null);
     const actions = h('div', { class: 'row-actions' });
     const testBtn = h('button', { type: 'button', class: 'btn btn-small', 'data-testid': 'test-target', 'aria-label': t('targets.testAria', { name: tg.name }) }, t('targets.test'));
     testBtn.addEventListener('click', async () => {
@@ -73,7 +78,8 @@ export const targetsPage: Page = (main) => {
       replace(result, h('p', { class: 'hint', role: 'status' }, t('targets.testing')));
       try {
         const r = await api.testTarget(tg.id);
-        replace(result, notice(r.ok ? 'success' : 'error', h('strong', null, r.ok ? t('targets.testOk') : t('targets.testFailed')), ' ', h('span', { 'data-testid': 'target-sentence' }, r.sentence)));
+        tested.set(tg.id, r);
+        replace(result, testNotice(r));
       } catch (e) {
         replace(result, errorNotice(e));
       } finally {
