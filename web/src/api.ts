@@ -100,6 +100,8 @@ export interface NotificationSettings { email?: string; webhook?: string; webhoo
 export interface NotificationUpdate { email: string; webhook: string; webhookSecret?: string }
 export interface EffectiveSettings { largeFiles: boolean; maxRows: number; maxBytes: number; deliveryTargets: TargetKind[] }
 export interface SettingsBody { largeFiles: boolean; maxRows: number; maxBytes: number; deliveryTargets: TargetKind[] }
+/** One audited change of a tenant's settings. */
+export interface SettingsChange { version: number; by: string; at: string; before: Partial<SettingsBody>; after: Partial<SettingsBody> }
 export interface TenantSettings extends SettingsBody { tenant: string; effective: EffectiveSettings; version: number; updatedAt?: string; updatedBy?: string }
 
 export interface When {
@@ -254,6 +256,7 @@ export const api = {
   putNotifications: (b: NotificationUpdate) => call<NotificationSettings>('PUT', '/v1/settings/notifications', b),
   settings: () => call<EffectiveSettings>('GET', '/v1/settings'),
   operatorSettings: (tenant: string) => call<TenantSettings>('GET', `/v1/operator/tenants/${encodeURIComponent(tenant)}/settings`),
+  settingsAudit: (tenant: string, limit = 10) => call<{ tenant: string; changes: SettingsChange[] }>('GET', `/v1/operator/tenants/${encodeURIComponent(tenant)}/settings/audit?limit=${limit}`).then((r) => r.changes),
   putOperatorSettings: (tenant: string, b: SettingsBody, version: number) => call<TenantSettings>('PUT', `/v1/operator/tenants/${encodeURIComponent(tenant)}/settings`, b, { 'If-Match': `"${version}"` }),
   runs: (id: string, limit = 25) => call<{ runs: Run[] }>('GET', `/v1/schedules/${encodeURIComponent(id)}/runs?limit=${limit}`).then((r) => r.runs),
 };

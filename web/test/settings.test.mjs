@@ -104,6 +104,10 @@ test('3. the operator allows SFTP for the tenant (a limit over the maximum is re
   await op.getByRole('button', { name: 'Save settings' }).click();
   await op.getByText(`Saved the settings of ${tenant} (version 1).`).waitFor();
   assert.match(await op.getByTestId('effective').textContent(), /4,000 rows.*Download link, SFTP server/);
+  const audit = op.getByTestId('settings-audit').locator('tbody tr');
+  await audit.first().waitFor();
+  assert.equal(await audit.count(), 1);
+  assert.match(await audit.first().textContent(), /^1.*operator@local\.example.*maxRows: 0 → 4000; deliveryTargets: — → sftp$/);
   await shot(op, 'operator', { doc: true });
   expectNoProblems(op, [/status of 400/]);
 });

@@ -538,6 +538,12 @@ export const en = {
   'op.wholeNumber': 'Enter 0 or a positive number.',
   'op.save': 'Save settings',
   'op.saved': 'Saved the settings of {tenant} (version {v}).',
+  'op.audit': 'Latest changes',
+  'op.audit.version': 'Version',
+  'op.audit.at': 'When',
+  'op.audit.by': 'Operator',
+  'op.audit.changes': 'Changed',
+  'op.audit.none': 'No changes yet.',
   'op.stale': 'Someone changed these settings since you opened them; open the tenant again and redo your change.',
 } as const;
 

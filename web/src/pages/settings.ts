@@ -6,7 +6,7 @@
 
 import { h, id, replace } from '../dom';
 import { t } from '../i18n';
-import { ApiError, TARGET_KINDS, api, type SettingsBody, type TargetKind, type TenantSettings } from '../api';
+import { ApiError, TARGET_KINDS, api, type SettingsBody, type SettingsChange, type TargetKind, type TenantSettings } from '../api';
 import { bytes, num, when } from '../format';
 import { session } from '../auth';
 import { errorNotice, formField, loading, notice, pageHead, settingsTabs, showProblem, switchControl, type FormField } from '../ui';
@@ -54,6 +54,41 @@ export const settingsPage: Page = (main) => {
     stopped = true;
   };
 };
+
+/** changed lists the fields a change made, as "field: before → after". */
+function changed(c: SettingsChange): string {
+  const keys: (keyof SettingsBody)[] = ['largeFiles', 'maxRows', 'maxBytes', 'deliveryTargets'];
+  const show = (v: unknown) => (Array.isArray(v) ? (v.length ? v.join(', ') : '—') : v === undefined || v === null || v === '' ? '—' : String(v));
+  const parts: string[] = [];
+  for (const k of keys) {
+    const b = show(c.before?.[k] ?? (k === 'deliveryTargets' ? [] : k === 'largeFiles' ? false : 0));
+    const a = show(c.after?.[k] ?? (k === 'deliveryTargets' ? [] : k === 'largeFiles' ? false : 0));
+    if (a !== b) parts.push(`${k}: ${b} → ${a}`);
+  }
+  return parts.join('; ') || '—';
+}
+
+/** auditCard shows the latest audited changes of a tenant's settings. */
+function auditCard(changes: SettingsChange[]): HTMLElement {
+  return h(
+    'section',
+    { class: 'card', 'aria-labelledby': 'audit-h', 'data-testid': 'settings-audit' },
+    h('h2', { id: 'audit-h' }, t('op.audit')),
+    changes.length
+      ? h(
+          'div',
+          { class: 'table-scroll' },
+          h(
+            'table',
+            { class: 'table' },
+            h('caption', { class: 'sr-only' }, t('op.audit')),
+            h('thead', null, h('tr', null, [t('op.audit.version'), t('op.audit.at'), t('op.audit.by'), t('op.audit.changes')].map((c) => h('th', { scope: 'col' }, c)))),
+            h('tbody', null, changes.map((c) => h('tr', null, h('td', { class: 'num' }, String(c.version)), h('td', { class: 'time' }, when(c.at)), h('td', null, c.by), h('td', { class: 'mono' }, changed(c))))),
+          ),
+        )
+      : h('p', { class: 'empty' }, t('op.audit.none')),
+  );
+}
 
 /** operatorPage is the operator's view: a tenant's settings, edited as a whole. */
 export const operatorPage: Page = (main, _params, query) => {
@@ -123,7 +158,7 @@ export const operatorPage: Page = (main, _params, query) => {
       try {
         const saved = await api.putOperatorSettings(cur.tenant, b, cur.version);
         if (stopped) return;
-        replace(editor, edit(saved));
+        replace(editor, edit(saved), await audit(saved.tenant));
         const m = editor.querySelector('[aria-live]');
         if (m) replace(m as HTMLElement, notice('success', t('op.saved', { tenant: saved.tenant, v: saved.version })));
       } catch (err) {
@@ -133,6 +168,14 @@ export const operatorPage: Page = (main, _params, query) => {
       }
     });
     return f;
+  }
+
+  async function audit(tenant: string): Promise<HTMLElement> {
+    try {
+      return auditCard(await api.settingsAudit(tenant));
+    } catch (e) {
+      return errorNotice(e);
+    }
   }
 
   async function openTenant(): Promise<void> {
@@ -147,7 +190,8 @@ export const operatorPage: Page = (main, _params, query) => {
     replace(editor, loading());
     try {
       const cur = await api.operatorSettings(tenant);
-      if (!stopped) replace(editor, edit(cur));
+      const log = await audit(tenant);
+      if (!stopped) replace(editor, edit(cur), log);
     } catch (err) {
       replace(editor);
       if (err instanceof ApiError && err.status === 403) replace(status, notice('error', t('op.forbidden'), ' ', err.message));
