@@ -75,11 +75,11 @@ web: ## build the web console into web/dist (npm ci from web/package-lock.json, 
 
 test-web: web ## browser tests of the console in headless Chromium against the running local stack (screenshots in web/test-output/ and docs/console/)
 	$(LOCAL)/install.sh browser
-	$(ENV) && cd web && node --test --test-concurrency=1 --test-timeout=240000 test/console.test.mjs test/retry.test.mjs test/units.test.mjs test/deploy-config.test.mjs
+	$(ENV) && cd web && node --test --test-concurrency=1 --test-timeout=600000 test/console.test.mjs test/retry.test.mjs test/settings.test.mjs test/units.test.mjs test/deploy-config.test.mjs
 
 screenshots: web ## run the browser tests and write the README's screenshots into docs/console/ (stack must be up)
 	$(LOCAL)/install.sh browser
-	$(ENV) && cd web && BULKOPS_SCREENSHOTS=docs node --test --test-concurrency=1 --test-timeout=240000 test/console.test.mjs
+	$(ENV) && cd web && BULKOPS_SCREENSHOTS=docs node --test --test-concurrency=1 --test-timeout=600000 test/console.test.mjs test/retry.test.mjs test/settings.test.mjs
 
 # ------------------------------------------------------------------- demo
 .PHONY: demo demo-s3 token

@@ -35,6 +35,7 @@ export interface Job {
   percent: number;
   etaSeconds?: number;
   links?: Links;
+  delivery?: Delivery;
 }
 
 export interface Column {
@@ -77,6 +78,32 @@ export interface ExportOptions {
   stableName?: boolean;
 }
 
+export type TargetKind = 's3link' | 'sftp' | 's3bucket';
+export const TARGET_KINDS: TargetKind[] = ['s3link', 'sftp', 's3bucket'];
+export type DeliveryPhase = 'config' | 'credential' | 'connect' | 'host-key' | 'authenticate' | 'folder' | 'write' | 'rename' | 'cleanup';
+/** Where an export's file was delivered, or the phase its delivery failed in (never a secret). */
+export interface Delivery { targetId: string; targetName?: string; kind: TargetKind; destination?: string; remoteName?: string; bytes?: number; phase?: DeliveryPhase; error?: string }
+export interface SFTPTarget { host: string; port?: number; user: string; folder?: string; hostKey: string; hostKeyFingerprint?: string; auth: 'password' | 'private-key'; credentialArn?: string }
+export interface BucketTarget { bucket: string; prefix?: string; region: string; roleArn: string }
+/** A delivery target as the API answers it: credentials are never in it. */
+export interface Target { id: string; name: string; kind: TargetKind; sftp?: SFTPTarget; bucket?: BucketTarget; createdBy?: string; createdAt?: string }
+/** What POST /v1/targets takes: the password, private key and passphrase are write-only. */
+export interface TargetRequest {
+  name: string;
+  kind: TargetKind;
+  sftp?: Omit<SFTPTarget, 'credentialArn' | 'auth'> & { auth?: SFTPTarget['auth']; password?: string; privateKey?: string; passphrase?: string };
+  bucket?: BucketTarget;
+}
+export interface TargetTest { ok: boolean; phase?: DeliveryPhase; sentence: string }
+/** The tenant's notification contact; the webhook's secret is never answered. */
+export interface NotificationSettings { email?: string; webhook?: string; webhookSecretSet: boolean }
+export interface NotificationUpdate { email: string; webhook: string; webhookSecret?: string }
+export interface EffectiveSettings { largeFiles: boolean; maxRows: number; maxBytes: number; deliveryTargets: TargetKind[] }
+export interface SettingsBody { largeFiles: boolean; maxRows: number; maxBytes: number; deliveryTargets: TargetKind[] }
+/** One audited change of a tenant's settings. */
+export interface SettingsChange { version: number; by: string; at: string; before: Partial<SettingsBody>; after: Partial<SettingsBody> }
+export interface TenantSettings extends SettingsBody { tenant: string; effective: EffectiveSettings; version: number; updatedAt?: string; updatedBy?: string }
+
 export interface When {
   frequency: 'once' | 'hourly' | 'daily' | 'weekly' | 'monthly';
   timeZone?: string;
@@ -93,6 +120,7 @@ export interface ScheduleBody {
   when: When;
   options?: ExportOptions;
   maxFailures?: number;
+  targetId?: string;
 }
 export interface Schedule extends ScheduleBody {
   id: string;
@@ -126,7 +154,11 @@ export interface Run {
   percent: number;
   etaSeconds?: number;
   links?: Links;
+  delivery?: Delivery;
 }
+
+/** A field of an invalid body at fault: an RFC 6901 pointer into the body ("" for the body as a whole). */
+export interface FieldProblem { pointer: string; detail: string }
 
 /** ApiError is a failed call: the problem's detail and code. */
 export class ApiError extends Error {
@@ -135,6 +167,7 @@ export class ApiError extends Error {
     readonly status: number,
     readonly code: string,
     readonly activeJobId?: string,
+    readonly fields: FieldProblem[] = [],
   ) {
     super(message);
   }
@@ -150,22 +183,26 @@ async function problemOf(res: Response): Promise<ApiError> {
   let detail = '';
   let code = '';
   let active: string | undefined;
+  let fields: FieldProblem[] = [];
   try {
-    const p = (await res.json()) as { detail?: string; code?: string; activeJobId?: string };
-    detail = p.detail || '';
+    const p = (await res.json()) as { detail?: string; code?: string; activeJobId?: string; errors?: FieldProblem[]; message?: string };
+    detail = p.detail || p.message || '';
     code = p.code || '';
     active = p.activeJobId;
+    if (Array.isArray(p.errors)) fields = p.errors.filter((e) => e && typeof e.pointer === 'string' && typeof e.detail === 'string');
   } catch {
     // not a problem document (a gateway's own answer)
   }
-  return new ApiError(detail || `${res.status} ${res.statusText}`, res.status, code || String(res.status), active);
+  return new ApiError(detail || `${res.status} ${res.statusText}`, res.status, code || String(res.status), active, fields);
 }
 
 /** call sends one request to the API and returns the decoded JSON (undefined for 204). */
-export async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
+export async function call<T>(method: string, path: string, body?: unknown, extra: Record<string, string> = {}): Promise<T> {
   const s = session();
-  const headers: Record<string, string> = {};
-  if (s) headers.Authorization = `Bearer ${config.apiToken === 'id' && s.idToken ? s.idToken : s.accessToken}`;
+  const headers: Record<string, string> = { ...extra };
+  // Operator routes take the access token: the operator scope is one of its scopes.
+  const useId = config.apiToken === 'id' && s?.idToken && !path.startsWith('/v1/operator/');
+  if (s) headers.Authorization = `Bearer ${useId ? s.idToken : s.accessToken}`;
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   // One key per user action: a POST the browser retries is not done twice.
   if (method === 'POST') headers['Idempotency-Key'] = crypto.randomUUID();
@@ -201,7 +238,7 @@ export const api = {
   applyJob: (id: string) => call<Applied>('POST', `/v1/jobs/${encodeURIComponent(id)}/apply`),
   retryJob: (id: string) => call<{ jobId: string; rows: number; duplicates: number }>('POST', `/v1/jobs/${encodeURIComponent(id)}/retry`, {}),
   createImport: (objectType: string, fileName: string, dryRun: boolean) => call<ImportTicket>('POST', '/v1/imports', { objectType, fileName, dryRun }),
-  createExport: (objectTypes: string[], prefix: string, options: ExportOptions) => call<Job>('POST', '/v1/exports', { objectTypes, prefix, options }),
+  createExport: (objectTypes: string[], prefix: string, options: ExportOptions, targetId?: string) => call<Job>('POST', '/v1/exports', { objectTypes, prefix, options, ...(targetId ? { targetId } : {}) }),
   schedules: () => call<{ schedules: Schedule[] }>('GET', '/v1/schedules').then((r) => r.schedules),
   schedule: (id: string) => call<Schedule>('GET', `/v1/schedules/${encodeURIComponent(id)}`),
   createSchedule: (b: ScheduleBody) => call<Schedule>('POST', '/v1/schedules', b),
@@ -211,6 +248,16 @@ export const api = {
   suspendSchedule: (id: string) => call<Schedule>('POST', `/v1/schedules/${encodeURIComponent(id)}/suspend`),
   resumeSchedule: (id: string) => call<Schedule>('POST', `/v1/schedules/${encodeURIComponent(id)}/resume`),
   testSchedule: (id: string) => call<Job>('POST', `/v1/schedules/${encodeURIComponent(id)}/test`),
+  targets: () => call<{ targets: Target[] }>('GET', '/v1/targets?limit=50').then((r) => r.targets),
+  createTarget: (b: TargetRequest) => call<Target>('POST', '/v1/targets', b),
+  deleteTarget: (id: string) => call<void>('DELETE', `/v1/targets/${encodeURIComponent(id)}`),
+  testTarget: (id: string) => call<TargetTest>('POST', `/v1/targets/${encodeURIComponent(id)}/test`),
+  notifications: () => call<NotificationSettings>('GET', '/v1/settings/notifications'),
+  putNotifications: (b: NotificationUpdate) => call<NotificationSettings>('PUT', '/v1/settings/notifications', b),
+  settings: () => call<EffectiveSettings>('GET', '/v1/settings'),
+  operatorSettings: (tenant: string) => call<TenantSettings>('GET', `/v1/operator/tenants/${encodeURIComponent(tenant)}/settings`),
+  settingsAudit: (tenant: string, limit = 10) => call<{ tenant: string; changes: SettingsChange[] }>('GET', `/v1/operator/tenants/${encodeURIComponent(tenant)}/settings/audit?limit=${limit}`).then((r) => r.changes),
+  putOperatorSettings: (tenant: string, b: SettingsBody, version: number) => call<TenantSettings>('PUT', `/v1/operator/tenants/${encodeURIComponent(tenant)}/settings`, b, { 'If-Match': `"${version}"` }),
   runs: (id: string, limit = 25) => call<{ runs: Run[] }>('GET', `/v1/schedules/${encodeURIComponent(id)}/runs?limit=${limit}`).then((r) => r.runs),
 };
 

@@ -14,6 +14,8 @@ export interface Session {
   expiresAt: number; // ms since epoch
   tenant: string;
   email: string;
+  /** The token carries the operator scope (config.operatorScope, default bulkops/operator). */
+  operator?: boolean;
 }
 
 interface Discovery {
@@ -47,6 +49,16 @@ export function claims(jwt: string): Record<string, unknown> {
   const part = jwt.split('.')[1] ?? '';
   const json = atob(part.replace(/-/g, '+').replace(/_/g, '/').padEnd(Math.ceil(part.length / 4) * 4, '='));
   return JSON.parse(new TextDecoder().decode(Uint8Array.from(json, (c) => c.charCodeAt(0)))) as Record<string, unknown>;
+}
+
+/** scopes are a token's scopes (scope: a space-separated string; scp: a list). */
+function scopes(c: Record<string, unknown>): string[] {
+  const out: string[] = [];
+  for (const v of [c.scope, c.scp]) {
+    if (typeof v === 'string') out.push(...v.split(/\s+/));
+    else if (Array.isArray(v)) out.push(...v.map(String));
+  }
+  return out.filter(Boolean);
 }
 
 function redirectUri(): string {
@@ -133,6 +145,7 @@ export function setSession(accessToken: string, idToken?: string, expiresIn?: nu
     expiresAt: exp,
     tenant: String(a.tenant ?? c.tenant ?? a['custom:tenant'] ?? c['custom:tenant'] ?? ''),
     email: String(c.email ?? a.email ?? c.sub ?? a.sub ?? ''),
+    operator: scopes(a).includes(config.operatorScope || 'bulkops/operator'),
   };
   sessionStorage.setItem(TOKEN, JSON.stringify(s));
   return s;

@@ -19,6 +19,8 @@ export interface Config {
    * carries aud = the app client and custom:tenant).
    */
   apiToken?: 'access' | 'id';
+  /** The scope that makes a token an operator's (the template's OperatorScope; default bulkops/operator). */
+  operatorScope?: string;
 }
 
 export let config: Config = { apiBase: '', issuer: '', clientId: '' };

@@ -16,6 +16,9 @@ import { schedulesPage } from './pages/schedules';
 import { scheduleFormPage } from './pages/scheduleForm';
 import { scheduleHistoryPage } from './pages/scheduleHistory';
 import { typesPage } from './pages/types';
+import { targetsPage } from './pages/targets';
+import { notificationsPage } from './pages/notifications';
+import { operatorPage, settingsPage } from './pages/settings';
 
 /** A page renders into main; it returns a function that stops its timers. */
 export type Page = (main: HTMLElement, params: string[], query: URLSearchParams) => void | (() => void);
@@ -36,6 +39,10 @@ const routes: Route[] = [
   { re: /^\/schedules\/([0-9A-Z]{26})\/edit$/, page: scheduleFormPage, nav: 'schedules' },
   { re: /^\/schedules\/([0-9A-Z]{26})$/, page: scheduleHistoryPage, nav: 'schedules' },
   { re: /^\/types(?:\/([a-z0-9-]+))?$/, page: typesPage, nav: 'types' },
+  { re: /^\/settings$/, page: settingsPage, nav: 'settings' },
+  { re: /^\/settings\/targets$/, page: targetsPage, nav: 'settings' },
+  { re: /^\/settings\/notifications$/, page: notificationsPage, nav: 'settings' },
+  { re: /^\/operator$/, page: operatorPage, nav: 'operator' },
 ];
 
 const navItems: [string, string, MessageKey][] = [
@@ -44,6 +51,7 @@ const navItems: [string, string, MessageKey][] = [
   ['export', '#/export', 'nav.export'],
   ['schedules', '#/schedules', 'nav.schedules'],
   ['types', '#/types', 'nav.types'],
+  ['settings', '#/settings', 'nav.settings'],
 ];
 
 let stop: (() => void) | undefined;
@@ -58,7 +66,8 @@ function shell(active: string): HTMLElement {
     h(
       'ul',
       null,
-      navItems.map(([key, href, label]) => h('li', null, h('a', { href, 'aria-current': key === active ? 'page' : null }, t(label)))),
+      // An operator's token without a tenant reaches the operator page only.
+      (s.tenant ? navItems : []).concat(s.operator ? [['operator', '#/operator', 'nav.operator']] : []).map(([key, href, label]) => h('li', null, h('a', { href, 'aria-current': key === active ? 'page' : null }, t(label)))),
     ),
   );
   const header = h(
@@ -70,7 +79,7 @@ function shell(active: string): HTMLElement {
     h(
       'div',
       { class: 'user' },
-      h('span', { class: 'user-who' }, h('span', { class: 'user-email', 'data-testid': 'user-email' }, s.email), h('span', { class: 'user-tenant' }, t('nav.tenant', { tenant: s.tenant }))),
+      h('span', { class: 'user-who' }, h('span', { class: 'user-email', 'data-testid': 'user-email' }, s.email), h('span', { class: 'user-tenant' }, s.tenant ? t('nav.tenant', { tenant: s.tenant }) : t('nav.operatorRole'))),
       h('button', { type: 'button', class: 'btn btn-ghost', onclick: () => void signOut() }, t('nav.signOut')),
     ),
   );
@@ -110,6 +119,10 @@ function route(): void {
   const [path, qs] = raw.split('?');
   if (path === '/signed-out') {
     location.replace('#/');
+    return;
+  }
+  if (!session()!.tenant && session()!.operator && path !== '/operator') {
+    location.replace('#/operator');
     return;
   }
   for (const r of routes) {

@@ -1,9 +1,9 @@
 // Building blocks shared by the pages: headings, notices, progress bars,
 // labelled fields, switches.
 
-import { h, id, type Child } from './dom';
+import { h, id, replace, type Child } from './dom';
 import { t } from './i18n';
-import { ApiError, api, type ObjectType } from './api';
+import { ApiError, api, type Delivery, type FieldProblem, type ObjectType } from './api';
 import { eta, num } from './format';
 
 /** errorText is what the page says about a failure: the API's problem detail, never raw JSON. */
@@ -121,3 +121,103 @@ export function loading(): HTMLElement {
 
 /** validPrefix is the API's rule for export file name prefixes. */
 export const PREFIX_RE = /^[A-Za-z0-9_-]{0,20}$/;
+
+/**
+ * A labelled control with a hint and an error slot next to it; setError
+ * marks the control invalid (aria-invalid, the message in its
+ * aria-describedby) or clears it.
+ */
+export interface FormField {
+  el: HTMLElement;
+  control: HTMLElement;
+  setError(message?: string): void;
+}
+
+export function formField(label: string, control: HTMLElement, hint?: string, attrs: Record<string, string> = {}): FormField {
+  control.id ||= id('c');
+  const errId = id('err');
+  const err = h('p', { class: 'field-error', id: errId, hidden: true, 'data-field-error': '' });
+  const described: string[] = [];
+  const parts: Child[] = [h('label', { for: control.id }, label), control];
+  if (hint) {
+    const hid = id('hint');
+    described.push(hid);
+    parts.push(h('p', { class: 'hint', id: hid }, hint));
+  }
+  parts.push(err);
+  described.push(errId);
+  control.setAttribute('aria-describedby', described.join(' '));
+  const el = h('div', { class: 'field', ...attrs }, ...parts);
+  return {
+    el,
+    control,
+    setError(message?: string) {
+      err.hidden = !message;
+      err.textContent = message || '';
+      if (message) control.setAttribute('aria-invalid', 'true');
+      else control.removeAttribute('aria-invalid');
+    },
+  };
+}
+
+/**
+ * showProblem puts a refused request's field errors (the problem's
+ * `errors`, RFC 6901 pointers) next to their fields, the nearest enclosing
+ * field when the pointer goes deeper than the form (/sftp/port/x → /sftp/port),
+ * and says the rest in status. guess names fields for a problem without
+ * pointers (an older API: the pointer its detail names). It returns whether
+ * any field was marked, and focuses the first.
+ */
+export function showProblem(err: unknown, fields: Record<string, FormField>, status: HTMLElement, guess?: (detail: string) => FieldProblem[]): boolean {
+  for (const f of Object.values(fields)) f.setError();
+  const problems = err instanceof ApiError ? [...err.fields] : [];
+  if (err instanceof ApiError && !problems.length && err.code === 'INVALID_REQUEST' && guess) problems.push(...guess(err.message));
+  let first: FormField | undefined;
+  const rest: string[] = [];
+  for (const p of problems) {
+    let ptr = p.pointer;
+    while (ptr && !fields[ptr]) ptr = ptr.slice(0, ptr.lastIndexOf('/'));
+    const f = ptr ? fields[ptr] : undefined;
+    if (f) {
+      f.setError(p.detail);
+      first ??= f;
+    } else rest.push(p.detail);
+  }
+  if (!first) {
+    replace(status, errorNotice(err));
+    return false;
+  }
+  replace(status, notice('error', t('form.fixFields'), ...rest.map((r) => ` ${r}`)));
+  first.control.focus();
+  return true;
+}
+
+/** tabs is the settings pages' sub-navigation. */
+export function settingsTabs(active: 'limits' | 'targets' | 'notifications' | 'operator', operator: boolean, tenant: boolean): HTMLElement {
+  const items: [string, string, string][] = [];
+  if (tenant) {
+    items.push(['limits', '#/settings', t('settings.tab.limits')]);
+    items.push(['targets', '#/settings/targets', t('settings.tab.targets')]);
+    items.push(['notifications', '#/settings/notifications', t('settings.tab.notifications')]);
+  }
+  if (operator) items.push(['operator', '#/operator', t('settings.tab.operator')]);
+  return h('nav', { class: 'tabs', 'aria-label': t('settings.tabs') }, h('ul', null, items.map(([k, href, label]) => h('li', null, h('a', { href, 'aria-current': k === active ? 'page' : null }, label)))));
+}
+
+/**
+ * deliveryText says where an export's file was delivered (the destination
+ * and the remote file name) or in which phase its delivery failed; '—' for
+ * the download link only.
+ */
+export function deliveryText(d?: Delivery): HTMLElement | string {
+  if (!d || d.kind === 's3link') return '—';
+  if (d.error || d.phase) return h('span', { class: 'error-text' }, t('delivery.failed', { phase: d.phase || '?' }), d.error ? `: ${d.error}` : '');
+  return h(
+    'span',
+    { class: 'delivery' },
+    d.targetName ? h('span', { class: 'strong' }, d.targetName) : null,
+    d.destination ? h('span', { class: 'mono', 'data-testid': 'delivery-destination' }, d.destination) : null,
+    // The remote name is said on its own when the destination does not end with it.
+    d.remoteName && !d.destination?.endsWith(`/${d.remoteName}`) ? h('span', { class: 'small muted' }, t('delivery.remoteName', { name: d.remoteName })) : null,
+  );
+}

@@ -334,7 +334,7 @@ test('8d. the dry run shows its changes; "Apply these changes" imports the file 
   assert.match(changes.name, /dry-changes\.csv$/);
   assert.equal(changes.body.toString('utf8'), `\uFEFFRow,Key,Action,Field,Before,After\n2,Dry ${run},created,Name,,Dry ${run}\n2,Dry ${run},created,Description,,Never created\n2,Dry ${run},created,Type,,IDLE_CODE\n`);
   await axe(page, 'the job page of a dry run with its changes');
-  await shot(page, 'job-preview');
+  await shot(page, 'job-preview', { doc: true, fullPage: true });
   await page.getByTestId('apply-changes').click();
   await page.getByRole('button', { name: 'Yes, apply them' }).click();
   await page.waitForURL((u) => /#\/jobs\/[0-9A-Z]{26}\?uploaded=1$/.test(u.hash) && u.href !== dryUrl);

@@ -80,8 +80,11 @@ export async function axe(page, what) {
 
 /** shot saves a screenshot into web/test-output/ (and docs/console/ for the README with BULKOPS_SCREENSHOTS=docs). */
 export async function shot(page, name, { doc = false, fullPage = false } = {}) {
+  // A full-page capture draws the sticky top bar where the viewport was: it is put back at the top for the capture.
+  if (fullPage) await page.evaluate(() => document.querySelector('.topbar')?.style.setProperty('position', 'static'));
   const buf = await page.screenshot({ path: join(outDir, `${name}.png`), fullPage });
   if (doc && toDocs) await page.screenshot({ path: join(docsDir, `${name}.png`), fullPage });
+  if (fullPage) await page.evaluate(() => document.querySelector('.topbar')?.style.removeProperty('position'));
   return buf;
 }
 

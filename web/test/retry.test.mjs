@@ -6,7 +6,7 @@
 // back, and the old job shows "Retried by" and no button any more.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { axe, consoleURL, dropFile, expectNoProblems, launch, newPage, signIn } from './helpers.mjs';
+import { axe, consoleURL, dropFile, expectNoProblems, launch, newPage, shot, signIn } from './helpers.mjs';
 
 const run = Date.now().toString(36);
 const tenant = `web-retry-${run}`;
@@ -44,6 +44,7 @@ test('retry rejected rows once the missing reference is imported', async () => {
   const retry = page.getByTestId('retry-job');
   await retry.waitFor();
   await axe(page, 'a finished job with its Retry button');
+  await shot(page, 'job-retry', { doc: true, fullPage: true });
 
   await importFile('skill-definition', 'skills.csv', 'Name,Type\nSpanish,PROFICIENCY\nFrench,PROFICIENCY\n');
   await page.locator('.page-head [data-status="Completed"]').waitFor({ timeout: 60_000 });

@@ -162,4 +162,9 @@ export const nb: Partial<Record<MessageKey, string>> = {
   'job.files': 'CSV-filer',
   'job.dryRunLabel': 'Prøvekjøring',
   'job.statusNow': 'Status: {status}',
+  'nav.settings': 'Innstillinger',
+  'nav.operator': 'Operatør',
+  'nav.operatorRole': 'Operatør',
+  'job.delivery': 'Levert til',
+  'job.deliveredTo': 'Filen ble levert til {name}.',
 };

@@ -3,9 +3,9 @@
 
 import { h, replace } from '../dom';
 import { t } from '../i18n';
-import { ApiError, activeJob, api, type ObjectType } from '../api';
+import { ApiError, activeJob, api, type ObjectType, type Target } from '../api';
 import { errorNotice, errorText, loading, notice, objectTypes, pageHead } from '../ui';
-import { optionsEditor, prefixInput, typePicker } from './options';
+import { optionsEditor, prefixInput, targetPicker, typePicker } from './options';
 import type { Page } from '../main';
 
 export const exportPage: Page = (main, _params, query) => {
@@ -28,11 +28,12 @@ export const exportPage: Page = (main, _params, query) => {
     }
   }
 
-  function form(types: ObjectType[]): void {
+  function form(types: ObjectType[], targets: Target[], targetsErr?: string): void {
     const want = query.get('type');
     const picker = typePicker(types, want ? [want] : []);
     const prefix = prefixInput();
     const options = optionsEditor(types, picker);
+    const target = targetPicker(targets, query.get('target') ?? undefined, targetsErr);
     const status = h('div', { 'aria-live': 'polite' });
     const btn = h('button', { type: 'submit', class: 'btn btn-primary btn-large', disabled: busy }, t('export.start'));
     startBtn = btn;
@@ -41,6 +42,7 @@ export const exportPage: Page = (main, _params, query) => {
       { class: 'card', novalidate: true },
       picker.el,
       prefix.el,
+      target.el,
       options.el,
       h('div', { class: 'start-row' }, btn),
       status,
@@ -64,7 +66,7 @@ export const exportPage: Page = (main, _params, query) => {
       btn.disabled = true;
       replace(status, h('p', { role: 'status' }, t('export.starting')));
       try {
-        const job = await api.createExport(sel, prefix.value(), o);
+        const job = await api.createExport(sel, prefix.value(), o, target.value());
         location.hash = `#/jobs/${job.id}`;
       } catch (err) {
         btn.disabled = false;
@@ -78,8 +80,15 @@ export const exportPage: Page = (main, _params, query) => {
   void (async () => {
     try {
       const types = await objectTypes();
+      let targets: Target[] = [];
+      let targetsErr: string | undefined;
+      try {
+        targets = await api.targets();
+      } catch (e) {
+        targetsErr = errorText(e);
+      }
       await refreshBusy();
-      if (!stopped) form(types);
+      if (!stopped) form(types, targets, targetsErr);
     } catch (e) {
       replace(body, errorNotice(e));
     }

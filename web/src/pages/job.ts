@@ -7,7 +7,7 @@ import { t } from '../i18n';
 import { ApiError, api, type Job } from '../api';
 import { badge, isActive, num, typeName, when } from '../format';
 import { rejectedRows, type Rejected } from '../csv';
-import { countTiles, errorNotice, loading, notice, pageHead, progress, typeNames } from '../ui';
+import { countTiles, deliveryText, errorNotice, loading, notice, pageHead, progress, typeNames } from '../ui';
 import type { Page } from '../main';
 
 const SHOWN_ERRORS = 10;
@@ -175,7 +175,7 @@ export const jobPage: Page = (main, params, query) => {
     if (j.status === 'Cancelled') outcome.push(notice('warning', h('strong', null, t('job.cancelled')), ' ', j.message || ''));
     else if (j.status === 'Failed') outcome.push(notice('error', h('strong', null, t('job.failed')), ' ', j.message || ''));
     else if (j.status === 'Completed with errors') outcome.push(notice('warning', h('strong', null, t('job.withErrors')), ' ', t('job.withErrorsHint', { n: num(j.counts.failed) })));
-    else if (j.status === 'Completed') outcome.push(notice('success', h('strong', null, t('job.done')), ' ', exportJob ? t('job.doneExport', { n: num(j.counts.processed) }) : j.dryRun ? t('job.doneDryRun') : t('job.doneImport')));
+    else if (j.status === 'Completed') outcome.push(notice('success', h('strong', null, t('job.done')), ' ', exportJob ? [t('job.doneExport', { n: num(j.counts.processed) }), j.delivery && j.delivery.kind !== 's3link' && !j.delivery.phase ? ` ${t('job.deliveredTo', { name: j.delivery.targetName || j.delivery.destination || j.delivery.targetId })}` : null] : j.dryRun ? t('job.doneDryRun') : t('job.doneImport')));
     else if (j.message) outcome.push(notice('info', j.message));
 
     let errorsSection: HTMLElement | null = null;
@@ -240,6 +240,7 @@ export const jobPage: Page = (main, params, query) => {
             [t('job.started'), when(j.startedAt)],
             [t('job.ended'), when(j.endedAt)],
             exportJob && j.files ? [t('job.files'), num(j.files)] : null,
+            exportJob && j.delivery ? [t('job.delivery'), deliveryText(j.delivery)] : null,
             !exportJob ? [t('job.dryRunLabel'), j.dryRun ? t('common.yes') : t('common.no')] : null,
           ]
             .filter((x): x is [string, HTMLElement | string] => x !== null)

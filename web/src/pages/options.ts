@@ -5,7 +5,8 @@
 
 import { h, id, replace } from '../dom';
 import { t } from '../i18n';
-import type { ExportOptions, Filter, ObjectType } from '../api';
+import type { ExportOptions, Filter, ObjectType, Target } from '../api';
+import { targetWhere } from './targets';
 import { PREFIX_RE } from '../ui';
 
 export interface TypePicker {
@@ -263,4 +264,31 @@ export function optionsEditor(types: ObjectType[], picker: TypePicker, initial: 
       return o;
     },
   };
+}
+
+export interface TargetPicker {
+  el: HTMLElement;
+  /** The target's ID, or undefined for the download link only. */
+  value(): string | undefined;
+}
+
+/**
+ * targetPicker chooses where the file goes once built: the download link
+ * (the default, always) or one of the tenant's delivery targets.
+ */
+export function targetPicker(targets: Target[], initial?: string, loadError?: string): TargetPicker {
+  const sel = h('select', { id: id('target'), name: 'targetId', 'data-testid': 'target-picker' }, h('option', { value: '' }, t('opt.targetLink')));
+  for (const tg of targets) sel.appendChild(h('option', { value: tg.id }, `${tg.name} — ${targetWhere(tg)}`));
+  if (initial && !targets.some((x) => x.id === initial)) sel.appendChild(h('option', { value: initial }, t('opt.targetGone', { id: initial })));
+  sel.value = initial ?? '';
+  const hintId = id('hint');
+  sel.setAttribute('aria-describedby', hintId);
+  const el = h(
+    'div',
+    { class: 'field' },
+    h('label', { for: sel.id }, t('opt.target')),
+    sel,
+    h('p', { class: 'hint', id: hintId }, loadError ? loadError : targets.length ? t('opt.targetHint') : t('opt.targetNone'), ' ', h('a', { href: '#/settings/targets' }, t('opt.targetManage'))),
+  );
+  return { el, value: () => sel.value || undefined };
 }

@@ -4,9 +4,9 @@
 
 import { h, id, replace } from '../dom';
 import { t } from '../i18n';
-import { api, type Schedule, type ScheduleBody, type When } from '../api';
-import { errorNotice, field, loading, notice, objectTypes, pageHead } from '../ui';
-import { optionsEditor, prefixInput, typePicker } from './options';
+import { api, type Schedule, type ScheduleBody, type Target, type When } from '../api';
+import { errorNotice, errorText, field, loading, notice, objectTypes, pageHead } from '../ui';
+import { optionsEditor, prefixInput, targetPicker, typePicker } from './options';
 import { editBlock } from './schedules';
 import type { Page } from '../main';
 
@@ -30,6 +30,14 @@ export const scheduleFormPage: Page = (main, params) => {
     const types = await objectTypes();
     let cur: Schedule | undefined;
     if (editId) cur = await api.schedule(editId);
+    let targets: Target[] = [];
+    let targetsErr: string | undefined;
+    try {
+      targets = await api.targets();
+    } catch (e) {
+      targetsErr = errorText(e);
+    }
+    const target = targetPicker(targets, cur?.targetId, targetsErr);
     const blocked = cur ? editBlock(cur) : null;
     const title = h('input', { type: 'text', required: true, maxlength: '100', value: cur?.title ?? '', autocomplete: 'off' });
     const desc = h('textarea', { rows: '2', maxlength: '1000' }, cur?.description ?? '');
@@ -76,6 +84,7 @@ export const scheduleFormPage: Page = (main, params) => {
         picker.el,
         prefix.el,
         h('fieldset', null, h('legend', null, t('form.when')), h('div', { class: 'inline-fields' }, field(t('form.frequency'), freq), field(t('form.timeZone'), tz)), h('div', { class: 'inline-fields' }, atField, timeField, weekdayField, dayField)),
+        target.el,
         options.el,
         field(t('form.maxFailures'), maxFail, t('form.maxFailuresHint')),
       ),
@@ -109,6 +118,8 @@ export const scheduleFormPage: Page = (main, params) => {
       if (fq === 'weekly') when.weekday = Number(weekday.value);
       if (fq === 'monthly') when.day = d;
       const b: ScheduleBody = { title: title.value.trim(), description: desc.value, objectTypes: sel, prefix: prefix.value(), when, options: o as ScheduleBody['options'], maxFailures: mf };
+      const tid = target.value();
+      if (tid) b.targetId = tid;
       save.disabled = true;
       try {
         const s = cur ? await api.updateSchedule(cur.id, b, cur.version) : await api.createSchedule(b);

@@ -6,7 +6,7 @@ import { h, replace, download } from '../dom';
 import { t } from '../i18n';
 import { api, type Run, type Schedule } from '../api';
 import { badge, isActive, num, typeName, when } from '../format';
-import { errorNotice, loading, pageHead, progress, typeNames } from '../ui';
+import { deliveryText, errorNotice, loading, pageHead, progress, typeNames } from '../ui';
 import { editBlock } from './schedules';
 import type { Page } from '../main';
 
@@ -44,10 +44,12 @@ export const scheduleHistoryPage: Page = (main, params) => {
       h('td', null, isActive(r.status) ? h('div', { class: 'run-cell' }, badge(r.status), progress(r.percent, t('sched.rows', { n: r.rows }), r.etaSeconds)) : badge(r.status)),
       h('td', { class: 'num' }, num(r.rows)),
       h('td', { class: 'num' }, r.files ? num(r.files) : '—'),
+      h('td', { class: 'delivery-cell', 'data-testid': 'run-delivery' }, deliveryText(r.delivery)),
       h('td', null, r.error ? h('span', { class: 'error-text' }, r.error) : link),
     );
   }
 
+  let targetName = '';
   function render(s: Schedule, runs: Run[]): void {
     replace(
       body,
@@ -61,6 +63,7 @@ export const scheduleHistoryPage: Page = (main, params) => {
           [
             [t('sched.col.types'), typeName(s.objectTypes.join(','), names)],
             [t('hist.prefix'), s.prefix || '—'],
+            [t('hist.target'), targetName || t('opt.targetLink')],
             [t('sched.col.active'), s.active ? t('sched.active') : `${t('sched.suspended')}${s.suspendedReason ? ` — ${s.suspendedReason}` : ''}`],
             [t('sched.col.next'), s.active ? when(s.nextRun) : '—'],
             [t('hist.failures'), `${s.consecutiveFailures} / ${s.maxFailures ?? 1}`],
@@ -80,7 +83,7 @@ export const scheduleHistoryPage: Page = (main, params) => {
                 'table',
                 { class: 'table' },
                 h('caption', { class: 'sr-only' }, t('hist.title')),
-                h('thead', null, h('tr', null, [t('hist.col.job'), t('hist.col.planned'), t('hist.col.started'), t('hist.col.ended'), t('hist.col.status'), t('hist.col.rows'), t('hist.col.files'), t('hist.col.result')].map((c) => h('th', { scope: 'col' }, c)))),
+                h('thead', null, h('tr', null, [t('hist.col.job'), t('hist.col.planned'), t('hist.col.started'), t('hist.col.ended'), t('hist.col.status'), t('hist.col.rows'), t('hist.col.files'), t('hist.col.delivery'), t('hist.col.result')].map((c) => h('th', { scope: 'col' }, c)))),
                 h('tbody', null, runs.map(runRow)),
               ),
             )
@@ -93,6 +96,10 @@ export const scheduleHistoryPage: Page = (main, params) => {
     try {
       const [s, runs] = await Promise.all([api.schedule(sid), api.runs(sid, 50)]);
       if (stopped) return;
+      if (s.targetId && !targetName) {
+        const named = runs.find((r) => r.delivery?.targetId === s.targetId && r.delivery?.targetName)?.delivery?.targetName;
+        targetName = named || (await api.targets().then((ts) => ts.find((x) => x.id === s.targetId)?.name).catch(() => undefined)) || s.targetId;
+      }
       const sig = JSON.stringify([s, runs.map((r) => ({ ...r, links: undefined }))]);
       if (sig !== lastSig) {
         lastSig = sig;
