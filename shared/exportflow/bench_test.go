@@ -456,8 +456,52 @@ func BenchmarkIncrementalExport(b *testing.B) {
 			b.Fatalf("export job: %s %+v files %d %q", j.Status, j.Counts, j.Files, j.Message)
 		}
 		checkExportZip(b, files, j.ResultsKey, n/every, 1)
+		scanned, kept, units := filteredQuery(b, st.Clients.DynamoDB, table, tenant, benchSeedTime.Add(30*time.Minute))
+		if scanned != n || kept != n/every {
+			b.Fatalf("filtered queries read %d items and kept %d, want %d and %d", scanned, kept, n, n/every)
+		}
 		b.ReportMetric(el.Seconds(), "s/export")
 		b.ReportMetric(float64(n)/el.Seconds(), "type-objects/s")
 		b.ReportMetric(float64(j.Counts.Processed), "exported")
+		b.ReportMetric(units, "read-units")
 	}
+}
+
+// filteredQuery runs the incremental read's Queries (every shard of
+// tenant's work types, consistent, pages of 500 items, kept from since on)
+// one shard after another, and returns the items read, the items kept and
+// the read units DynamoDB Local reports consumed (ReturnConsumedCapacity).
+func filteredQuery(b *testing.B, db *dynamodb.Client, table, tenant string, since time.Time) (scanned, kept int, units float64) {
+	b.Helper()
+	for sh := range dynamostore.Shards {
+		var from map[string]ddbtypes.AttributeValue
+		for {
+			out, err := db.Query(context.Background(), &dynamodb.QueryInput{
+				TableName:              aws.String(table),
+				KeyConditionExpression: aws.String("pk = :p"),
+				FilterExpression:       aws.String("updatedAt >= :lo"),
+				ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{
+					":p":  &ddbtypes.AttributeValueMemberS{Value: fmt.Sprintf("%s#work-type#%02x", tenant, sh)},
+					":lo": &ddbtypes.AttributeValueMemberS{Value: since.UTC().Format("2006-01-02T15:04:05.000000000Z")},
+				},
+				ConsistentRead:         aws.Bool(true),
+				Limit:                  aws.Int32(500),
+				ReturnConsumedCapacity: ddbtypes.ReturnConsumedCapacityTotal,
+				ExclusiveStartKey:      from,
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+			scanned += int(out.ScannedCount)
+			kept += int(out.Count)
+			if out.ConsumedCapacity != nil {
+				units += aws.ToFloat64(out.ConsumedCapacity.CapacityUnits)
+			}
+			if len(out.LastEvaluatedKey) == 0 {
+				break
+			}
+			from = out.LastEvaluatedKey
+		}
+	}
+	return scanned, kept, units
 }
