@@ -464,6 +464,7 @@ func BenchmarkIncrementalExport(b *testing.B) {
 		b.ReportMetric(float64(n)/el.Seconds(), "type-objects/s")
 		b.ReportMetric(float64(j.Counts.Processed), "exported")
 		b.ReportMetric(units, "read-units")
+		b.ReportMetric(meanItemBytes(b, tenant, n), "item-bytes")
 	}
 }
 
@@ -504,4 +505,46 @@ func filteredQuery(b *testing.B, db *dynamodb.Client, table, tenant string, sinc
 		}
 	}
 	return scanned, kept, units
+}
+
+// meanItemBytes is the mean size, as DynamoDB counts it for read units, of
+// the n seeded items of tenant (after the changes): attribute names and
+// string values in UTF-8 bytes, numbers about one byte per two digits plus
+// one, a map 3 bytes plus one a member
+// (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/CapacityUnitCalculations.html).
+func meanItemBytes(b *testing.B, tenant string, n int) float64 {
+	b.Helper()
+	var size func(ddbtypes.AttributeValue) int
+	size = func(av ddbtypes.AttributeValue) int {
+		switch v := av.(type) {
+		case *ddbtypes.AttributeValueMemberS:
+			return len(v.Value)
+		case *ddbtypes.AttributeValueMemberN:
+			return (len(v.Value)+1)/2 + 1
+		case *ddbtypes.AttributeValueMemberM:
+			t := 3
+			for k, x := range v.Value {
+				t += len(k) + size(x) + 1
+			}
+			return t
+		}
+		b.Fatalf("unexpected attribute %T", av)
+		return 0
+	}
+	total := 0
+	for i := range n {
+		o := benchWorkType(i)
+		if i%100 == 0 {
+			o.Version, o.JobID = 2, "second"
+			o.Fields["description"] = "changed"
+		}
+		av, err := dynamostore.ObjectItem(tenant, o)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for k, x := range av {
+			total += len(k) + size(x)
+		}
+	}
+	return float64(total) / float64(n)
 }
