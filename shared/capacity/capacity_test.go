@@ -121,7 +121,7 @@ func TestCostTargetAndIncrementalReads(t *testing.T) {
 	}
 	// One incremental run over 1,000,000 objects: about a cent, within the
 	// export's 2 minutes.
-	ir := capacity.Incremental(1_000_000, 1_000, 400, 16, 1769, im, m)
+	ir := capacity.Incremental(1_000_000, 400, 16, 1769, im, m)
 	if ir.Cost > 0.02 || ir.Duration > 2*time.Minute {
 		t.Errorf("incremental run over 1,000,000 objects: %s in %s", capacity.Money(ir.Cost), ir.Duration)
 	}

@@ -65,7 +65,7 @@ func Report(m Measured, im IncrementalMeasured, def WritePath, others []WritePat
 	p("| one write request of the default path (%s, %d writes) | %d ms | `make bench-import`, BenchmarkImport/100000 `write-ms/chunk` ÷ waves |\n", def.Name, def.WritesPerRequest, m.WriteRequest.Milliseconds())
 	p("| a chunk's time outside its writes | %d ms | `make bench-import`, BenchmarkImport/100000 `other-ms/chunk` |\n", m.ChunkOther.Milliseconds())
 	p("| export, end to end | %s objects/s | `make bench-export-flow`, 100,000 objects |\n", num(int(m.ExportRate)))
-	p("| incremental export, objects of the type gone through (all read, 1%% changed and written) | %s objects/s | %s, 100,000 objects |\n\n", num(int(im.ReadRate)), "`make bench-export-flow`, BenchmarkIncrementalExport")
+	p("| incremental export's time ÷ a full export's, same objects, one run | %.2f | `make bench-export-flow`, BenchmarkIncrementalExport (1,000 of 100,000 changed) ÷ BenchmarkExportFlow/100000 |\n\n", im.VsExport)
 	check := LocalCheck(100_000, def, m)
 	p("Check: with the local benchmark's settings (4 chunks at once, the measured CPU, no AWS limit) the model gives %s for 100,000 rows; BenchmarkImport/100000 took %s in the same run (%+.0f%%).\n\n",
 		dur(check), dur(m.Import100k), 100*(check.Seconds()-m.Import100k.Seconds())/m.Import100k.Seconds())
@@ -126,13 +126,13 @@ func Report(m Measured, im IncrementalMeasured, def WritePath, others []WritePat
 	}
 
 	p("\n### Incremental exports\n\n")
-	p("The objects table has no index on `updatedAt`: an incremental (or interval) export reads every object of the type, the 16 shards in parallel, strongly consistent, in pages of %d items a shard, with a filter on `updatedAt`; DynamoDB charges the items read, not the items returned. 400-byte items, export function of 1,769 MB:\n\n", IncrementalPageItems)
-	p("| objects of the type | changed in the window | read units a run | cost a run | time | binding |\n|---:|---:|---:|---:|---:|---|\n")
-	for _, c := range [][2]int{{100_000, 1_000}, {1_000_000, 1_000}, {1_000_000, 100_000}} {
-		ir := Incremental(c[0], c[1], 400, 16, 1769, im, m)
-		p("| %s | %s | %s | %s | %s | %s |\n", num(c[0]), num(c[1]), num(int(ir.ReadUnits)), Money(ir.Cost), dur(ir.Duration), ir.Binding)
+	p("The objects table has no index on `updatedAt`: an incremental (or interval) export reads every object of the type, the 16 shards in parallel, strongly consistent, in pages of %d items a shard, with a filter on `updatedAt`; DynamoDB charges the items read, not the items returned, whatever changed in the window. 400-byte items, export function of 1,769 MB:\n\n", IncrementalPageItems)
+	p("| objects of the type | read units a run | cost a run | time | binding |\n|---:|---:|---:|---:|---|\n")
+	for _, n := range []int{100_000, 1_000_000} {
+		ir := Incremental(n, 400, 16, 1769, im, m)
+		p("| %s | %s | %s | %s | %s |\n", num(n), num(int(ir.ReadUnits)), Money(ir.Cost), dur(ir.Duration), ir.Binding)
 	}
-	run := Incremental(1_000_000, 1_000, 400, 16, 1769, im, m)
+	run := Incremental(1_000_000, 400, 16, 1769, im, m)
 	p("\nCheck: for the benchmark's 100,000 items of %.0f bytes the model gives %s read units; DynamoDB Local reported %s for the same Queries.\n\n",
 		im.ItemBytes, num(int(IncrementalReadUnits(100_000, int(math.Round(im.ItemBytes)), 16))), num(int(im.ReadUnits)))
 	p("An index on `updatedAt` (the former ByUpdated) would cost a write unit for every object written, %s per million rows, in every import. One run over 1,000,000 objects costs %s, so the filtered read is the cheaper design while a type of 1,000,000 objects has fewer than %s incremental runs per million rows written into it; an hourly schedule over such a type reads %s a month (720 runs).\n",
