@@ -14,7 +14,7 @@ import (
 func main() {
 	write := flag.String("w", "", "rewrite the generated part of this file (docs/capacity.md) instead of printing")
 	flag.Parse()
-	report := capacity.Report(capacity.Figures, capacity.DefaultPath, capacity.OtherPaths)
+	report := capacity.Report(capacity.Figures, capacity.IncrementalFigures, capacity.DefaultPath, capacity.OtherPaths)
 	if *write == "" {
 		fmt.Print(report)
 		return

@@ -151,9 +151,11 @@ func Import(p Params, m Measured) Result {
 	steps := 8 * lambdaStep // start, lock, prepare, finalize, release and their transitions
 	pipeline := time.Duration(float64(waveCount)*(1+p.ChunkRetries/float64(max(r.Chunks, 1))))*r.ChunkTime + prepare + steps
 
+	// The objects table has no secondary index (incremental exports
+	// filter the shards instead: Incremental), so a row written is its
+	// table write units only.
 	kb := itemKB(p.RowBytes)
 	tableWRU := float64(p.Rows) * kb * p.TableWRUPerKB
-	gsiWRU := float64(p.Rows) * kb
 	allTableWRU := tableWRU * float64(p.Tenants)
 	perSecond := func(units, rate float64) time.Duration {
 		return time.Duration(units / rate * float64(time.Second))
@@ -165,9 +167,7 @@ func Import(p Params, m Measured) Result {
 	r.Bounds = []Bound{
 		{"chunk pipeline (Map concurrency × chunk time)", pipeline},
 		{"partition writes (per shard, table)", perSecond(tableWRU/float64(p.Shards), PartitionWrites.Value)},
-		{"partition writes (per shard, ByUpdated index)", perSecond(gsiWRU/float64(p.Shards), PartitionWrites.Value)},
 		{"table write throughput (all tenants; new-table or warm throughput, table quota)", perSecond(allTableWRU, math.Min(warm, TableWriteQuota.Value))},
-		{"ByUpdated index write throughput (all tenants)", perSecond(gsiWRU*float64(p.Tenants), math.Min(warm, TableWriteQuota.Value))},
 		{"Lambda burst (new environments, all tenants)", time.Duration(float64(min(conc*p.Tenants, int(LambdaConcurrency.Value)))/LambdaBurst.Value*float64(10*time.Second)) + r.ChunkTime},
 		{"S3 PUT rate (per job prefix)", perSecond(3*float64(r.Chunks), S3PutPerPrefix.Value)},
 	}
@@ -181,9 +181,13 @@ func Import(p Params, m Measured) Result {
 	// Cost of one tenant's import.
 	chunks := float64(r.Chunks)
 	attempts := chunks + p.ChunkRetries*chunks
-	controlWRU := attempts*2 + chunks*2 + 20 // lock extension, done check write, commit (marker + job counts), job writes
-	r.Cost.DynamoDBWrites = (tableWRU + gsiWRU + controlWRU) * PriceWRU.Value
-	readRRU := float64(p.Rows)*math.Max(1, math.Ceil(float64(p.RowBytes)/4096)) + attempts*2
+	r.Cost.DynamoDBWrites = (tableWRU + ControlWRU(r.Chunks, p.ChunkRetries)) * PriceWRU.Value
+	// Reads: every row's current object (a consistent BatchGetItem, one
+	// read unit per item up to 4 KB), each attempt's consistent GetItem of
+	// its chunk marker (the done check), Finalize's consistent Query of
+	// the markers (about 150 bytes each) and a few job reads.
+	readRRU := float64(p.Rows)*math.Max(1, math.Ceil(float64(p.RowBytes)/4096)) + attempts +
+		math.Ceil(chunks*markerBytes/4096) + 10
 	r.Cost.DynamoDBReads = readRRU * PriceRRU.Value
 	transitions := 12 + attempts*1 + chunks // fixed states; each chunk attempt's task; each iteration
 	r.Cost.StepFunctions = transitions * PriceTransition.Value
@@ -195,6 +199,29 @@ func Import(p Params, m Measured) Result {
 	r.Cost.EventBridge = 3 * PriceEvent.Value // New, In Progress, final status
 	r.CostPerMillion = r.Cost.Total() / float64(p.Rows) * 1e6
 	return r
+}
+
+// markerBytes is about the size of one chunk's marker in the control
+// table (key, counts, expiry).
+const markerBytes = 150
+
+// ControlWRU is the write units of an import's bookkeeping, as
+// shared/importflow and shared/dynamostore write it: every chunk attempt
+// extends the tenant lock (an UpdateItem: 1) and claims the chunk's writes
+// (ClaimChunkWrites: a transaction of the job's condition check and the
+// claim marker, counted as two transactional writes of under 1 KB, 2 each;
+// AWS may charge the check as a read, so this is an upper bound); every
+// chunk commits once (CommitChunk: a transaction of the chunk marker and
+// the job's counts, 2 each; a retried chunk that finds its marker writes
+// nothing more); and about 20 writes of the job and the lock outside the
+// chunks (StartJob, AcquireLock, Prepare, Finalize, ReleaseLock, their
+// lease extensions). Lease renewals inside a chunk are left out: they
+// happen once a third of the 300 s lease has passed, and a chunk takes
+// seconds.
+func ControlWRU(chunks int, retries float64) float64 {
+	c := float64(chunks)
+	attempts := c + retries*c
+	return attempts*(1+2*TransactionWRU.Value) + c*2*TransactionWRU.Value + 20
 }
 
 // lambdaStep is the wall time allowed for one non-chunk step (Start, the

@@ -22,7 +22,7 @@ func TestDocumentIsGenerated(t *testing.T) {
 	if !ok {
 		t.Fatal("docs/capacity.md lacks the model markers")
 	}
-	want := "\n\n" + capacity.Report(capacity.Figures, capacity.DefaultPath, capacity.OtherPaths) + "\n"
+	want := "\n\n" + capacity.Report(capacity.Figures, capacity.IncrementalFigures, capacity.DefaultPath, capacity.OtherPaths) + "\n"
 	if got != want {
 		t.Fatal("docs/capacity.md is stale: run go run ./cmd/capacity-model -w docs/capacity.md")
 	}
@@ -82,5 +82,47 @@ func TestModelBindsWhereExpected(t *testing.T) {
 	// An export of 1,000,000 objects fits in 2 minutes at the measured rate.
 	if d, _ := capacity.Export(1_000_000, 400, 16, 1769, m); d > 2*time.Minute {
 		t.Errorf("export of 1,000,000 objects: %s", d)
+	}
+}
+
+// TestCostTargetAndIncrementalReads: the default import of 1,000,000 rows
+// costs at most $1 per million rows on on-demand, with only the objects'
+// own write units for the rows (no index); the incremental read's units
+// follow the per-request 4 KB rounding (table-driven) and reproduce what
+// DynamoDB Local reported for the benchmark's Queries within 1%.
+func TestCostTargetAndIncrementalReads(t *testing.T) {
+	m, def := capacity.Figures, capacity.DefaultPath
+	r := capacity.Import(capacity.Scenario(1_000_000, 1, def), m)
+	if r.CostPerMillion > 1 {
+		t.Errorf("1,000,000 rows cost %s per million, over $1", capacity.Money(r.CostPerMillion))
+	}
+	rowWRU := 1_000_000.0
+	if got := r.Cost.DynamoDBWrites / capacity.PriceWRU.Value; got < rowWRU || got > rowWRU+capacity.ControlWRU(r.Chunks, 0.1)+1 {
+		t.Errorf("write units %.0f, want the rows' %.0f plus the bookkeeping's %.0f", got, rowWRU, capacity.ControlWRU(r.Chunks, 0.1))
+	}
+	for _, c := range []struct {
+		objects, bytes int
+		want           float64
+	}{
+		{0, 400, 16},                    // an empty type: one page of nothing a shard, 1 unit each
+		{16, 400, 16},                   // one small item a shard
+		{16 * 500, 400, 16 * 49},        // one full page a shard: 200,000 bytes, 49 units
+		{16 * 501, 400, 16 * 50},        // a full page and one item
+		{16 * 500, 4096, 16 * 500},      // 4 KB items: a unit each
+		{1_000_000, 400, 16 * 125 * 49}, // 62,500 a shard: 125 full pages
+	} {
+		if got := capacity.IncrementalReadUnits(c.objects, c.bytes, 16); got != c.want {
+			t.Errorf("%d objects of %d bytes: %.0f read units, want %.0f", c.objects, c.bytes, got, c.want)
+		}
+	}
+	im := capacity.IncrementalFigures
+	if got := capacity.IncrementalReadUnits(100_000, int(im.ItemBytes), 16); got < 0.99*im.ReadUnits || got > 1.01*im.ReadUnits {
+		t.Errorf("the model gives %.0f read units for the benchmark's reads, DynamoDB Local reported %.0f", got, im.ReadUnits)
+	}
+	// One incremental run over 1,000,000 objects: about a cent, within the
+	// export's 2 minutes.
+	ir := capacity.Incremental(1_000_000, 400, 16, 1769, im, m)
+	if ir.Cost > 0.02 || ir.Duration > 2*time.Minute {
+		t.Errorf("incremental run over 1,000,000 objects: %s in %s", capacity.Money(ir.Cost), ir.Duration)
 	}
 }

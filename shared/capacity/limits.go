@@ -16,12 +16,14 @@ var (
 		"https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/warm-throughput-scenarios.html"}
 	PartitionReads = Cited{3000, "read units per second one partition serves",
 		"https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/warm-throughput-scenarios.html"}
-	GSIBackPressure = Cited{1, "an index short of write capacity throttles the writes to the base table (GSI back-pressure)",
-		"https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/gsi-throttling.html"}
 	OnDemandInitialWrites = Cited{4000, "writes per second a new on-demand table sustains; it then takes up to twice its previous peak at once (more within 30 minutes may throttle)",
 		"https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/on-demand-capacity-mode.html"}
 	TableWriteQuota = Cited{40000, "default table-level write throughput quota (adjustable)",
 		"https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ServiceQuotas.html"}
+	QueryReadBytes = Cited{4096, "bytes of items a strongly consistent Query reads per read unit (summed over the items of one request, rounded up; eventually consistent: half a unit)",
+		"https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/read-write-operations.html"}
+	FilterAfterRead = Cited{1, "a Query's filter expression is applied after the items are read: it consumes the same read units with or without a filter",
+		"https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Query.FilterExpression.html"}
 	TransactionWRU = Cited{2, "write units per KB of a transactional write (standard writes: 1)",
 		"https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis.html"}
 	LambdaConcurrency = Cited{1000, "default concurrent executions per account and Region (adjustable)",
@@ -64,7 +66,7 @@ var (
 
 // Limits and Prices list every cited number, for the document.
 func Limits() []Cited {
-	return []Cited{PartitionWrites, PartitionReads, GSIBackPressure, OnDemandInitialWrites, TableWriteQuota, TransactionWRU,
+	return []Cited{PartitionWrites, PartitionReads, QueryReadBytes, FilterAfterRead, OnDemandInitialWrites, TableWriteQuota, TransactionWRU,
 		LambdaConcurrency, LambdaBurst, LambdaMBPerVCPU, HistoryLimit, PayloadLimit, InlineMapConcurrency, S3PutPerPrefix}
 }
 

@@ -2,6 +2,7 @@ package dynamostore
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"time"
 
@@ -282,12 +283,29 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// pageItems is the most objects one Query page of a shard holds in Each,
-// EachUpdated and Count. Item-count pages keep reads linear on DynamoDB
-// Local, whose cost per 1 MB page grows with what is left of the partition
-// (docs/export-benchmarks.md), and bound memory: the merge holds at most
-// two pages of each of the Shards shards.
-const pageItems = 500
+// defaultPageItems is the most objects one Query page of a shard reads in
+// Each, EachUpdated (before its filter) and Count (twice as many). Item-count
+// pages keep reads linear on DynamoDB Local, whose cost per 1 MB page grows
+// with what is left of the partition (docs/export-benchmarks.md), and bound
+// memory: the merge holds at most two pages of each of the Shards shards.
+const defaultPageItems = 500
+
+// WithPageItems returns a store that shares st's client, tables, clock and
+// write path and reads listings in Query pages of n items a shard (n < 1:
+// the default, 500). Tests use small pages to cross page boundaries.
+func (st *Store) WithPageItems(n int) *Store {
+	c := *st
+	c.pageItems = int32(min(max(n, 0), 1<<20))
+	return &c
+}
+
+// page is st's Query page size.
+func (st *Store) page() int32 {
+	if st.pageItems > 0 {
+		return st.pageItems
+	}
+	return defaultPageItems
+}
 
 // Each calls fn with every stored object of type typ, in key order: the
 // shards are read in parallel, a Query page at a time each, and merged by
@@ -296,7 +314,7 @@ const pageItems = 500
 func (o *Objects) Each(ctx context.Context, typ string, fn func(catalog.Object) error) error {
 	q := func(pk string, start map[string]ddbtypes.AttributeValue) *dynamodb.QueryInput {
 		return &dynamodb.QueryInput{
-			Limit:                     aws.Int32(pageItems),
+			Limit:                     aws.Int32(o.st.page()),
 			TableName:                 &o.st.tables.Objects,
 			KeyConditionExpression:    aws.String("pk = :p"),
 			ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":p": s(pk)},
@@ -306,11 +324,10 @@ func (o *Objects) Each(ctx context.Context, typ string, fn func(catalog.Object) 
 	return o.mergeShards(ctx, typ, q, byKey, func(it objectItem) error { return fn(it.object()) })
 }
 
-// updatedBounds are the ByUpdated sort-key bounds of w for BETWEEN (or one
-// open side): updatedAt strings are fixed width (timeLayout), so they sort
-// as the times do and the bounds are the window's own ends. To is
-// exclusive; the caller drops an object written exactly at To. Empty for
-// an open side.
+// updatedBounds are the bounds of w on the updatedAt strings: they are
+// fixed width (timeLayout), so they sort as the times do and the bounds are
+// the window's own ends (From inclusive, To exclusive). Empty for an open
+// side.
 func updatedBounds(w exportspec.Window) (lo, hi string) {
 	if !w.From.IsZero() {
 		lo = w.From.UTC().Format(timeLayout)
@@ -321,49 +338,65 @@ func updatedBounds(w exportspec.Window) (lo, hi string) {
 	return lo, hi
 }
 
+// updatedFilter is the FilterExpression (and its values) that keeps the
+// items of w: "updatedAt >= :lo" and/or "updatedAt < :hi"; empty for a
+// window open on both sides.
+func updatedFilter(w exportspec.Window) (string, map[string]ddbtypes.AttributeValue) {
+	lo, hi := updatedBounds(w)
+	vals := map[string]ddbtypes.AttributeValue{}
+	var conds []string
+	if lo != "" {
+		conds = append(conds, "updatedAt >= :lo")
+		vals[":lo"] = s(lo)
+	}
+	if hi != "" {
+		conds = append(conds, "updatedAt < :hi")
+		vals[":hi"] = s(hi)
+	}
+	return strings.Join(conds, " AND "), vals
+}
+
 // EachUpdated calls fn with every stored object of type typ last written in
-// w (From inclusive, To exclusive; a zero side is open), in order of last
-// write (ties by key), one Query page of the ByUpdated index of each shard
-// at a time, merged, so memory does not grow with the number of objects.
-// The index is eventually consistent: a write of the last moments may be
-// missing.
+// w (From inclusive, To exclusive; a zero side is open), in key order, the
+// order Each gives, so an incremental export's files depend only on the
+// data. It reads every shard of the type as Each does, in parallel, a
+// Query page at a time, with a FilterExpression on updatedAt: DynamoDB
+// reads (and charges the read units of) every object of the type and
+// returns only those in w. There is no index on updatedAt: an index would
+// cost a write unit for every object written, far more than these reads
+// (docs/capacity.md). The reads are strongly consistent, so every write
+// that landed before the read is seen; the incremental schedules end
+// their windows a minute before the run (Dispatcher.WriteLag) for the
+// writes still in flight, whose updatedAt was taken just before they were
+// sent.
 func (o *Objects) EachUpdated(ctx context.Context, typ string, w exportspec.Window, fn func(catalog.Object) error) error {
 	if !w.From.IsZero() && !w.To.IsZero() && !w.To.After(w.From) {
 		return nil // an empty window
 	}
-	cond := "pk = :p"
-	vals := map[string]ddbtypes.AttributeValue{}
-	lo, hi := updatedBounds(w)
-	switch {
-	case lo != "" && hi != "":
-		cond += " AND updatedAt BETWEEN :lo AND :hi"
-		vals[":lo"], vals[":hi"] = s(lo), s(hi)
-	case lo != "":
-		cond += " AND updatedAt >= :lo"
-		vals[":lo"] = s(lo)
-	case hi != "":
-		cond += " AND updatedAt < :hi"
-		vals[":hi"] = s(hi)
-	}
+	filter, vals := updatedFilter(w)
 	q := func(pk string, start map[string]ddbtypes.AttributeValue) *dynamodb.QueryInput {
 		v := make(map[string]ddbtypes.AttributeValue, len(vals)+1)
 		for k, x := range vals {
 			v[k] = x
 		}
 		v[":p"] = s(pk)
-		return &dynamodb.QueryInput{
-			Limit:                     aws.Int32(pageItems),
+		in := &dynamodb.QueryInput{
+			Limit:                     aws.Int32(o.st.page()),
 			TableName:                 &o.st.tables.Objects,
-			IndexName:                 aws.String("ByUpdated"),
-			KeyConditionExpression:    aws.String(cond),
+			KeyConditionExpression:    aws.String("pk = :p"),
 			ExpressionAttributeValues: v,
+			ConsistentRead:            consistent,
 			ExclusiveStartKey:         start,
 		}
+		if filter != "" {
+			in.FilterExpression = aws.String(filter)
+		}
+		return in
 	}
-	return o.mergeShards(ctx, typ, q, byUpdated, func(it objectItem) error {
+	return o.mergeShards(ctx, typ, q, byKey, func(it objectItem) error {
 		ob := it.object()
 		if !w.Contains(ob.UpdatedAt) {
-			return nil // written exactly at To
+			return nil // never with fixed-width times; kept so the window is exact whatever the strings
 		}
 		return fn(ob)
 	})
@@ -386,7 +419,7 @@ func (o *Objects) Count(ctx context.Context, typ string) (int, error) {
 					KeyConditionExpression:    aws.String("pk = :p"),
 					ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":p": s(objectPK(o.tenant, typ, sh))},
 					Select:                    ddbtypes.SelectCount,
-					Limit:                     aws.Int32(2 * pageItems),
+					Limit:                     aws.Int32(2 * o.st.page()),
 					ExclusiveStartKey:         start,
 				})
 				if err != nil {

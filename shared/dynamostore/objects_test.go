@@ -73,8 +73,8 @@ func listing(t *testing.T, o *dynamostore.Objects) []string {
 // (differently for two tenants) are spread over every shard; Each returns
 // them in key order, the same for both tenants (exports stay
 // deterministic); Count and GetObjects (more than one batch) find them all;
-// EachUpdated returns them in write order; a limit-style early stop ends
-// the parallel reads.
+// EachUpdated of an open window returns the same; a limit-style early stop
+// ends the parallel reads.
 func TestShardedObjectsListMergedByKey(t *testing.T) {
 	db, clk := newStore(t)
 	st := localtest.Require(t)
@@ -128,19 +128,16 @@ func TestShardedObjectsListMergedByKey(t *testing.T) {
 	if err != nil || len(got) != n {
 		t.Fatalf("GetObjects found %d of %d: %v", len(got), n, err)
 	}
-	// EachUpdated: in write order (the shuffled order of tb's Apply),
-	// strictly increasing times.
-	var prev time.Time
-	seen := 0
-	if err := db.Objects("tb").EachUpdated(ctx, "work-type", exportspec.Window{}, func(ob catalog.Object) error {
-		if !ob.UpdatedAt.After(prev) {
-			return fmt.Errorf("%s written at %s, not after %s", ob.Key, ob.UpdatedAt.Format(time.RFC3339Nano), prev.Format(time.RFC3339Nano))
+	// EachUpdated of an open window: every object, in key order (the
+	// order Each gives), the same for both tenants.
+	for _, tenant := range []string{"ta", "tb"} {
+		var upd []string
+		if err := db.Objects(tenant).EachUpdated(ctx, "work-type", exportspec.Window{}, func(ob catalog.Object) error {
+			upd = append(upd, fmt.Sprintf("%s %s v%d %v", ob.Key, ob.Name, ob.Version, ob.Fields))
+			return nil
+		}); err != nil || !slices.Equal(upd, a) {
+			t.Fatalf("EachUpdated of %s: %d lines, not Each's %d (%v)", tenant, len(upd), len(a), err)
 		}
-		prev = ob.UpdatedAt
-		seen++
-		return nil
-	}); err != nil || seen != n {
-		t.Fatalf("EachUpdated saw %d of %d: %v", seen, n, err)
 	}
 	// Stopping early ends the shard readers (the test would hang or leak
 	// otherwise).
@@ -230,5 +227,127 @@ func TestWritePathsAreExactUnderRetries(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestEachUpdatedWindowsOverShards writes 600 work types in one import and,
+// an hour later, a second import of 40 updates and 25 creates, each in a
+// random order (a different one for each of two tenants), with a clock that
+// stands still (so the writes of one import are a nanosecond apart). For
+// every window, with pages of 7 items a shard (pages whose items are all
+// outside the window, pages that end inside it) and with the default pages,
+// EachUpdated returns exactly the objects whose last write is in the window
+// (From inclusive, To exclusive), each once, in key order; for windows of
+// whole imports, the same lines for both tenants.
+func TestEachUpdatedWindowsOverShards(t *testing.T) {
+	db, clk := newStore(t)
+	ctx := context.Background()
+	run := fmt.Sprintf("%d", time.Now().UnixNano()) // fresh tenants on a reused stack
+	t1 := clk.now().Add(time.Hour)
+	t2 := t1.Add(time.Hour)
+	first := make([]string, 600)
+	for i := range first {
+		first[i] = fmt.Sprintf("Code %04d", i)
+	}
+	var updated, created []string
+	for i := 0; i < 600; i += 15 {
+		updated = append(updated, first[i])
+	}
+	for i := range 25 {
+		created = append(created, fmt.Sprintf("Late %04d", i))
+	}
+	tenants := []string{"wa" + run, "wb" + run}
+	// written[tenant][key] is each object's last write time, from the
+	// write order and the clock.
+	written := map[string]map[string]time.Time{}
+	apply := func(tenant, job string, at time.Time, ws []catalog.Write) {
+		t.Helper()
+		rand.Shuffle(len(ws), func(i, j int) { ws[i], ws[j] = ws[j], ws[i] })
+		clk.set(at)
+		res, err := db.Objects(tenant).Apply(ctx, job, ws, 8)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, r := range res {
+			if r != catalog.Applied {
+				t.Fatalf("%s write %d: %v", job, i, r)
+			}
+			written[tenant][ws[i].Object.Key] = at.Add(time.Duration(i) * time.Nanosecond)
+		}
+	}
+	for _, tenant := range tenants {
+		written[tenant] = map[string]time.Time{}
+		var ws []catalog.Write
+		for _, name := range first {
+			ws = append(ws, workType(name, "first", 0))
+		}
+		apply(tenant, "first", t1, ws)
+		ws = nil
+		for _, name := range updated {
+			ws = append(ws, workType(name, "second", 1))
+		}
+		for _, name := range created {
+			ws = append(ws, workType(name, "second", 0))
+		}
+		apply(tenant, "second", t2, ws)
+	}
+	last := t2.Add(time.Duration(len(updated)+len(created)-1) * time.Nanosecond)
+	// want is the count; same says the window takes whole imports, so the
+	// two tenants' objects are the same lines. Windows that cut an import
+	// at a nanosecond take objects that depend on the write order: the
+	// model (written) says which, and for the first import's first write
+	// even how many (it may be one the second import updated: want -1).
+	windows := []struct {
+		name string
+		w    exportspec.Window
+		want int
+		same bool
+	}{
+		{"open", exportspec.Window{}, 625, true},
+		{"second import on", exportspec.Window{From: t2}, 65, true},
+		{"between the imports", exportspec.Window{From: t1.Add(time.Minute), To: t2.Add(-time.Minute)}, 0, true},
+		{"first import only", exportspec.Window{From: t1, To: t2}, 560, true},
+		{"up to the second import", exportspec.Window{To: t2}, 560, true},
+		{"first import from its second write", exportspec.Window{From: t1.Add(time.Nanosecond), To: t2}, -1, false},
+		{"second import without its first write", exportspec.Window{From: t2.Add(time.Nanosecond)}, 64, false},
+		{"second import without its last write", exportspec.Window{From: t2, To: last}, 64, false},
+		{"the last write only", exportspec.Window{From: last, To: last.Add(time.Nanosecond)}, 1, false},
+		{"empty", exportspec.Window{From: t2, To: t2}, 0, true},
+		{"reversed", exportspec.Window{From: t2, To: t1}, 0, true},
+	}
+	for _, page := range []int{7, 0} {
+		for _, c := range windows {
+			t.Run(fmt.Sprintf("page %d/%s", page, c.name), func(t *testing.T) {
+				var lines [][]string
+				for _, tenant := range tenants {
+					var want []string
+					for k, at := range written[tenant] {
+						if c.w.Contains(at) {
+							want = append(want, k)
+						}
+					}
+					sort.Strings(want)
+					var got, line []string
+					err := db.WithPageItems(page).Objects(tenant).EachUpdated(ctx, "work-type", c.w, func(ob catalog.Object) error {
+						if !c.w.Contains(ob.UpdatedAt) || !ob.UpdatedAt.Equal(written[tenant][ob.Key]) {
+							return fmt.Errorf("%s written at %s, outside the window or not its last write", ob.Key, ob.UpdatedAt.Format(time.RFC3339Nano))
+						}
+						got = append(got, ob.Key)
+						line = append(line, fmt.Sprintf("%s v%d %v", ob.Key, ob.Version, ob.Fields))
+						return nil
+					})
+					if err != nil {
+						t.Fatal(err)
+					}
+					if (c.want >= 0 && len(want) != c.want) || !slices.Equal(got, want) {
+						t.Fatalf("%s: %d objects, want %d (%d by the model); first %v", tenant, len(got), c.want, len(want), got[:min(3, len(got))])
+					}
+					lines = append(lines, line)
+				}
+				if c.same && !slices.Equal(lines[0], lines[1]) {
+					t.Fatal("the two tenants' objects differ")
+				}
+			})
+		}
 	}
 }

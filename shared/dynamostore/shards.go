@@ -23,8 +23,8 @@ import (
 // first) and chosen so that the largest import the service takes fits the
 // per-partition write limit with room to spare: 1,000,000 rows in 5 minutes
 // are 3,334 writes a second, 209 a shard, a fifth of the 1,000 writes a
-// second one partition takes; ByUpdated, keyed by the same pk, spreads the
-// same way. Listing reads the 16 shards in parallel. docs/capacity.md has
+// second one partition takes. Listing and incremental reads (EachUpdated)
+// read the 16 shards in parallel. docs/capacity.md has
 // the model that checks it.
 const Shards = 16
 
@@ -57,9 +57,10 @@ func isShardedPK(pk, sk string) bool {
 }
 
 // timeLayout is how the store writes createdAt and updatedAt: UTC with nine
-// fractional digits, fixed width, so the strings sort as the times do (the
-// ByUpdated index's sort key). Reading accepts any RFC 3339 time, so items
-// written before (time.RFC3339Nano, trailing zeros dropped) still decode.
+// fractional digits, fixed width, so the strings sort as the times do (an
+// incremental read filters on them: EachUpdated). Reading accepts any RFC
+// 3339 time, so items written before (time.RFC3339Nano, trailing zeros
+// dropped) still decode; bin/migrate-objects rewrote them in this layout.
 const timeLayout = "2006-01-02T15:04:05.000000000Z"
 
 // stamp is a time stored in timeLayout.
@@ -208,15 +209,3 @@ func (h *streamHeap) Pop() any {
 // byKey orders items as a Query of the table returns them: by sort key
 // (bytes of the UTF-8 string).
 func byKey(a, b *objectItem) bool { return a.SK < b.SK }
-
-// byUpdated orders items as a Query of ByUpdated returns them: by updatedAt
-// (fixed-width strings: by time), ties by key. Within one shard, items of
-// one updatedAt come in the index's order; the key breaks ties across
-// shards, so the merged order depends only on the data.
-func byUpdated(a, b *objectItem) bool {
-	ta, tb := time.Time(a.UpdatedAt), time.Time(b.UpdatedAt)
-	if !ta.Equal(tb) {
-		return ta.Before(tb)
-	}
-	return a.SK < b.SK
-}

@@ -31,6 +31,7 @@ type Store struct {
 	tables    Tables
 	now       func() time.Time
 	writePath WritePath
+	pageItems int32 // Query page size of listings (0: defaultPageItems)
 }
 
 // New returns a Store. now is the clock (time.Now in production; tests pass

@@ -58,7 +58,7 @@ func NewDispatcher(ctx context.Context, getenv func(string) string, logOut io.Wr
 		NewID:     func() (string, error) { return ids.New(time.Now()) },
 		Now:       time.Now,
 		LockLease: res.Config.LockLease,
-		IndexLag:  time.Minute,
+		WriteLag:  time.Minute,
 		Log:       log,
 	}, nil
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/ccbulk/bulkops/shared/dynamostore"
 	"github.com/ccbulk/bulkops/shared/exportapp"
 	"github.com/ccbulk/bulkops/shared/exportflow"
+	"github.com/ccbulk/bulkops/shared/exportspec"
 	"github.com/ccbulk/bulkops/shared/exportzip"
 	"github.com/ccbulk/bulkops/shared/jobs"
 	"github.com/ccbulk/bulkops/shared/objecttype"
@@ -57,6 +58,13 @@ func benchWorkType(i int) catalog.Object {
 // conditional writes, which run at DynamoDB Local's PutItem rate.
 func seedWorkTypes(b *testing.B, db *dynamodb.Client, table, tenant string, n, par int) time.Duration {
 	b.Helper()
+	return seedObjects(b, db, table, tenant, n, par, benchWorkType)
+}
+
+// seedObjects stores gen(0) … gen(n-1) of tenant in table as seedWorkTypes
+// does (an item already stored under the same key is replaced).
+func seedObjects(b *testing.B, db *dynamodb.Client, table, tenant string, n, par int, gen func(int) catalog.Object) time.Duration {
+	b.Helper()
 	ctx := context.Background()
 	start := time.Now()
 	batches := make(chan [2]int)
@@ -69,7 +77,7 @@ func seedWorkTypes(b *testing.B, db *dynamodb.Client, table, tenant string, n, p
 			for r := range batches {
 				reqs := make([]ddbtypes.WriteRequest, 0, r[1]-r[0])
 				for i := r[0]; i < r[1]; i++ {
-					o := benchWorkType(i)
+					o := gen(i)
 					av, err := dynamostore.ObjectItem(tenant, o)
 					if err != nil {
 						errs <- err
@@ -385,4 +393,158 @@ func checkExportZip(b *testing.B, files *s3store.Store, key string, n, parts int
 		b.Fatalf("the ZIP holds %d parts and %d rows, want %d and %d", len(zr.File), rows, parts, n)
 	}
 	return len(raw)
+}
+
+// BenchmarkIncrementalExport runs an incremental export end to end on the
+// local stack (make bench-export-flow; figures in docs/export-benchmarks.md):
+// 100,000 work types stored at benchSeedTime, of which 1,000 (every 100th)
+// were written again an hour later, and an export of the window from half
+// an hour after the seed: it must find exactly the 1,000 and read past the
+// other 99,000. Reported: wall time of Handle, objects of the type per
+// second (all 100,000: what the read has to go through), the objects
+// exported.
+func BenchmarkIncrementalExport(b *testing.B) {
+	st := localtest.Require(b)
+	st.Provision(b)
+	ctx := context.Background()
+	table := st.Ref("ObjectsTable")
+	benchWarmOnce.Do(func() {
+		seedWorkTypes(b, st.Clients.DynamoDB, table, "warmup", 20_000, 16)
+		rawQuery(b, st.Clients.DynamoDB, table, "warmup", 0)
+	})
+	db := dynamostore.New(st.Clients.DynamoDB, dynamostore.Tables{
+		Objects: table, Jobs: st.Ref("JobsTable"), Control: st.Ref("ControlTable"),
+	}, time.Now)
+	files := s3store.New(st.Clients.S3, st.Ref("DataBucket"))
+	const n, every = 100_000, 100
+	changedAt := benchSeedTime.Add(time.Hour)
+	tenant := "benchincr"
+	seedWorkTypes(b, st.Clients.DynamoDB, table, tenant, n, 16)
+	changed := func(i int) catalog.Object {
+		o := benchWorkType(i * every)
+		o.Version, o.UpdatedAt, o.JobID = 2, changedAt.Add(time.Duration(i)*time.Microsecond), "second"
+		o.Fields["description"] = "changed"
+		return o
+	}
+	seedObjects(b, st.Clients.DynamoDB, table, tenant, n/every, 16, changed)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		jobID := fmt.Sprintf("01JBENCHINCREMENT%09d", i)
+		if l, err := db.AcquireLock(ctx, tenant, jobID, time.Minute); err != nil || !l.Acquired {
+			b.Fatalf("lock: %+v %v", l, err)
+		}
+		if err := db.CreateJob(ctx, jobs.Job{Tenant: tenant, ID: jobID, Type: jobs.TypeExport, ObjectType: "work-type",
+			FileName: "bench_WorkType.zip", Status: jobs.StatusNew, SubmittedBy: "bench", SubmittedAt: time.Now().UTC()}); err != nil {
+			b.Fatal(err)
+		}
+		raw, err := json.Marshal(exportflow.Request{Tenant: tenant, JobID: jobID, ObjectTypes: []string{"work-type"},
+			Window: exportspec.Window{From: benchSeedTime.Add(30 * time.Minute)}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		flow := exportapp.Assemble(db, files, time.Minute, slog.New(slog.NewJSONHandler(io.Discard, nil)))
+		b.StartTimer()
+		start := time.Now()
+		j, err := flow.Handle(ctx, raw)
+		el := time.Since(start)
+		b.StopTimer()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if j.Status != jobs.StatusCompleted || j.Counts.Processed != n/every || j.Files != 1 {
+			b.Fatalf("export job: %s %+v files %d %q", j.Status, j.Counts, j.Files, j.Message)
+		}
+		checkExportZip(b, files, j.ResultsKey, n/every, 1)
+		scanned, kept, units := filteredQuery(b, st.Clients.DynamoDB, table, tenant, benchSeedTime.Add(30*time.Minute))
+		if scanned != n || kept != n/every {
+			b.Fatalf("filtered queries read %d items and kept %d, want %d and %d", scanned, kept, n, n/every)
+		}
+		b.ReportMetric(el.Seconds(), "s/export")
+		b.ReportMetric(float64(n)/el.Seconds(), "type-objects/s")
+		b.ReportMetric(float64(j.Counts.Processed), "exported")
+		b.ReportMetric(units, "read-units")
+		b.ReportMetric(meanItemBytes(b, tenant, n), "item-bytes")
+	}
+}
+
+// filteredQuery runs the incremental read's Queries (every shard of
+// tenant's work types, consistent, pages of 500 items, kept from since on)
+// one shard after another, and returns the items read, the items kept and
+// the read units DynamoDB Local reports consumed (ReturnConsumedCapacity).
+func filteredQuery(b *testing.B, db *dynamodb.Client, table, tenant string, since time.Time) (scanned, kept int, units float64) {
+	b.Helper()
+	for sh := range dynamostore.Shards {
+		var from map[string]ddbtypes.AttributeValue
+		for {
+			out, err := db.Query(context.Background(), &dynamodb.QueryInput{
+				TableName:              aws.String(table),
+				KeyConditionExpression: aws.String("pk = :p"),
+				FilterExpression:       aws.String("updatedAt >= :lo"),
+				ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{
+					":p":  &ddbtypes.AttributeValueMemberS{Value: fmt.Sprintf("%s#work-type#%02x", tenant, sh)},
+					":lo": &ddbtypes.AttributeValueMemberS{Value: since.UTC().Format("2006-01-02T15:04:05.000000000Z")},
+				},
+				ConsistentRead:         aws.Bool(true),
+				Limit:                  aws.Int32(500),
+				ReturnConsumedCapacity: ddbtypes.ReturnConsumedCapacityTotal,
+				ExclusiveStartKey:      from,
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+			scanned += int(out.ScannedCount)
+			kept += int(out.Count)
+			if out.ConsumedCapacity != nil {
+				units += aws.ToFloat64(out.ConsumedCapacity.CapacityUnits)
+			}
+			if len(out.LastEvaluatedKey) == 0 {
+				break
+			}
+			from = out.LastEvaluatedKey
+		}
+	}
+	return scanned, kept, units
+}
+
+// meanItemBytes is the mean size, as DynamoDB counts it for read units, of
+// the n seeded items of tenant (after the changes): attribute names and
+// string values in UTF-8 bytes, numbers about one byte per two digits plus
+// one, a map 3 bytes plus one a member
+// (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/CapacityUnitCalculations.html).
+func meanItemBytes(b *testing.B, tenant string, n int) float64 {
+	b.Helper()
+	var size func(ddbtypes.AttributeValue) int
+	size = func(av ddbtypes.AttributeValue) int {
+		switch v := av.(type) {
+		case *ddbtypes.AttributeValueMemberS:
+			return len(v.Value)
+		case *ddbtypes.AttributeValueMemberN:
+			return (len(v.Value)+1)/2 + 1
+		case *ddbtypes.AttributeValueMemberM:
+			t := 3
+			for k, x := range v.Value {
+				t += len(k) + size(x) + 1
+			}
+			return t
+		}
+		b.Fatalf("unexpected attribute %T", av)
+		return 0
+	}
+	total := 0
+	for i := range n {
+		o := benchWorkType(i)
+		if i%100 == 0 {
+			o.Version, o.JobID = 2, "second"
+			o.Fields["description"] = "changed"
+		}
+		av, err := dynamostore.ObjectItem(tenant, o)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for k, x := range av {
+			total += len(k) + size(x)
+		}
+	}
+	return float64(total) / float64(n)
 }

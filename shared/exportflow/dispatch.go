@@ -71,9 +71,11 @@ type Dispatcher struct {
 	NewID     func() (string, error)
 	Now       func() time.Time
 	LockLease time.Duration
-	// IndexLag is how far behind now an incremental run's window ends
-	// (exportapp sets a minute; zero in tests that read their own writes).
-	IndexLag time.Duration
+	// WriteLag is how far behind now an incremental run's window ends
+	// (exportapp sets a minute; zero in tests that read their own writes):
+	// a write's updatedAt is taken just before it is sent, so a write of
+	// the last moments may not have landed when the export reads.
+	WriteLag time.Duration
 	Log      *slog.Logger
 }
 
@@ -184,10 +186,10 @@ func (d *Dispatcher) start(ctx context.Context, s schedule.Schedule, now time.Ti
 	}
 	s = fresh
 	req.ObjectTypes, req.Prefix, req.Options, req.TimeZone, req.TargetID = s.ObjectTypes, s.Prefix, s.Options, s.Spec.TimeZone, s.TargetID
-	// An incremental window ends IndexLag before now: objects written in
-	// that last moment may not be in the (eventually consistent) ByUpdated
-	// index yet, so they belong to the next run's window.
-	req.Window = s.Options.WindowFor(now.Add(-d.IndexLag), s.HighWater)
+	// An incremental window ends WriteLag before now: a write timed in
+	// that last moment may still be in flight (its updatedAt is taken
+	// before it is sent), so it belongs to the next run's window.
+	req.Window = s.Options.WindowFor(now.Add(-d.WriteLag), s.HighWater)
 	var types []*objecttype.Type
 	for _, slug := range s.ObjectTypes {
 		if t, err := objecttype.Lookup(slug); err == nil {

@@ -387,9 +387,9 @@ func TestWindowsByRange(t *testing.T) {
 		{"incremental-first", exportspec.Range{Mode: exportspec.RangeIncremental}, time.Time{}, exportspec.Window{To: hm(8, 59)}},
 		{"incremental-next", exportspec.Range{Mode: exportspec.RangeIncremental}, hm(8, 0), exportspec.Window{From: hm(8, 0), To: hm(8, 59)}},
 	}
-	// Incremental windows end IndexLag before the run, so writes not yet
-	// in the ByUpdated index fall into the next window.
-	r.d.IndexLag = time.Minute
+	// Incremental windows end WriteLag before the run, so writes still in
+	// flight fall into the next window.
+	r.d.WriteLag = time.Minute
 	for i, c := range cases {
 		// one tenant per schedule: the tenant lock allows one run at a time
 		if err := r.db.PutSchedule(ctx, schedule.Schedule{Tenant: r.tenant + string(rune('a'+i)), ID: c.id, Definition: schedule.Definition{Title: c.id, ObjectTypes: []string{"site"}, Spec: schedule.Spec{Frequency: schedule.Daily, Time: "09:00"}, Options: exportspec.Options{Range: c.rng}},

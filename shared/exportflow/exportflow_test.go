@@ -211,8 +211,8 @@ func zipParts(t *testing.T, raw []byte) ([]string, [][][]string, string) {
 
 // TestExportOptionsWindowLimit runs exports with a window, a limit and
 // options on the local stack: a window takes only the objects last written
-// in it (From inclusive, To exclusive, exact within a second although the
-// index's time strings do not sort within one), a limit writes at most that
+// in it (From inclusive, To exclusive, exact to the nanosecond: each write
+// has its own updatedAt), a limit writes at most that
 // many per type, options shape the ZIP, the job counts what was taken and
 // records its files, and an invalid option fails the job with the reason.
 func TestExportOptionsWindowLimit(t *testing.T) {
