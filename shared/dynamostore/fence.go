@@ -125,6 +125,7 @@ func errLostLock(tenant, job, why string) error {
 // does not hold the lock or its lease ends too soon, and waits out the
 // lock-delay after a takeover first.
 func (st *Store) fence(ctx context.Context, tenant, job string) (time.Time, error) {
+	waited := false
 	for attempt := 0; ; attempt++ {
 		t0 := st.now()
 		until := t0.Add(FenceWindow)
@@ -169,12 +170,15 @@ func (st *Store) fence(ctx context.Context, tenant, job string) (time.Time, erro
 		default:
 			return time.Time{}, classify(err, "checking the lock of tenant %s", tenant)
 		}
-		if q := quietUntil(item); q.After(st.now()) {
+		if q := quietUntil(item); !waited && q.After(st.now()) {
 			if err := st.waitQuiet(ctx, item); err != nil {
 				return time.Time{}, err
 			}
+			waited = true
 			continue // the window was taken before the wait: take a new one
 		}
-		return until, nil
+		// The wave's deadline, on the process's clock (the store's clock may
+		// be a test's): what is left of the window by the store's clock.
+		return time.Now().Add(until.Sub(st.now())), nil
 	}
 }
