@@ -59,8 +59,10 @@ import (
 // Service (NTP), whose error is well under a millisecond; FenceMargin and
 // LockDelay allow seconds. δ is not documented by AWS: a write that reached
 // DynamoDB is applied in its request's lifetime (single-digit ms on AWS),
-// and a client deadline closes the connection; LockDelay allows three
-// seconds for it, against latencies a thousand times smaller. A clock that
+// and a client deadline closes the connection; LockDelay allows five
+// seconds for it, against latencies a thousand times smaller on AWS. The
+// window is 5 s, not the milliseconds AWS needs, because DynamoDB Local
+// on a loaded 2-core machine took more than 2 s for one request. A clock that
 // jumps by seconds, or a request stuck inside DynamoDB for seconds after
 // its connection closed, would break the argument; the conditional paths
 // (WriteStatements …) stay for a store used without the tenant lock.
@@ -68,13 +70,13 @@ const (
 	// FenceWindow is how long one fence check licenses writes: the context
 	// deadline of a wave's requests, from the writer's clock before the
 	// check.
-	FenceWindow = 2 * time.Second
+	FenceWindow = 5 * time.Second
 	// FenceMargin is what the lease must run past the window for the check
 	// to succeed.
-	FenceMargin = time.Second
+	FenceMargin = 2 * time.Second
 	// LockDelay is how long past the previous holder's lease end or last
 	// write window a new holder waits before it decides or writes.
-	LockDelay = 3 * time.Second
+	LockDelay = 5 * time.Second
 )
 
 // attrMillis reads the number attribute name of item as Unix milliseconds

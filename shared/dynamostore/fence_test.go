@@ -62,7 +62,7 @@ func TestFencedWriteRefusesAStaleHolder(t *testing.T) {
 	refused("lease over", "job-a", "late")
 	check("a", 1, "job-a")
 	// job-b takes the lock over, waits out the lock-delay and writes.
-	if l, err := db.AcquireLock(ctx, "stale", "job-b", lease); err != nil || !l.Acquired {
+	if l, err := db.AcquireLock(ctx, "stale", "job-b", time.Minute); err != nil || !l.Acquired {
 		t.Fatalf("takeover: %+v %v", l, err)
 	}
 	clk.advance(dynamostore.LockDelay + time.Second)
