@@ -24,19 +24,40 @@ func lockKey(tenant string) map[string]ddbtypes.AttributeValue {
 // lease, by one conditional write: it succeeds when nobody holds the lock,
 // the holder's lease has ended, or job already holds it (then the lease is
 // renewed). Otherwise it reports the current holder.
+//
+// Taking the lock over (from a lease that ended, or from a release)
+// records the previous lease end and write window in the same write
+// (prevLeaseUntil, prevWriteUntil); the new holder's ExtendLock and write
+// fences wait until LockDelay past them before it decides or writes
+// (fence.go).
 func (st *Store) AcquireLock(ctx context.Context, tenant, job string, lease time.Duration) (tenancy.Lock, error) {
 	now := st.now()
 	until := now.Add(lease)
-	_, err := st.db.PutItem(ctx, &dynamodb.PutItemInput{
+	_, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: &st.tables.Control,
-		Item: map[string]ddbtypes.AttributeValue{
-			"pk": s("LOCK#" + tenant), "sk": s("LOCK"),
-			"holder": s(job), "leaseUntil": n(until.UnixMilli()), "acquiredAt": n(now.UnixMilli()),
-			"leaseShard": leaseShard(tenant), // the sweeper's index (leases.go)
-		},
-		ConditionExpression: aws.String("attribute_not_exists(pk) OR leaseUntil < :now OR holder = :job"),
+		Key:       lockKey(tenant),
+		UpdateExpression: aws.String("SET holder = :job, leaseUntil = :until, acquiredAt = :now, leaseShard = :shard, " +
+			"prevLeaseUntil = if_not_exists(leaseUntil, :zero), prevWriteUntil = if_not_exists(writeUntil, :zero) REMOVE releasedAt, expiresAt"),
+		ConditionExpression: aws.String("attribute_not_exists(pk) OR attribute_not_exists(holder) OR (leaseUntil < :now AND holder <> :job)"),
 		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{
-			":now": n(now.UnixMilli()), ":job": s(job),
+			":now": n(now.UnixMilli()), ":job": s(job), ":until": n(until.UnixMilli()), ":zero": n(0),
+			":shard": leaseShard(tenant), // the sweeper's index (leases.go)
+		},
+	})
+	if err == nil {
+		return tenancy.Lock{Acquired: true, Holder: job, Until: until}, nil
+	}
+	if !isConditionFailed(err) {
+		return tenancy.Lock{}, classify(err, "taking the lock of tenant %s", tenant)
+	}
+	// job may hold it already (a retried step): renew, keeping the
+	// lock-delay its takeover recorded.
+	_, err = st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: &st.tables.Control, Key: lockKey(tenant),
+		UpdateExpression:    aws.String("SET leaseUntil = :until, leaseShard = :shard"),
+		ConditionExpression: aws.String("holder = :job"),
+		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{
+			":job": s(job), ":until": n(until.UnixMilli()), ":shard": leaseShard(tenant),
 		},
 	})
 	if err == nil {
@@ -51,14 +72,11 @@ func (st *Store) AcquireLock(ctx context.Context, tenant, job string, lease time
 	if err != nil {
 		return tenancy.Lock{}, classify(err, "reading the lock of tenant %s", tenant)
 	}
-	if out.Item == nil { // released between our write and read: try once more later
+	holder, _ := out.Item["holder"].(*ddbtypes.AttributeValueMemberS)
+	if out.Item == nil || holder == nil { // released between our write and read: try once more later
 		return tenancy.Lock{Holder: "", Until: now}, nil
 	}
-	holder, _ := out.Item["holder"].(*ddbtypes.AttributeValueMemberS)
-	l := tenancy.Lock{Until: now}
-	if holder != nil {
-		l.Holder = holder.Value
-	}
+	l := tenancy.Lock{Until: now, Holder: holder.Value}
 	if v, ok := out.Item["leaseUntil"].(*ddbtypes.AttributeValueMemberN); ok {
 		if ms, err := strconv.ParseInt(v.Value, 10, 64); err == nil {
 			l.Until = time.UnixMilli(ms)
@@ -69,8 +87,12 @@ func (st *Store) AcquireLock(ctx context.Context, tenant, job string, lease time
 
 // ExtendLock renews job's lease on tenant's lock. It fails with Conflict when
 // job no longer holds the lock (its lease ended and another job took it).
+// When job took the lock over less than LockDelay after the previous
+// holder's lease end or last write window, it returns only once that
+// lock-delay has passed, so nothing job decides or writes after it can
+// overlap a late write of the previous holder (fence.go).
 func (st *Store) ExtendLock(ctx context.Context, tenant, job string, lease time.Duration) error {
-	_, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+	out, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:           &st.tables.Control,
 		Key:                 lockKey(tenant),
 		UpdateExpression:    aws.String("SET leaseUntil = :until"),
@@ -78,21 +100,61 @@ func (st *Store) ExtendLock(ctx context.Context, tenant, job string, lease time.
 		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{
 			":until": n(st.now().Add(lease).UnixMilli()), ":job": s(job),
 		},
+		ReturnValues: ddbtypes.ReturnValueAllNew,
 	})
 	if isConditionFailed(err) {
 		return bulkerr.New(bulkerr.Conflict, "job %s lost the tenant lock (its lease ran out); the import was stopped so two bulk operations never run at once", job)
 	}
-	return classify(err, "extending the lock of tenant %s", tenant)
+	if err != nil {
+		return classify(err, "extending the lock of tenant %s", tenant)
+	}
+	return st.waitQuiet(ctx, out.Attributes)
+}
+
+// releaseDelete and releaseMarker are the two ways a holder job gives its
+// lock up, tried in order: delete the item when its last write window closed more than
+// LockDelay ago (or it never wrote), else leave a marker without a holder
+// that keeps writeUntil, so the next holder waits the lock-delay past it.
+// The marker is outside the leases index and expires after a day.
+func (st *Store) releaseDelete(tenant, job string) *ddbtypes.Delete {
+	return &ddbtypes.Delete{
+		TableName: &st.tables.Control, Key: lockKey(tenant),
+		ConditionExpression: aws.String("holder = :job AND (attribute_not_exists(writeUntil) OR writeUntil < :quiet)"),
+		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{
+			":job": s(job), ":quiet": n(st.now().Add(-LockDelay).UnixMilli()),
+		},
+	}
+}
+
+func (st *Store) releaseMarker(tenant, job string) *ddbtypes.Update {
+	now := st.now()
+	return &ddbtypes.Update{
+		TableName: &st.tables.Control, Key: lockKey(tenant),
+		UpdateExpression: aws.String("REMOVE holder, leaseUntil, leaseShard, acquiredAt, prevLeaseUntil, prevWriteUntil " +
+			"SET releasedAt = :now, expiresAt = :ttl"),
+		ConditionExpression: aws.String("holder = :job"),
+		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{
+			":job": s(job), ":now": n(now.UnixMilli()), ":ttl": n(now.Add(24 * time.Hour).Unix()),
+		},
+	}
 }
 
 // ReleaseLock releases tenant's lock if job holds it; otherwise it does
-// nothing, so only the holder can ever release.
+// nothing, so only the holder can ever release. A lock whose holder wrote
+// objects less than LockDelay ago stays as a marker of that (fence.go).
 func (st *Store) ReleaseLock(ctx context.Context, tenant, job string) error {
+	d := st.releaseDelete(tenant, job)
 	_, err := st.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
-		TableName:                 &st.tables.Control,
-		Key:                       lockKey(tenant),
-		ConditionExpression:       aws.String("holder = :job"),
-		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":job": s(job)},
+		TableName: d.TableName, Key: d.Key, ConditionExpression: d.ConditionExpression,
+		ExpressionAttributeValues: d.ExpressionAttributeValues,
+	})
+	if !isConditionFailed(err) {
+		return classify(err, "releasing the lock of tenant %s", tenant)
+	}
+	m := st.releaseMarker(tenant, job)
+	_, err = st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: m.TableName, Key: m.Key, UpdateExpression: m.UpdateExpression,
+		ConditionExpression: m.ConditionExpression, ExpressionAttributeValues: m.ExpressionAttributeValues,
 	})
 	if isConditionFailed(err) {
 		return nil

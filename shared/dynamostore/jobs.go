@@ -293,28 +293,28 @@ func (st *Store) Fail(ctx context.Context, tenant, id, reason string, at time.Ti
 // update is applied alone. It returns false when upd's own condition
 // failed.
 func (st *Store) finalWrite(ctx context.Context, tenant, id string, upd ddbtypes.Update) (bool, error) {
-	_, err := st.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
-		TransactItems: []ddbtypes.TransactWriteItem{
-			{Update: &upd},
-			{Delete: &ddbtypes.Delete{
-				TableName: &st.tables.Control, Key: lockKey(tenant),
-				ConditionExpression:       aws.String("holder = :job"),
-				ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":job": s(id)},
-			}},
-		},
-	})
-	var tce *ddbtypes.TransactionCanceledException
-	if !errors.As(err, &tce) {
-		return err == nil, err
+	// The release deletes the lock item, or leaves the marker of a recent
+	// write window (ReleaseLock, fence.go).
+	for _, release := range []ddbtypes.TransactWriteItem{
+		{Delete: st.releaseDelete(tenant, id)},
+		{Update: st.releaseMarker(tenant, id)},
+	} {
+		_, err := st.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
+			TransactItems: []ddbtypes.TransactWriteItem{{Update: &upd}, release},
+		})
+		var tce *ddbtypes.TransactionCanceledException
+		if !errors.As(err, &tce) {
+			return err == nil, err
+		}
+		reasons := tce.CancellationReasons
+		if len(reasons) == 2 && aws.ToString(reasons[0].Code) == "ConditionalCheckFailed" {
+			return false, nil
+		}
+		if len(reasons) != 2 || aws.ToString(reasons[1].Code) != "ConditionalCheckFailed" {
+			return false, err // a conflict or throttling: classify makes it transient
+		}
 	}
-	reasons := tce.CancellationReasons
-	if len(reasons) == 2 && aws.ToString(reasons[0].Code) == "ConditionalCheckFailed" {
-		return false, nil
-	}
-	if len(reasons) != 2 || aws.ToString(reasons[1].Code) != "ConditionalCheckFailed" {
-		return false, err // a conflict or throttling: classify makes it transient
-	}
-	_, err = st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+	_, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: upd.TableName, Key: upd.Key, UpdateExpression: upd.UpdateExpression,
 		ConditionExpression: upd.ConditionExpression, ExpressionAttributeNames: upd.ExpressionAttributeNames,
 		ExpressionAttributeValues: upd.ExpressionAttributeValues,

@@ -131,7 +131,9 @@ func (o *Objects) GetObjects(ctx context.Context, typ string, keys []string) (ma
 // writes (a clock that has not moved on gives the next nanosecond), so an
 // incremental export's window is exact and no two writes of a chunk share
 // an index key. The store's write path (WithWritePath) decides how the
-// puts are sent; every path applies the same conditions.
+// puts are sent; the conditional paths apply the same conditions, the
+// fenced path (WriteFenced) writes only while job holds tenant's lock and
+// reports every write Applied.
 func (o *Objects) Apply(ctx context.Context, job string, writes []catalog.Write, concurrency int) ([]catalog.WriteResult, error) {
 	if concurrency < 1 {
 		concurrency = 1
@@ -157,6 +159,8 @@ func (o *Objects) Apply(ctx context.Context, job string, writes []catalog.Write,
 		results, err = o.applyTransact(ctx, job, puts, concurrency)
 	case WriteStatements:
 		results, err = o.applyStatements(ctx, job, puts, concurrency)
+	case WriteFenced:
+		results, err = o.applyFenced(ctx, job, puts, concurrency)
 	default:
 		results, err = o.applyEach(ctx, job, puts, concurrency)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/ccbulk/bulkops/shared/bulkerr"
 	"github.com/ccbulk/bulkops/shared/catalog"
 	"github.com/ccbulk/bulkops/shared/dev/localtest"
 	"github.com/ccbulk/bulkops/shared/dynamostore"
@@ -153,13 +154,15 @@ func TestShardedObjectsListMergedByKey(t *testing.T) {
 	}
 }
 
-// TestWritePathsAreExactUnderRetries: with every write path, a batch that
-// mixes writes this job already applied, a write someone else changed
-// underneath, and new writes gives AlreadyApplied, Conflicted and Applied,
-// and writes exactly the new ones, once.
+// TestWritePathsAreExactUnderRetries: with every conditional write path, a
+// batch that mixes writes this job already applied, a write someone else
+// changed underneath, and new writes gives AlreadyApplied, Conflicted and
+// Applied, and writes exactly the new ones, once. The fenced path: see
+// fencedExactUnderRetries.
 func TestWritePathsAreExactUnderRetries(t *testing.T) {
-	base, _ := newStore(t)
+	base, clk := newStore(t)
 	ctx := context.Background()
+	t.Run(dynamostore.WriteFenced.String(), func(t *testing.T) { fencedExactUnderRetries(t, base, clk) })
 	for _, path := range []dynamostore.WritePath{dynamostore.WriteEach, dynamostore.WriteTransact, dynamostore.WriteStatements} {
 		t.Run(path.String(), func(t *testing.T) {
 			db := base.WithWritePath(path)
@@ -349,5 +352,86 @@ func TestEachUpdatedWindowsOverShards(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// fencedExactUnderRetries is TestWritePathsAreExactUnderRetries for the
+// fenced path, where only the lock holder writes: job-1 creates 150
+// objects and releases the lock; a writer without the lock is refused and
+// writes nothing; job-2 takes the lock, updates the 150 and creates 50, its
+// first attempt dying after 120, and its retry writes all 200 again. Every
+// object ends as job-2 decided, at the decided version (2, or 1 for a
+// create): nothing is applied twice and nothing of the refused writer
+// lands.
+func fencedExactUnderRetries(t *testing.T, base *dynamostore.Store, clk *clock) {
+	ctx := context.Background()
+	db := base.WithWritePath(dynamostore.WriteFenced)
+	tenant := "exact-" + dynamostore.WriteFenced.String()
+	objs := db.Objects(tenant)
+	lock := func(job string) {
+		t.Helper()
+		if l, err := db.AcquireLock(ctx, tenant, job, time.Minute); err != nil || !l.Acquired {
+			t.Fatalf("%s: lock %+v %v", job, l, err)
+		}
+		clk.advance(dynamostore.FenceWindow + dynamostore.LockDelay + time.Second) // past any lock-delay
+	}
+	var first []catalog.Write
+	for i := range 150 {
+		first = append(first, workType(fmt.Sprintf("W %03d", i), "one", 0))
+	}
+	lock("job-1")
+	if _, err := objs.Apply(ctx, "job-1", first, 4); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.ReleaseLock(ctx, tenant, "job-1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := objs.Apply(ctx, "job-1", first[:1], 1); bulkerr.KindOf(err) != bulkerr.Conflict {
+		t.Fatalf("job-1 wrote after its release: %v", err)
+	}
+	var second []catalog.Write
+	for i := range 150 {
+		second = append(second, workType(fmt.Sprintf("W %03d", i), "two", 1))
+	}
+	for i := 150; i < 200; i++ {
+		second = append(second, workType(fmt.Sprintf("W %03d", i), "new", 0))
+	}
+	lock("job-2")
+	if _, err := objs.Apply(ctx, "job-2", second[:120], 4); err != nil {
+		t.Fatal(err)
+	}
+	// A writer that does not hold the lock is refused and writes nothing.
+	if _, err := objs.Apply(ctx, "other", []catalog.Write{workType("W 130", "other", 1)}, 1); bulkerr.KindOf(err) != bulkerr.Conflict {
+		t.Fatalf("a writer without the lock: %v, want Conflict", err)
+	}
+	res, err := objs.Apply(ctx, "job-2", second, 4) // the retry
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range res {
+		if r != catalog.Applied {
+			t.Errorf("write %d: %v, want Applied", i, r)
+		}
+	}
+	keys := make([]string, 200)
+	for i := range keys {
+		keys[i] = second[i].Object.Key
+	}
+	got, err := objs.GetObjects(ctx, "work-type", keys)
+	if err != nil || len(got) != 200 {
+		t.Fatalf("%d objects, %v", len(got), err)
+	}
+	for i, k := range keys {
+		o := got[k]
+		want, wantV := "two", int64(2)
+		if i >= 150 {
+			want, wantV = "new", 1
+		}
+		if o.Fields["description"] != want || o.Version != wantV || o.JobID != "job-2" || o.ID != "id-"+second[i].Object.Name {
+			t.Errorf("%s: %q v%d by %s (%s), want %q v%d by job-2", k, o.Fields["description"], o.Version, o.JobID, o.ID, want, wantV)
+		}
+	}
+	if err := db.ReleaseLock(ctx, tenant, "job-2"); err != nil {
+		t.Fatal(err)
 	}
 }

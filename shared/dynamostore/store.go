@@ -40,7 +40,7 @@ func New(db *dynamodb.Client, tables Tables, now func() time.Time) *Store {
 	if now == nil {
 		now = time.Now
 	}
-	return &Store{db: db, tables: tables, now: now, writePath: DefaultWritePath}
+	return &Store{db: db, tables: tables, now: now, writePath: ConditionalWritePath}
 }
 
 // isConditionFailed reports whether err is a failed condition expression.

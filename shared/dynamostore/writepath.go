@@ -14,10 +14,13 @@ import (
 	"github.com/ccbulk/bulkops/shared/catalog"
 )
 
-// WritePath is how Apply sends a chunk's conditional puts. Every path
-// applies the same conditions, so every path is exact under retries: a
-// create only if the key is new, an update only at the version the chunk
-// decided on, a repeat by the same job recognised as AlreadyApplied.
+// WritePath is how Apply sends a chunk's puts. The conditional paths
+// (WriteEach, WriteTransact, WriteStatements) apply the same conditions, so
+// each is exact under retries whoever writes: a create only if the key is
+// new, an update only at the version the chunk decided on, a repeat by the
+// same job recognised as AlreadyApplied. WriteFenced writes without
+// conditions and is exact only for a job that holds its tenant's lock, the
+// one writer of objects the import workflow has (fence.go).
 type WritePath int
 
 const (
@@ -39,19 +42,32 @@ const (
 	// fails on its own, at the price of a plain write; failed conditions
 	// are settled as in WriteEach.
 	WriteStatements
+	// WriteFenced sends up to BatchWriteMax plain puts in one
+	// BatchWriteItem (concurrency, at most FencedInFlight, requests in
+	// flight), each wave of requests licensed by a check of the writing
+	// job's tenant lock and cut off at the check's deadline; a takeover of
+	// the lock waits a lock-delay before it decides or writes (fence.go).
+	// Only a job that holds its tenant's lock may use it: any other is
+	// refused with Conflict and writes nothing. Every write is reported
+	// Applied (a retry writes the chunk's stored decisions again, with the
+	// same versions).
+	WriteFenced
 )
 
-// DefaultWritePath is the path the store uses unless told otherwise:
-// PartiQL batches of conditional writes. All three paths were measured in
-// one run on DynamoDB Local (docs/import-workflow-benchmarks.md):
-// transactions were the fastest there (about 1.3 times the batches), the
-// batches next (above DynamoDB Local's raw PutItem rate), single puts last.
-// On AWS a transactional write costs twice the write units of a plain one,
-// which doubles the import's write cost and halves the rows a second a
-// new on-demand table takes, so the transactional path misses both the
-// 5-minute and the $1-per-million target the batches meet
-// (docs/capacity.md). Every path applies the same conditions.
-const DefaultWritePath = WriteStatements
+// DefaultWritePath is the path the import workflow writes its chunks with
+// (importapp.Assemble): BatchWriteItem under the lease fence. All four
+// paths were measured in one run on DynamoDB Local
+// (docs/import-workflow-benchmarks.md), where it was the fastest and the
+// only one above DynamoDB Local's raw PutItem rate by a wide margin; on
+// AWS a BatchWriteItem put costs the write units of a plain put (1 per KB),
+// like the PartiQL batches and half a transaction's
+// (https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_BatchWriteItem.html).
+const DefaultWritePath = WriteFenced
+
+// ConditionalWritePath is the path of a store made by New: the PartiQL
+// batches, exact without the tenant lock (tests, tools and any writer
+// that does not hold a tenant's lock).
+const ConditionalWritePath = WriteStatements
 
 // String names the path (benchmarks report it).
 func (p WritePath) String() string {
@@ -62,6 +78,8 @@ func (p WritePath) String() string {
 		return "transact"
 	case WriteStatements:
 		return "statements"
+	case WriteFenced:
+		return "fenced-batch"
 	}
 	return fmt.Sprintf("WritePath(%d)", int(p))
 }

@@ -48,6 +48,9 @@ func FlowConfig(c config.Config) importflow.Config {
 // use it with their own tables, bucket, configuration and clock.
 func Assemble(cfg importflow.Config, db *dynamostore.Store, files *s3store.Store, log *slog.Logger) *importflow.Flow {
 	ids := ident.NewGenerator(nil)
+	// Chunks write by the fenced BatchWriteItem path: only a job holding
+	// its tenant's lock writes objects (dynamostore/fence.go).
+	writer := db.WithWritePath(dynamostore.DefaultWritePath)
 	return &importflow.Flow{
 		Config:   cfg,
 		Jobs:     db,
@@ -56,7 +59,7 @@ func Assemble(cfg importflow.Config, db *dynamostore.Store, files *s3store.Store
 		Uploads:  db,
 		Settings: db,
 		Files:    files,
-		Objects:  func(tenant string) importflow.ObjectStore { return db.Objects(tenant) },
+		Objects:  func(tenant string) importflow.ObjectStore { return writer.Objects(tenant) },
 		NewID:    func() (string, error) { return ids.New(time.Now()) },
 		Now:      time.Now,
 		Log:      log,

@@ -201,11 +201,13 @@ const writePathRows = 20_000
 //   - statements-25x4, statements-25x16: PartiQL BatchExecuteStatement of
 //     up to 25 conditional writes (INSERT, or UPDATE … WHERE version = ?),
 //     4 or 16 in flight per chunk;
+//   - fenced-batch-25x4 … fenced-batch-25x16: the store's fenced path
+//     (dynamostore.WriteFenced, the default): BatchWriteItem of 25 plain
+//     puts, 4 to 16 in flight, each wave licensed by a check of the tenant
+//     lock (dynamostore/fence.go);
 //   - batch-25x16-unconditional: BatchWriteItem of 25 plain puts, 16 in
-//     flight. BatchWriteItem takes no conditions, so it cannot tell a
-//     create from an overwrite of someone else's write; it is measured as
-//     the ceiling of what dropping the conditions would buy, not a
-//     candidate (docs/import-workflow-benchmarks.md says why).
+//     flight, with no fence at all: the ceiling of what dropping the
+//     conditions buys, against which the fence's own cost is read.
 func BenchmarkImportWritePath(b *testing.B) {
 	warm(b)
 	store := func(p dynamostore.WritePath) func(h *harness) func(string) importflow.ObjectStore {
@@ -232,6 +234,9 @@ func BenchmarkImportWritePath(b *testing.B) {
 		{"transact-100x16", store(dynamostore.WriteTransact), 16},
 		{"statements-25x4", store(dynamostore.WriteStatements), 4},
 		{"statements-25x16", store(dynamostore.WriteStatements), 16},
+		{"fenced-batch-25x4", store(dynamostore.WriteFenced), 4},
+		{"fenced-batch-25x8", store(dynamostore.WriteFenced), 8},
+		{"fenced-batch-25x16", store(dynamostore.WriteFenced), 16},
 		{"batch-25x16-unconditional", batch, 16},
 	} {
 		b.Run(c.name, func(b *testing.B) {

@@ -190,6 +190,10 @@ func (f *Flow) finishClaimed(ctx context.Context, j JobRef, i int) (jobs.Counts,
 	}
 	counts, writes := dec.tally()
 	res, err := f.Objects(j.Tenant).Apply(ctx, j.JobID, writes, f.Config.WriteParallelism)
+	if bulkerr.KindOf(err) == bulkerr.Conflict {
+		// The fenced write path refuses a job that lost its tenant lock.
+		return jobs.Counts{}, "cancelled after the job had lost the tenant lock; some of its rows may have been applied", nil
+	}
 	if err != nil {
 		return jobs.Counts{}, "", err
 	}
