@@ -65,6 +65,12 @@ func (c *Client) CreateTarget(ctx context.Context, b bulkapi.TargetRequest) (Tar
 	return c.target(ctx, "POST", "/v1/targets", b)
 }
 
+// UpdateTarget changes the fields of a target u gives; a credential in u
+// replaces the target's (a new version of its secret) and travels once.
+func (c *Client) UpdateTarget(ctx context.Context, id string, u bulkapi.TargetUpdate) (Target, error) {
+	return c.target(ctx, "PATCH", targetPath(id, ""), u)
+}
+
 // DeleteTarget deletes a target and its credential.
 func (c *Client) DeleteTarget(ctx context.Context, id string) error {
 	_, err := c.Do(ctx, "DELETE", targetPath(id, ""), nil, nil)
