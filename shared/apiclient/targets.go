@@ -3,7 +3,6 @@ package apiclient
 import (
 	"context"
 	"encoding/json"
-	"net/url"
 
 	"github.com/ccbulk/bulkops/shared/bulkapi"
 )
@@ -27,22 +26,12 @@ type TargetTest struct {
 	Raw json.RawMessage `json:"-"`
 }
 
-func targetPath(id, action string) string {
-	p := "/v1/targets/" + url.PathEscape(id)
-	if action != "" {
-		p += "/" + action
-	}
-	return p
-}
+func targetPath(id, action string) string { return itemPath("/v1/targets", id, action) }
 
 // TargetsPage returns one page of the tenant's targets.
 func (c *Client) TargetsPage(ctx context.Context, cursor string) (TargetPage, error) {
-	path := "/v1/targets"
-	if cursor != "" {
-		path += "?cursor=" + url.QueryEscape(cursor)
-	}
 	var p TargetPage
-	raw, err := c.Do(ctx, "GET", path, nil, &p)
+	raw, err := c.Do(ctx, "GET", pagePath("/v1/targets", cursor), nil, &p)
 	p.Raw = raw
 	return p, err
 }
