@@ -58,7 +58,7 @@ func (a *app) operatorCommand() *cobra.Command {
 		}),
 	}
 
-	var largeFiles, targets string
+	var largeFiles, targets, email, webhook, secretEnv string
 	var maxRows int
 	var maxBytes int64
 	set := &cobra.Command{
@@ -68,13 +68,28 @@ func (a *app) operatorCommand() *cobra.Command {
 
 Only the flags given change; the rest stay as they are. The change is made
 only if nobody changed the settings since they were read (else exit code 1:
-read them again).`,
-		Example: "  bulkops operator settings set acme --large-files on --max-rows 200000 --delivery-targets sftp",
+read them again).
+
+The notification contact: --email and --webhook (empty: none); a new
+webhook needs its signing secret, read from the environment variable
+--webhook-secret-env names (32 to 256 printable characters). It is stored
+in Secrets Manager under the tenant's name and never shown; the audit
+says only that it was replaced.`,
+		Example: `  bulkops operator settings set acme --large-files on --max-rows 200000 --delivery-targets sftp
+  WEBHOOK_SECRET=... bulkops operator settings set acme --email ops@acme.example \
+    --webhook https://hooks.acme.example/bulkops --webhook-secret-env WEBHOOK_SECRET`,
 		Args:    args(1, "one tenant"),
 		RunE: a.act(func(cmd *cobra.Command, args []string) error {
 			fs := cmd.Flags()
-			if !fs.Changed("large-files") && !fs.Changed("max-rows") && !fs.Changed("max-bytes") && !fs.Changed("delivery-targets") {
-				return usageErr("nothing to set: give --large-files, --max-rows, --max-bytes or --delivery-targets")
+			contact := fs.Changed("email") || fs.Changed("webhook") || fs.Changed("webhook-secret-env")
+			if !fs.Changed("large-files") && !fs.Changed("max-rows") && !fs.Changed("max-bytes") && !fs.Changed("delivery-targets") && !contact {
+				return usageErr("nothing to set: give --large-files, --max-rows, --max-bytes, --delivery-targets, --email, --webhook or --webhook-secret-env")
+			}
+			var secret string
+			if secretEnv != "" {
+				if secret = a.getenv(secretEnv); secret == "" {
+					return usageErr("--webhook-secret-env %s: the variable is empty or unset", secretEnv)
+				}
 			}
 			if fs.Changed("large-files") {
 				switch strings.ToLower(largeFiles) {
@@ -112,6 +127,20 @@ read them again).`,
 					}
 				}
 			}
+			if contact {
+				n := bulkapi.OperatorContact{}
+				if cur.Notification != nil {
+					n = *cur.Notification
+				}
+				if fs.Changed("email") {
+					n.Email = strings.TrimSpace(email)
+				}
+				if fs.Changed("webhook") {
+					n.Webhook = strings.TrimSpace(webhook)
+				}
+				n.WebhookSecret, n.WebhookSecretSet = secret, false
+				b.Notification = &n
+			}
 			s, err := c.PutTenantSettings(cmd.Context(), args[0], cur.Version, b)
 			if err != nil {
 				return err
@@ -124,6 +153,9 @@ read them again).`,
 	f.IntVar(&maxRows, "max-rows", 0, "rows per file under the ceiling (0: the ceiling)")
 	f.Int64Var(&maxBytes, "max-bytes", 0, "bytes per file under the ceiling (0: the ceiling)")
 	f.StringVar(&targets, "delivery-targets", "", "delivery target kinds allowed besides s3link, comma-separated: sftp, s3bucket (empty: s3link only)")
+	f.StringVar(&email, "email", "", "the notification contact's e-mail address (empty: no mail)")
+	f.StringVar(&webhook, "webhook", "", "the notification contact's https webhook (empty: no webhook)")
+	f.StringVar(&secretEnv, "webhook-secret-env", "", "the environment variable holding the webhook's signing secret (required with a new webhook)")
 
 	var limit int
 	audit := &cobra.Command{
@@ -185,7 +217,26 @@ func settingsLine(b bulkapi.SettingsBody) string {
 	if len(b.DeliveryTargets) > 0 {
 		t += "," + strings.Join(b.DeliveryTargets, ",")
 	}
-	return fmt.Sprintf("large files %s, max rows %d, max bytes %d, targets %s", onOff(b.LargeFiles), b.MaxRows, b.MaxBytes, t)
+	return fmt.Sprintf("large files %s, max rows %d, max bytes %d, targets %s, notify %s", onOff(b.LargeFiles), b.MaxRows, b.MaxBytes, t, contactLine(b.Notification))
+}
+
+// contactLine describes a notification contact (never a secret).
+func contactLine(n *bulkapi.OperatorContact) string {
+	if n == nil || (n.Email == "" && n.Webhook == "") {
+		return "none"
+	}
+	var parts []string
+	if n.Email != "" {
+		parts = append(parts, n.Email)
+	}
+	if n.Webhook != "" {
+		w := n.Webhook
+		if n.WebhookSecretSet {
+			w += " (signed)"
+		}
+		parts = append(parts, w)
+	}
+	return strings.Join(parts, ", ")
 }
 
 func printEffective(w io.Writer, e bulkapi.EffectiveSettings) {
@@ -204,4 +255,5 @@ func printTenantSettings(w io.Writer, s bulkapi.TenantSettings) {
 	}
 	fmt.Fprintln(w)
 	printEffective(w, s.Effective)
+	fmt.Fprintf(w, "Notification contact: %s\n", contactLine(s.Notification))
 }

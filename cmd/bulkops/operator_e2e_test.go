@@ -50,6 +50,28 @@ func TestCLIOperatorSettings(t *testing.T) {
 		t.Fatalf("audit: %v\n%s", err, out)
 	}
 
+	// The notification contact, its secret from the environment: never
+	// printed, in the audit only as replaced.
+	secret := "cli-op-webhook-secret-" + strings.Repeat("7e", 12)
+	t.Setenv("BULKOPS_TEST_WEBHOOK_SECRET", secret)
+	out, info, err = cli("operator", "settings", "set", r.tenant, "--email", "ops@"+r.tenant+".example", "--webhook", "https://hooks.example.com/"+r.tenant,
+		"--webhook-secret-env", "BULKOPS_TEST_WEBHOOK_SECRET", "--token", op)
+	if err != nil || !strings.Contains(out, "Notification contact: ops@"+r.tenant+".example, https://hooks.example.com/"+r.tenant+" (signed)") || strings.Contains(out+info, secret) {
+		t.Fatalf("set the contact: %v\n%s\n%s", err, out, info)
+	}
+	if _, _, err := cli("operator", "settings", "set", r.tenant, "--webhook", "https://hooks2.example.com/x", "--token", op); err != nil {
+		t.Fatalf("a new URL keeps the secret: %v", err)
+	}
+	if out, _, err := cli("operator", "settings", "audit", r.tenant, "-o", "json", "--token", op); err != nil || !strings.Contains(strings.ReplaceAll(out, " ", ""), `"webhookSecretReplaced":true`) || strings.Contains(out, secret) {
+		t.Fatalf("audit: %v\n%s", err, out)
+	}
+	if _, _, err := cli("operator", "settings", "set", r.tenant, "--webhook-secret-env", "BULKOPS_TEST_UNSET_VAR", "--token", op); exitCode(err) != exitUsage {
+		t.Fatalf("an unset secret variable: %v", err)
+	}
+	if _, _, err := cli("operator", "settings", "set", r.tenant, "--email", "", "--webhook", "", "--token", op); err != nil {
+		t.Fatalf("contact off: %v", err)
+	}
+
 	// The byte limit an operator set is the upload's limit.
 	if _, _, err := cli("operator", "settings", "set", r.tenant, "--large-files", "off", "--max-rows", "0", "--max-bytes", "1000", "--token", op); err != nil {
 		t.Fatal(err)

@@ -139,6 +139,82 @@ A bucket target names the tenant's bucket and the role the service assumes
 	fl.StringVar(&f.region, "region", "", "s3bucket: the bucket's region")
 	fl.StringVar(&f.role, "role-arn", "", "s3bucket: the role the service assumes")
 
+	var u struct {
+		name, host, user, folder, hostKey, hostKeyFile, passwordEnv, keyFile, passphraseEnv, bucket, prefix, region, role string
+		port                                                                                                              int
+	}
+	updateCmd := withID("update", "Change a target's settings or rotate its credential (only the flags given)", func(cmd *cobra.Command, c *apiclient.Client, id string) error {
+		fs := cmd.Flags()
+		var b bulkapi.TargetUpdate
+		str := func(flag string, v string) *string {
+			if fs.Changed(flag) {
+				return &v
+			}
+			return nil
+		}
+		b.Name = str("name", u.name)
+		sftp := bulkapi.SFTPUpdate{Host: str("host", u.host), User: str("user", u.user), Folder: str("folder", u.folder), HostKey: str("host-key", u.hostKey)}
+		if fs.Changed("port") {
+			sftp.Port = &u.port
+		}
+		if u.hostKeyFile != "" {
+			raw, err := os.ReadFile(u.hostKeyFile)
+			if err != nil {
+				return err
+			}
+			k := string(raw)
+			sftp.HostKey = &k
+		}
+		if u.passwordEnv != "" {
+			if sftp.Password = a.getenv(u.passwordEnv); sftp.Password == "" {
+				return usageErr("--password-env %s: the variable is empty or unset", u.passwordEnv)
+			}
+		}
+		if u.keyFile != "" {
+			raw, err := os.ReadFile(u.keyFile)
+			if err != nil {
+				return err
+			}
+			sftp.PrivateKey = string(raw)
+			if u.passphraseEnv != "" {
+				sftp.Passphrase = a.getenv(u.passphraseEnv)
+			}
+		}
+		if sftp != (bulkapi.SFTPUpdate{}) {
+			b.SFTP = &sftp
+		}
+		bk := bulkapi.BucketUpdate{Bucket: str("bucket", u.bucket), Prefix: str("prefix", u.prefix), Region: str("region", u.region), RoleARN: str("role-arn", u.role)}
+		if bk != (bulkapi.BucketUpdate{}) {
+			b.Bucket = &bk
+		}
+		if b.Name == nil && b.SFTP == nil && b.Bucket == nil {
+			return usageErr("nothing to change: give --name, an sftp flag (--host, --port, --user, --folder, --host-key[-file], --password-env, --private-key-file) or a bucket flag")
+		}
+		t, err := c.UpdateTarget(cmd.Context(), id, b)
+		if err != nil {
+			return err
+		}
+		if b.SFTP != nil && (b.SFTP.Password != "" || b.SFTP.PrivateKey != "") {
+			a.note("target %s: credential replaced (a new version of its secret); try it with: bulkops targets test %s", t.ID, t.ID)
+		}
+		return show(t)
+	})
+	ul := updateCmd.Flags()
+	ul.StringVar(&u.name, "name", "", "a new name")
+	ul.StringVar(&u.host, "host", "", "sftp: server host name or address")
+	ul.IntVar(&u.port, "port", 0, "sftp: port (0: 22)")
+	ul.StringVar(&u.user, "user", "", "sftp: user name")
+	ul.StringVar(&u.folder, "folder", "", "sftp: remote folder (empty: the login folder)")
+	ul.StringVar(&u.hostKey, "host-key", "", "sftp: a new host key to pin")
+	ul.StringVar(&u.hostKeyFile, "host-key-file", "", "sftp: a file with a new host key to pin")
+	ul.StringVar(&u.passwordEnv, "password-env", "", "sftp: rotate to the password in this environment variable")
+	ul.StringVar(&u.keyFile, "private-key-file", "", "sftp: rotate to this private key file (PEM)")
+	ul.StringVar(&u.passphraseEnv, "passphrase-env", "", "sftp: the environment variable holding the new key's passphrase")
+	ul.StringVar(&u.bucket, "bucket", "", "s3bucket: the tenant's bucket")
+	ul.StringVar(&u.prefix, "prefix", "", "s3bucket: key prefix")
+	ul.StringVar(&u.region, "region", "", "s3bucket: the bucket's region")
+	ul.StringVar(&u.role, "role-arn", "", "s3bucket: the role the service assumes")
+
 	testCmd := withID("test", "Try a target: reached, authenticated, folder writable, or what failed", func(cmd *cobra.Command, c *apiclient.Client, id string) error {
 		r, err := c.TestTarget(cmd.Context(), id)
 		if err != nil {
@@ -162,7 +238,7 @@ A bucket target names the tenant's bucket and the role the service assumes
 		fmt.Fprintf(a.out, "target %s deleted\n", id)
 		return nil
 	})
-	cmd.AddCommand(list, showCmd, createCmd, testCmd, deleteCmd)
+	cmd.AddCommand(list, showCmd, createCmd, updateCmd, testCmd, deleteCmd)
 	return cmd
 }
 

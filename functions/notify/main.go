@@ -16,8 +16,7 @@ import (
 )
 
 func main() {
-	// No secret store yet (issue 18 item 1 brings shared/secretstore):
-	// webhooks are not sent until it is wired, e-mail is.
+	// nil: the webhook secrets are read from Secrets Manager.
 	a, err := notifyapp.New(context.Background(), os.Getenv, os.Stdout, nil)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "notify:", err)

@@ -50,6 +50,7 @@ func New(ctx context.Context, getenv func(string) string, logOut io.Writer) (*ht
 	canceller.Executions = Executions{Client: awsenv.SFN(res.AWS)}
 	secrets, deliver := res.Delivery(res.Logger(logOut))
 	api.Credentials, api.Deliver = secrets, deliver
+	api.WebhookSecrets = res.WebhookSecrets(res.Logger(logOut))
 	canceller.Events = res.Events
 	api.NotifyPolicy = notify.Policy{AllowLoopbackHTTP: res.Config.NotifyAllowLoopback}
 	canceller.Imports.(*importflow.Flow).Events = res.Events

@@ -329,11 +329,7 @@ type TypePage struct {
 // Types returns a page of object types (cursor "" for the first).
 func (c *Client) Types(ctx context.Context, cursor string) (TypePage, error) {
 	var out TypePage
-	p := "/v1/object-types"
-	if cursor != "" {
-		p += "?cursor=" + url.QueryEscape(cursor)
-	}
-	raw, err := c.Do(ctx, "GET", p, nil, &out)
+	raw, err := c.Do(ctx, "GET", pagePath("/v1/object-types", cursor), nil, &out)
 	out.Raw = raw
 	return out, err
 }
@@ -365,4 +361,23 @@ func (c *Client) Download(ctx context.Context, link string) ([]byte, error) {
 		return nil, fmt.Errorf("download refused: %s (links work for 15 minutes; ask for the job again)", storageSentence(resp.StatusCode, msg, 0))
 	}
 	return io.ReadAll(resp.Body)
+}
+
+// pagePath is a list route's path for the page cursor names ("": the
+// first).
+func pagePath(route, cursor string) string {
+	if cursor == "" {
+		return route
+	}
+	return route + "?cursor=" + url.QueryEscape(cursor)
+}
+
+// itemPath is the path of one item of a collection route, or of an action
+// on it ("": the item itself).
+func itemPath(route, id, action string) string {
+	p := route + "/" + url.PathEscape(id)
+	if action != "" {
+		p += "/" + action
+	}
+	return p
 }

@@ -18,13 +18,7 @@ type Schedule struct {
 	Raw json.RawMessage `json:"-"`
 }
 
-func schedulePath(id string, action string) string {
-	p := "/v1/schedules/" + url.PathEscape(id)
-	if action != "" {
-		p += "/" + action
-	}
-	return p
-}
+func schedulePath(id string, action string) string { return itemPath("/v1/schedules", id, action) }
 
 // SchedulePage is one page of schedules.
 type SchedulePage struct {
@@ -36,11 +30,7 @@ type SchedulePage struct {
 // (cursor "" for the first).
 func (c *Client) SchedulesPage(ctx context.Context, cursor string) (SchedulePage, error) {
 	var out SchedulePage
-	p := "/v1/schedules"
-	if cursor != "" {
-		p += "?cursor=" + url.QueryEscape(cursor)
-	}
-	raw, err := c.Do(ctx, "GET", p, nil, &out)
+	raw, err := c.Do(ctx, "GET", pagePath("/v1/schedules", cursor), nil, &out)
 	out.Raw = raw
 	return out, err
 }

@@ -3,7 +3,6 @@ package apiclient
 import (
 	"context"
 	"encoding/json"
-	"net/url"
 
 	"github.com/ccbulk/bulkops/shared/bulkapi"
 )
@@ -27,22 +26,12 @@ type TargetTest struct {
 	Raw json.RawMessage `json:"-"`
 }
 
-func targetPath(id, action string) string {
-	p := "/v1/targets/" + url.PathEscape(id)
-	if action != "" {
-		p += "/" + action
-	}
-	return p
-}
+func targetPath(id, action string) string { return itemPath("/v1/targets", id, action) }
 
 // TargetsPage returns one page of the tenant's targets.
 func (c *Client) TargetsPage(ctx context.Context, cursor string) (TargetPage, error) {
-	path := "/v1/targets"
-	if cursor != "" {
-		path += "?cursor=" + url.QueryEscape(cursor)
-	}
 	var p TargetPage
-	raw, err := c.Do(ctx, "GET", path, nil, &p)
+	raw, err := c.Do(ctx, "GET", pagePath("/v1/targets", cursor), nil, &p)
 	p.Raw = raw
 	return p, err
 }
@@ -63,6 +52,12 @@ func (c *Client) Target(ctx context.Context, id string) (Target, error) {
 // b once and is kept in Secrets Manager.
 func (c *Client) CreateTarget(ctx context.Context, b bulkapi.TargetRequest) (Target, error) {
 	return c.target(ctx, "POST", "/v1/targets", b)
+}
+
+// UpdateTarget changes the fields of a target u gives; a credential in u
+// replaces the target's (a new version of its secret) and travels once.
+func (c *Client) UpdateTarget(ctx context.Context, id string, u bulkapi.TargetUpdate) (Target, error) {
+	return c.target(ctx, "PATCH", targetPath(id, ""), u)
 }
 
 // DeleteTarget deletes a target and its credential.

@@ -78,6 +78,13 @@ func (r *Resources) Delivery(log *slog.Logger) (*secretstore.Store, delivery.ByK
 	return Delivery(r.AWS, r.Config.SecretPrefix, log)
 }
 
+// WebhookSecrets builds the store of the tenants' webhook signing secrets
+// (Secrets Manager, names bulkops/notifications/<tenant>/webhook): the API
+// writes them, the notifier reads them.
+func (r *Resources) WebhookSecrets(log *slog.Logger) secretstore.WebhookSecrets {
+	return secretstore.WebhookSecrets{API: awsenv.SecretsManager(r.AWS), Log: log}
+}
+
 // testTimeout bounds a target's connection test.
 const testTimeout = 20 * time.Second
 

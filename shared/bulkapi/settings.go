@@ -39,16 +39,35 @@ type SettingsBody struct {
 	// DeliveryTargets are the delivery target kinds allowed besides
 	// s3link (sftp, s3bucket).
 	DeliveryTargets []string `json:"deliveryTargets"`
-	// NOTIFICATION CONTACT (issue 18 item 3, h14): the contact's field
-	// goes here, with NewSettingsBody and Settings below.
+	// Notification is the tenant's notification contact. In a PUT, left
+	// out (null) keeps the contact as it is; given, it replaces it (both
+	// channels empty: none). Answers show it when one is set.
+	Notification *OperatorContact `json:"notification,omitempty"`
+}
+
+// OperatorContact is a tenant's notification contact as an operator sets
+// and sees it. WebhookSecret is write-only: required with a new webhook,
+// it replaces the kept secret when given, and is never answered;
+// WebhookSecretSet (answers only; ignored in a PUT) says whether one is
+// kept.
+type OperatorContact struct {
+	Email            string `json:"email,omitempty"`
+	Webhook          string `json:"webhook,omitempty"`
+	WebhookSecret    string `json:"webhookSecret,omitempty"`
+	WebhookSecretSet bool   `json:"webhookSecretSet,omitempty"`
 }
 
 // NewSettingsBody is s as the API writes it.
 func NewSettingsBody(s tenancy.Settings) SettingsBody {
-	return SettingsBody{LargeFiles: s.LargeFiles, MaxRows: s.MaxRows, MaxBytes: s.MaxBytes, DeliveryTargets: nonNil(s.DeliveryTargets)}
+	b := SettingsBody{LargeFiles: s.LargeFiles, MaxRows: s.MaxRows, MaxBytes: s.MaxBytes, DeliveryTargets: nonNil(s.DeliveryTargets)}
+	if c := s.Notification; !c.Empty() {
+		b.Notification = &OperatorContact{Email: c.Email, Webhook: c.Webhook, WebhookSecretSet: c.Webhook != "" && c.SecretRef != ""}
+	}
+	return b
 }
 
-// Settings is the body as tenancy.Settings (not yet checked).
+// Settings is the body as tenancy.Settings (not yet checked; without the
+// contact, which the API builds and checks on its own).
 func (b SettingsBody) Settings() tenancy.Settings {
 	return tenancy.Settings{LargeFiles: b.LargeFiles, MaxRows: b.MaxRows, MaxBytes: b.MaxBytes, DeliveryTargets: b.DeliveryTargets}
 }
@@ -107,6 +126,9 @@ type SettingsChange struct {
 	At      time.Time    `json:"at"`
 	Before  SettingsBody `json:"before"`
 	After   SettingsBody `json:"after"`
+	// WebhookSecretReplaced says the change stored a new webhook signing
+	// secret (never the secret itself).
+	WebhookSecretReplaced bool `json:"webhookSecretReplaced,omitempty"`
 }
 
 // SettingsChanges lists audited changes, newest first.
@@ -119,7 +141,8 @@ type SettingsChanges struct {
 func NewSettingsChanges(tenant string, changes []tenancy.SettingsChange) SettingsChanges {
 	out := SettingsChanges{Tenant: tenant, Changes: make([]SettingsChange, len(changes))}
 	for i, c := range changes {
-		out.Changes[i] = SettingsChange{Version: c.Version, By: c.By, At: c.At.UTC(), Before: NewSettingsBody(c.Before), After: NewSettingsBody(c.After)}
+		out.Changes[i] = SettingsChange{Version: c.Version, By: c.By, At: c.At.UTC(), Before: NewSettingsBody(c.Before), After: NewSettingsBody(c.After),
+			WebhookSecretReplaced: c.SecretReplaced}
 	}
 	return out
 }

@@ -50,3 +50,41 @@ type TargetPage struct {
 type TargetTest struct {
 	delivery.TestResult
 }
+
+// TargetUpdate is the body of PATCH /v1/targets/{id}: the fields given
+// change, the others stay. The kind cannot change. For an SFTP target, a
+// password or private key given replaces the credential (a new version of
+// its secret; auth follows the credential's kind); a changed host key is
+// pinned anew.
+type TargetUpdate struct {
+	Name   *string       `json:"name,omitempty"`
+	SFTP   *SFTPUpdate   `json:"sftp,omitempty"`
+	Bucket *BucketUpdate `json:"bucket,omitempty"`
+}
+
+// SFTPUpdate is the part of an SFTP target a PATCH may change.
+type SFTPUpdate struct {
+	Host    *string `json:"host,omitempty"`
+	Port    *int    `json:"port,omitempty"`
+	User    *string `json:"user,omitempty"`
+	Folder  *string `json:"folder,omitempty"`
+	HostKey *string `json:"hostKey,omitempty"`
+	// The new credential (write-only): a password, or a private key (PEM)
+	// with its passphrase if it has one.
+	Password   string `json:"password,omitempty"`
+	PrivateKey string `json:"privateKey,omitempty"`
+	Passphrase string `json:"passphrase,omitempty"`
+}
+
+// Credential returns the update's credential (a secret; zero: none given).
+func (s SFTPUpdate) Credential() delivery.Credential {
+	return delivery.Credential{Password: s.Password, PrivateKey: s.PrivateKey, Passphrase: s.Passphrase}
+}
+
+// BucketUpdate is the part of a tenant-bucket target a PATCH may change.
+type BucketUpdate struct {
+	Bucket  *string `json:"bucket,omitempty"`
+	Prefix  *string `json:"prefix,omitempty"`
+	Region  *string `json:"region,omitempty"`
+	RoleARN *string `json:"roleArn,omitempty"`
+}

@@ -95,6 +95,14 @@ func (st *Store) PutTenantSettings(ctx context.Context, tenant string, ts tenanc
 // (who, when, before and after) are written in one transaction. A version
 // that does not match, or a change made meanwhile, is a Stale error.
 func (st *Store) PutSettings(ctx context.Context, tenant string, ts tenancy.Settings, ifVersion int64, by string, at time.Time) (tenancy.SettingsRecord, tenancy.SettingsChange, error) {
+	return st.PutSettingsAndContact(ctx, tenant, ts, nil, ifVersion, by, at)
+}
+
+// PutSettingsAndContact is PutSettings that also replaces the tenant's
+// notification contact with contact's (nil: keeps it). The audit records
+// the contact before and after (address, URL, whether a secret is kept)
+// and whether the secret was replaced, never a secret.
+func (st *Store) PutSettingsAndContact(ctx context.Context, tenant string, ts tenancy.Settings, contact *tenancy.ContactChange, ifVersion int64, by string, at time.Time) (tenancy.SettingsRecord, tenancy.SettingsChange, error) {
 	cur, err := st.SettingsRecord(ctx, tenant)
 	if err != nil {
 		return tenancy.SettingsRecord{}, tenancy.SettingsChange{}, err
@@ -102,11 +110,15 @@ func (st *Store) PutSettings(ctx context.Context, tenant string, ts tenancy.Sett
 	if ifVersion >= 0 && cur.Version != ifVersion {
 		return tenancy.SettingsRecord{}, tenancy.SettingsChange{}, staleSettings(tenant, cur.Version, ifVersion)
 	}
-	// The contact is the tenant administrators' (SetNotificationContact);
-	// an operator's change of the other settings keeps it.
+	// The contact is kept unless the operator sets it.
 	ts.Notification = cur.Settings.Notification
+	replaced := false
+	if contact != nil {
+		ts.Notification, replaced = contact.Contact, contact.SecretReplaced
+		ts.Notification.Tenant = tenant
+	}
 	next := cur.Version + 1
-	change := tenancy.SettingsChange{Tenant: tenant, Version: next, By: by, At: at.UTC(), Before: cur.Settings, After: ts}
+	change := tenancy.SettingsChange{Tenant: tenant, Version: next, By: by, At: at.UTC(), Before: cur.Settings, After: ts, SecretReplaced: replaced}
 	before, err1 := json.Marshal(auditView(cur.Settings))
 	after, err2 := json.Marshal(auditView(ts))
 	if err := errors.Join(err1, err2); err != nil {
@@ -119,6 +131,9 @@ func (st *Store) PutSettings(ctx context.Context, tenant string, ts tenancy.Sett
 	audit := key("TENANT#"+tenant, auditSK(next))
 	audit["version"], audit["by"], audit["at"] = n(next), s(by), s(change.At.Format(time.RFC3339Nano))
 	audit["before"], audit["after"] = s(string(before)), s(string(after))
+	if replaced {
+		audit["secretReplaced"] = &ddbtypes.AttributeValueMemberBOOL{Value: true}
+	}
 	_, err = st.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []ddbtypes.TransactWriteItem{
 		{Put: &ddbtypes.Put{TableName: &st.tables.Control, Item: settingsItem(tenant, ts, next, by, change.At),
 			ConditionExpression: aws.String(cond), ExpressionAttributeValues: vals}},
@@ -167,7 +182,10 @@ func (st *Store) SettingsAudit(ctx context.Context, tenant string, limit int32) 
 		if err := errors.Join(json.Unmarshal([]byte(attrStr(it, "before")), &b), json.Unmarshal([]byte(attrStr(it, "after")), &a)); err != nil {
 			return nil, bulkerr.Wrap(bulkerr.Internal, err, "decoding the settings audit of tenant %s", tenant)
 		}
-		c.Before, c.After = b.settings(), a.settings()
+		c.Before, c.After = b.settings(tenant), a.settings(tenant)
+		if v, ok := it["secretReplaced"].(*ddbtypes.AttributeValueMemberBOOL); ok {
+			c.SecretReplaced = v.Value
+		}
 		changes = append(changes, c)
 	}
 	return changes, nil
@@ -200,22 +218,42 @@ func settingsItem(tenant string, ts tenancy.Settings, version int64, by string, 
 }
 
 // auditSettings is how the audit items keep settings (JSON). It holds no
-// secret: a field that references one keeps only the reference.
+// secret, nor a secret's reference: the contact's address and URL and
+// whether a signing secret is kept.
 type auditSettings struct {
-	LargeFiles      bool     `json:"largeFiles"`
-	MaxRows         int      `json:"maxRows"`
-	MaxBytes        int64    `json:"maxBytes"`
-	DeliveryTargets []string `json:"deliveryTargets,omitempty"`
-	// The notification contact is not audited here: PutSettings leaves it
-	// as it is (SetNotificationContact, the tenant's own route, owns it).
+	LargeFiles      bool          `json:"largeFiles"`
+	MaxRows         int           `json:"maxRows"`
+	MaxBytes        int64         `json:"maxBytes"`
+	DeliveryTargets []string      `json:"deliveryTargets,omitempty"`
+	Notification    *auditContact `json:"notification,omitempty"`
+}
+
+// auditContact is a notification contact in the audit.
+type auditContact struct {
+	Email     string `json:"email,omitempty"`
+	Webhook   string `json:"webhook,omitempty"`
+	SecretSet bool   `json:"secretSet,omitempty"`
 }
 
 func auditView(ts tenancy.Settings) auditSettings {
-	return auditSettings{LargeFiles: ts.LargeFiles, MaxRows: ts.MaxRows, MaxBytes: ts.MaxBytes, DeliveryTargets: ts.DeliveryTargets}
+	a := auditSettings{LargeFiles: ts.LargeFiles, MaxRows: ts.MaxRows, MaxBytes: ts.MaxBytes, DeliveryTargets: ts.DeliveryTargets}
+	if c := ts.Notification; !c.Empty() {
+		a.Notification = &auditContact{Email: c.Email, Webhook: c.Webhook, SecretSet: c.SecretRef != ""}
+	}
+	return a
 }
 
-func (a auditSettings) settings() tenancy.Settings {
-	return tenancy.Settings{LargeFiles: a.LargeFiles, MaxRows: a.MaxRows, MaxBytes: a.MaxBytes, DeliveryTargets: a.DeliveryTargets}
+// settings is the audited settings of tenant; a kept secret reads as its
+// name (notify.SecretName), the audit holding no reference.
+func (a auditSettings) settings(tenant string) tenancy.Settings {
+	ts := tenancy.Settings{LargeFiles: a.LargeFiles, MaxRows: a.MaxRows, MaxBytes: a.MaxBytes, DeliveryTargets: a.DeliveryTargets}
+	if c := a.Notification; c != nil {
+		ts.Notification = notify.Contact{Tenant: tenant, Email: c.Email, Webhook: c.Webhook}
+		if c.SecretSet {
+			ts.Notification.SecretRef = notify.SecretName(tenant)
+		}
+	}
+	return ts
 }
 
 func attrInt(it map[string]ddbtypes.AttributeValue, k string) int64 {

@@ -3,6 +3,7 @@ package dynamostore
 import (
 	"context"
 	"encoding/json"
+	"errors"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -40,6 +41,34 @@ func (st *Store) PutTarget(ctx context.Context, t delivery.Target) error {
 		return bulkerr.New(bulkerr.Conflict, "target %s already exists", t.ID)
 	}
 	return classify(err, "creating target %s", t.ID)
+}
+
+// ReplaceTarget writes after over before (the same tenant and ID), only
+// if the stored target is still before: a target changed or deleted
+// meanwhile is a Conflict, and nothing is written.
+func (st *Store) ReplaceTarget(ctx context.Context, before, after delivery.Target) error {
+	if before.Tenant != after.Tenant || before.ID != after.ID {
+		return bulkerr.New(bulkerr.Internal, "replacing target %s with target %s", before.ID, after.ID)
+	}
+	if err := after.ValidateStored(); err != nil {
+		return err
+	}
+	oldRaw, err1 := json.Marshal(before)
+	newRaw, err2 := json.Marshal(after)
+	if err := errors.Join(err1, err2); err != nil {
+		return bulkerr.Wrap(bulkerr.Internal, err, "encoding target %s", after.ID)
+	}
+	item := targetKey(after.Tenant, after.ID)
+	item["target"] = s(string(newRaw))
+	_, err := st.db.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName: &st.tables.Control, Item: item, ConditionExpression: aws.String("#t = :old"),
+		ExpressionAttributeNames:  map[string]string{"#t": "target"},
+		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":old": s(string(oldRaw))},
+	})
+	if isConditionFailed(err) {
+		return bulkerr.New(bulkerr.Conflict, "target %s was changed or deleted meanwhile; read it again and redo your change", after.ID)
+	}
+	return classify(err, "changing target %s", after.ID)
 }
 
 // GetTarget returns one target of tenant, or NotFound (also for another

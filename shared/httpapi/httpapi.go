@@ -158,6 +158,7 @@ var routes = []route{
 	{"GET", "/v1/targets", false, (*API).listTargets},
 	{"POST", "/v1/targets", false, (*API).createTarget},
 	{"GET", "/v1/targets/{id}", false, (*API).getTarget},
+	{"PATCH", "/v1/targets/{id}", false, (*API).updateTarget},
 	{"DELETE", "/v1/targets/{id}", false, (*API).deleteTarget},
 	{"POST", "/v1/targets/{id}/test", false, (*API).testTarget},
 	{"GET", "/v1/settings/notifications", false, (*API).getNotifications},

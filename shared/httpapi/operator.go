@@ -33,7 +33,7 @@ type operatorAuth interface {
 // (dynamostore.Store).
 type settingsAdmin interface {
 	SettingsRecord(ctx context.Context, tenant string) (tenancy.SettingsRecord, error)
-	PutSettings(ctx context.Context, tenant string, ts tenancy.Settings, ifVersion int64, by string, at time.Time) (tenancy.SettingsRecord, tenancy.SettingsChange, error)
+	PutSettingsAndContact(ctx context.Context, tenant string, ts tenancy.Settings, contact *tenancy.ContactChange, ifVersion int64, by string, at time.Time) (tenancy.SettingsRecord, tenancy.SettingsChange, error)
 	SettingsAudit(ctx context.Context, tenant string, limit int32) ([]tenancy.SettingsChange, error)
 }
 
@@ -123,14 +123,35 @@ func (a *API) putOperatorSettings(w http.ResponseWriter, r *http.Request, _ auth
 	if err := ts.Check(tenancy.HardCeilings()); err != nil {
 		return err
 	}
-	rec, change, err := a.OperatorSettings.PutSettings(r.Context(), tenant, ts, ifVersion, op.Name, a.Now())
+	var contact *tenancy.ContactChange
+	if n := body.Notification; n != nil {
+		// The contact is checked, and the version compared, before a
+		// secret is stored; the store compares the version again.
+		cur, err := a.OperatorSettings.SettingsRecord(r.Context(), tenant)
+		if err != nil {
+			return err
+		}
+		if ifVersion >= 0 && cur.Version != ifVersion {
+			return bulkerr.New(bulkerr.Stale, "the settings of tenant %s are at version %d (ETag \"%d\"), not %d: someone changed them; read them again and redo your change", tenant, cur.Version, cur.Version, ifVersion)
+		}
+		c, err := a.newContact(tenant, n.Email, n.Webhook, n.WebhookSecret, cur.Settings.Notification, "/notification")
+		if err != nil {
+			return err
+		}
+		if err := a.keepWebhookSecret(r.Context(), tenant, n.WebhookSecret, &c, "/notification"); err != nil {
+			return err
+		}
+		contact = &tenancy.ContactChange{Contact: c, SecretReplaced: n.WebhookSecret != ""}
+	}
+	rec, change, err := a.OperatorSettings.PutSettingsAndContact(r.Context(), tenant, ts, contact, ifVersion, op.Name, a.Now())
 	if err != nil {
 		return err
 	}
 	before, _ := json.Marshal(bulkapi.NewSettingsBody(change.Before))
 	after, _ := json.Marshal(bulkapi.NewSettingsBody(change.After))
 	a.Log.InfoContext(r.Context(), "tenant settings changed", "tenant", tenant, "operator", op.Name,
-		"version", change.Version, "at", change.At, "before", string(before), "after", string(after))
+		"version", change.Version, "at", change.At, "before", string(before), "after", string(after),
+		"webhookSecretReplaced", change.SecretReplaced)
 	writeTenantSettings(w, rec)
 	return nil
 }

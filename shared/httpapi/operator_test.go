@@ -53,7 +53,8 @@ func newOperatorHarness(t *testing.T) (*apiHarness, *opLog) {
 	logs := &opLog{mu: make(chan struct{}, 1)}
 	api := apiapp.Assemble(db, files, authn.Claims{}, slog.New(slog.NewJSONHandler(logs, nil)))
 	gw := localtest.ServeAPI(t, st, lambda.NewHandler(apigwlambda.Handler(api.Handler())))
-	return &apiHarness{t: t, gw: gw, client: openapitest.Client(t, gw.URL), api: api, db: db, files: files, s3: st.Clients.S3, bucket: st.Ref("DataBucket")}, logs
+	return &apiHarness{t: t, gw: gw, client: openapitest.Client(t, gw.URL), api: api, db: db, files: files, s3: st.Clients.S3, bucket: st.Ref("DataBucket"),
+		ddb: st.Clients.DynamoDB, control: st.Ref("ControlTable"), st: st}, logs
 }
 
 // sendAs sends a request with a bearer token ("" for none).

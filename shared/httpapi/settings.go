@@ -64,50 +64,73 @@ func (a *API) putNotifications(w http.ResponseWriter, r *http.Request, id authn.
 	if err := decodeBody(r, &body); err != nil {
 		return err
 	}
-	c := notify.Contact{Tenant: id.Tenant, Email: strings.TrimSpace(body.Email), Webhook: strings.TrimSpace(body.Webhook)}
-	if c.Webhook == "" && body.WebhookSecret != "" {
-		return invalidAt("/webhookSecret", "webhookSecret is given without a webhook")
+	old, err := st.TenantSettings(r.Context(), id.Tenant)
+	if err != nil {
+		return err
 	}
-	if c.Webhook != "" {
-		if body.WebhookSecret == "" {
-			old, err := st.TenantSettings(r.Context(), id.Tenant)
-			if err != nil {
-				return err
-			}
-			if old.Notification.SecretRef == "" {
-				return invalidAt("/webhookSecret", "a webhook needs its signing secret: give webhookSecret (%d to %d printable characters)", notify.MinSecretLength, notify.MaxSecretLength)
-			}
-			c.SecretRef = old.Notification.SecretRef
-		} else {
-			if err := notify.ValidateSecret(body.WebhookSecret); err != nil {
-				return atField("/webhookSecret", err)
-			}
-			c.SecretRef = notify.SecretName(id.Tenant) // checked below before the secret is stored
-		}
+	c, err := a.newContact(id.Tenant, body.Email, body.Webhook, body.WebhookSecret, old.Notification, "")
+	if err != nil {
+		return err
 	}
-	if !c.Empty() {
-		if err := c.Validate(a.NotifyPolicy); err != nil {
-			return atField(contactPointer(err), err)
-		}
-	}
-	if body.WebhookSecret != "" {
-		if a.WebhookSecrets == nil {
-			return invalidAt("/webhook", "this deployment keeps no webhook signing secrets yet (no secret store is configured); set an e-mail address only")
-		}
-		ref, err := a.WebhookSecrets.PutWebhookSecret(r.Context(), id.Tenant, body.WebhookSecret)
-		if err != nil {
-			return err
-		}
-		if !notify.SecretOfTenant(ref, id.Tenant) {
-			return bulkerr.New(bulkerr.Internal, "the secret store answered a reference outside tenant %s's names", id.Tenant)
-		}
-		c.SecretRef = ref
+	if err := a.keepWebhookSecret(r.Context(), id.Tenant, body.WebhookSecret, &c, ""); err != nil {
+		return err
 	}
 	if err := st.SetNotificationContact(r.Context(), id.Tenant, c); err != nil {
 		return err
 	}
 	a.Log.InfoContext(r.Context(), "notification contact set", "tenant", id.Tenant, "email", c.Email != "", "webhook", c.Webhook != "", "secretReplaced", body.WebhookSecret != "")
 	writeJSON(w, http.StatusOK, notificationView(c))
+	return nil
+}
+
+// newContact builds and checks tenant's contact from the fields of a
+// request (at is the JSON pointer of the contact in the body: "" or
+// "/notification"). A webhook keeps old's secret unless secret is given;
+// a new webhook without a secret is refused. The secret itself is only
+// checked here; keepWebhookSecret stores it.
+func (a *API) newContact(tenant, email, webhook, secret string, old notify.Contact, at string) (notify.Contact, error) {
+	c := notify.Contact{Tenant: tenant, Email: strings.TrimSpace(email), Webhook: strings.TrimSpace(webhook)}
+	if c.Webhook == "" && secret != "" {
+		return c, invalidAt(at+"/webhookSecret", "webhookSecret is given without a webhook")
+	}
+	if c.Webhook != "" {
+		if secret == "" {
+			if old.SecretRef == "" {
+				return c, invalidAt(at+"/webhookSecret", "a webhook needs its signing secret: give webhookSecret (%d to %d printable characters)", notify.MinSecretLength, notify.MaxSecretLength)
+			}
+			c.SecretRef = old.SecretRef
+		} else {
+			if err := notify.ValidateSecret(secret); err != nil {
+				return c, atField(at+"/webhookSecret", err)
+			}
+			c.SecretRef = notify.SecretName(tenant) // checked by Validate before the secret is stored
+		}
+	}
+	if !c.Empty() {
+		if err := c.Validate(a.NotifyPolicy); err != nil {
+			return c, atField(at+contactPointer(err), err)
+		}
+	}
+	return c, nil
+}
+
+// keepWebhookSecret stores secret (when given) as tenant's webhook signing
+// secret and points c at it.
+func (a *API) keepWebhookSecret(ctx context.Context, tenant, secret string, c *notify.Contact, at string) error {
+	if secret == "" {
+		return nil
+	}
+	if a.WebhookSecrets == nil {
+		return invalidAt(at+"/webhook", "this deployment keeps no webhook signing secrets (no secret store is configured); set an e-mail address only")
+	}
+	ref, err := a.WebhookSecrets.PutWebhookSecret(ctx, tenant, secret)
+	if err != nil {
+		return err
+	}
+	if !notify.SecretOfTenant(ref, tenant) {
+		return bulkerr.New(bulkerr.Internal, "the secret store answered a reference outside tenant %s's names", tenant)
+	}
+	c.SecretRef = ref
 	return nil
 }
 

@@ -14,6 +14,7 @@ import (
 // targetStore keeps a tenant's delivery targets (dynamostore.Store).
 type targetStore interface {
 	PutTarget(ctx context.Context, t delivery.Target) error
+	ReplaceTarget(ctx context.Context, before, after delivery.Target) error
 	GetTarget(ctx context.Context, tenant, id string) (delivery.Target, error)
 	ListTargets(ctx context.Context, tenant string) ([]delivery.Target, error)
 	DeleteTarget(ctx context.Context, tenant, id string) error
@@ -24,6 +25,7 @@ type targetStore interface {
 // target keeps.
 type credentialStore interface {
 	Create(ctx context.Context, tenant, targetID string, c delivery.Credential) (string, error)
+	Put(ctx context.Context, tenant, ref string, c delivery.Credential) error
 	Delete(ctx context.Context, tenant, ref string) error
 }
 
@@ -42,6 +44,21 @@ func targetID(r *http.Request) (string, error) {
 		return "", bulkerr.New(bulkerr.NotFound, "target %q not found", id)
 	}
 	return id, nil
+}
+
+// pathTarget reads the tenant's target the route's {id} names, with the
+// store it came from.
+func (a *API) pathTarget(r *http.Request, id authn.Identity) (targetStore, delivery.Target, error) {
+	st, err := a.targets()
+	if err != nil {
+		return nil, delivery.Target{}, err
+	}
+	tid, err := targetID(r)
+	if err != nil {
+		return nil, delivery.Target{}, err
+	}
+	t, err := st.GetTarget(r.Context(), id.Tenant, tid)
+	return st, t, err
 }
 
 // createTarget checks a target's settings and credential, stores the
@@ -98,9 +115,7 @@ func (a *API) createTarget(w http.ResponseWriter, r *http.Request, id authn.Iden
 		}
 	}
 	if t.SFTP != nil {
-		// The pinned key is kept in one form, with its fingerprint.
-		k, _ := delivery.ParseHostKey(t.SFTP.HostKey)
-		t.SFTP.HostKey, t.SFTP.HostKeyFingerprint = k.AuthorizedKey(), k.Fingerprint
+		pinHostKey(t.SFTP)
 		if err := cred.Validate(); err != nil {
 			return bulkerr.AtField("/sftp", err)
 		}
@@ -124,6 +139,103 @@ func (a *API) createTarget(w http.ResponseWriter, r *http.Request, id authn.Iden
 	}
 	a.Log.InfoContext(ctx, "target created", "tenant", id.Tenant, "target", tid, "kind", string(t.Kind))
 	writeJSON(w, http.StatusCreated, bulkapi.Target{Target: t})
+	return nil
+}
+
+// pinHostKey keeps a valid target's pinned key in one form, with its
+// fingerprint.
+func pinHostKey(s *delivery.SFTP) {
+	k, _ := delivery.ParseHostKey(s.HostKey)
+	s.HostKey, s.HostKeyFingerprint = k.AuthorizedKey(), k.Fingerprint
+}
+
+// updateTarget changes the fields of a target the body gives (PATCH: the
+// others stay; the kind cannot change). A changed host key is pinned anew;
+// a credential given replaces the target's (a new version of its secret,
+// written before the target; auth follows the credential). The credential
+// is never answered, logged or stored elsewhere.
+func (a *API) updateTarget(w http.ResponseWriter, r *http.Request, id authn.Identity) error {
+	st, t, err := a.pathTarget(r, id)
+	if err != nil {
+		return err
+	}
+	before := t
+	var b bulkapi.TargetUpdate
+	if err := decodeBody(r, &b); err != nil {
+		return err
+	}
+	ctx := r.Context()
+	var changed []string
+	if b.Name != nil {
+		t.Name, changed = strings.TrimSpace(*b.Name), append(changed, "name")
+	}
+	var cred delivery.Credential
+	if u := b.SFTP; u != nil {
+		if t.SFTP == nil {
+			return invalidAt("/sftp", "target %s is a %s target, not sftp: its kind cannot change (create a new target)", t.ID, t.KindOrDefault())
+		}
+		s := *t.SFTP
+		for _, f := range []struct {
+			name string
+			from *string
+			to   *string
+		}{{"sftp.host", u.Host, &s.Host}, {"sftp.user", u.User, &s.User}, {"sftp.folder", u.Folder, &s.Folder}, {"sftp.hostKey", u.HostKey, &s.HostKey}} {
+			if f.from != nil {
+				*f.to, changed = *f.from, append(changed, f.name)
+			}
+		}
+		if u.Port != nil {
+			s.Port, changed = *u.Port, append(changed, "sftp.port")
+		}
+		if u.HostKey != nil {
+			s.HostKeyFingerprint = "" // pinned anew below
+		}
+		if cred = u.Credential(); cred != (delivery.Credential{}) {
+			if err := cred.Validate(); err != nil {
+				return bulkerr.AtField("/sftp", err)
+			}
+			s.Auth, changed = cred.Method(), append(changed, "sftp.credential")
+		}
+		t.SFTP = &s
+	}
+	if u := b.Bucket; u != nil {
+		if t.Bucket == nil {
+			return invalidAt("/bucket", "target %s is a %s target, not s3bucket: its kind cannot change (create a new target)", t.ID, t.KindOrDefault())
+		}
+		bk := *t.Bucket
+		for _, f := range []struct {
+			name string
+			from *string
+			to   *string
+		}{{"bucket.bucket", u.Bucket, &bk.Bucket}, {"bucket.prefix", u.Prefix, &bk.Prefix}, {"bucket.region", u.Region, &bk.Region}, {"bucket.roleArn", u.RoleARN, &bk.RoleARN}} {
+			if f.from != nil {
+				*f.to, changed = *f.from, append(changed, f.name)
+			}
+		}
+		t.Bucket = &bk
+	}
+	if len(changed) == 0 {
+		return bulkerr.New(bulkerr.Invalid, "nothing to change: give name, sftp or bucket fields")
+	}
+	if err := t.ValidateStored(); err != nil {
+		return err
+	}
+	if t.SFTP != nil {
+		pinHostKey(t.SFTP)
+	}
+	if cred != (delivery.Credential{}) {
+		if a.Credentials == nil {
+			return bulkerr.New(bulkerr.Internal, "the credential store is not configured")
+		}
+		if err := a.Credentials.Put(ctx, id.Tenant, t.SFTP.CredentialARN, cred); err != nil {
+			return err
+		}
+	}
+	if err := st.ReplaceTarget(ctx, before, t); err != nil {
+		return err
+	}
+	a.Log.InfoContext(ctx, "target updated", "tenant", id.Tenant, "target", t.ID, "changed", strings.Join(changed, ","))
+	writeJSON(w, http.StatusOK, bulkapi.Target{Target: t})
 	return nil
 }
 
@@ -159,15 +271,7 @@ func (a *API) listTargets(w http.ResponseWriter, r *http.Request, id authn.Ident
 }
 
 func (a *API) getTarget(w http.ResponseWriter, r *http.Request, id authn.Identity) error {
-	st, err := a.targets()
-	if err != nil {
-		return err
-	}
-	tid, err := targetID(r)
-	if err != nil {
-		return err
-	}
-	t, err := st.GetTarget(r.Context(), id.Tenant, tid)
+	_, t, err := a.pathTarget(r, id)
 	if err != nil {
 		return err
 	}
@@ -178,19 +282,11 @@ func (a *API) getTarget(w http.ResponseWriter, r *http.Request, id authn.Identit
 // deleteTarget deletes a target that no schedule names, and its
 // credential's secret.
 func (a *API) deleteTarget(w http.ResponseWriter, r *http.Request, id authn.Identity) error {
-	st, err := a.targets()
+	st, t, err := a.pathTarget(r, id)
 	if err != nil {
 		return err
 	}
-	tid, err := targetID(r)
-	if err != nil {
-		return err
-	}
-	ctx := r.Context()
-	t, err := st.GetTarget(ctx, id.Tenant, tid)
-	if err != nil {
-		return err
-	}
+	ctx, tid := r.Context(), t.ID
 	if a.Schedules != nil {
 		list, err := a.Schedules.ListSchedules(ctx, id.Tenant)
 		if err != nil {
@@ -218,18 +314,11 @@ func (a *API) deleteTarget(w http.ResponseWriter, r *http.Request, id authn.Iden
 // or what failed, in which phase. A failed test is still a 200: the
 // answer is the sentence.
 func (a *API) testTarget(w http.ResponseWriter, r *http.Request, id authn.Identity) error {
-	st, err := a.targets()
+	_, t, err := a.pathTarget(r, id)
 	if err != nil {
 		return err
 	}
-	tid, err := targetID(r)
-	if err != nil {
-		return err
-	}
-	t, err := st.GetTarget(r.Context(), id.Tenant, tid)
-	if err != nil {
-		return err
-	}
+	tid := t.ID
 	var res delivery.TestResult
 	switch {
 	case t.KindOrDefault() == delivery.KindS3Link:

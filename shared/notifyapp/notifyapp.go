@@ -49,8 +49,9 @@ type App struct {
 //   - BULKOPS_NOTIFY_ALLOW_LOOPBACK=true: accept http://127.0.0.1
 //     webhooks (the local stack only).
 //
-// secrets reads the tenants' webhook signing secrets; nil sends no
-// webhook (they are never sent unsigned).
+// secrets reads the tenants' webhook signing secrets; nil reads them from
+// Secrets Manager (secretstore.WebhookSecrets, the names
+// bulkops/notifications/<tenant>/webhook), as the deployed function does.
 func New(ctx context.Context, getenv func(string) string, logOut io.Writer, secrets notify.Secrets) (*App, error) {
 	res, err := awswire.Open(ctx, getenv)
 	if err != nil {
@@ -59,6 +60,9 @@ func New(ctx context.Context, getenv func(string) string, logOut io.Writer, secr
 	cfg := res.Config
 	policy := notify.Policy{AllowLoopbackHTTP: cfg.NotifyAllowLoopback}
 	log := res.Logger(logOut)
+	if secrets == nil {
+		secrets = res.WebhookSecrets(log)
+	}
 	n := &notify.Notifier{
 		Contacts: SettingsContacts{Settings: res.DB},
 		Secrets:  secrets,

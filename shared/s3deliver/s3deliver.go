@@ -80,8 +80,8 @@ var _ delivery.Deliverer = (*Deliverer)(nil)
 func (d *Deliverer) Deliver(ctx context.Context, t delivery.Target, name string, r io.Reader) (delivery.Receipt, error) {
 	ctx, cancel := context.WithTimeout(ctx, or(d.Timeout, DefaultTimeout))
 	defer cancel()
-	if err := delivery.ValidateFileName(name); err != nil {
-		return delivery.Receipt{}, delivery.Fail(delivery.PhaseConfig, bulkerr.Invalid, nil, "%s", bulkerr.Message(err))
+	if err := delivery.CheckName(name); err != nil {
+		return delivery.Receipt{}, err
 	}
 	s, err := d.open(ctx, t)
 	if err != nil {
@@ -116,11 +116,8 @@ func (d *Deliverer) Test(ctx context.Context, t delivery.Target) delivery.TestRe
 		}
 	}
 	d.logResult(ctx, t, "test", err)
-	if err != nil {
-		return delivery.Failed(err)
-	}
-	return delivery.TestResult{OK: true, Sentence: fmt.Sprintf("reached bucket %s in %s, assumed role %s, prefix %s writable%s",
-		t.Bucket.Bucket, t.Bucket.Region, t.Bucket.RoleARN, prefixLabel(t.Bucket.Prefix), note)}
+	return delivery.Outcome(err, fmt.Sprintf("reached bucket %s in %s, assumed role %s, prefix %s writable%s",
+		t.Bucket.Bucket, t.Bucket.Region, t.Bucket.RoleARN, prefixLabel(t.Bucket.Prefix), note))
 }
 
 func (d *Deliverer) partSize() int64 {
@@ -134,19 +131,10 @@ func (d *Deliverer) partSize() int64 {
 }
 
 func (d *Deliverer) logResult(ctx context.Context, t delivery.Target, op string, err error, kv ...any) {
-	if d.Log == nil {
-		return
-	}
-	args := []any{"op", op, "tenant", t.Tenant, "target", t.ID}
 	if t.Bucket != nil {
-		args = append(args, "bucket", t.Bucket.Bucket)
+		kv = append([]any{"bucket", t.Bucket.Bucket}, kv...)
 	}
-	args = append(args, kv...)
-	if err != nil {
-		d.Log.WarnContext(ctx, "s3 delivery failed", append(args, "phase", string(delivery.PhaseOf(err)), "error", err.Error())...)
-		return
-	}
-	d.Log.InfoContext(ctx, "s3 delivery done", args...)
+	delivery.LogResult(ctx, d.Log, "s3", t, op, err, kv...)
 }
 
 // session is an S3 client with the tenant role's credentials.

@@ -4,7 +4,8 @@
 // the secret's ARN is kept elsewhere (in the target). Values are never
 // logged nor returned in an error; a read refuses an ARN outside the
 // calling tenant's names, so one tenant's target can never name another's
-// secret.
+// secret. WebhookSecrets keeps the tenants' webhook signing secrets the
+// same way (notify.SecretName's names).
 package secretstore
 
 import (

@@ -220,3 +220,59 @@ func devstackSuffix() string {
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
 }
+
+// TestWebhookSecrets: a tenant's webhook signing secret is created under
+// its name, tagged with the tenant, replaced by a new version on the next
+// put (same ARN), read back, and never logged; a bad tenant or secret is
+// refused before Secrets Manager is called.
+func TestWebhookSecrets(t *testing.T) {
+	var serverLogs bytes.Buffer
+	for name, client := range clients(t, &serverLogs) {
+		t.Run(name, func(t *testing.T) {
+			var logs bytes.Buffer
+			ctx := context.Background()
+			ws := WebhookSecrets{API: client, Log: slog.New(slog.NewJSONHandler(&logs, nil))}
+			tenant := "wh-" + strings.ToLower(randomID(t))
+			first, second := "whsec-"+secretWord+"-first-0001", "whsec-"+secretWord+"-second-002"
+			arn, err := ws.PutWebhookSecret(ctx, tenant, first)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(arn, ":secret:bulkops/notifications/"+tenant+"/webhook-") {
+				t.Errorf("ARN %s", arn)
+			}
+			if v, err := ws.SecretValue(ctx, arn); err != nil || string(v) != first {
+				t.Fatalf("SecretValue = %q, %v", v, err)
+			}
+			again, err := ws.PutWebhookSecret(ctx, tenant, second)
+			if err != nil || again != arn {
+				t.Fatalf("replace: %s, %v (want the same ARN %s)", again, err, arn)
+			}
+			if v, err := ws.SecretValue(ctx, "bulkops/notifications/"+tenant+"/webhook"); err != nil || string(v) != second {
+				t.Fatalf("SecretValue by name = %q, %v", v, err)
+			}
+			prev, err := client.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(arn), VersionStage: aws.String("AWSPREVIOUS")})
+			if err != nil || aws.ToString(prev.SecretString) != first {
+				t.Errorf("AWSPREVIOUS: %v", err)
+			}
+			desc, err := client.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(arn)})
+			if err != nil || len(desc.Tags) != 1 || aws.ToString(desc.Tags[0].Key) != TenantTag || aws.ToString(desc.Tags[0].Value) != tenant {
+				t.Errorf("tags %v, %v", desc.Tags, err)
+			}
+			if _, err := ws.SecretValue(ctx, "bulkops/notifications/nobody/webhook"); bulkerr.KindOf(err) != bulkerr.NotFound {
+				t.Errorf("a missing secret: %v", err)
+			}
+			for _, c := range []struct{ tenant, secret string }{{"Bad Tenant", first}, {"", first}, {tenant, "short"}} {
+				if _, err := ws.PutWebhookSecret(ctx, c.tenant, c.secret); bulkerr.KindOf(err) != bulkerr.Invalid {
+					t.Errorf("PutWebhookSecret(%q, %q) = %v, want Invalid", c.tenant, c.secret, err)
+				}
+			}
+			if name == "local" {
+				_, _ = client.DeleteSecret(ctx, &secretsmanager.DeleteSecretInput{SecretId: aws.String(arn), ForceDeleteWithoutRecovery: aws.Bool(true)})
+			}
+			if strings.Contains(logs.String(), secretWord) || strings.Contains(serverLogs.String(), secretWord) {
+				t.Errorf("a secret is logged:\n%s\n%s", logs.String(), serverLogs.String())
+			}
+		})
+	}
+}

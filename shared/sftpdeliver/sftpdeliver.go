@@ -66,8 +66,8 @@ var _ delivery.Deliverer = (*Deliverer)(nil)
 func (d *Deliverer) Deliver(ctx context.Context, t delivery.Target, name string, r io.Reader) (delivery.Receipt, error) {
 	ctx, cancel := context.WithTimeout(ctx, orDefault(d.Timeout, DefaultTimeout))
 	defer cancel()
-	if err := delivery.ValidateFileName(name); err != nil {
-		return delivery.Receipt{}, delivery.Fail(delivery.PhaseConfig, bulkerr.Invalid, nil, "%s", bulkerr.Message(err))
+	if err := delivery.CheckName(name); err != nil {
+		return delivery.Receipt{}, err
 	}
 	s, err := d.open(ctx, t)
 	if err != nil {
@@ -95,26 +95,17 @@ func (d *Deliverer) Test(ctx context.Context, t delivery.Target) delivery.TestRe
 	}
 	d.logResult(ctx, t, "test", err)
 	if err != nil {
-		return delivery.Failed(err)
+		return delivery.Failed(err) // t.SFTP may be nil
 	}
-	return delivery.TestResult{OK: true, Sentence: fmt.Sprintf("reached %s, authenticated as %s, folder %s writable",
-		t.SFTP.Addr(), t.SFTP.User, folderLabel(t.SFTP.Folder))}
+	return delivery.Outcome(nil, fmt.Sprintf("reached %s, authenticated as %s, folder %s writable",
+		t.SFTP.Addr(), t.SFTP.User, folderLabel(t.SFTP.Folder)))
 }
 
 func (d *Deliverer) logResult(ctx context.Context, t delivery.Target, op string, err error, kv ...any) {
-	if d.Log == nil {
-		return
-	}
-	args := []any{"op", op, "tenant", t.Tenant, "target", t.ID}
 	if t.SFTP != nil {
-		args = append(args, "addr", t.SFTP.Addr())
+		kv = append([]any{"addr", t.SFTP.Addr()}, kv...)
 	}
-	args = append(args, kv...)
-	if err != nil {
-		d.Log.WarnContext(ctx, "sftp delivery failed", append(args, "phase", string(delivery.PhaseOf(err)), "error", err.Error())...)
-		return
-	}
-	d.Log.InfoContext(ctx, "sftp delivery done", args...)
+	delivery.LogResult(ctx, d.Log, "sftp", t, op, err, kv...)
 }
 
 // session is an authenticated SFTP session in the target folder.

@@ -42,8 +42,9 @@ type Settings struct {
 	// Notification is the tenant's own notification contact (its Tenant
 	// is the tenant whose settings these are; empty: none). The tenant's
 	// administrators set it (PUT /v1/settings/notifications); its webhook
-	// secret is only referenced (docs/notifications.md). An operator's
-	// change of the other settings keeps it.
+	// secret is only referenced (docs/notifications.md). An operator may
+	// set it too, with the other settings (ContactChange); an operator's
+	// change that leaves it out keeps it.
 	Notification notify.Contact
 }
 
@@ -146,4 +147,16 @@ type SettingsChange struct {
 	At      time.Time
 	Before  Settings
 	After   Settings
+	// SecretReplaced says the change stored a new webhook signing secret
+	// (the secret itself is never in a change; its reference may stay
+	// the same).
+	SecretReplaced bool
+}
+
+// ContactChange is an operator's change of a tenant's notification
+// contact, made with the other settings: the new contact (empty: none)
+// and whether its webhook signing secret was replaced.
+type ContactChange struct {
+	Contact        notify.Contact
+	SecretReplaced bool
 }

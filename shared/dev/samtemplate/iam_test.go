@@ -288,7 +288,8 @@ func TestStepFunctionsActionsPerFunction(t *testing.T) {
 // secrets and assume roles: mail only the notifier, as the deployment's SES
 // identity; the notifier reads webhook secrets under the tenants' prefix
 // (bulkops/<tenant>/...; the code reads only the notice's own tenant's,
-// shared/notify); delivery targets' credentials live under the stack's
+// shared/notify), which the API creates or puts (never reads); delivery
+// targets' credentials live under the stack's
 // prefix, created, read (the connection test) and deleted by the API, read
 // by the export function (delivering), which both may assume tenants'
 // roles (their trust policies demand the tenant's ID as external ID).
@@ -309,14 +310,16 @@ func TestMailAndSecretsActionsPerFunction(t *testing.T) {
 	}
 	targets := "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:${AWS::StackName}/targets/*"
 	roles := "arn:${AWS::Partition}:iam::*:role/*"
+	notifications := "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:bulkops/notifications/*"
 	want := map[string]string{
 		"ses:SendEmail": "NotifyFunction arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/${NotifySesIdentity}",
 		"secretsmanager:GetSecretValue": "ApiFunction " + targets + ", ExportFunction " + targets +
-			", NotifyFunction arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:bulkops/notifications/*",
-		"secretsmanager:CreateSecret": "ApiFunction " + targets,
-		"secretsmanager:TagResource":  "ApiFunction " + targets,
-		"secretsmanager:DeleteSecret": "ApiFunction " + targets,
-		"sts:AssumeRole":              "ApiFunction " + roles + ", ExportFunction " + roles,
+			", NotifyFunction " + notifications,
+		"secretsmanager:CreateSecret":   "ApiFunction " + targets + ", ApiFunction " + notifications,
+		"secretsmanager:TagResource":    "ApiFunction " + targets + ", ApiFunction " + notifications,
+		"secretsmanager:PutSecretValue": "ApiFunction " + targets + ", ApiFunction " + notifications,
+		"secretsmanager:DeleteSecret":   "ApiFunction " + targets,
+		"sts:AssumeRole":                "ApiFunction " + roles + ", ExportFunction " + roles,
 	}
 	for a, w := range want {
 		g := got[a]
