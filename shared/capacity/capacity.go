@@ -232,13 +232,13 @@ const lambdaStep = 500 * time.Millisecond
 // import.asl.json, AWS's history event types; headroom_test.go reads them
 // off the ASL): on the happy path outside the Map, the execution's start
 // and end, five Lambda tasks (StartJob, AcquireLock, Prepare, Finalize,
-// ReleaseLock: entered, scheduled, started, succeeded, exited), two
-// Choices and the Succeed state (entered, exited) and the Map's own four
+// ReleaseLock: entered, scheduled, started, succeeded, exited), three
+// Choices (IsDuplicate, LockAcquired, ChooseMap) and the Succeed state (entered, exited) and the Map's own four
 // (entered, started, succeeded, exited); per chunk the Map iteration's
 // started and succeeded plus the task's five; every retry adds a failed
 // attempt's three (scheduled, started, failed or timed out).
 const (
-	FixedHistoryEvents = 2 + 5*5 + 3*2 + 4
+	FixedHistoryEvents = 2 + 5*5 + 4*2 + 4
 	EventsPerChunk     = 7
 	EventsPerRetry     = 3
 	// MaxChunkRetries is the most retries the ASL allows one chunk: the

@@ -27,16 +27,11 @@ func DistributedLimits() []Cited {
 // History events of the distributed path (headroom_test.go reads them off
 // the ASL).
 const (
-	// MapChoiceEvents are the ChooseMap Choice's entered and exited, on
-	// both paths after Prepare. capacity.go's FixedHistoryEvents predates
-	// it: the inline path's fixed count is FixedHistoryEvents +
-	// MapChoiceEvents until that constant takes it in.
-	MapChoiceEvents = 2
 	// DistributedParentEvents is the parent's whole happy-path history on
 	// the distributed path: the same states as the inline path outside
 	// the Map, and the Distributed Map's own four (entered, Map Run
 	// started, Map Run succeeded, exited), whatever the number of chunks.
-	DistributedParentEvents = FixedHistoryEvents + MapChoiceEvents
+	DistributedParentEvents = FixedHistoryEvents
 	// ChildEvents is one child execution's history on success: execution
 	// started and succeeded, the chunk task's five.
 	ChildEvents = 7
