@@ -252,6 +252,7 @@ test('6. a schedule names the target; a test run shows where it went; targets ar
   await denied.getByRole('button', { name: 'Delete Denied folder' }).click();
   await denied.getByRole('button', { name: 'Delete', exact: true }).click();
   await page.getByText('Denied folder was deleted.').waitFor();
+  await denied.waitFor({ state: 'detached' }); // the message can come before the list is drawn again
   assert.equal(await page.getByTestId('target').count(), 1);
   expectNoProblems(page, [/status of 409/]);
 });
