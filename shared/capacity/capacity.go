@@ -39,6 +39,9 @@ type Measured struct {
 	// Import100k is BenchmarkImport/100000's wall time in the same run
 	// (the model's local check: Map concurrency 4, one core's CPU).
 	Import100k time.Duration
+	// Import1M is BenchmarkImport/1000000's wall time in the same run (the
+	// same check at the largest size: nothing may slow with the file).
+	Import1M time.Duration
 	// Source names the run(s).
 	Source string
 }

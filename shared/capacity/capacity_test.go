@@ -53,9 +53,9 @@ func TestModelBindsWhereExpected(t *testing.T) {
 		}, "partition writes (per shard, table)", time.Hour},
 		{"1,000 tenants of 5,000 rows: the table", func() capacity.Params { return capacity.Scenario(5_000, 1000, def) },
 			"table write throughput (all tenants; new-table or warm throughput, table quota)", time.Hour},
-		{"the Map's default concurrency of 4: the pipeline, over 5 minutes", func() capacity.Params {
+		{"the Map's local concurrency of 4, warm table: the pipeline", func() capacity.Params {
 			p := capacity.Scenario(1_000_000, 1, def)
-			p.MapConcurrency = 4
+			p.MapConcurrency, p.Prewarmed = 4, 40_000
 			return p
 		}, "chunk pipeline (Map concurrency × chunk time)", time.Hour},
 	} {
@@ -124,5 +124,24 @@ func TestCostTargetAndIncrementalReads(t *testing.T) {
 	ir := capacity.Incremental(1_000_000, 400, 16, 1769, im, m)
 	if ir.Cost > 0.02 || ir.Duration > 2*time.Minute {
 		t.Errorf("incremental run over 1,000,000 objects: %s in %s", capacity.Money(ir.Cost), ir.Duration)
+	}
+}
+
+// TestModelMatchesTheBenchmarks checks the model's decomposition of a
+// chunk (CPU, waves of write requests, the rest) against the measured
+// imports it was taken from: with the local benchmark's settings it must
+// give BenchmarkImport's wall times at 100,000 and 1,000,000 rows within
+// 15%. New figures that break this mean the model no longer describes the
+// code.
+func TestModelMatchesTheBenchmarks(t *testing.T) {
+	m := capacity.Figures
+	for _, c := range []struct {
+		rows     int
+		measured time.Duration
+	}{{100_000, m.Import100k}, {1_000_000, m.Import1M}} {
+		got := capacity.LocalCheck(c.rows, capacity.DefaultPath, m)
+		if off := got.Seconds()/c.measured.Seconds() - 1; off > 0.15 || off < -0.15 {
+			t.Errorf("%d rows: the model gives %s, the benchmark took %s (%+.0f%%)", c.rows, got, c.measured, 100*off)
+		}
 	}
 }

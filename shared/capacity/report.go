@@ -66,9 +66,12 @@ func Report(m Measured, im IncrementalMeasured, def WritePath, others []WritePat
 	p("| a chunk's time outside its writes | %d ms | `make bench-import`, BenchmarkImport/100000 `other-ms/chunk` |\n", m.ChunkOther.Milliseconds())
 	p("| export, end to end | %s objects/s | `make bench-export-flow`, 100,000 objects |\n", num(int(m.ExportRate)))
 	p("| incremental export's time ÷ a full export's, same objects, one run | %.2f | `make bench-export-flow`, BenchmarkIncrementalExport (1,000 of 100,000 changed) ÷ BenchmarkExportFlow/100000 |\n\n", im.VsExport)
-	check := LocalCheck(100_000, def, m)
-	p("Check: with the local benchmark's settings (4 chunks at once, the measured CPU, no AWS limit) the model gives %s for 100,000 rows; BenchmarkImport/100000 took %s in the same run (%+.0f%%).\n\n",
-		dur(check), dur(m.Import100k), 100*(check.Seconds()-m.Import100k.Seconds())/m.Import100k.Seconds())
+	check, check1M := LocalCheck(100_000, def, m), LocalCheck(1_000_000, def, m)
+	off := func(model, measured time.Duration) float64 {
+		return 100 * (model.Seconds() - measured.Seconds()) / measured.Seconds()
+	}
+	p("Check: with the local benchmark's settings (4 chunks at once, the measured CPU, no AWS limit) the model gives %s for 100,000 rows; BenchmarkImport/100000 took %s in the same run (%+.0f%%). For 1,000,000 rows it gives %s; BenchmarkImport/1000000 took %s (%+.0f%%).\n\n",
+		dur(check), dur(m.Import100k), off(check, m.Import100k), dur(check1M), dur(m.Import1M), off(check1M, m.Import1M))
 
 	p("### Imports\n\n")
 	p("Default write path: %s, Map concurrency 40, 16 shards, 1,024 MB chunk function, 400-byte items, one retry per ten chunks, a new on-demand table. Time is the largest of the bounds; the binding limit is the one that sets it. Cost is one tenant's import.\n\n", def.Name)

@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -228,6 +229,11 @@ func (f timedFiles) PutFile(ctx context.Context, key, contentType string, file *
 // untimed before any figure is taken.
 var benchWarmOnce sync.Once
 
+// benchJobs numbers the benchmarks' export jobs across the process, so
+// that -count N (which calls a benchmark N times, each counting from 0)
+// never reuses a job ID.
+var benchJobs atomic.Int64
+
 // BenchmarkExportFlow runs the export job end to end on the local stack
 // (make bench-export-flow; figures in docs/export-benchmarks.md): n
 // work-type objects stored in DynamoDB Local (seeded untimed with
@@ -280,7 +286,7 @@ func BenchmarkExportFlow(b *testing.B) {
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				b.StopTimer()
-				jobID := fmt.Sprintf("01JBENCHEXPORT%06d%06d", n/1000, i)
+				jobID := fmt.Sprintf("01JBENCHEXPORT%06d%06d", n/1000, benchJobs.Add(1))
 				if l, err := db.AcquireLock(ctx, tenant, jobID, time.Minute); err != nil || !l.Acquired {
 					b.Fatalf("lock: %+v %v", l, err)
 				}
@@ -430,7 +436,7 @@ func BenchmarkIncrementalExport(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
-		jobID := fmt.Sprintf("01JBENCHINCREMENT%09d", i)
+		jobID := fmt.Sprintf("01JBENCHINCREMENT%09d", benchJobs.Add(1))
 		if l, err := db.AcquireLock(ctx, tenant, jobID, time.Minute); err != nil || !l.Acquired {
 			b.Fatalf("lock: %+v %v", l, err)
 		}
