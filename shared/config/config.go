@@ -133,8 +133,15 @@ var variables = []Variable{
 	{Name: TenantClaimVar, Means: "the token claim naming the tenant (empty: tenant)", text: func(c *Config) *string { return &c.TenantClaim }},
 	{Name: OperatorScopeVar, Means: "the token scope of operators (empty: bulkops/operator)", text: func(c *Config) *string { return &c.OperatorScope }},
 	{Name: SecretPrefixVar, Means: "the name prefix of delivery credentials' secrets in Secrets Manager (empty: bulkops/targets/)", text: func(c *Config) *string { return &c.SecretPrefix }},
-	{Name: LockLeaseVar, Default: "300", Means: "seconds of the tenant lock's lease, a positive whole number",
-		set: positiveSeconds(func(c *Config) *time.Duration { return &c.LockLease })},
+	{Name: LockLeaseVar, Default: "300", Means: "seconds of the tenant lock's lease, a whole number, 30 or more",
+		set: func(c *Config, raw string) error {
+			v, err := strconv.Atoi(raw)
+			if err != nil || time.Duration(v)*time.Second < MinLockLease {
+				return fmt.Errorf("%s=%q: want a whole number of seconds, at least %d", LockLeaseVar, raw, int(MinLockLease.Seconds()))
+			}
+			c.LockLease = time.Duration(v) * time.Second
+			return nil
+		}},
 	{Name: LockWaitVar, Default: "15", Means: "seconds between attempts to take a busy lock, a positive whole number",
 		set: positiveSeconds(func(c *Config) *time.Duration { return &c.LockWait })},
 	{Name: LockWaitAttemptsVar, Default: "20", Means: "attempts to take a busy lock, a positive whole number",
@@ -225,6 +232,16 @@ func (v Variable) apply(c *Config, raw string) error {
 	}
 	return nil
 }
+
+// MinLockLease is the shortest tenant lock lease Load accepts. A step
+// renews the lease once a third of it has passed, so a writer holds at
+// least two thirds of it minus the time since its last renewal; the
+// import's write fence (shared/dynamostore) refuses a wave of writes unless
+// the lease lasts its window and margin (7 s) past the writer's clock, so
+// a lease under about 10 s would refuse every write. 30 s leaves a chunk's
+// writes over 10 s of slack; the template's LockLeaseSeconds has the same
+// MinValue.
+const MinLockLease = 30 * time.Second
 
 // Defaults is the configuration with every setting at its default and no
 // resource names: what Load returns for an environment that sets only

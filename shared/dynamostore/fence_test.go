@@ -12,9 +12,22 @@ import (
 
 	"github.com/ccbulk/bulkops/shared/bulkerr"
 	"github.com/ccbulk/bulkops/shared/catalog"
+	"github.com/ccbulk/bulkops/shared/config"
 	"github.com/ccbulk/bulkops/shared/dev/localtest"
 	"github.com/ccbulk/bulkops/shared/dynamostore"
 )
+
+// TestShortestLeaseOutlastsTheFence: the shortest lease configuration
+// accepts leaves a writer, which renews once a third of its lease has
+// passed, at least 10 s of lease beyond the fence's window and margin, so a
+// configured lease can never make the fence refuse every write.
+func TestShortestLeaseOutlastsTheFence(t *testing.T) {
+	left := config.MinLockLease*2/3 - dynamostore.FenceWindow - dynamostore.FenceMargin
+	if left < 10*time.Second {
+		t.Errorf("a %s lease leaves %s after the fence's %s window and %s margin, want at least 10s",
+			config.MinLockLease, left, dynamostore.FenceWindow, dynamostore.FenceMargin)
+	}
+}
 
 // TestFencedWriteRefusesAStaleHolder: on the fenced BatchWriteItem path a
 // job writes only while it holds its tenant's lock with a lease that
