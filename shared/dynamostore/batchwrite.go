@@ -40,6 +40,7 @@ func (o *Objects) applyFenced(ctx context.Context, job string, puts []preparedPu
 	}
 	inFlight := max(1, min(concurrency, FencedInFlight))
 	stalls := 0
+	var last time.Time
 	for len(pending) > 0 {
 		if err := ctx.Err(); err != nil {
 			return nil, bulkerr.Wrap(bulkerr.Transient, err, "writing objects: interrupted")
@@ -49,6 +50,7 @@ func (o *Objects) applyFenced(ctx context.Context, job string, puts []preparedPu
 			return nil, err
 		}
 		wave := pending[:min(inFlight, len(pending))]
+		last = o.restamp(wave, last)
 		left, progress, err := o.writeWave(ctx, deadline, wave)
 		if err != nil {
 			return nil, err
@@ -71,6 +73,35 @@ func (o *Objects) applyFenced(ctx context.Context, job string, puts []preparedPu
 		results[i] = catalog.Applied
 	}
 	return results, nil
+}
+
+// restamp gives every item of wave, in order, its write time as updatedAt,
+// taken after the wave's fence check: strictly increasing from after last
+// (the previous wave's last stamp) and returned. Since a wave's requests
+// are never sent after the check's deadline (at most FenceWindow later), an
+// object is stored within FenceWindow of its updatedAt or not at all,
+// however long earlier waves took or how often items went back to a later
+// wave (throttling, UnprocessedItems): an incremental export whose window
+// ends WriteLag (a minute) before it reads sees every write of its window.
+// A retried chunk stamps the objects it writes again, so a later window may
+// list an object again (same fields and version); it never misses one. A
+// create's createdAt is its updatedAt, as Apply's other paths write it.
+func (o *Objects) restamp(wave [][]ddbtypes.WriteRequest, last time.Time) time.Time {
+	for _, reqs := range wave {
+		for _, r := range reqs {
+			now := o.st.now().UTC()
+			if !now.After(last) {
+				now = last.Add(time.Nanosecond)
+			}
+			last = now
+			av, _ := stamp(now).MarshalDynamoDBAttributeValue()
+			r.PutRequest.Item["updatedAt"] = av
+			if v, ok := r.PutRequest.Item["version"].(*ddbtypes.AttributeValueMemberN); ok && v.Value == "1" {
+				r.PutRequest.Item["createdAt"] = av // a create: created when written
+			}
+		}
+	}
+	return last
 }
 
 // writeWave sends every request of wave at once under deadline, each

@@ -2,7 +2,9 @@ package dynamostore_test
 
 import (
 	"context"
+	"fmt"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -180,4 +182,62 @@ func TestTakeoverWaitsTheLockDelay(t *testing.T) {
 			t.Fatalf("the write after a release returned at %s, %s before the lock-delay past the old holder's window", now, quiet.Sub(now))
 		}
 	})
+}
+
+// TestFencedWritesAreStampedInTheirWave: on the fenced path an object's
+// updatedAt is taken after the fence check of the wave that sends it, so
+// it is stored within FenceWindow of its stamp however long the earlier
+// waves took. The store's clock here moves a millisecond at every reading
+// (the whole chunk is stamped before the first check if stamps are taken
+// as the puts are made ready): the objects of the last of the chunk's three
+// waves must carry stamps after that wave's check (the lock item's
+// writeUntil less FenceWindow), stamps strictly increase in the order of
+// the writes, and a create's createdAt is its updatedAt.
+func TestFencedWritesAreStampedInTheirWave(t *testing.T) {
+	st := localtest.Require(t)
+	st.Provision(t)
+	var mu sync.Mutex
+	tick := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	now := func() time.Time { mu.Lock(); defer mu.Unlock(); tick = tick.Add(time.Millisecond); return tick }
+	db := dynamostore.New(st.Clients.DynamoDB, dynamostore.Tables{
+		Objects: st.Ref("ObjectsTable"), Jobs: st.Ref("JobsTable"), Control: st.Ref("ControlTable"),
+	}, now).WithWritePath(dynamostore.WriteFenced)
+	ctx := context.Background()
+	const tenant, n = "stamped", 1000
+	if l, err := db.AcquireLock(ctx, tenant, "job-s", 10_000*time.Hour); err != nil || !l.Acquired {
+		t.Fatalf("lock: %+v %v", l, err)
+	}
+	writes := make([]catalog.Write, n)
+	keys := make([]string, n)
+	for i := range writes {
+		writes[i] = workType(fmt.Sprintf("W%04d", i), "d", 0)
+		keys[i] = writes[i].Object.Key
+	}
+	if _, err := db.Objects(tenant).Apply(ctx, "job-s", writes, 16); err != nil {
+		t.Fatal(err)
+	}
+	lastCheck := lockMillis(t, st, tenant, "writeUntil").Add(-dynamostore.FenceWindow)
+	var prev time.Time
+	for start := 0; start < n; start += 100 {
+		got, err := db.Objects(tenant).GetObjects(ctx, "work-type", keys[start:start+100])
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := start; i < start+100; i++ {
+			o, ok := got[keys[i]]
+			if !ok {
+				t.Fatalf("%s was not written", keys[i])
+			}
+			if !o.UpdatedAt.After(prev) {
+				t.Fatalf("%s: updatedAt %s not after the previous write's %s", keys[i], o.UpdatedAt, prev)
+			}
+			prev = o.UpdatedAt
+			if !o.CreatedAt.Equal(o.UpdatedAt) {
+				t.Errorf("%s: createdAt %s, updatedAt %s: a create's are the same", keys[i], o.CreatedAt, o.UpdatedAt)
+			}
+			if i >= 2*dynamostore.FencedInFlight*dynamostore.BatchWriteMax && !o.UpdatedAt.After(lastCheck) {
+				t.Fatalf("%s (last wave): updatedAt %s is before its wave's fence check at %s", keys[i], o.UpdatedAt, lastCheck)
+			}
+		}
+	}
 }

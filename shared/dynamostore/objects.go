@@ -127,10 +127,12 @@ func (o *Objects) GetObjects(ctx context.Context, typ string, keys []string) (ma
 // Results are in the order of writes. concurrency bounds parallel requests.
 //
 // Each object's updatedAt is its own write time, taken from the store's
-// clock as the write is made ready, strictly increasing in the order of
-// writes (a clock that has not moved on gives the next nanosecond), so an
+// clock as the write is made ready (on the fenced path: again as its wave
+// is sent, after the wave's fence check, so the object lands within
+// FenceWindow of its stamp), strictly increasing in the order of writes (a
+// clock that has not moved on gives the next nanosecond), so an
 // incremental export's window is exact and no two writes of a chunk share
-// an index key. The store's write path (WithWritePath) decides how the
+// a time. The store's write path (WithWritePath) decides how the
 // puts are sent; the conditional paths apply the same conditions, the
 // fenced path (WriteFenced) writes only while job holds tenant's lock and
 // reports every write Applied.

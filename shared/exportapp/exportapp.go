@@ -39,6 +39,14 @@ func New(ctx context.Context, getenv func(string) string, logOut io.Writer) (*ex
 	return f, nil
 }
 
+// WriteLag is how far before a scheduled run its incremental window ends.
+// An import's object is stored within dynamostore.FenceWindow (5 s) of its
+// updatedAt or never (the fenced path stamps each wave after its fence
+// check and sends nothing past the check's deadline), so a minute leaves
+// every write of the window landed before the export reads, with room for
+// clock error (TestWriteLagOutlastsTheFence).
+const WriteLag = time.Minute
+
 // NewDispatcher builds the scheduled-export dispatcher from the
 // environment: it starts runs by invoking BULKOPS_EXPORT_FUNCTION
 // asynchronously, and ends runs that fail before their export starts the
@@ -58,7 +66,7 @@ func NewDispatcher(ctx context.Context, getenv func(string) string, logOut io.Wr
 		NewID:     func() (string, error) { return ids.New(time.Now()) },
 		Now:       time.Now,
 		LockLease: res.Config.LockLease,
-		WriteLag:  time.Minute,
+		WriteLag:  WriteLag,
 		Log:       log,
 	}, nil
 }
