@@ -82,6 +82,8 @@ type Params struct {
 	// TableWRUPerKB is the table's write units per written KB: 1 for
 	// plain and PartiQL writes, 2 for transactional ones.
 	TableWRUPerKB float64
+	// Fenced: the write path licenses each wave by a lock write (WritePath).
+	Fenced bool
 	// ChunkRetries is the mean retries per chunk (history and cost).
 	ChunkRetries float64
 	// Prewarmed, if set, is the table's warm write throughput (WRU/s);
@@ -167,8 +169,17 @@ func Import(p Params, m Measured) Result {
 	if p.Prewarmed > 0 {
 		warm = p.Prewarmed
 	}
+	// The tenant's lock item is one key: every chunk attempt extends it
+	// and, on the fenced path, every wave of writes updates it. Each of
+	// those is a write of the lock's partition, and of the leases index's.
+	chunkAttempts := float64(r.Chunks) * (1 + p.ChunkRetries)
+	lockWrites := chunkAttempts
+	if p.Fenced {
+		lockWrites *= float64(1 + waves)
+	}
 	r.Bounds = []Bound{
 		{"chunk pipeline (Map concurrency × chunk time)", pipeline},
+		{"lock item writes (one key: lease extensions and fence checks)", perSecond(lockWrites, PartitionWrites.Value)},
 		{"partition writes (per shard, table)", perSecond(tableWRU/float64(p.Shards), PartitionWrites.Value)},
 		{"table write throughput (all tenants; new-table or warm throughput, table quota)", perSecond(allTableWRU, math.Min(warm, TableWriteQuota.Value))},
 		{"Lambda burst (new environments, all tenants)", time.Duration(float64(min(conc*p.Tenants, int(LambdaConcurrency.Value)))/LambdaBurst.Value*float64(10*time.Second)) + r.ChunkTime},
@@ -184,7 +195,11 @@ func Import(p Params, m Measured) Result {
 	// Cost of one tenant's import.
 	chunks := float64(r.Chunks)
 	attempts := chunks + p.ChunkRetries*chunks
-	r.Cost.DynamoDBWrites = (tableWRU + ControlWRU(r.Chunks, p.ChunkRetries)) * PriceWRU.Value
+	fenceWaves := 0
+	if p.Fenced {
+		fenceWaves = waves
+	}
+	r.Cost.DynamoDBWrites = (tableWRU + ControlWRU(r.Chunks, p.ChunkRetries, fenceWaves)) * PriceWRU.Value
 	// Reads: every row's current object (a consistent BatchGetItem, one
 	// read unit per item up to 4 KB), each attempt's consistent GetItem of
 	// its chunk marker (the done check), Finalize's consistent Query of
@@ -210,7 +225,10 @@ const markerBytes = 150
 
 // ControlWRU is the write units of an import's bookkeeping, as
 // shared/importflow and shared/dynamostore write it: every chunk attempt
-// extends the tenant lock (an UpdateItem: 1) and claims the chunk's writes
+// extends the tenant lock (an UpdateItem of the lock item, which the
+// control table's leases index holds too: 1 + IndexWRU), licenses each of
+// its fenceWaves waves of writes with one more such update (the fenced
+// path; 0 waves for the others), and claims the chunk's writes
 // (ClaimChunkWrites: a transaction of the job's condition check and the
 // claim marker, counted as two transactional writes of under 1 KB, 2 each;
 // AWS may charge the check as a read, so this is an upper bound); every
@@ -221,10 +239,11 @@ const markerBytes = 150
 // lease extensions). Lease renewals inside a chunk are left out: they
 // happen once a third of the 300 s lease has passed, and a chunk takes
 // seconds.
-func ControlWRU(chunks int, retries float64) float64 {
+func ControlWRU(chunks int, retries float64, fenceWaves int) float64 {
 	c := float64(chunks)
 	attempts := c + retries*c
-	return attempts*(1+2*TransactionWRU.Value) + c*2*TransactionWRU.Value + 20
+	lockWrite := 1 + IndexWRU.Value
+	return attempts*(lockWrite*float64(1+fenceWaves)+2*TransactionWRU.Value) + c*2*TransactionWRU.Value + 20
 }
 
 // lambdaStep is the wall time allowed for one non-chunk step (Start, the

@@ -1,6 +1,7 @@
 package capacity_test
 
 import (
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -97,8 +98,8 @@ func TestCostTargetAndIncrementalReads(t *testing.T) {
 		t.Errorf("1,000,000 rows cost %s per million, over $1", capacity.Money(r.CostPerMillion))
 	}
 	rowWRU := 1_000_000.0
-	if got := r.Cost.DynamoDBWrites / capacity.PriceWRU.Value; got < rowWRU || got > rowWRU+capacity.ControlWRU(r.Chunks, 0.1)+1 {
-		t.Errorf("write units %.0f, want the rows' %.0f plus the bookkeeping's %.0f", got, rowWRU, capacity.ControlWRU(r.Chunks, 0.1))
+	if got := r.Cost.DynamoDBWrites / capacity.PriceWRU.Value; got < rowWRU || got > rowWRU+capacity.ControlWRU(r.Chunks, 0.1, 3)+1 {
+		t.Errorf("write units %.0f, want the rows' %.0f plus the bookkeeping's %.0f", got, rowWRU, capacity.ControlWRU(r.Chunks, 0.1, 3))
 	}
 	for _, c := range []struct {
 		objects, bytes int
@@ -142,6 +143,27 @@ func TestModelMatchesTheBenchmarks(t *testing.T) {
 		got := capacity.LocalCheck(c.rows, capacity.DefaultPath, m)
 		if off := got.Seconds()/c.measured.Seconds() - 1; off > 0.15 || off < -0.15 {
 			t.Errorf("%d rows: the model gives %s, the benchmark took %s (%+.0f%%)", c.rows, got, c.measured, 100*off)
+		}
+	}
+}
+
+// TestControlWRU: the bookkeeping's write units, table-driven: each chunk
+// attempt's lock extension and each fence wave is a lock write the leases
+// index takes too (2 units), the claim and commit transactions 4 each.
+func TestControlWRU(t *testing.T) {
+	for _, c := range []struct {
+		chunks     int
+		retries    float64
+		fenceWaves int
+		want       float64
+	}{
+		{1000, 0, 0, 1000*(2+4) + 1000*4 + 20},
+		{1000, 0, 3, 1000*(2*4+4) + 1000*4 + 20},
+		{1000, 0.1, 3, 1100*(2*4+4) + 1000*4 + 20},
+		{1, 0, 1, 2*2 + 4 + 4 + 20},
+	} {
+		if got := capacity.ControlWRU(c.chunks, c.retries, c.fenceWaves); math.Abs(got-c.want) > 1e-9 {
+			t.Errorf("ControlWRU(%d, %v, %d) = %v, want %v", c.chunks, c.retries, c.fenceWaves, got, c.want)
 		}
 	}
 }

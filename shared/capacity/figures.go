@@ -35,7 +35,7 @@ var Figures = Measured{
 // 16). BatchWriteItem writes a put at the write units of a plain
 // put (https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_BatchWriteItem.html).
 var (
-	DefaultPath = WritePath{Name: "fenced BatchWriteItem", WritesPerRequest: 25, RequestsInFlight: 16, TableWRUPerKB: 1, WriteRequest: 176 * time.Millisecond}
+	DefaultPath = WritePath{Name: "fenced BatchWriteItem", WritesPerRequest: 25, RequestsInFlight: 16, TableWRUPerKB: 1, Fenced: true, WriteRequest: 176 * time.Millisecond}
 	OtherPaths  = []WritePath{
 		{Name: "transactions", WritesPerRequest: 100, RequestsInFlight: 4, TableWRUPerKB: 2, WriteRequest: 725 * time.Millisecond},
 		{Name: "PartiQL batches", WritesPerRequest: 25, RequestsInFlight: 4, TableWRUPerKB: 1, WriteRequest: 307 * time.Millisecond},

@@ -24,6 +24,8 @@ var (
 		"https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/read-write-operations.html"}
 	FilterAfterRead = Cited{1, "a Query's filter expression is applied after the items are read: it consumes the same read units with or without a filter",
 		"https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Query.FilterExpression.html"}
+	IndexWRU = Cited{1, "write units per KB an index takes for every table write that puts, changes or removes one of its items (the control table's leases index projects ALL, so every lock write is written twice)",
+		"https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/GSI.html#GSI.ThroughputConsiderations.Writes"}
 	TransactionWRU = Cited{2, "write units per KB of a transactional write (standard writes: 1)",
 		"https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis.html"}
 	LambdaConcurrency = Cited{1000, "default concurrent executions per account and Region (adjustable)",
@@ -66,7 +68,7 @@ var (
 
 // Limits and Prices list every cited number, for the document.
 func Limits() []Cited {
-	return []Cited{PartitionWrites, PartitionReads, QueryReadBytes, FilterAfterRead, OnDemandInitialWrites, TableWriteQuota, TransactionWRU,
+	return []Cited{PartitionWrites, PartitionReads, QueryReadBytes, FilterAfterRead, OnDemandInitialWrites, TableWriteQuota, TransactionWRU, IndexWRU,
 		LambdaConcurrency, LambdaBurst, LambdaMBPerVCPU, HistoryLimit, PayloadLimit, InlineMapConcurrency, S3PutPerPrefix}
 }
 

@@ -13,6 +13,9 @@ type WritePath struct {
 	WritesPerRequest int
 	RequestsInFlight int
 	TableWRUPerKB    float64
+	// Fenced tells that each wave of RequestsInFlight requests is licensed
+	// by a conditional write to the tenant's lock item (dynamostore's fence).
+	Fenced bool
 	// WriteRequest is its measured mean request time (Measured.WriteRequest
 	// is that of the default path).
 	WriteRequest time.Duration
@@ -24,7 +27,7 @@ type WritePath struct {
 func Scenario(rows, tenants int, wp WritePath) Params {
 	return Params{Rows: rows, Tenants: tenants, RowBytes: 400, ChunkRows: 1000, MapConcurrency: 40, Shards: 16,
 		LambdaMemoryMB: 1024, WritesPerRequest: wp.WritesPerRequest, RequestsInFlight: wp.RequestsInFlight,
-		TableWRUPerKB: wp.TableWRUPerKB, ChunkRetries: 0.1}
+		TableWRUPerKB: wp.TableWRUPerKB, Fenced: wp.Fenced, ChunkRetries: 0.1}
 }
 
 func dur(d time.Duration) string {
