@@ -18,9 +18,10 @@ import (
 // the import workflow and the export function: GAX agents imported from a
 // Y/N file export with --format csv --stable-name as gax_AgentGAX.csv (the
 // link's file name too) with Y/N cells, and that CSV imports back with
-// every row unchanged. A stable ZIP exported twice is one file that the
-// second run replaced: the first job's link then gives the second run's
-// file. A csv of two types is refused before a job starts.
+// every row unchanged. A stable ZIP exported twice is one key that the
+// second run replaced, yet each job's link gives the file its own run
+// wrote (the link names the run's S3 version). A csv of two types is
+// refused before a job starts.
 func TestGAXCSVAndStableNameEndToEnd(t *testing.T) {
 	r := newE2E(t, "cli-fmt-")
 	cli := r.cli
@@ -105,9 +106,22 @@ func TestGAXCSVAndStableNameEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Each run's link downloads the file that run wrote (its S3 version),
+	// though the second run replaced it at the stable key.
+	own, _ := os.ReadFile(filepath.Join(dir, "run0.zip"))
 	second, _ := os.ReadFile(filepath.Join(dir, "run1.zip"))
-	if !bytes.Equal(got, second) {
-		t.Fatal("the first run's link does not give the file the second run put in its place")
+	if bytes.Equal(own, second) {
+		t.Fatal("the two runs wrote the same file: the test cannot tell them apart")
+	}
+	if !bytes.Equal(got, own) {
+		t.Fatal("the first run's link does not give the first run's file (it gives the file that replaced it)")
+	}
+	secondJob, err := c.Job(ctx, zipIDs[1])
+	if err != nil || secondJob.Links == nil {
+		t.Fatalf("second stable job: %+v %v", secondJob, err)
+	}
+	if got, err := c.Download(ctx, secondJob.Links.Results); err != nil || !bytes.Equal(got, second) {
+		t.Fatalf("the second run's link does not give its file (%v)", err)
 	}
 
 	// csv of two types: 400 before any job.

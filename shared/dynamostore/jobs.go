@@ -40,6 +40,7 @@ type jobItem struct {
 	Chunks      int        `dynamodbav:"chunks"`
 	ErrorKey    string     `dynamodbav:"errorKey,omitempty"`
 	ResultsKey  string     `dynamodbav:"resultsKey,omitempty"`
+	ResultsVer  string     `dynamodbav:"resultsVersion,omitempty"`
 	Message     string     `dynamodbav:"message,omitempty"`
 	Files       int        `dynamodbav:"files,omitempty"`
 	CancelledBy string     `dynamodbav:"cancelledBy,omitempty"`
@@ -59,7 +60,7 @@ func toJobItem(j jobs.Job) jobItem {
 		SubmittedBy: j.SubmittedBy, SubmittedAt: j.SubmittedAt, StartedAt: j.StartedAt, EndedAt: j.EndedAt,
 		Total: j.Counts.Total, Processed: j.Counts.Processed, Created: j.Counts.Created,
 		Updated: j.Counts.Updated, Unchanged: j.Counts.Unchanged, Failed: j.Counts.Failed,
-		Chunks: j.Chunks, ErrorKey: j.ErrorKey, ResultsKey: j.ResultsKey, Message: j.Message, Files: j.Files,
+		Chunks: j.Chunks, ErrorKey: j.ErrorKey, ResultsKey: j.ResultsKey, ResultsVer: j.ResultsVersion, Message: j.Message, Files: j.Files,
 		CancelledBy: j.CancelledBy, CancelAt: j.CancelRequestedAt, Execution: j.ExecutionArn,
 		RetryOf: j.RetryOf, RetriedBy: j.RetriedBy,
 		ExpiresAt: j.SubmittedAt.Add(jobs.Retention).Unix(), Delivery: j.Delivery,
@@ -73,7 +74,7 @@ func (it jobItem) job() jobs.Job {
 		SubmittedBy: it.SubmittedBy, SubmittedAt: it.SubmittedAt, StartedAt: it.StartedAt, EndedAt: it.EndedAt,
 		Counts: jobs.Counts{Total: it.Total, Processed: it.Processed, Created: it.Created,
 			Updated: it.Updated, Unchanged: it.Unchanged, Failed: it.Failed},
-		Chunks: it.Chunks, ErrorKey: it.ErrorKey, ResultsKey: it.ResultsKey, Message: it.Message, Files: it.Files,
+		Chunks: it.Chunks, ErrorKey: it.ErrorKey, ResultsKey: it.ResultsKey, ResultsVersion: it.ResultsVer, Message: it.Message, Files: it.Files,
 		CancelledBy: it.CancelledBy, CancelRequestedAt: it.CancelAt, ExecutionArn: it.Execution,
 		RetryOf: it.RetryOf, RetriedBy: it.RetriedBy,
 		Delivery: it.Delivery,
@@ -161,12 +162,17 @@ func (st *Store) MarkInProgress(ctx context.Context, tenant, id string, total, c
 	return classify(err, "starting job %s", id)
 }
 
-// SetExportResult records an export job's total (the objects it wrote)
-// and how many CSV files its ZIP has; the export calls it before Finish.
-// Repeating it (a retried invocation) writes the same values again.
-func (st *Store) SetExportResult(ctx context.Context, tenant, id string, total, files int) error {
-	return st.setInProgress(ctx, tenant, id, "SET #total = :t, files = :f",
-		map[string]ddbtypes.AttributeValue{":t": n(int64(total)), ":f": n(int64(files))}, "recording the result of job %s")
+// SetExportResult records an export job's total (the objects it wrote),
+// how many CSV files its ZIP has and the S3 version of the file it wrote
+// ("" for none); the export calls it before Finish. Repeating it (a
+// retried invocation) writes the values of that invocation.
+func (st *Store) SetExportResult(ctx context.Context, tenant, id string, total, files int, version string) error {
+	set, vals := "SET #total = :t, files = :f", map[string]ddbtypes.AttributeValue{":t": n(int64(total)), ":f": n(int64(files))}
+	if version != "" {
+		set += ", resultsVersion = :v"
+		vals[":v"] = s(version)
+	}
+	return st.setInProgress(ctx, tenant, id, set, vals, "recording the result of job %s")
 }
 
 // SetDelivery records an export job's delivery to its target (done or

@@ -216,11 +216,11 @@ type timedFiles struct {
 	took *time.Duration
 }
 
-func (f timedFiles) PutFile(ctx context.Context, key, contentType string, file *os.File, size int64) error {
+func (f timedFiles) PutFile(ctx context.Context, key, contentType string, file *os.File, size int64) (string, error) {
 	start := time.Now()
-	err := f.Store.PutFile(ctx, key, contentType, file, size)
+	v, err := f.Store.PutFile(ctx, key, contentType, file, size)
 	*f.took += time.Since(start)
-	return err
+	return v, err
 }
 
 // benchWarmOnce warms DynamoDB Local once per process: it is a JVM, and

@@ -69,7 +69,7 @@ type jobStore interface {
 	GetJob(ctx context.Context, tenant, id string) (jobs.Job, error)
 	MarkInProgress(ctx context.Context, tenant, id string, total, chunks int, at time.Time) error
 	SetTotal(ctx context.Context, tenant, id string, total int) error
-	SetExportResult(ctx context.Context, tenant, id string, total, files int) error
+	SetExportResult(ctx context.Context, tenant, id string, total, files int, version string) error
 	Finish(ctx context.Context, tenant, id string, status jobs.Status, errorKey, resultsKey string, at time.Time) error
 	Fail(ctx context.Context, tenant, id, reason string, at time.Time) error
 	FinishCancelled(ctx context.Context, tenant, id string, c jobs.Counts, errorKey, resultsKey, message string, at time.Time) error
@@ -98,7 +98,7 @@ type ObjectLister interface {
 
 // fileStore uploads the export.
 type fileStore interface {
-	PutFile(ctx context.Context, key, contentType string, f *os.File, size int64) error
+	PutFile(ctx context.Context, key, contentType string, f *os.File, size int64) (string, error)
 }
 
 // notifier publishes job transitions.
@@ -520,7 +520,8 @@ func (f *Flow) run(ctx context.Context, req Request, j jobs.Job) error {
 	if err := e.extend(ctx); err != nil {
 		return err
 	}
-	if err := f.Files.PutFile(ctx, key, req.Options.ContentType(), tmp, size); err != nil {
+	version, err := f.Files.PutFile(ctx, key, req.Options.ContentType(), tmp, size)
+	if err != nil {
 		return err
 	}
 	if req.TargetID != "" && req.Limit == 0 {
@@ -534,7 +535,7 @@ func (f *Flow) run(ctx context.Context, req Request, j jobs.Job) error {
 	if err := commit(); err != nil {
 		return err
 	}
-	if err := f.Jobs.SetExportResult(ctx, req.Tenant, req.JobID, rows, len(parts)); err != nil {
+	if err := f.Jobs.SetExportResult(ctx, req.Tenant, req.JobID, rows, len(parts), version); err != nil {
 		return err
 	}
 	if err := f.Jobs.Finish(ctx, req.Tenant, req.JobID, jobs.StatusCompleted, "", key, f.Now()); err != nil {

@@ -182,8 +182,26 @@ func TestStableNameAndCSVFormat(t *testing.T) {
 	if _, versions := r.head(zipKey); versions != 2 {
 		t.Fatalf("%d versions of the stable ZIP, want 2 (the replaced one kept)", versions)
 	}
-	if again, _ := r.db.GetJob(r.ctx, tenant, first.ID); again.ResultsKey != zipKey {
+	again, _ := r.db.GetJob(r.ctx, tenant, first.ID)
+	if again.ResultsKey != zipKey {
 		t.Fatalf("the first job's key is now %q", again.ResultsKey)
+	}
+	// Each job recorded the version it wrote: the first run's file is
+	// still there under its version.
+	if again.ResultsVersion == "" || again.ResultsVersion == second.ResultsVersion {
+		t.Fatalf("versions recorded: first %q, second %q", again.ResultsVersion, second.ResultsVersion)
+	}
+	rc, err := r.files.Open(r.ctx, zipKey, again.ResultsVersion)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, err := io.ReadAll(rc)
+	rc.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, parts, _ := zipParts(t, old); len(parts[0]) != 4 {
+		t.Fatalf("the first run's version holds %d records, want its own 4", len(parts[0]))
 	}
 
 	// A test export (a few rows) keeps its own dated-by-job key.

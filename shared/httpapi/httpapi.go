@@ -61,6 +61,7 @@ type uploadRegistrar interface {
 type fileSigner interface {
 	PresignUpload(ctx context.Context, key string, maxBytes int64, meta map[string]string, ttl time.Duration) (blob.Upload, error)
 	PresignGet(ctx context.Context, key, fileName string, ttl time.Duration) (string, error)
+	PresignGetVersion(ctx context.Context, key, versionID, fileName string, ttl time.Duration) (string, error)
 }
 
 // jobCanceller cancels a running job (jobcancel.Canceller).

@@ -89,7 +89,9 @@ func (a *API) jobLinks(ctx context.Context, j jobs.Job) (*bulkapi.Links, error) 
 		if j.Type == jobs.TypeExport {
 			name = j.FileName // the export's ZIP
 		}
-		if l.Results, err = a.Files.PresignGet(ctx, j.ResultsKey, name, a.LinkTTL); err != nil {
+		// The job's own version: a stable-name export's key holds the
+		// latest run's file, an earlier run's link still gets its own.
+		if l.Results, err = a.Files.PresignGetVersion(ctx, j.ResultsKey, j.ResultsVersion, name, a.LinkTTL); err != nil {
 			return nil, err
 		}
 	}

@@ -406,7 +406,7 @@ func TestScheduleTestExportAndRuns(t *testing.T) {
 	if err := h.files.Put(ctx, key, "application/zip", []byte("zip of acme"), nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := h.db.SetExportResult(ctx, "acme", job.ID, 10, 2); err != nil {
+	if err := h.db.SetExportResult(ctx, "acme", job.ID, 10, 2, ""); err != nil {
 		t.Fatal(err)
 	}
 	if err := h.db.Finish(ctx, "acme", job.ID, jobs.StatusCompleted, "", key, time.Now()); err != nil {

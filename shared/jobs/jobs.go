@@ -90,6 +90,10 @@ type Job struct {
 	Chunks        int        `json:"chunks"`
 	ErrorKey      string     `json:"-"`
 	ResultsKey    string     `json:"-"`
+	// ResultsVersion is the S3 version of an export's file that the job
+	// wrote ("" when unknown): a stable-name file is replaced by the next
+	// run, and the job's link downloads its own version.
+	ResultsVersion string `json:"-"`
 	Message       string     `json:"message,omitempty"`
 	// CancelledBy is the administrator who cancelled the job (recorded
 	// when the cancel is asked for, before the job reaches Cancelled).

@@ -151,10 +151,21 @@ func (st *Store) Get(ctx context.Context, key string) ([]byte, error) {
 // PresignGet returns a link that downloads key for ttl, with the given file
 // name offered to the browser.
 func (st *Store) PresignGet(ctx context.Context, key, fileName string, ttl time.Duration) (string, error) {
-	req, err := st.presign.PresignGetObject(ctx, &s3.GetObjectInput{
+	return st.PresignGetVersion(ctx, key, "", fileName, ttl)
+}
+
+// PresignGetVersion is PresignGet of one version of key (the current one
+// when versionID is ""): a link to a file that a later write replaced
+// still downloads the file it was made for, while the version is kept.
+func (st *Store) PresignGetVersion(ctx context.Context, key, versionID, fileName string, ttl time.Duration) (string, error) {
+	in := &s3.GetObjectInput{
 		Bucket: &st.bucket, Key: &key,
 		ResponseContentDisposition: aws.String(fmt.Sprintf("attachment; filename=%q", fileName)),
-	}, s3.WithPresignExpires(ttl))
+	}
+	if versionID != "" {
+		in.VersionId = &versionID
+	}
+	req, err := st.presign.PresignGetObject(ctx, in, s3.WithPresignExpires(ttl))
 	if err != nil {
 		return "", bulkerr.Wrap(bulkerr.Internal, err, "signing a link for %s", key)
 	}
@@ -192,15 +203,19 @@ func (st *Store) PresignUpload(ctx context.Context, key string, maxBytes int64, 
 	return blob.Upload{URL: req.URL, Fields: fields}, nil
 }
 
-// PutFile uploads the open file f (size bytes, read from its start) to key.
-func (st *Store) PutFile(ctx context.Context, key, contentType string, f *os.File, size int64) error {
+// PutFile uploads the open file f (size bytes, read from its start) to key
+// and returns the version it wrote ("" in a bucket without versioning).
+func (st *Store) PutFile(ctx context.Context, key, contentType string, f *os.File, size int64) (string, error) {
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return bulkerr.Wrap(bulkerr.Internal, err, "rewinding %s", f.Name())
+		return "", bulkerr.Wrap(bulkerr.Internal, err, "rewinding %s", f.Name())
 	}
-	_, err := st.client.PutObject(ctx, &s3.PutObjectInput{
+	out, err := st.client.PutObject(ctx, &s3.PutObjectInput{
 		Bucket: &st.bucket, Key: &key, Body: f, ContentType: &contentType, ContentLength: aws.Int64(size),
 	})
-	return classify(err, "writing %s", key)
+	if err != nil {
+		return "", classify(err, "writing %s", key)
+	}
+	return aws.ToString(out.VersionId), nil
 }
 
 // PartSize is the size of the parts Create's writer uploads: above S3's 5 MiB

@@ -191,7 +191,7 @@ func TestPutFile(t *testing.T) {
 	if _, err := f.Write(want); err != nil {
 		t.Fatal(err)
 	}
-	if err := files.PutFile(ctx, "exports/acme/J1/Export.zip", "application/zip", f, int64(len(want))); err != nil {
+	if _, err := files.PutFile(ctx, "exports/acme/J1/Export.zip", "application/zip", f, int64(len(want))); err != nil {
 		t.Fatal(err)
 	}
 	if got, err := files.Get(ctx, "exports/acme/J1/Export.zip"); err != nil || !bytes.Equal(got, want) {

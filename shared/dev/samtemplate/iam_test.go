@@ -211,6 +211,7 @@ func TestPrefixesPerFunction(t *testing.T) {
 		"results s3:PutObject":        "ApiFunction ImportChunkFunction ImportFinalizeFunction ImportPrepareFunction",
 		"exports s3:PutObject":        "ExportFunction",
 		"exports s3:GetObject":        "ApiFunction",
+		"exports s3:GetObjectVersion": "ApiFunction",
 		"audio s3:PutObject":          "ImportChunkFunction",
 	}
 	for k, w := range want {
