@@ -144,7 +144,7 @@ export const operatorPage: Page = (main, _params, query) => {
     // The notification contact: the tenant's Notifications page's fields, at /notification.
     const contact = contactEditor({ email: cur.notification?.email, webhook: cur.notification?.webhook, webhookSecretSet: Boolean(cur.notification?.webhookSecretSet) }, '/notification');
     Object.assign(fields, contact.fields);
-    const contactBox = h('fieldset', { 'data-testid': 'operator-contact' }, h('legend', null, t('op.contact')), h('p', { class: 'hint' }, t('op.contactHint')), contact.el);
+    const contactBox = h('fieldset', { class: 'op-contact', 'data-testid': 'operator-contact' }, h('legend', null, t('op.contact')), h('p', { class: 'hint fieldset-hint' }, t('op.contactHint')), contact.el);
     const save = h('button', { type: 'submit', class: 'btn btn-primary' }, t('op.save'));
     const eff = cur.effective;
     const f = h(

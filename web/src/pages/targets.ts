@@ -198,7 +198,9 @@ export const targetsPage: Page = (main) => {
       { 'data-kind': 's3bucket' },
       h('legend', null, t('targets.bucketLegend')),
       h('div', { class: 'inline-fields' }, add('/bucket/bucket', formField(t('targets.bucket'), bucket)), add('/bucket/prefix', formField(t('targets.prefix'), prefix, t('targets.prefixHint')))),
-      h('div', { class: 'inline-fields' }, add('/bucket/region', formField(t('targets.region'), region)), add('/bucket/roleArn', formField(t('targets.roleArn'), roleArn, t('targets.roleArnHint')))),
+      h('div', { class: 'inline-fields' }, add('/bucket/region', formField(t('targets.region'), region))),
+      // An ARN is long: its own row, as wide as the host key.
+      add('/bucket/roleArn', formField(t('targets.roleArn'), roleArn, t('targets.roleArnHint'), { class: 'field field-wide' })),
       h('p', { class: 'hint' }, t('targets.externalId', { tenant: s?.tenant || '' })),
     );
     const notAllowed = h('div');
