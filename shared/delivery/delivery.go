@@ -180,6 +180,12 @@ func (t Target) ValidateStored() error {
 	return fieldsError(t.fieldErrors(true))
 }
 
+// FieldErrors lists what Validate (stored false) or ValidateStored (stored
+// true) finds wrong, one entry per field, in the order of their messages.
+func (t Target) FieldErrors(stored bool) []FieldError {
+	return t.fieldErrors(stored)
+}
+
 func fieldsError(errs []FieldError) error {
 	if len(errs) == 0 {
 		return nil

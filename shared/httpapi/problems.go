@@ -30,6 +30,25 @@ func invalidAt(ptr, format string, args ...any) error {
 // errors are returned as they are.
 func atField(ptr string, err error) error { return bulkerr.AtField(ptr, err) }
 
+// fieldsError marks an Invalid error as being about several fields of a
+// request body, each with its pointer and detail.
+type fieldsError struct {
+	error
+	fields []FieldError
+}
+
+func (e *fieldsError) Unwrap() error { return e.error }
+
+// invalidAtFields marks err (Invalid) as being about each of fields; the
+// problem document lists them all in errors[]. Errors of another kind, or
+// without fields, are returned as they are.
+func invalidAtFields(err error, fields []FieldError) error {
+	if err == nil || len(fields) == 0 || bulkerr.KindOf(err) != bulkerr.Invalid {
+		return err
+	}
+	return &fieldsError{error: err, fields: fields}
+}
+
 // pointer builds a JSON pointer from reference tokens (RFC 6901 escaping).
 func pointer(tokens ...string) string {
 	var b strings.Builder
@@ -72,7 +91,10 @@ func (a *API) problem(w http.ResponseWriter, r *http.Request, err error) {
 		w.Header().Set("X-Request-Id", rid)
 	}
 	p := ProblemOf(err, rid)
-	if ptr, detail, ok := bulkerr.FieldOf(err); ok {
+	var fe *fieldsError
+	if errors.As(err, &fe) {
+		p.Errors = fe.fields
+	} else if ptr, detail, ok := bulkerr.FieldOf(err); ok {
 		p.Errors = []FieldError{{Pointer: ptr, Detail: detail}}
 	}
 	var be busyError

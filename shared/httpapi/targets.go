@@ -100,7 +100,7 @@ func (a *API) createTarget(w http.ResponseWriter, r *http.Request, id authn.Iden
 			t.SFTP.Auth = cred.Method()
 		}
 	}
-	if err := t.Validate(); err != nil {
+	if err := targetInvalid(t, false); err != nil {
 		return err
 	}
 	// Which kinds a tenant may deliver to is the operator's call
@@ -117,7 +117,7 @@ func (a *API) createTarget(w http.ResponseWriter, r *http.Request, id authn.Iden
 	if t.SFTP != nil {
 		pinHostKey(t.SFTP)
 		if err := cred.Validate(); err != nil {
-			return bulkerr.AtField("/sftp", err)
+			return atField(credentialPointer(cred, t.SFTP.Auth), err)
 		}
 		if cred.Method() != t.SFTP.Auth {
 			return invalidAt("/sftp/auth", "sftp.auth is %s, but the request carries a %s", t.SFTP.Auth, cred.Method())
@@ -140,6 +140,52 @@ func (a *API) createTarget(w http.ResponseWriter, r *http.Request, id authn.Iden
 	a.Log.InfoContext(ctx, "target created", "tenant", id.Tenant, "target", tid, "kind", string(t.Kind))
 	writeJSON(w, http.StatusCreated, bulkapi.Target{Target: t})
 	return nil
+}
+
+// targetInvalid is t's validation error (delivery.Target.Validate, or
+// ValidateStored when stored) with an errors[] entry per wrong field: the
+// field's JSON pointer in the request body ("sftp.host" is /sftp/host) and
+// its part of the message (field, value, rule). nil when t is valid.
+func targetInvalid(t delivery.Target, stored bool) error {
+	var err error
+	if stored {
+		err = t.ValidateStored()
+	} else {
+		err = t.Validate()
+	}
+	if err == nil {
+		return nil
+	}
+	errs := t.FieldErrors(stored)
+	fields := make([]FieldError, len(errs))
+	for i, e := range errs {
+		fields[i] = FieldError{Pointer: pointer(strings.Split(e.Field, ".")...), Detail: e.String()}
+	}
+	return invalidAtFields(err, fields)
+}
+
+// credentialPointer is the body field a refused SFTP credential is about
+// (delivery.Credential.Validate checks in this order): the password for
+// none at all (the private key when auth says private-key), the private
+// key for both, the password's own rules, a passphrase without a key,
+// then the key's.
+func credentialPointer(c delivery.Credential, auth delivery.AuthMethod) string {
+	switch {
+	case c.Password == "" && c.PrivateKey == "":
+		if auth == delivery.AuthPrivateKey {
+			return "/sftp/privateKey"
+		}
+		return "/sftp/password"
+	case c.Password != "" && c.PrivateKey != "":
+		return "/sftp/privateKey"
+	case c.Password != "" && (delivery.Credential{Password: c.Password}).Validate() != nil:
+		return "/sftp/password"
+	case c.Passphrase != "" && c.PrivateKey == "":
+		return "/sftp/passphrase"
+	case c.Password != "":
+		return "/sftp/password"
+	}
+	return "/sftp/privateKey"
 }
 
 // pinHostKey keeps a valid target's pinned key in one form, with its
@@ -192,7 +238,7 @@ func (a *API) updateTarget(w http.ResponseWriter, r *http.Request, id authn.Iden
 		}
 		if cred = u.Credential(); cred != (delivery.Credential{}) {
 			if err := cred.Validate(); err != nil {
-				return bulkerr.AtField("/sftp", err)
+				return atField(credentialPointer(cred, ""), err)
 			}
 			s.Auth, changed = cred.Method(), append(changed, "sftp.credential")
 		}
@@ -215,9 +261,9 @@ func (a *API) updateTarget(w http.ResponseWriter, r *http.Request, id authn.Iden
 		t.Bucket = &bk
 	}
 	if len(changed) == 0 {
-		return bulkerr.New(bulkerr.Invalid, "nothing to change: give name, sftp or bucket fields")
+		return invalidAt("", "nothing to change: give name, sftp or bucket fields")
 	}
-	if err := t.ValidateStored(); err != nil {
+	if err := targetInvalid(t, true); err != nil {
 		return err
 	}
 	if t.SFTP != nil {

@@ -102,20 +102,37 @@ func TestTargets(t *testing.T) {
 		t.Errorf("wrong host key: %d %s", status, raw)
 	}
 
-	// Refusals, each naming what is wrong.
-	for name, body := range map[string]map[string]any{
-		"no host key":   sftp(map[string]any{"hostKey": ""}),
-		"dsa key":       sftp(map[string]any{"hostKey": "ssh-dss AAAAB3NzaC1kc3M="}),
-		"no credential": sftp(map[string]any{"password": ""}),
-		"both":          sftp(map[string]any{"privateKey": "-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----"}),
-		"bad kind":      {"name": "x", "kind": "ftp"},
-		"unknown field": {"name": "x", "kind": "sftp", "sftp": map[string]any{"host": "h", "secret": "x"}},
-		"bucket":        {"name": "lake", "kind": "s3bucket", "bucket": map[string]any{"bucket": "Bad_Bucket", "region": "eu-central-1", "roleArn": "arn:aws:iam::123456789012:role/r"}},
+	// Refusals, each naming what is wrong, with a pointer at each wrong field.
+	for _, c := range []struct {
+		name     string
+		body     map[string]any
+		pointers []string
+	}{
+		{"no host key", sftp(map[string]any{"hostKey": ""}), []string{"/sftp/hostKey"}},
+		{"dsa key", sftp(map[string]any{"hostKey": "ssh-dss AAAAB3NzaC1kc3M="}), []string{"/sftp/hostKey"}},
+		{"no host, a bad port", sftp(map[string]any{"host": "", "port": 70000}), []string{"/sftp/host", "/sftp/port"}},
+		{"no credential", sftp(map[string]any{"password": ""}), []string{"/sftp/auth"}}, // auth follows the credential: none, no auth
+		{"both", sftp(map[string]any{"privateKey": "-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----"}), []string{"/sftp/privateKey"}},
+		{"auth and credential disagree", sftp(map[string]any{"auth": "private-key"}), []string{"/sftp/auth"}},
+		{"bad kind", map[string]any{"name": "x", "kind": "ftp"}, []string{"/kind"}},
+		{"unknown field", map[string]any{"name": "x", "kind": "sftp", "sftp": map[string]any{"host": "h", "secret": "x"}}, []string{"/secret"}}, // decodeBody names the unknown field, not its path
+		{"bucket", map[string]any{"name": "lake", "kind": "s3bucket", "bucket": map[string]any{"bucket": "Bad_Bucket", "region": "eu-central-1", "roleArn": "arn:aws:iam::123456789012:role/r"}}, []string{"/bucket/bucket"}},
+		{"no name, bucket region and role", map[string]any{"name": " ", "kind": "s3bucket", "bucket": map[string]any{"bucket": "lake", "region": "mars", "roleArn": "role"}}, []string{"/name", "/bucket/region", "/bucket/roleArn"}},
 	} {
-		status, raw := call("acme", "POST", "/v1/targets", body, nil)
+		status, raw := call("acme", "POST", "/v1/targets", c.body, nil)
 		p := problem(t, status, raw, 400, "INVALID_REQUEST")
 		if strings.Contains(p.Detail, deliverytest.Password) {
-			t.Errorf("%s: the password is in the problem: %s", name, raw)
+			t.Errorf("%s: the password is in the problem: %s", c.name, raw)
+		}
+		var got []string
+		for _, e := range p.Errors {
+			got = append(got, e.Pointer)
+			if e.Detail == "" || !strings.Contains(p.Detail, e.Detail) {
+				t.Errorf("%s: entry %+v is not part of the detail %q", c.name, e, p.Detail)
+			}
+		}
+		if strings.Join(got, " ") != strings.Join(c.pointers, " ") {
+			t.Errorf("%s: pointers %q, want %q: %s", c.name, got, c.pointers, raw)
 		}
 	}
 

@@ -88,23 +88,38 @@ func TestUpdateTarget(t *testing.T) {
 	}
 	test(true, "")
 
-	// Refusals.
+	// Refusals, with a pointer at the field to fix where there is one.
 	for name, c := range map[string]struct {
-		tenant string
-		body   any
-		status int
-		text   string
+		tenant   string
+		body     any
+		status   int
+		text     string
+		pointers string
 	}{
-		"another kind's fields": {"acme", map[string]any{"bucket": map[string]any{"region": "eu-west-1"}}, 400, "kind cannot change"},
-		"nothing to change":     {"acme", map[string]any{}, 400, ""},
-		"a bad port":            {"acme", map[string]any{"sftp": map[string]any{"port": 70000}}, 400, ""},
-		"a DSA key":             {"acme", map[string]any{"sftp": map[string]any{"hostKey": "ssh-dss AAAAB3NzaC1kc3M="}}, 400, ""},
-		"an unknown field":      {"acme", map[string]any{"sftp": map[string]any{"auth": "password"}}, 400, "auth"},
-		"another tenant's":      {"other", map[string]any{"name": "mine"}, 404, ""},
+		"another kind's fields": {"acme", map[string]any{"bucket": map[string]any{"region": "eu-west-1"}}, 400, "kind cannot change", "/bucket"},
+		"nothing to change":     {"acme", map[string]any{}, 400, "nothing to change", ""},
+		"a bad port":            {"acme", map[string]any{"sftp": map[string]any{"port": 70000}}, 400, `sftp.port \"70000\"`, "/sftp/port"},
+		"a DSA key":             {"acme", map[string]any{"sftp": map[string]any{"hostKey": "ssh-dss AAAAB3NzaC1kc3M="}}, 400, "sftp.hostKey", "/sftp/hostKey"},
+		"no name, a bad user":   {"acme", map[string]any{"name": "", "sftp": map[string]any{"user": "a b"}}, 400, "name: required", "/name /sftp/user"},
+		"a bad password":        {"acme", map[string]any{"sftp": map[string]any{"password": "two\nlines"}}, 400, "line break", "/sftp/password"},
+		"an unknown field":      {"acme", map[string]any{"sftp": map[string]any{"auth": "password"}}, 400, "auth", "/auth"}, // decodeBody names the unknown field, not its path
+		"another tenant's":      {"other", map[string]any{"name": "mine"}, 404, "", "-"},
 	} {
 		status, raw := call(c.tenant, "PATCH", path, c.body, nil)
 		if status != c.status || !strings.Contains(string(raw), c.text) {
 			t.Errorf("%s: %d %s, want %d saying %q", name, status, raw, c.status, c.text)
+			continue
+		}
+		if c.pointers == "-" {
+			continue
+		}
+		p := problem(t, status, raw, 400, "INVALID_REQUEST")
+		var got []string
+		for _, e := range p.Errors {
+			got = append(got, e.Pointer)
+		}
+		if len(got) == 0 || strings.Join(got, " ") != c.pointers {
+			t.Errorf("%s: pointers %q, want %q: %s", name, got, c.pointers, raw)
 		}
 	}
 	if status, raw := call("acme", "GET", path, nil, &got); status != 200 || got.Name != "HQ (denied)" || got.SFTP.Port != port {

@@ -99,9 +99,16 @@ export interface TargetTest { ok: boolean; phase?: DeliveryPhase; sentence: stri
 export interface NotificationSettings { email?: string; webhook?: string; webhookSecretSet: boolean }
 export interface NotificationUpdate { email: string; webhook: string; webhookSecret?: string }
 export interface EffectiveSettings { largeFiles: boolean; maxRows: number; maxBytes: number; deliveryTargets: TargetKind[] }
-export interface SettingsBody { largeFiles: boolean; maxRows: number; maxBytes: number; deliveryTargets: TargetKind[] }
-/** One audited change of a tenant's settings. */
-export interface SettingsChange { version: number; by: string; at: string; before: Partial<SettingsBody>; after: Partial<SettingsBody> }
+/**
+ * OperatorContact is a tenant's notification contact as an operator sets and
+ * sees it: webhookSecret is write-only (sent, never answered);
+ * webhookSecretSet (answers only) says one is kept.
+ */
+export interface OperatorContact { email?: string; webhook?: string; webhookSecret?: string; webhookSecretSet?: boolean }
+/** SettingsBody is a tenant's settings as a whole; notification left out keeps the contact. */
+export interface SettingsBody { largeFiles: boolean; maxRows: number; maxBytes: number; deliveryTargets: TargetKind[]; notification?: OperatorContact }
+/** One audited change of a tenant's settings (never the secret: whether it was replaced). */
+export interface SettingsChange { version: number; by: string; at: string; before: Partial<SettingsBody>; after: Partial<SettingsBody>; webhookSecretReplaced?: boolean }
 export interface TenantSettings extends SettingsBody { tenant: string; effective: EffectiveSettings; version: number; updatedAt?: string; updatedBy?: string }
 
 export interface When {

@@ -3,7 +3,7 @@
 
 import { h, id, replace, type Child } from './dom';
 import { t } from './i18n';
-import { ApiError, api, type Delivery, type FieldProblem, type ObjectType } from './api';
+import { ApiError, api, type Delivery, type ObjectType } from './api';
 import { eta, num } from './format';
 
 /** errorText is what the page says about a failure: the API's problem detail, never raw JSON. */
@@ -164,14 +164,12 @@ export function formField(label: string, control: HTMLElement, hint?: string, at
  * showProblem puts a refused request's field errors (the problem's
  * `errors`, RFC 6901 pointers) next to their fields, the nearest enclosing
  * field when the pointer goes deeper than the form (/sftp/port/x → /sftp/port),
- * and says the rest in status. guess names fields for a problem without
- * pointers (an older API: the pointer its detail names). It returns whether
- * any field was marked, and focuses the first.
+ * and says the rest in status. It returns whether any field was marked,
+ * and focuses the first.
  */
-export function showProblem(err: unknown, fields: Record<string, FormField>, status: HTMLElement, guess?: (detail: string) => FieldProblem[]): boolean {
+export function showProblem(err: unknown, fields: Record<string, FormField>, status: HTMLElement): boolean {
   for (const f of Object.values(fields)) f.setError();
   const problems = err instanceof ApiError ? [...err.fields] : [];
-  if (err instanceof ApiError && !problems.length && err.code === 'INVALID_REQUEST' && guess) problems.push(...guess(err.message));
   let first: FormField | undefined;
   const rest: string[] = [];
   for (const p of problems) {

@@ -6,8 +6,11 @@
 // .tools/run/sftp-host-key.pub) with the browser's and the API's field
 // errors next to their fields, tested (success, and a denied folder's
 // failure), used by an export whose file lands on the server under its
-// stable name, and by a schedule; deleted with a confirmation; the
-// notification contact saved and reloaded with its secret never shown.
+// stable name, and by a schedule; deleted with a confirmation; a
+// tenant-bucket target (MinIO plays S3 and STS) created with the API's
+// field errors at their fields and tested; the notification contact saved
+// and reloaded with its secret never shown, then set by the operator on
+// the operator page and seen on the tenant's page.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -21,7 +24,10 @@ const admin = `admin@${tenant}.example`;
 const sftpPort = process.env.BULKOPS_SFTP_PORT || '2222';
 const runDir = join(root, '.tools', 'run');
 const PASSWORD = 'demo-sftp-password';
+// The local stack's data bucket (devserver -prefix bulkops-local-): the tenant-bucket target writes its probe under deliveries/.
+const BUCKET = 'bulkops-local-databucket';
 let browser;
+let secretStore = true; // test 7 finds out whether the stack's API keeps webhook secrets
 let page;
 let op;
 const waitingFor404 = [/404 \(Not Found\)/];
@@ -94,6 +100,8 @@ test('3. the operator allows SFTP for the tenant (a limit over the maximum is re
   await form.getByText('Never set: the defaults apply.').waitFor();
   await op.getByLabel('Rows per file').fill('6000');
   await op.getByRole('checkbox', { name: 'SFTP server' }).check();
+  await op.getByRole('checkbox', { name: 'The tenant’s S3 bucket' }).check();
+  assert.equal(await op.getByText('Your S3 bucket').count(), 0, 'the operator page speaks of the tenant’s bucket');
   await op.getByRole('button', { name: 'Save settings' }).click();
   const rowsErr = form.locator('.field', { has: op.getByLabel('Rows per file') }).locator('[data-field-error]');
   await rowsErr.waitFor();
@@ -103,12 +111,12 @@ test('3. the operator allows SFTP for the tenant (a limit over the maximum is re
   await op.getByLabel('Rows per file').fill('4000');
   await op.getByRole('button', { name: 'Save settings' }).click();
   await op.getByText(`Saved the settings of ${tenant} (version 1).`).waitFor();
-  assert.match(await op.getByTestId('effective').textContent(), /4,000 rows.*Download link, SFTP server/);
+  assert.match(await op.getByTestId('effective').textContent(), /4,000 rows.*Download link, SFTP server, The tenant’s S3 bucket/);
   const audit = op.getByTestId('settings-audit').locator('tbody tr');
   await audit.first().waitFor();
   assert.equal(await audit.count(), 1);
-  assert.match(await audit.first().textContent(), /^1.*operator@local\.example.*maxRows: 0 → 4000; deliveryTargets: — → sftp$/);
-  await shot(op, 'operator', { doc: true });
+  assert.match(await audit.first().textContent(), /^1.*operator@local\.example.*maxRows: 0 → 4000; deliveryTargets: — → sftp, s3bucket$/);
+  await shot(op, 'operator-limits');
   expectNoProblems(op, [/status of 400/]);
 });
 
@@ -166,6 +174,42 @@ test('4. creates an SFTP target (field errors next to the fields), tests it, and
   assert.match(await denied.getByTestId('target-sentence').textContent(), /folder/);
   assert.ok(!(await page.content()).includes(PASSWORD), 'the password is nowhere in the page');
   await axe(page, 'the targets page');
+  expectNoProblems(page, [/status of 400/]);
+});
+
+test('4b. a tenant-bucket target: the API’s errors at their fields, created, Test connection’s sentence', async () => {
+  await page.getByRole('radio', { name: 'Your S3 bucket' }).check();
+  assert.equal(await page.getByLabel('Host', { exact: true }).isVisible(), false, 'the SFTP fields are hidden');
+  await page.getByLabel('Name', { exact: true }).fill('Data lake');
+  await page.getByLabel('Bucket', { exact: true }).fill('Bad_Bucket');
+  await page.getByLabel('Region').fill('us-east-1');
+  await page.getByLabel('Role ARN').fill('bulkops-delivery');
+  await page.getByRole('button', { name: 'Add target' }).click();
+  // The API's errors[] pointers (/bucket/bucket, /bucket/roleArn) put each at its field.
+  const at = (label) => page.locator('.field', { has: page.getByLabel(label, { exact: true }) }).locator('[data-field-error]');
+  await at('Bucket').filter({ hasText: 'S3 bucket name' }).waitFor();
+  assert.match(await at('Bucket').textContent(), /^bucket\.bucket "Bad_Bucket": an S3 bucket name/);
+  assert.match(await at('Role ARN').textContent(), /^bucket\.roleArn "bulkops-delivery": an IAM role ARN/);
+  assert.equal(await at('Region').isVisible(), false, 'a valid field has no error');
+  assert.equal(await page.getByLabel('Bucket', { exact: true }).getAttribute('aria-invalid'), 'true');
+  assert.equal(await page.evaluate(() => document.activeElement?.closest('.field')?.querySelector('label')?.textContent), 'Bucket', 'the first wrong field has the focus');
+  await axe(page, 'the bucket target form with the API’s errors');
+  await shot(page, 'targets-bucket-errors');
+  await page.getByLabel('Bucket', { exact: true }).fill(BUCKET);
+  await page.getByLabel('Key prefix').fill(`deliveries/web-${run}/`);
+  await page.getByLabel('Role ARN').fill('arn:aws:iam::123456789012:role/bulkops-delivery');
+  await page.getByRole('button', { name: 'Add target' }).click();
+  await page.getByText('Data lake was added.').waitFor();
+  const card = page.getByTestId('target').filter({ hasText: 'Data lake' });
+  assert.equal(await card.getByTestId('target-where').textContent(), `s3://${BUCKET}/deliveries/web-${run}/`);
+  await card.getByText('arn:aws:iam::123456789012:role/bulkops-delivery').waitFor();
+  await card.getByRole('button', { name: 'Test connection to Data lake' }).click();
+  await card.locator('.notice-success').waitFor({ timeout: 30_000 });
+  assert.equal(
+    await card.getByTestId('target-sentence').textContent(),
+    `reached bucket ${BUCKET} in us-east-1, assumed role arn:aws:iam::123456789012:role/bulkops-delivery, prefix deliveries/web-${run}/ writable`,
+  );
+  await axe(page, 'the targets page with three kinds of results');
   await shot(page, 'targets', { doc: true, fullPage: true });
   expectNoProblems(page, [/status of 400/]);
 });
@@ -253,7 +297,7 @@ test('6. a schedule names the target; a test run shows where it went; targets ar
   await denied.getByRole('button', { name: 'Delete', exact: true }).click();
   await page.getByText('Denied folder was deleted.').waitFor();
   await denied.waitFor({ state: 'detached' }); // the message can come before the list is drawn again
-  assert.equal(await page.getByTestId('target').count(), 1);
+  assert.equal(await page.getByTestId('target').count(), 2, 'Nightly SFTP and Data lake are left');
   expectNoProblems(page, [/status of 409/]);
 });
 
@@ -286,6 +330,7 @@ test('7. the notification contact: errors at their fields, saved, reloaded with 
     // A stack without a webhook secret store (the API says so at the webhook): the e-mail alone is kept.
     assert.match(await webhookErr.textContent(), /no secret store/);
     t.diagnostic('this stack keeps no webhook secrets: the e-mail-only path was tested');
+    secretStore = false;
     await page.getByLabel('Webhook URL').fill('');
     await page.getByRole('button', { name: 'Save' }).click();
     await saved.waitFor();
@@ -317,5 +362,65 @@ test('7. the notification contact: errors at their fields, saved, reloaded with 
   await page.getByRole('button', { name: 'Save' }).click();
   await saved.waitFor();
   await page.getByText('A signing secret is set (it is never shown).').waitFor();
+  expectNoProblems(page, [/status of 400/]);
+});
+
+test('8. the operator sets the tenant’s notification contact (an API error at its field, the secret write-only); the tenant sees it', async () => {
+  await op.getByLabel('Tenant ID').fill(tenant);
+  await op.getByRole('button', { name: 'Open' }).click();
+  const form = op.getByTestId('operator-settings');
+  await form.getByText(/^Version 1, last changed by operator@local\.example/).waitFor();
+  const box = op.getByTestId('operator-contact');
+  // The contact the tenant's administrator set in test 7.
+  assert.equal(await box.getByLabel('E-mail address').inputValue(), `ops@${tenant}.example`);
+  await box.getByLabel('E-mail address').fill('noc at example');
+  await op.getByRole('button', { name: 'Save settings' }).click();
+  // The API's errors[] pointer /notification/email puts it at the field.
+  const emailErr = box.locator('.field', { has: op.getByLabel('E-mail address') }).locator('[data-field-error]');
+  await emailErr.filter({ hasText: 'is not an e-mail address' }).waitFor();
+  assert.equal(await box.getByLabel('E-mail address').getAttribute('aria-invalid'), 'true');
+  await axe(op, 'the operator page with a refused contact');
+  await box.getByLabel('E-mail address').fill(`noc@${tenant}.example`);
+  const opSecret = `opsec-${run}-abcdefghijklmnopqrstuvwxyz0123456789`;
+  if (secretStore) {
+    await box.getByTestId('secret-state').getByText('A signing secret is set (it is never shown).').waitFor();
+    await box.getByLabel('Webhook URL').fill('https://hooks.example.com/noc');
+    await box.getByTestId('replace-secret').click();
+    await box.getByLabel('New signing secret').fill('too short');
+    await op.getByRole('button', { name: 'Save settings' }).click();
+    await box.getByText('Use 32 to 256 characters without spaces.').waitFor();
+    await box.getByLabel('New signing secret').fill(opSecret);
+  }
+  await op.getByRole('button', { name: 'Save settings' }).click();
+  await op.getByText(`Saved the settings of ${tenant} (version 2).`).waitFor();
+  const audit = op.getByTestId('settings-audit').locator('tbody tr');
+  await audit.nth(1).waitFor();
+  const want = secretStore
+    ? /^2.*operator@local\.example.*notification\.email: ops@\S+ → noc@\S+; notification\.webhook: https:\/\/hooks\.example\.com\/bulkops2 → https:\/\/hooks\.example\.com\/noc; webhook secret replaced$/
+    : /^2.*operator@local\.example.*notification\.email: ops@\S+ → noc@\S+$/;
+  assert.match(await audit.first().textContent(), want);
+  const saved = op.getByTestId('operator-contact');
+  assert.equal(await saved.getByLabel('E-mail address').inputValue(), `noc@${tenant}.example`);
+  if (secretStore) {
+    await saved.getByTestId('secret-state').getByText('A signing secret is set (it is never shown).').waitFor();
+    assert.equal(await saved.getByTestId('webhook-secret').inputValue(), '');
+    assert.ok(!(await op.content()).includes(opSecret), 'the secret is nowhere in the operator page');
+  }
+  await axe(op, 'the operator page with the contact');
+  await shot(op, 'operator', { doc: true, fullPage: true });
+  expectNoProblems(op, [/status of 400/]);
+
+  // The tenant's administrator sees the operator's contact on the Notifications page.
+  await page.getByRole('link', { name: 'Settings', exact: true }).click();
+  await page.getByRole('link', { name: 'Notifications' }).click();
+  await page.getByRole('heading', { level: 1, name: 'Notifications' }).waitFor();
+  await page.reload();
+  await page.getByRole('heading', { level: 1, name: 'Notifications' }).waitFor();
+  assert.equal(await page.getByLabel('E-mail address').inputValue(), `noc@${tenant}.example`);
+  if (secretStore) {
+    assert.equal(await page.getByLabel('Webhook URL').inputValue(), 'https://hooks.example.com/noc');
+    await page.getByText('A signing secret is set (it is never shown).').waitFor();
+    assert.ok(!(await page.content()).includes(opSecret), 'the secret is nowhere in the tenant’s page');
+  }
   expectNoProblems(page, [/status of 400/]);
 });

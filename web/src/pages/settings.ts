@@ -1,16 +1,18 @@
 // Settings: the tenant's effective limits and allowed delivery targets as
 // they apply (GET /v1/settings, read-only: an operator sets them), and for
 // an operator's token the operator page: pick a tenant, edit its settings
-// (large files, row and byte limits, allowed target kinds) with the version
-// it read (If-Match), see who changed them last.
+// (large files, row and byte limits, allowed target kinds, the notification
+// contact with its write-only webhook secret) with the version it read
+// (If-Match), see who changed them last and the audited changes.
 
 import { h, id, replace } from '../dom';
 import { t } from '../i18n';
-import { ApiError, TARGET_KINDS, api, type SettingsBody, type SettingsChange, type TargetKind, type TenantSettings } from '../api';
+import { ApiError, TARGET_KINDS, api, type FieldProblem, type OperatorContact, type SettingsBody, type SettingsChange, type TargetKind, type TenantSettings } from '../api';
 import { bytes, num, when } from '../format';
 import { session } from '../auth';
 import { errorNotice, formField, loading, notice, pageHead, settingsTabs, showProblem, switchControl, type FormField } from '../ui';
 import { kindLabel } from './targets';
+import { contactEditor } from './notifications';
 import type { Page } from '../main';
 
 /** The hard maximums (tenancy: 5,000 rows / 5 MiB; with large files 1,000,000 rows / 500 MiB). */
@@ -55,7 +57,12 @@ export const settingsPage: Page = (main) => {
   };
 };
 
-/** changed lists the fields a change made, as "field: before → after". */
+/** opKindLabel names a target kind as an operator reads it ("the tenant's S3 bucket", not "your"). */
+function opKindLabel(k: TargetKind): string {
+  return t(`op.kind.${k}` as 'op.kind.sftp');
+}
+
+/** changed lists the fields a change made, as "field: before → after" (the contact's secret only as replaced). */
 function changed(c: SettingsChange): string {
   const keys: (keyof SettingsBody)[] = ['largeFiles', 'maxRows', 'maxBytes', 'deliveryTargets'];
   const show = (v: unknown) => (Array.isArray(v) ? (v.length ? v.join(', ') : '—') : v === undefined || v === null || v === '' ? '—' : String(v));
@@ -65,6 +72,12 @@ function changed(c: SettingsChange): string {
     const a = show(c.after?.[k] ?? (k === 'deliveryTargets' ? [] : k === 'largeFiles' ? false : 0));
     if (a !== b) parts.push(`${k}: ${b} → ${a}`);
   }
+  for (const k of ['email', 'webhook'] as const) {
+    const b = show(c.before?.notification?.[k]);
+    const a = show(c.after?.notification?.[k]);
+    if (a !== b) parts.push(`notification.${k}: ${b} → ${a}`);
+  }
+  if (c.webhookSecretReplaced) parts.push(t('op.secretReplaced'));
   return parts.join('; ') || '—';
 }
 
@@ -124,10 +137,14 @@ export const operatorPage: Page = (main, _params, query) => {
     syncHints();
     const kindBoxes = TARGET_KINDS.filter((k) => k !== 's3link').map((k) => {
       const cb = h('input', { type: 'checkbox', value: k, checked: cur.deliveryTargets.includes(k), id: id('allow') });
-      return { k, cb, el: h('label', { class: 'check-item', for: cb.id }, cb, h('span', null, kindLabel(k))) };
+      return { k, cb, el: h('label', { class: 'check-item', for: cb.id }, cb, h('span', null, opKindLabel(k))) };
     });
     const kindsBox = h('fieldset', null, h('legend', null, t('op.targets')), h('p', { class: 'hint' }, t('op.targetsHint')), h('div', { class: 'radio-row' }, kindBoxes.map((b) => b.el)));
     fields['/deliveryTargets'] = { el: kindsBox, control: kindBoxes[0].cb, setError: (m?: string) => (m ? replace(msg, notice('error', m)) : undefined) };
+    // The notification contact: the tenant's Notifications page's fields, at /notification.
+    const contact = contactEditor({ email: cur.notification?.email, webhook: cur.notification?.webhook, webhookSecretSet: Boolean(cur.notification?.webhookSecretSet) }, '/notification');
+    Object.assign(fields, contact.fields);
+    const contactBox = h('fieldset', { class: 'op-contact', 'data-testid': 'operator-contact' }, h('legend', null, t('op.contact')), h('p', { class: 'hint fieldset-hint' }, t('op.contactHint')), contact.el);
     const save = h('button', { type: 'submit', class: 'btn btn-primary' }, t('op.save'));
     const eff = cur.effective;
     const f = h(
@@ -138,7 +155,8 @@ export const operatorPage: Page = (main, _params, query) => {
       h('div', { class: 'field' }, largeSw, h('p', { class: 'hint' }, t('op.largeHint'))),
       h('div', { class: 'inline-fields' }, fields['/maxRows'].el, fields['/maxBytes'].el),
       kindsBox,
-      h('p', { class: 'hint', 'data-testid': 'effective' }, t('op.effective', { rows: num(eff.maxRows), size: bytes(eff.maxBytes), kinds: eff.deliveryTargets.map(kindLabel).join(', ') })),
+      h('p', { class: 'hint', 'data-testid': 'effective' }, t('op.effective', { rows: num(eff.maxRows), size: bytes(eff.maxBytes), kinds: eff.deliveryTargets.map(opKindLabel).join(', ') })),
+      contactBox,
       h('div', { class: 'start-row' }, save),
       msg,
     );
@@ -146,14 +164,17 @@ export const operatorPage: Page = (main, _params, query) => {
       e.preventDefault();
       const rows = maxRows.value.trim() === '' ? 0 : Number(maxRows.value);
       const mb = maxMB.value.trim() === '' ? 0 : Number(maxMB.value);
-      const local: { pointer: string; detail: string }[] = [];
+      const local: FieldProblem[] = [];
       if (!Number.isInteger(rows) || rows < 0) local.push({ pointer: '/maxRows', detail: t('op.wholeNumber') });
       if (!Number.isFinite(mb) || mb < 0) local.push({ pointer: '/maxBytes', detail: t('op.wholeNumber') });
+      local.push(...contact.check());
       if (local.length) {
         showProblem(new ApiError('', 400, 'INVALID_REQUEST', undefined, local), fields, msg);
         return;
       }
       const b: SettingsBody = { largeFiles: large, maxRows: rows, maxBytes: Math.round(mb * (1 << 20)), deliveryTargets: kindBoxes.filter((x) => x.cb.checked).map((x) => x.k) };
+      // Left out, the contact stays as it is; sent only when the operator changed it.
+      if (contact.changed()) b.notification = contact.value() satisfies OperatorContact;
       save.disabled = true;
       try {
         const saved = await api.putOperatorSettings(cur.tenant, b, cur.version);

@@ -7,7 +7,7 @@
 
 import { h, id, replace } from '../dom';
 import { t } from '../i18n';
-import { ApiError, api, type EffectiveSettings, type FieldProblem, type Target, type TargetKind, type TargetRequest, type TargetTest } from '../api';
+import { ApiError, api, type EffectiveSettings, type Target, type TargetKind, type TargetRequest, type TargetTest } from '../api';
 import { when } from '../format';
 import { session } from '../auth';
 import { errorNotice, formField, loading, notice, pageHead, settingsTabs, showProblem, type FormField } from '../ui';
@@ -25,20 +25,6 @@ export function targetWhere(tg: Target): string {
 
 export function kindLabel(k: TargetKind): string {
   return t(`targets.kind.${k}` as 'targets.kind.sftp');
-}
-
-/**
- * pointersIn finds the fields an error without pointers names: the API's
- * target validation says "invalid target: sftp.host: required; sftp.hostKey …",
- * one "; "-separated part per field.
- */
-function pointersIn(detail: string): FieldProblem[] {
-  const out: FieldProblem[] = [];
-  for (const part of detail.replace(/^invalid target:\s*/, '').split(/;\s+/)) {
-    const m = /^(sftp|bucket)\.([A-Za-z]+)/.exec(part) ?? /^(name|kind)\b/.exec(part);
-    if (m) out.push({ pointer: m.length > 2 && m[2] ? `/${m[1]}/${m[2]}` : `/${m[1]}`, detail: part });
-  }
-  return out;
 }
 
 export const targetsPage: Page = (main) => {
@@ -193,7 +179,14 @@ export const targetsPage: Page = (main) => {
       keyField.el,
       ppField.el,
     );
-    fields['/sftp/auth'] = { el: sftpBox, control: authPw, setError: (m?: string) => fields['/sftp/password'].setError(m) };
+    // The credential's kind: its error shows at the credential field in view.
+    fields['/sftp/auth'] = {
+      el: sftpBox,
+      get control() {
+        return authPw.checked ? password : privateKey;
+      },
+      setError: (m?: string) => (authPw.checked ? pwField : keyField).setError(m),
+    };
 
     // Tenant S3 bucket
     const bucket = h('input', { type: 'text', autocomplete: 'off', spellcheck: 'false' });
@@ -205,7 +198,9 @@ export const targetsPage: Page = (main) => {
       { 'data-kind': 's3bucket' },
       h('legend', null, t('targets.bucketLegend')),
       h('div', { class: 'inline-fields' }, add('/bucket/bucket', formField(t('targets.bucket'), bucket)), add('/bucket/prefix', formField(t('targets.prefix'), prefix, t('targets.prefixHint')))),
-      h('div', { class: 'inline-fields' }, add('/bucket/region', formField(t('targets.region'), region)), add('/bucket/roleArn', formField(t('targets.roleArn'), roleArn, t('targets.roleArnHint')))),
+      h('div', { class: 'inline-fields' }, add('/bucket/region', formField(t('targets.region'), region))),
+      // An ARN is long: its own row, as wide as the host key.
+      add('/bucket/roleArn', formField(t('targets.roleArn'), roleArn, t('targets.roleArnHint'), { class: 'field field-wide' })),
       h('p', { class: 'hint' }, t('targets.externalId', { tenant: s?.tenant || '' })),
     );
     const notAllowed = h('div');
@@ -282,7 +277,7 @@ export const targetsPage: Page = (main) => {
         await load();
       } catch (err) {
         if (err instanceof ApiError && err.code === 'FORBIDDEN') replace(status, notice('error', h('strong', null, t('targets.forbiddenTitle')), ' ', t('targets.notAllowed', { kind: kindLabel(k) }), ' ', h('span', { class: 'small' }, err.message)));
-        else showProblem(err, fields, status, pointersIn);
+        else showProblem(err, fields, status);
       } finally {
         save.disabled = false;
       }
