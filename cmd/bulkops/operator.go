@@ -78,7 +78,7 @@ says only that it was replaced.`,
 		Example: `  bulkops operator settings set acme --large-files on --max-rows 200000 --delivery-targets sftp
   WEBHOOK_SECRET=... bulkops operator settings set acme --email ops@acme.example \
     --webhook https://hooks.acme.example/bulkops --webhook-secret-env WEBHOOK_SECRET`,
-		Args:    args(1, "one tenant"),
+		Args: args(1, "one tenant"),
 		RunE: a.act(func(cmd *cobra.Command, args []string) error {
 			fs := cmd.Flags()
 			contact := fs.Changed("email") || fs.Changed("webhook") || fs.Changed("webhook-secret-env")
