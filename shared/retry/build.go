@@ -255,4 +255,3 @@ func (b *Builder) logger() *slog.Logger {
 	}
 	return slog.New(slog.NewJSONHandler(io.Discard, nil))
 }
-
