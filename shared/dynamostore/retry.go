@@ -61,7 +61,7 @@ func (st *Store) ReleaseRetry(ctx context.Context, tenant, id, retry string) err
 // retried StartJob); otherwise it is a Conflict: the job was failed or
 // cancelled before its file arrived, or took another upload.
 func (st *Store) AdoptJob(ctx context.Context, j jobs.Job) error {
-	set := "SET bucket = :b, sourceKey = :k, sourceVersion = :v"
+	set := "SET #bucket = :b, sourceKey = :k, sourceVersion = :v"
 	vals := map[string]ddbtypes.AttributeValue{
 		":b": s(j.Bucket), ":k": s(j.SourceKey), ":v": s(j.SourceVersion),
 		":new": s(string(jobs.StatusNew)), ":r": s(j.RetryOf), ":d": &ddbtypes.AttributeValueMemberBOOL{Value: j.DryRun},
@@ -76,7 +76,7 @@ func (st *Store) AdoptJob(ctx context.Context, j jobs.Job) error {
 		UpdateExpression: aws.String(set + " REMOVE message"),
 		ConditionExpression: aws.String("attribute_exists(pk) AND #st = :new AND retryOf = :r AND dryRun = :d AND " +
 			"(attribute_not_exists(sourceVersion) OR sourceVersion = :v) AND " + notCancelled),
-		ExpressionAttributeNames:  map[string]string{"#st": "status"},
+		ExpressionAttributeNames:  map[string]string{"#st": "status", "#bucket": "bucket"},
 		ExpressionAttributeValues: vals,
 	})
 	if isConditionFailed(err) {
