@@ -51,6 +51,7 @@ build-ExportFunction:         ; $(LAMBDA_GO) -o $(ARTIFACTS_DIR)/bootstrap ./fun
 build-ExportDispatchFunction: ; $(LAMBDA_GO) -o $(ARTIFACTS_DIR)/bootstrap ./functions/export-dispatch
 build-JobCleanupFunction:     ; $(LAMBDA_GO) -o $(ARTIFACTS_DIR)/bootstrap ./functions/job-cleanup
 build-NotifyFunction:         ; $(LAMBDA_GO) -o $(ARTIFACTS_DIR)/bootstrap ./functions/notify
+build-ImportRetryFunction:    ; $(LAMBDA_GO) -o $(ARTIFACTS_DIR)/bootstrap ./functions/import-retry
 
 # ------------------------------------------------------------ local stack
 .PHONY: tools tools-stack

@@ -25,8 +25,11 @@ rows rejected as a duplicate of an earlier row are left out. The new job shows
 if rows are still rejected); --dry-run checks the rows without applying them
 (a dry run's retry is always a dry run).
 
-Prints the new job's ID (-o json: the API's answer); with --wait the new job
-is followed to its end and the exit code tells its outcome (see bulkops help).
+Prints the new job's ID (-o json: the API's answer); the job exists at once
+while its file is built, and its counts show the rows once its import starts.
+With --wait the new job is followed to its end and the exit code tells its
+outcome (see bulkops help): a retry with nothing left to retry (only
+duplicates) ends Failed with the reason.
 Exit code 7 while the tenant runs another bulk operation; 1 for a job that
 cannot be retried (still running, an export, an audio ZIP, no rejected rows,
 already retried).`,
@@ -53,18 +56,15 @@ already retried).`,
 				return err
 			}
 			if wait {
-				a.note("retry job %s started: %d rows of job %s (%d duplicates left out)", r.JobID, r.Rows, r.RetryOf, r.Duplicates)
+				a.note("retry job %s of job %s started; its file %s is being built", r.JobID, r.RetryOf, r.FileName)
 				return a.waitJob(cmd.Context(), c, r.JobID, timeout, reports, true)
 			}
 			return a.printDoc(r.Raw, func(w io.Writer) {
-				fmt.Fprintf(w, "Retry job %s started: %d rows of job %s in %s", r.JobID, r.Rows, r.RetryOf, r.FileName)
+				fmt.Fprintf(w, "Retry job %s of job %s started: its file %s is being built", r.JobID, r.RetryOf, r.FileName)
 				if r.DryRun {
 					fmt.Fprint(w, " (dry run)")
 				}
 				fmt.Fprintln(w)
-				if r.Duplicates > 0 {
-					fmt.Fprintf(w, "%d rows rejected as duplicates of an earlier row were left out\n", r.Duplicates)
-				}
 				fmt.Fprintf(w, "Follow it: bulkops job %s --wait\n", r.JobID)
 			})
 		}),

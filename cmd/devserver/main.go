@@ -73,6 +73,7 @@ import (
 	"github.com/ccbulk/bulkops/shared/exportapp"
 	"github.com/ccbulk/bulkops/shared/importapp"
 	"github.com/ccbulk/bulkops/shared/notifyapp"
+	"github.com/ccbulk/bulkops/shared/retryapp"
 )
 
 // handlers builds the handler of each template function the way its
@@ -88,6 +89,7 @@ var handlers = map[string]func(ctx context.Context, getenv func(string) string) 
 	"ExportDispatchFunction": dispatchHandler,
 	"JobCleanupFunction":     cleanupHandler,
 	"NotifyFunction":         notifyHandler,
+	"ImportRetryFunction":    retryHandler,
 }
 
 func importHandler(ctx context.Context, getenv func(string) string) (lambda.Handler, error) {
@@ -131,6 +133,15 @@ func cleanupHandler(ctx context.Context, getenv func(string) string) (lambda.Han
 		return nil, err
 	}
 	return lambda.NewHandler(cleanupapp.Handler(c)), nil
+}
+
+// retryHandler is functions/import-retry: builds a retry's file.
+func retryHandler(ctx context.Context, getenv func(string) string) (lambda.Handler, error) {
+	b, err := retryapp.New(ctx, getenv, os.Stderr)
+	if err != nil {
+		return nil, err
+	}
+	return lambda.NewHandler(retryapp.Handler(b)), nil
 }
 
 // notifyHandler is functions/notify: tells tenants' contacts of failures.

@@ -33,6 +33,7 @@ import (
 	"github.com/ccbulk/bulkops/shared/jobcancel"
 	"github.com/ccbulk/bulkops/shared/notify"
 	"github.com/ccbulk/bulkops/shared/retry"
+	"github.com/ccbulk/bulkops/shared/retryapp"
 	"github.com/ccbulk/bulkops/shared/s3store"
 )
 
@@ -46,6 +47,11 @@ func New(ctx context.Context, getenv func(string) string, logOut io.Writer) (*ht
 	api, canceller := assemble(res.DB, res.Files, authn.Claims{TenantClaim: res.Config.TenantClaim, OperatorScope: res.Config.OperatorScope}, res.Logger(logOut))
 	if fn := res.Config.ExportFunction; fn != "" {
 		api.Exports = exportinvoke.Starter{Client: awsenv.Lambda(res.AWS), Function: fn}
+	}
+	if fn := res.Config.RetryFunction; fn != "" {
+		// The retry file is built by its own function, invoked
+		// asynchronously: the API answers before it is built.
+		api.Retries.(*retry.Starter).Builds = retryapp.Invoker{Client: awsenv.Lambda(res.AWS), Function: fn}
 	}
 	canceller.Executions = Executions{Client: awsenv.SFN(res.AWS)}
 	secrets, deliver := res.Delivery(res.Logger(logOut))
@@ -74,7 +80,9 @@ func assemble(db *dynamostore.Store, files *s3store.Store, auth authn.Authentica
 		Auth: auth, Jobs: db, Locks: db, Settings: db, Files: files, Uploads: db, ExportStore: db, Schedules: db, Idempotency: db, OperatorSettings: db,
 		Notifications: db, Targets: db,
 		Cancels: canceller, Previews: imports, Copier: files,
-		Retries: &retry.Starter{Jobs: db, Uploads: db, Files: files, NewID: func() (string, error) { return ids.New(time.Now()) }},
+		// Without a retry function (New names it), the file is built in
+		// this process before the answer.
+		Retries: &retry.Starter{Jobs: db, Builds: retryapp.Inline{Builder: retryapp.Assemble(db, files, log)}, NewID: func() (string, error) { return ids.New(time.Now()) }},
 		NewID:   func() (string, error) { return ids.New(time.Now()) },
 		Now:     time.Now, Log: log,
 	}, canceller

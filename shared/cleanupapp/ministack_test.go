@@ -303,14 +303,22 @@ func (m *miniStack) UploadMeta(t *testing.T, key string, body []byte, meta map[s
 	if err != nil {
 		t.Fatal(err)
 	}
+	return m.notify(t, key, aws.ToString(out.ETag), aws.ToString(out.VersionId), int64(len(body)))
+}
+
+// notify posts MinIO's notification of the object at key (its ETag,
+// version and size) to the dev server's webhook, and returns when.
+func (m *miniStack) notify(t *testing.T, key, etag, version string, size int64) time.Time {
+	t.Helper()
+	bucket := m.ref("DataBucket")
 	var rec map[string]any
 	_ = json.Unmarshal([]byte(`{"eventName":"s3:ObjectCreated:Put","awsRegion":"us-east-1",
 		"userIdentity":{"principalId":"test"},"requestParameters":{"sourceIPAddress":"127.0.0.1"},
 		"responseElements":{"x-amz-request-id":"ministack"}}`), &rec)
 	rec["eventTime"] = time.Now().UTC().Format(time.RFC3339Nano)
 	rec["s3"] = map[string]any{"bucket": map[string]any{"name": bucket}, "object": map[string]any{
-		"key": key, "size": len(body), "eTag": strings.Trim(aws.ToString(out.ETag), `"`),
-		"versionId": aws.ToString(out.VersionId), "sequencer": fmt.Sprintf("%016X", time.Now().UnixNano()),
+		"key": key, "size": size, "eTag": strings.Trim(etag, `"`),
+		"versionId": version, "sequencer": fmt.Sprintf("%016X", time.Now().UnixNano()),
 	}}
 	note, _ := json.Marshal(map[string]any{"EventName": "s3:ObjectCreated:Put", "Key": bucket + "/" + key, "Records": []any{rec}})
 	at := time.Now()

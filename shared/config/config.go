@@ -24,6 +24,7 @@ const (
 	ControlTableVar       = "BULKOPS_CONTROL_TABLE"
 	EventBusVar           = "BULKOPS_EVENT_BUS"
 	ExportFunctionVar     = "BULKOPS_EXPORT_FUNCTION"
+	RetryFunctionVar      = "BULKOPS_RETRY_FUNCTION"
 	ImportStateMachineVar = "BULKOPS_IMPORT_STATE_MACHINE"
 	TenantClaimVar        = "BULKOPS_TENANT_CLAIM"
 	OperatorScopeVar      = "BULKOPS_OPERATOR_SCOPE"
@@ -59,6 +60,9 @@ type Config struct {
 	// on-demand exports with it ("" turns them off), the dispatcher
 	// scheduled ones (it requires it).
 	ExportFunction string
+	// RetryFunction is the retry function's name or ARN: the API invokes
+	// it to build a retry's file ("" builds it inside the API).
+	RetryFunction string
 	// ImportStateMachine is the import state machine's ARN; the cleanup
 	// function's sweeper asks it which imports still run ("" skips that).
 	ImportStateMachine string
@@ -129,6 +133,7 @@ var variables = []Variable{
 	{Name: ControlTableVar, Required: true, Means: "the control table's name", text: func(c *Config) *string { return &c.ControlTable }},
 	{Name: EventBusVar, Means: "the event bus of the job events (empty: default)", text: func(c *Config) *string { return &c.EventBus }},
 	{Name: ExportFunctionVar, Means: "the export function (empty: no on-demand exports; the dispatcher needs it)", text: func(c *Config) *string { return &c.ExportFunction }},
+	{Name: RetryFunctionVar, Means: "the retry function, which builds retry files (empty: the API builds them itself)", text: func(c *Config) *string { return &c.RetryFunction }},
 	{Name: ImportStateMachineVar, Means: "the import state machine's ARN (cleanup)", text: func(c *Config) *string { return &c.ImportStateMachine }},
 	{Name: TenantClaimVar, Means: "the token claim naming the tenant (empty: tenant)", text: func(c *Config) *string { return &c.TenantClaim }},
 	{Name: OperatorScopeVar, Means: "the token scope of operators (empty: bulkops/operator)", text: func(c *Config) *string { return &c.OperatorScope }},

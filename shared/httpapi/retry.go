@@ -7,6 +7,7 @@ import (
 	"github.com/ccbulk/bulkops/shared/authn"
 	"github.com/ccbulk/bulkops/shared/bulkapi"
 	"github.com/ccbulk/bulkops/shared/bulkerr"
+	"github.com/ccbulk/bulkops/shared/jobs"
 	"github.com/ccbulk/bulkops/shared/retry"
 )
 
@@ -19,8 +20,9 @@ type retryStarter interface {
 // caller's tenant's finished imports (the tenant from the verified token
 // only; another tenant's job is not found). While the tenant runs a bulk
 // operation it answers 409 TENANT_BUSY with Retry-After, as an upload
-// request does. The answer is 202: the new job's ID, which the import
-// workflow registers within seconds.
+// request does. The answer is 202 with the new job, recorded New at once
+// (GET /v1/jobs/{jobId} follows it); its file is built afterwards by the
+// retry function, so how many rows it holds is not known yet.
 func (a *API) retryJob(w http.ResponseWriter, r *http.Request, id authn.Identity) error {
 	jobID := r.PathValue("id")
 	if !jobIDPattern.MatchString(jobID) {
@@ -49,11 +51,10 @@ func (a *API) retryJob(w http.ResponseWriter, r *http.Request, id authn.Identity
 		}
 		return err
 	}
-	a.Log.InfoContext(r.Context(), "retry started", "tenant", id.Tenant, "job", s.JobID, "retryOf", jobID,
-		"rows", s.Stats.Rows, "duplicates", s.Stats.Duplicates, "fromReport", s.Stats.FromReport, "dryRun", s.DryRun)
+	a.Log.InfoContext(r.Context(), "retry started", "tenant", id.Tenant, "job", s.JobID, "retryOf", jobID, "key", s.Key, "dryRun", s.DryRun)
 	writeJSON(w, http.StatusAccepted, bulkapi.Retry{
-		JobID: s.JobID, RetryOf: s.RetryOf, ObjectType: s.ObjectType, FileName: s.FileName, DryRun: s.DryRun,
-		Rows: s.Stats.Rows, Duplicates: s.Stats.Duplicates, FromReport: s.Stats.FromReport, SubmittedAt: a.Now().UTC(),
+		JobID: s.JobID, RetryOf: s.RetryOf, ObjectType: s.ObjectType, FileName: s.FileName, Key: s.Key, DryRun: s.DryRun,
+		Status: string(jobs.StatusNew), SubmittedAt: s.SubmittedAt,
 	})
 	return nil
 }

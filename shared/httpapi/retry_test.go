@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/csv"
 	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
@@ -16,6 +18,7 @@ import (
 	"github.com/ccbulk/bulkops/shared/bulkapi"
 	"github.com/ccbulk/bulkops/shared/jobs"
 	"github.com/ccbulk/bulkops/shared/retry"
+	"github.com/ccbulk/bulkops/shared/retryapp"
 )
 
 // retryable stores a Completed-with-errors import of tenant whose source
@@ -65,7 +68,10 @@ func (h *apiHarness) retryable(tenant string, mod func(*jobs.Job)) jobs.Job {
 // not the applied row 3 nor the duplicate row 5; the answer is replayed
 // for the same Idempotency-Key; the job records retriedBy; a second retry
 // is 409 naming the first, a dry-run retry is still allowed; refusals are
-// problems with the reason.
+// problems with the reason, or (known only from the reports) a Failed job
+// with the reason and the claim released. The file is built in process
+// here (apiapp.Assemble: retryapp.Inline); the asynchronous retry function
+// is tested on a mini stack (shared/cleanupapp retry_test.go).
 func TestRetryJob(t *testing.T) {
 	h := newAPIHarness(t)
 	ctx := context.Background()
@@ -73,7 +79,8 @@ func TestRetryJob(t *testing.T) {
 	j := h.retryable(tenant, nil)
 	var got bulkapi.Retry
 	status, hdr, raw := h.send(tenant, "POST", "/v1/jobs/"+j.ID+"/retry", nil, map[string]string{"Idempotency-Key": "k1"}, &got)
-	if status != http.StatusAccepted || got.RetryOf != j.ID || got.Rows != 2 || got.Duplicates != 1 || got.DryRun || got.FileName != "codes-retry.csv" || hdr.Get("Idempotent-Replayed") != "" {
+	if status != http.StatusAccepted || got.RetryOf != j.ID || got.Status != "New" || got.DryRun || got.FileName != "codes-retry.csv" ||
+		got.Key != "imports/"+tenant+"/work-type/codes-retry.csv" || hdr.Get("Idempotent-Replayed") != "" {
 		t.Fatalf("retry: %d %s", status, raw)
 	}
 	status, hdr, raw2 := h.send(tenant, "POST", "/v1/jobs/"+j.ID+"/retry", nil, map[string]string{"Idempotency-Key": "k1"}, nil)
@@ -101,29 +108,62 @@ func TestRetryJob(t *testing.T) {
 	if status, raw := h.call(tenant, "GET", "/v1/jobs/"+j.ID, nil, &view); status != 200 || view.RetriedBy != got.JobID {
 		t.Fatalf("job view: %d %s", status, raw)
 	}
+	// The new job is followable at once: New, linked back, until the
+	// workflow (not run here) adopts its file.
+	var nv bulkapi.Job
+	if status, raw := h.call(tenant, "GET", "/v1/jobs/"+got.JobID, nil, &nv); status != 200 || nv.Status != "New" || nv.RetryOf != j.ID ||
+		!strings.HasPrefix(nv.Message, "building the retry file") || nv.FileName != "codes-retry.csv" || nv.SubmittedBy != "admin@"+tenant+".example" {
+		t.Fatalf("new job view: %d %s", status, raw)
+	}
 	status, raw = h.call(tenant, "POST", "/v1/jobs/"+j.ID+"/retry", nil, nil)
 	if p := problem(t, status, raw, http.StatusConflict, "CONFLICT"); !strings.Contains(p.Detail, "already retried by job "+got.JobID) {
 		t.Fatalf("second retry: %s", raw)
 	}
 	var dry bulkapi.Retry
-	if status, raw := h.call(tenant, "POST", "/v1/jobs/"+j.ID+"/retry", map[string]any{"dryRun": true}, &dry); status != http.StatusAccepted || !dry.DryRun || dry.JobID == got.JobID || dry.Rows != 2 {
+	if status, raw := h.call(tenant, "POST", "/v1/jobs/"+j.ID+"/retry", map[string]any{"dryRun": true}, &dry); status != http.StatusAccepted || !dry.DryRun || dry.JobID == got.JobID {
 		t.Fatalf("dry-run retry after the retry: %d %s", status, raw)
 	}
 
 	// A job older than an upload's retention: the rows come from the error
 	// CSV (its neutralized cells import the same values).
 	keep := h.api.Retries
-	h.api.Retries = &retry.Starter{Jobs: h.db, Uploads: h.db, Files: h.files, NewID: func() (string, error) { return h.ids.New(time.Now()) },
-		Now: func() time.Time { return time.Now().Add(40 * 24 * time.Hour) }}
+	later := retryapp.Assemble(h.db, h.files, slog.New(slog.NewJSONHandler(io.Discard, nil)))
+	later.Now = func() time.Time { return time.Now().Add(40 * 24 * time.Hour) }
+	h.api.Retries = &retry.Starter{Jobs: h.db, Builds: retryapp.Inline{Builder: later}, NewID: func() (string, error) { return h.ids.New(time.Now()) }}
 	oldJob := h.retryable(tenant, nil)
 	var fromReport bulkapi.Retry
-	if status, raw := h.call(tenant, "POST", "/v1/jobs/"+oldJob.ID+"/retry", nil, &fromReport); status != 202 || !fromReport.FromReport || fromReport.Rows != 2 {
+	if status, raw := h.call(tenant, "POST", "/v1/jobs/"+oldJob.ID+"/retry", nil, &fromReport); status != 202 {
 		t.Fatalf("retry of an old job: %d %s", status, raw)
 	}
 	if body, err := h.files.Get(ctx, key); err != nil || !bytes.Contains(body, []byte("Café 1,'=1+2,IDLE_CODE\n")) || bytes.Contains(body, []byte("Error Code")) {
 		t.Fatalf("retry file of an old job: %q %v", body, err)
 	}
 	h.api.Retries = keep
+
+	// A refusal known only from the reports (every rejected row is a
+	// duplicate): the answer is 202 with a job that the build ends Failed
+	// with the reason, and the claim is released, so the job can be
+	// retried again (here: once its error report lists a row to retry).
+	dups := h.retryable(tenant, nil)
+	onlyDup := "\xEF\xBB\xBFName,Description,Type,Row,Error Code,Error Message\r\nApplied,dup,IDLE_CODE,5,DUPLICATE_KEY,z\r\n"
+	if err := h.files.Put(ctx, dups.ErrorKey, "text/csv", []byte(onlyDup), nil); err != nil {
+		t.Fatal(err)
+	}
+	var refused bulkapi.Retry
+	if status, raw := h.call(tenant, "POST", "/v1/jobs/"+dups.ID+"/retry", nil, &refused); status != 202 {
+		t.Fatalf("retry of duplicates only: %d %s", status, raw)
+	}
+	var rj bulkapi.Job
+	if status, raw := h.call(tenant, "GET", "/v1/jobs/"+refused.JobID, nil, &rj); status != 200 || rj.Status != "Failed" || rj.RetryOf != dups.ID ||
+		!strings.Contains(rj.Message, "its 1 rejected rows repeat the key of an earlier row (DUPLICATE_KEY)") {
+		t.Fatalf("refused retry job: %d %s", status, raw)
+	}
+	if o, err := h.db.GetJob(ctx, tenant, dups.ID); err != nil || o.RetriedBy != "" {
+		t.Fatalf("the refused retry's claim was not released: %+v %v", o, err)
+	}
+	if status, raw := h.call(tenant, "POST", "/v1/jobs/"+dups.ID+"/retry", nil, nil); status != 202 {
+		t.Fatalf("retry after a refused retry: %d %s", status, raw)
+	}
 
 	// Refusals.
 	refuse := func(name string, j jobs.Job, body any, wantStatus int, wantCode, wantDetail string) {

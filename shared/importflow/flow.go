@@ -44,6 +44,9 @@ type jobStore interface {
 	// FinishCancelled ends a job whose cancel was asked for as Cancelled
 	// (dynamostore.Store.FinishCancelled).
 	FinishCancelled(ctx context.Context, tenant, id string, c jobs.Counts, errorKey, resultsKey, message string, at time.Time) error
+	// AdoptJob gives a retry job the API recorded before its file existed
+	// its upload (dynamostore.Store.AdoptJob).
+	AdoptJob(ctx context.Context, j jobs.Job) error
 }
 
 // lockStore is the tenant lock.

@@ -3,6 +3,8 @@ package importflow_test
 import (
 	"context"
 	"fmt"
+	"io"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +18,7 @@ import (
 	"github.com/ccbulk/bulkops/shared/importflow"
 	"github.com/ccbulk/bulkops/shared/jobs"
 	"github.com/ccbulk/bulkops/shared/retry"
+	"github.com/ccbulk/bulkops/shared/retryapp"
 )
 
 // halfWritten writes the first half of every Apply whose writes include
@@ -68,13 +71,21 @@ func TestRetryOfAPartlyWrittenChunk(t *testing.T) {
 	h.flow.Objects = orig
 
 	ids := ident.NewGenerator(nil)
-	st := &retry.Starter{Jobs: h.db, Uploads: h.db, Files: h.files, NewID: func() (string, error) { return ids.New(time.Now()) }}
+	// The API's part records the job; the retry function's part (here in
+	// process) builds and writes the file.
+	builder := retryapp.Assemble(h.db, h.files, slog.New(slog.NewJSONHandler(io.Discard, nil)))
+	st := &retry.Starter{Jobs: h.db, Builds: retryapp.Inline{Builder: builder}, NewID: func() (string, error) { return ids.New(time.Now()) }}
 	started, err := st.Retry(ctx, tenant, "admin@x", job.ID, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if started.Stats.Rows != 4 || started.DryRun || started.Stats.FromReport {
+	if started.DryRun || started.Key != "imports/"+tenant+"/work-type/codes-retry.csv" {
 		t.Fatalf("retry: %+v", started)
+	}
+	// Recorded before its workflow: New, linked, "building the retry file".
+	if rec, err := h.db.GetJob(ctx, tenant, started.JobID); err != nil || rec.Status != jobs.StatusNew || rec.RetryOf != job.ID ||
+		!strings.HasPrefix(rec.Message, "building the retry file") || rec.SourceVersion != "" || rec.SubmittedBy != "admin@x" {
+		t.Fatalf("the recorded retry job: %+v %v", rec, err)
 	}
 	file := h.csv(started.Key)
 	if len(file) != 5 {
@@ -104,7 +115,10 @@ func TestRetryOfAPartlyWrittenChunk(t *testing.T) {
 	ev.Detail.Object.Sequencer = aws.ToString(head.VersionId)
 	again := h.run(ev, nil)
 	want := jobs.Counts{Total: 4, Processed: 4, Created: 2, Unchanged: 2}
-	if again.ID != started.JobID || again.Status != jobs.StatusCompleted || again.Counts != want || again.RetryOf != job.ID || again.SubmittedBy != "admin@x" {
+	// StartJob adopted the recorded job: its source version is the file's,
+	// the building message is gone.
+	if again.ID != started.JobID || again.Status != jobs.StatusCompleted || again.Counts != want || again.RetryOf != job.ID || again.SubmittedBy != "admin@x" ||
+		again.SourceVersion != aws.ToString(head.VersionId) || again.Message != "" {
 		t.Fatalf("retry job: %s %s %+v retryOf=%q by %q, want %s Completed %+v", again.ID, again.Status, again.Counts, again.RetryOf, again.SubmittedBy, started.JobID, want)
 	}
 	if n := h.objectCount(t, tenant, 8); n != 8 {

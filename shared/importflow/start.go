@@ -137,6 +137,20 @@ func (f *Flow) StartExecution(ctx context.Context, ev ObjectCreated, executionAr
 		if bulkerr.KindOf(err) == bulkerr.Conflict && !claimed {
 			return StartResult{Job: ref, Duplicate: true}, nil
 		}
+		if bulkerr.KindOf(err) == bulkerr.Conflict && retryOf != "" {
+			// A retry job: the API recorded it when the retry was asked
+			// for (New, "building the retry file"); this upload is its
+			// file. A job that no longer waits for it (failed, cancelled)
+			// is not run.
+			if err := f.Jobs.AdoptJob(ctx, j); bulkerr.KindOf(err) == bulkerr.Conflict {
+				f.logger(ref).WarnContext(ctx, "the retry job no longer waits for its file; not run", "key", key, "version", version, "err", err.Error())
+				return StartResult{Job: ref, Duplicate: true}, nil
+			} else if err != nil {
+				return StartResult{}, err
+			}
+			f.logger(ref).InfoContext(ctx, "retry job adopted its file", "key", key, "version", version, "retryOf", retryOf, "dryRun", ref.DryRun)
+			return StartResult{Job: ref}, f.announce(ctx, ref.Tenant, ref.JobID)
+		}
 		if bulkerr.KindOf(err) == bulkerr.Conflict {
 			// retried start: the job exists from our own first attempt
 			return StartResult{Job: ref}, f.announce(ctx, ref.Tenant, ref.JobID)

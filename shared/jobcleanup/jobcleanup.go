@@ -10,8 +10,11 @@
 //     outside every Catch. The job is the one the execution's StartJob
 //     state registered (Executions finds it).
 //   - Lambda OnFailure destination records of the asynchronously invoked
-//     export function: its retries ran out (a timeout, a crash) or the
-//     event got too old. The job is named in the request payload.
+//     export and retry functions: their retries ran out (a timeout, a
+//     crash) or the event got too old. The job is named in the request
+//     payload; a retry function's payload also names the job it retries
+//     (retryOf), whose retry claim is released with the failed job, so
+//     the job can be retried again.
 //   - A schedule tick (EventBridge "Scheduled Event"): the sweeper. It
 //     finds tenant locks whose lease ended more than Grace ago (Leases: a
 //     sparse index over the lock items, so it reads only locks, never the
@@ -66,6 +69,9 @@ type jobStore interface {
 	// FinishCancelled ends a job whose cancel was asked for as Cancelled,
 	// releasing the lock in the same write (dynamostore.Store).
 	FinishCancelled(ctx context.Context, tenant, id string, c jobs.Counts, errorKey, resultsKey, message string, at time.Time) error
+	// ReleaseRetry removes a job's retriedBy while it names retry
+	// (dynamostore.Store).
+	ReleaseRetry(ctx context.Context, tenant, id, retry string) error
 }
 
 // lockStore releases a tenant lock if the job holds it (dynamostore.Store).
@@ -255,20 +261,28 @@ func (c *Cleaner) ExecutionEnded(ctx context.Context, d ExecutionStatusChange) (
 	return res, err
 }
 
-// AsyncFailed fails the export job of an asynchronous invocation that
-// Lambda gave up on.
+// AsyncFailed fails the job of an asynchronous invocation that Lambda
+// gave up on: an export's, or a retry job whose file the retry function
+// could not build (its payload names retryOf). A retry job is failed only
+// while it still waits for its file (an attempt that wrote it before
+// dying leaves a job its import runs), and then the old job's retry claim
+// is released.
 func (c *Cleaner) AsyncFailed(ctx context.Context, f AsyncFailure) (Result, error) {
 	res := Result{Source: "async-failure"}
 	var req struct {
-		Tenant string `json:"tenant"`
-		JobID  string `json:"jobId"`
+		Tenant  string `json:"tenant"`
+		JobID   string `json:"jobId"`
+		RetryOf string `json:"retryOf"`
 	}
 	if err := json.Unmarshal(f.RequestPayload, &req); err != nil || req.Tenant == "" || req.JobID == "" {
 		return res, bulkerr.New(bulkerr.Invalid, "async invocation failure record of %s names no tenant and job", f.RequestContext.FunctionArn)
 	}
 	res.Looked = 1
 	ref := JobRef{Tenant: req.Tenant, JobID: req.JobID}
-	reason := asyncReason(f)
+	if req.RetryOf != "" {
+		return c.retryFailed(ctx, f, ref, req.RetryOf, res)
+	}
+	reason := asyncReason(f, "export", "export fewer object types at once or use filters")
 	failed, err := c.end(ctx, ref, reason)
 	if failed {
 		res.Failed = append(res.Failed, ref.Tenant+"/"+ref.JobID)
@@ -276,6 +290,42 @@ func (c *Cleaner) AsyncFailed(ctx context.Context, f AsyncFailure) (Result, erro
 			"condition", f.RequestContext.Condition, "attempts", f.RequestContext.ApproximateInvokeCount, "reason", reason)
 	}
 	return res, err
+}
+
+// retryFailed fails retry job ref, whose file the retry function could not
+// build, and releases retryOf's claim on it.
+func (c *Cleaner) retryFailed(ctx context.Context, f AsyncFailure, ref JobRef, retryOf string, res Result) (Result, error) {
+	j, err := c.Jobs.GetJob(ctx, ref.Tenant, ref.JobID)
+	switch {
+	case bulkerr.KindOf(err) == bulkerr.NotFound:
+		// Never recorded: only the claim may be left.
+		return res, c.Jobs.ReleaseRetry(ctx, ref.Tenant, retryOf, ref.JobID)
+	case err != nil:
+		return res, err
+	case j.RetryOf != retryOf:
+		return res, bulkerr.New(bulkerr.Invalid, "async invocation failure record names job %s as the retry of %s, which it is not", ref.JobID, retryOf)
+	case !j.AwaitingRetryFile():
+		if j.Status.Final() && j.SourceVersion == "" {
+			// Ended before its file arrived (a cancel): free the old job.
+			return res, c.Jobs.ReleaseRetry(ctx, ref.Tenant, retryOf, ref.JobID)
+		}
+		c.Log.InfoContext(ctx, "the retry job has its file; its import ends it", "tenant", ref.Tenant, "jobId", ref.JobID, "status", string(j.Status))
+		return res, nil
+	}
+	reason := asyncReason(f, "build of the retry file", "retry the job again, and contact support if it keeps happening")
+	failed, err := c.end(ctx, ref, reason)
+	if err != nil {
+		return res, err
+	}
+	if failed {
+		res.Failed = append(res.Failed, ref.Tenant+"/"+ref.JobID)
+		c.Log.WarnContext(ctx, "retry job whose file could not be built failed", "tenant", ref.Tenant, "jobId", ref.JobID, "retryOf", retryOf,
+			"condition", f.RequestContext.Condition, "attempts", f.RequestContext.ApproximateInvokeCount, "reason", reason)
+	}
+	if j, err := c.Jobs.GetJob(ctx, ref.Tenant, ref.JobID); err != nil || !j.Status.Final() {
+		return res, err // it runs after all (adopted meanwhile): the claim stays
+	}
+	return res, c.Jobs.ReleaseRetry(ctx, ref.Tenant, retryOf, ref.JobID)
 }
 
 // Sweep fails the holders of locks whose lease ended more than Grace ago
@@ -434,11 +484,12 @@ func executionReason(d ExecutionStatusChange) (string, bool) {
 	return "", false
 }
 
-// asyncReason is the tenant's sentence for an export invocation Lambda
-// gave up on.
-func asyncReason(f AsyncFailure) string {
+// asyncReason is the tenant's sentence for an invocation Lambda gave up
+// on: what names it ("export"), tooLong what to do when it ran out of
+// time.
+func asyncReason(f AsyncFailure, what, tooLong string) string {
 	if f.RequestContext.Condition == "EventAgeExceeded" {
-		return "the export could not be run in time (Lambda dropped its invocation after the maximum event age); start it again"
+		return "the " + what + " could not be run in time (Lambda dropped its invocation after the maximum event age); start it again"
 	}
 	var resp struct {
 		ErrorType    string `json:"errorType"`
@@ -446,10 +497,10 @@ func asyncReason(f AsyncFailure) string {
 	}
 	_ = json.Unmarshal(f.ResponsePayload, &resp)
 	attempts := f.RequestContext.ApproximateInvokeCount
-	msg := fmt.Sprintf("the export failed after %d attempts", max(attempts, 1))
+	msg := fmt.Sprintf("the %s failed after %d attempts", what, max(attempts, 1))
 	switch {
 	case resp.ErrorType == "Sandbox.Timedout" || strings.Contains(resp.ErrorMessage, "timed out"):
-		msg += ": it ran out of time; export fewer object types at once or use filters"
+		msg += ": it ran out of time; " + tooLong
 	case bulkerr.IsStateName(resp.ErrorType) && resp.ErrorMessage != "":
 		msg += ": " + truncate(resp.ErrorMessage, 500) // tenant-safe (bulkerr.Message)
 	case resp.ErrorType != "":

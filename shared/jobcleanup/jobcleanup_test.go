@@ -73,6 +73,14 @@ func (f *fakeStore) FinishCancelled(_ context.Context, tenant, id string, c jobs
 	return nil
 }
 
+func (f *fakeStore) ReleaseRetry(_ context.Context, tenant, id, retry string) error {
+	if j, ok := f.jobs[tenant+"/"+id]; ok && j.RetriedBy == retry {
+		j.RetriedBy = ""
+		f.jobs[tenant+"/"+id] = j
+	}
+	return nil
+}
+
 func (f *fakeStore) ReleaseLock(_ context.Context, tenant, job string) error {
 	if f.locks[tenant] == job {
 		delete(f.locks, tenant)
@@ -214,6 +222,73 @@ func TestAsyncFailed(t *testing.T) {
 	_, err := cleaner(f).Handle(context.Background(), json.RawMessage(`{"requestContext":{},"requestPayload":{}}`))
 	if bulkerr.KindOf(err) != bulkerr.Invalid {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// TestAsyncFailedRetryBuild: the OnFailure record of the retry function
+// (its payload names retryOf) fails the retry job only while it still
+// waits for its file, and then releases the old job's claim; a job whose
+// file was written (adopted by its import) is left to its import, with
+// the claim.
+func TestAsyncFailedRetryBuild(t *testing.T) {
+	record := func(condition, errType, msg string) json.RawMessage {
+		raw, _ := json.Marshal(map[string]any{
+			"version": "1.0", "timestamp": "2026-12-01T12:00:00.000Z",
+			"requestContext": map[string]any{"requestId": "r1", "functionArn": "arn:aws:lambda:us-east-1:1:function:retry:$LATEST",
+				"condition": condition, "approximateInvokeCount": 3},
+			"requestPayload":  map[string]any{"tenant": "acme", "jobId": "R1", "retryOf": "O1", "user": "u", "dryRun": false},
+			"responseContext": map[string]any{"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+			"responsePayload": map[string]any{"errorType": errType, "errorMessage": msg},
+		})
+		return raw
+	}
+	for _, tc := range []struct {
+		name      string
+		job       *jobs.Job // the retry job (nil: never recorded)
+		condition string
+		errType   string
+		wantFail  string // the job's message, "" when not failed
+		wantClaim bool   // the old job still names R1
+	}{
+		{"timed out while building", &jobs.Job{Status: jobs.StatusNew, RetryOf: "O1", Message: "building"}, "RetriesExhausted", "Sandbox.Timedout",
+			"the build of the retry file failed after 3 attempts: it ran out of time; retry the job again", false},
+		{"too old", &jobs.Job{Status: jobs.StatusNew, RetryOf: "O1"}, "EventAgeExceeded", "", "the build of the retry file could not be run in time", false},
+		{"file written, import running", &jobs.Job{Status: jobs.StatusInProgress, RetryOf: "O1", SourceVersion: "v1"}, "RetriesExhausted", "Sandbox.Timedout", "", true},
+		{"file written, job New", &jobs.Job{Status: jobs.StatusNew, RetryOf: "O1", SourceVersion: "v1"}, "RetriesExhausted", "Sandbox.Timedout", "", true},
+		{"cancelled before its file", &jobs.Job{Status: jobs.StatusCancelled, RetryOf: "O1", CancelledBy: "a"}, "RetriesExhausted", "Sandbox.Timedout", "", false},
+		{"never recorded", nil, "RetriesExhausted", "Bulk.Transient", "", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFake()
+			f.jobs["acme/O1"] = jobs.Job{Tenant: "acme", ID: "O1", Status: jobs.StatusCompletedWithErrs, RetriedBy: "R1"}
+			if tc.job != nil {
+				j := *tc.job
+				j.Tenant, j.ID = "acme", "R1"
+				f.jobs["acme/R1"] = j
+			}
+			res, err := cleaner(f).Handle(context.Background(), record(tc.condition, tc.errType, "x"))
+			if err != nil || res.Source != "async-failure" {
+				t.Fatalf("%+v %v", res, err)
+			}
+			j := f.jobs["acme/R1"]
+			if tc.wantFail != "" && (j.Status != jobs.StatusFailed || !strings.Contains(j.Message, tc.wantFail) || len(res.Failed) != 1) {
+				t.Errorf("job: %s %q %v, want Failed with %q", j.Status, j.Message, res.Failed, tc.wantFail)
+			}
+			if tc.wantFail == "" && tc.job != nil && (j.Status != tc.job.Status || len(res.Failed) != 0) {
+				t.Errorf("job: %s %v, want left %s", j.Status, res.Failed, tc.job.Status)
+			}
+			if got := f.jobs["acme/O1"].RetriedBy == "R1"; got != tc.wantClaim {
+				t.Errorf("old job's claim kept = %v, want %v", got, tc.wantClaim)
+			}
+		})
+	}
+	// A record naming a job that is not the retry of retryOf changes nothing.
+	f := newFake()
+	f.jobs["acme/O1"] = jobs.Job{Tenant: "acme", ID: "O1", Status: jobs.StatusCompletedWithErrs, RetriedBy: "R1"}
+	f.jobs["acme/R1"] = jobs.Job{Tenant: "acme", ID: "R1", Status: jobs.StatusNew, RetryOf: "O9"}
+	if _, err := cleaner(f).Handle(context.Background(), record("RetriesExhausted", "", "")); bulkerr.KindOf(err) != bulkerr.Invalid ||
+		f.jobs["acme/R1"].Status != jobs.StatusNew || f.jobs["acme/O1"].RetriedBy != "R1" {
+		t.Fatalf("mismatched record: %v %+v", err, f.jobs)
 	}
 }
 

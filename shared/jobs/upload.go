@@ -15,3 +15,13 @@ type UploadGrant struct {
 	// writes the retry file itself); the job it starts records it.
 	RetryOf string
 }
+
+// AwaitingRetryFile reports whether j is a retry job the API recorded
+// before its file exists (POST /v1/jobs/{id}/retry answers at once; the
+// retry function builds the file): New, linked to the job it retries, and
+// not yet adopted by the import workflow (no source version). Only such a
+// job may be adopted by StartJob, or failed by the retry function's
+// refusals and its OnFailure record.
+func (j Job) AwaitingRetryFile() bool {
+	return j.Status == StatusNew && j.RetryOf != "" && j.SourceVersion == "" && j.CancelledBy == ""
+}

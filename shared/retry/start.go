@@ -2,10 +2,8 @@ package retry
 
 import (
 	"context"
-	"io"
-	"os"
+	"fmt"
 	"path"
-	"strconv"
 	"strings"
 	"time"
 
@@ -15,50 +13,54 @@ import (
 	"github.com/ccbulk/bulkops/shared/objecttype"
 )
 
-// Metadata keys of the retry file (the import's upload metadata).
-const (
-	metaJobID  = "job-id"
-	metaDryRun = "dry-run"
-)
+// BuildingMessage is the message of a retry job while the retry function
+// builds its file (the job is New; StartJob removes the message when it
+// adopts the file).
+const BuildingMessage = "building the retry file from the rejected rows of job %s"
 
-// JobStore reads jobs and records the one retry of a job.
+// Request is what the API asks the retry function to do (the payload of
+// its asynchronous invocation): build the file of tenant's job RetryOf's
+// rejected rows for the new job JobID, which the API has recorded (New)
+// and, unless DryRun, claimed as RetryOf's retry. The field names tenant
+// and jobId are those the cleanup function reads from an OnFailure record.
+type Request struct {
+	Tenant  string `json:"tenant"`
+	JobID   string `json:"jobId"`
+	RetryOf string `json:"retryOf"`
+	User    string `json:"user"`
+	DryRun  bool   `json:"dryRun"`
+}
+
+// check refuses a request that does not name both jobs.
+func (r Request) check() error {
+	if r.Tenant == "" || r.JobID == "" || r.RetryOf == "" {
+		return bulkerr.New(bulkerr.Invalid, "a retry build request names a tenant, the new job (jobId) and the job it retries (retryOf)")
+	}
+	return nil
+}
+
+// JobStore reads jobs, records the new job and the one retry of a job.
 type JobStore interface {
 	GetJob(ctx context.Context, tenant, id string) (jobs.Job, error)
+	CreateJob(ctx context.Context, j jobs.Job) error
+	Fail(ctx context.Context, tenant, id, reason string, at time.Time) error
 	ClaimRetry(ctx context.Context, tenant, id, retry string) error
 	ReleaseRetry(ctx context.Context, tenant, id, retry string) error
 }
 
-// Uploads registers the retry file's upload, as the API registers every
-// upload it issues, so the import trusts its job ID.
-type Uploads interface {
-	RegisterUpload(ctx context.Context, g jobs.UploadGrant, ttl time.Duration) error
+// Builds starts the retry function (retryapp.Invoker: Lambda Invoke,
+// InvocationType Event); it returns once the build is queued.
+type Builds interface {
+	StartBuild(ctx context.Context, req Request) error
 }
 
-// Files reads the job's files and writes the retry file.
-type Files interface {
-	OpenRange(ctx context.Context, key, versionID string, start, end int64) (io.ReadCloser, error)
-	Open(ctx context.Context, key, versionID string) (io.ReadCloser, error)
-	PutFileMeta(ctx context.Context, key, contentType string, f *os.File, size int64, meta map[string]string) error
-}
-
-// Starter starts retries.
+// Starter starts retries: the API's part, which reads no file.
 type Starter struct {
-	Jobs    JobStore
-	Uploads Uploads
-	Files   Files
-	NewID   func() (string, error)
-	// GrantTTL is how long the retry file's upload grant waits for its
-	// event (default 15 minutes).
-	GrantTTL time.Duration
-	// TempDir holds the retry file while it is built ("" for the system's).
-	TempDir string
-	// Now is the clock (time.Now when nil), and SourceRetention how long an
-	// upload is certainly kept (default SourceRetention): an older job's
-	// rows are taken from its error report, since S3 may answer for an
-	// expired version with 403 rather than 404 to a role that may not list
-	// the bucket.
-	Now             func() time.Time
-	SourceRetention time.Duration
+	Jobs   JobStore
+	Builds Builds
+	NewID  func() (string, error)
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
 }
 
 // SourceRetention is how long an upload's version is certainly kept: the
@@ -66,17 +68,18 @@ type Starter struct {
 // after they became noncurrent (template.yaml's lifecycle rules).
 const SourceRetention = 30 * 24 * time.Hour
 
-// Started is a retry that was started: the new job's ID (the job appears
-// once the workflow has registered it, within seconds), its file and what
-// the file holds.
+// Started is a retry that was started: the new job (recorded New, so it
+// can be followed at once), its file and key. How many rows the file
+// holds is known only once the retry function has built it: the job's
+// total, once its import has started.
 type Started struct {
-	JobID      string
-	RetryOf    string
-	ObjectType string
-	FileName   string
-	Key        string
-	DryRun     bool
-	Stats      Stats
+	JobID       string
+	RetryOf     string
+	ObjectType  string
+	FileName    string
+	Key         string
+	DryRun      bool
+	SubmittedAt time.Time
 }
 
 // Retry starts a new import job of tenant over the rejected rows of its
@@ -87,6 +90,12 @@ type Started struct {
 // another tenant is not found. A job is retried at most once (dry runs
 // aside): a second retry is refused naming the first, which can be
 // retried in turn.
+//
+// Retry reads no file: it records the new job (New, BuildingMessage),
+// claims the old job's retry (not for a dry run) and asks the retry
+// function to build the file (Builds). Refusals only known from the file
+// (no rows left, only duplicates) end the new job Failed there, and
+// release the claim.
 func (s *Starter) Retry(ctx context.Context, tenant, user, id string, dryRun *bool) (Started, error) {
 	j, err := s.Jobs.GetJob(ctx, tenant, id)
 	if err != nil {
@@ -109,78 +118,52 @@ func (s *Starter) Retry(ctx context.Context, tenant, user, id string, dryRun *bo
 	if err != nil {
 		return Started{}, bulkerr.Wrap(bulkerr.Internal, err, "job %s has object type %q", id, j.ObjectType)
 	}
-	tmp, err := os.CreateTemp(s.TempDir, "retry-*.csv")
-	if err != nil {
-		return Started{}, bulkerr.Wrap(bulkerr.Internal, err, "making the retry file")
-	}
-	defer func() { tmp.Close(); os.Remove(tmp.Name()) }()
-	src := Sources{
-		Source: func(start int64) (io.ReadCloser, error) {
-			if start == 0 {
-				return s.Files.Open(ctx, j.SourceKey, j.SourceVersion)
-			}
-			return s.Files.OpenRange(ctx, j.SourceKey, j.SourceVersion, start, 1<<62)
-		},
-		Errors: func() (io.ReadCloser, error) { return s.Files.Open(ctx, j.ErrorKey, "") },
-	}
-	now, keep := time.Now, s.SourceRetention
-	if s.Now != nil {
-		now = s.Now
-	}
-	if keep == 0 {
-		keep = SourceRetention
-	}
-	if j.SourceKey == "" || now().Sub(j.SubmittedAt) > keep-24*time.Hour {
-		src.Source = nil // past its retention (a day's margin): the report's cells
-	}
-	if j.ResultsKey != "" {
-		src.Results = func() (io.ReadCloser, error) { return s.Files.Open(ctx, j.ResultsKey, "") }
-	}
-	st, err := Build(t, src, tmp)
-	if err != nil {
-		return Started{}, err
-	}
-	if st.Rows == 0 && st.Duplicates == 0 {
-		return Started{}, bulkerr.New(bulkerr.Conflict, "job %s has no rejected rows to retry", id)
-	}
-	if st.Rows == 0 {
-		return Started{}, bulkerr.New(bulkerr.Conflict, "job %s has no rows to retry: its %d rejected rows repeat the key of an earlier row (DUPLICATE_KEY), which a retry cannot fix; decide which row wins and import it", id, st.Duplicates)
-	}
-	size, err := tmp.Seek(0, io.SeekCurrent)
-	if err != nil {
-		return Started{}, bulkerr.Wrap(bulkerr.Internal, err, "sizing the retry file")
-	}
 	newID, err := s.NewID()
 	if err != nil {
 		return Started{}, bulkerr.Wrap(bulkerr.Internal, err, "making a job ID")
 	}
+	now := time.Now
+	if s.Now != nil {
+		now = s.Now
+	}
+	at := now().UTC()
 	name := RetryFileName(j.FileName)
-	key := path.Join("imports", tenant, t.Slug, name)
-	ttl := s.GrantTTL
-	if ttl == 0 {
-		ttl = 15 * time.Minute
-	}
-	if err := s.Uploads.RegisterUpload(ctx, jobs.UploadGrant{
-		Tenant: tenant, JobID: newID, Key: key, SubmittedBy: user, DryRun: dry, RetryOf: id,
-	}, ttl); err != nil {
-		return Started{}, err
-	}
+	started := Started{JobID: newID, RetryOf: id, ObjectType: t.Slug, FileName: name, Key: Key(tenant, t.Slug, j.FileName), DryRun: dry, SubmittedAt: at}
 	if !dry {
+		// First the claim: of two retries asked for at once, one wins
+		// here, before either has recorded a job.
 		if err := s.Jobs.ClaimRetry(ctx, tenant, id, newID); err != nil {
 			return Started{}, err
 		}
 	}
-	if err := s.Files.PutFileMeta(ctx, key, "text/csv; charset=utf-8", tmp, size, map[string]string{
-		metaJobID: newID, metaDryRun: strconv.FormatBool(dry),
-	}); err != nil {
-		if !dry {
-			if rerr := s.Jobs.ReleaseRetry(context.WithoutCancel(ctx), tenant, id, newID); rerr != nil {
-				return Started{}, bulkerr.Wrap(bulkerr.KindOf(err), err, "writing the retry file failed, and releasing job %s's retry did too", id)
-			}
+	release := func(cause error) error {
+		if dry {
+			return cause
 		}
-		return Started{}, err
+		if rerr := s.Jobs.ReleaseRetry(context.WithoutCancel(ctx), tenant, id, newID); rerr != nil {
+			return bulkerr.Wrap(bulkerr.KindOf(cause), cause, "starting the retry failed, and releasing job %s's retry did too", id)
+		}
+		return cause
 	}
-	return Started{JobID: newID, RetryOf: id, ObjectType: t.Slug, FileName: name, Key: key, DryRun: dry, Stats: st}, nil
+	if err := s.Jobs.CreateJob(ctx, jobs.Job{
+		Tenant: tenant, ID: newID, Type: jobs.TypeImport, ObjectType: t.Slug, FileName: name, DryRun: dry,
+		Status: jobs.StatusNew, SubmittedBy: user, SubmittedAt: at, RetryOf: id,
+		Message: fmt.Sprintf(BuildingMessage, id),
+	}); err != nil {
+		return Started{}, release(err)
+	}
+	if err := s.Builds.StartBuild(ctx, Request{Tenant: tenant, JobID: newID, RetryOf: id, User: user, DryRun: dry}); err != nil {
+		ctx := context.WithoutCancel(ctx)
+		_ = s.Jobs.Fail(ctx, tenant, newID, "the retry could not be started (its file is built by a function that could not be invoked); retry the job again", now())
+		return Started{}, release(bulkerr.Wrap(bulkerr.Transient, err, "starting the build of the retry file"))
+	}
+	return started, nil
+}
+
+// Key is the key of the retry file of an import of fileName by tenant:
+// imports/<tenant>/<type>/<file>-retry.csv.
+func Key(tenant, typeSlug, fileName string) string {
+	return path.Join("imports", tenant, typeSlug, RetryFileName(fileName))
 }
 
 // RetryFileName is the file name of the retry of an import of name:

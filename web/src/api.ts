@@ -243,7 +243,7 @@ export const api = {
   job: (id: string) => call<Job>('GET', `/v1/jobs/${encodeURIComponent(id)}`),
   cancelJob: (id: string) => call<Job>('POST', `/v1/jobs/${encodeURIComponent(id)}/cancel`),
   applyJob: (id: string) => call<Applied>('POST', `/v1/jobs/${encodeURIComponent(id)}/apply`),
-  retryJob: (id: string) => call<{ jobId: string; rows: number; duplicates: number }>('POST', `/v1/jobs/${encodeURIComponent(id)}/retry`, {}),
+  retryJob: (id: string) => call<{ jobId: string; retryOf: string; fileName: string; key: string; status: string }>('POST', `/v1/jobs/${encodeURIComponent(id)}/retry`, {}),
   createImport: (objectType: string, fileName: string, dryRun: boolean) => call<ImportTicket>('POST', '/v1/imports', { objectType, fileName, dryRun }),
   createExport: (objectTypes: string[], prefix: string, options: ExportOptions, targetId?: string) => call<Job>('POST', '/v1/exports', { objectTypes, prefix, options, ...(targetId ? { targetId } : {}) }),
   schedules: () => call<{ schedules: Schedule[] }>('GET', '/v1/schedules').then((r) => r.schedules),

@@ -27,6 +27,7 @@ import (
 	"github.com/ccbulk/bulkops/shared/importflow"
 	"github.com/ccbulk/bulkops/shared/jobevents"
 	"github.com/ccbulk/bulkops/shared/jobs"
+	"github.com/ccbulk/bulkops/shared/retry"
 )
 
 // At is the fixed time of every sample.
@@ -46,6 +47,10 @@ const (
 	tenant = "demo"
 	jobID  = "01KJQ3V0Z8A1B2C3D4E5F6G7H8"
 )
+
+// retryRequest is the API's request to the retry function: build the
+// file of a retry (job jobID) of the rejected rows of an earlier job.
+var retryRequest = retry.Request{Tenant: tenant, JobID: jobID, RetryOf: "01KJQ2A0B1C2D3E4F5G6H7J8K9", User: "admin@demo.example"}
 
 // Job is the job every workflow sample names.
 func Job(bucket string) importflow.JobRef {
@@ -101,6 +106,7 @@ func All(names devstack.Names) ([]Sample, error) {
 		{"ImportFinalizeFunction", "finalize.json", importflow.Request{Step: "finalize", Job: &job, Plan: &plan}},
 		{"ExportFunction", "export.json", exportflow.Request{Tenant: tenant, JobID: jobID, ObjectTypes: []string{"queue", "site"}, Prefix: "nightly_"}},
 		{"ExportDispatchFunction", "schedule-tick.json", tick},
+		{"ImportRetryFunction", "build.json", retryRequest},
 	}
 	if _, ok := names.Template.Resources["JobCleanupFunction"]; ok {
 		// The cleanup function (contract 4) hears of dead executions, of
@@ -118,8 +124,13 @@ func All(names devstack.Names) ([]Sample, error) {
 			"detail": map[string]any{"executionArn": strings.Replace(sm, ":stateMachine:", ":execution:", 1) + ":" + jobID, "stateMachineArn": sm,
 				"name": jobID, "status": "ABORTED", "startDate": At.Add(-time.Minute).UnixMilli(), "stopDate": At.UnixMilli(),
 				"input": string(mustJSON(created)), "output": nil}}
+		retryFn, _ := names.Ref("ImportRetryFunction")
+		retryRec := rec
+		retryRec.RequestContext.FunctionARN = devstack.FunctionARN(retryFn) + ":$LATEST"
+		retryRec.RequestPayload = mustJSON(retryRequest)
 		samples = append(samples,
 			Sample{"JobCleanupFunction", "export-retries-exhausted.json", rec},
+			Sample{"JobCleanupFunction", "retry-build-retries-exhausted.json", retryRec},
 			Sample{"JobCleanupFunction", "execution-aborted.json", status},
 			Sample{"JobCleanupFunction", "sweep-tick.json", tick})
 	}

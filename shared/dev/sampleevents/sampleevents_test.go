@@ -19,6 +19,7 @@ import (
 	"github.com/ccbulk/bulkops/shared/exportflow"
 	"github.com/ccbulk/bulkops/shared/httpapi"
 	"github.com/ccbulk/bulkops/shared/importflow"
+	"github.com/ccbulk/bulkops/shared/retry"
 )
 
 var update = flag.Bool("update", false, "rewrite the files in events/")
@@ -118,7 +119,7 @@ func checkType(s Sample, b []byte) error {
 	case s.Function == "ApiFunction":
 		var ev events.APIGatewayV2HTTPRequest
 		return strict(b, &ev)
-	case s.Function == "JobCleanupFunction" && strings.HasPrefix(s.Name, "export-"):
+	case s.Function == "JobCleanupFunction" && (strings.HasPrefix(s.Name, "export-") || strings.HasPrefix(s.Name, "retry-")):
 		var r devstack.InvocationRecord
 		return strict(b, &r)
 	case s.Function == "ExportDispatchFunction" || s.Function == "ImportStateMachine" || s.Function == "JobCleanupFunction" ||
@@ -127,6 +128,9 @@ func checkType(s Sample, b []byte) error {
 		return strict(b, &ev)
 	case s.Function == "ExportFunction":
 		var r exportflow.Request
+		return strict(b, &r)
+	case s.Function == "ImportRetryFunction":
+		var r retry.Request
 		return strict(b, &r)
 	case s.Name == "start.json":
 		var r struct {

@@ -205,9 +205,10 @@ func TestPrefixesPerFunction(t *testing.T) {
 		}
 	}
 	want := map[string]string{
-		"imports s3:GetObject":        "ApiFunction ImportChunkFunction ImportControlFunction ImportFinalizeFunction ImportPrepareFunction",
-		"imports s3:GetObjectVersion": "ApiFunction ImportChunkFunction ImportControlFunction ImportFinalizeFunction ImportPrepareFunction",
-		"imports s3:PutObject":        "ApiFunction",
+		"imports s3:GetObject":        "ApiFunction ImportChunkFunction ImportControlFunction ImportFinalizeFunction ImportPrepareFunction ImportRetryFunction",
+		"imports s3:GetObjectVersion": "ApiFunction ImportChunkFunction ImportControlFunction ImportFinalizeFunction ImportPrepareFunction ImportRetryFunction",
+		"imports s3:PutObject":        "ApiFunction ImportRetryFunction",
+		"results s3:GetObject":        "ApiFunction ImportChunkFunction ImportFinalizeFunction ImportPrepareFunction ImportRetryFunction",
 		"results s3:PutObject":        "ApiFunction ImportChunkFunction ImportFinalizeFunction ImportPrepareFunction",
 		"exports s3:PutObject":        "ExportFunction",
 		"exports s3:GetObject":        "ApiFunction",
@@ -232,6 +233,71 @@ func TestPrefixesPerFunction(t *testing.T) {
 				t.Errorf("%s granted to %s", k, fn)
 			}
 		}
+	}
+}
+
+// TestRetryFunctionGrants pins what the retry function (which builds a
+// retry's file) may do, and who may invoke it: only the API, which
+// invokes nothing but the export and retry functions.
+func TestRetryFunctionGrants(t *testing.T) {
+	tpl := loadRepoTemplate(t)
+	sts, _ := identityStatements(t, tpl)
+	invokes := map[string][]string{} // function -> what it may invoke
+	var retry []string               // "<action> <resource>" of the retry function
+	for _, st := range sts {
+		fn := strings.Fields(st.where)[0]
+		for _, a := range st.actions {
+			for _, r := range st.resources {
+				if a == "lambda:InvokeFunction" {
+					invokes[fn] = append(invokes[fn], resourceText(r))
+				}
+				if fn == "ImportRetryFunction" {
+					retry = append(retry, a+" "+resourceText(r))
+				}
+			}
+		}
+	}
+	wantInvokes := map[string]string{
+		"ApiFunction":            "${ExportFunction.Arn} ${ImportRetryFunction.Arn}",
+		"ExportDispatchFunction": "${ExportFunction.Arn}",
+	}
+	for fn, w := range wantInvokes {
+		g := invokes[fn]
+		sort.Strings(g)
+		if strings.Join(g, " ") != w {
+			t.Errorf("%s may invoke %v, want %s", fn, g, w)
+		}
+		delete(invokes, fn)
+	}
+	for fn, g := range invokes {
+		t.Errorf("%s may invoke %v: pin it here", fn, g)
+	}
+	sort.Strings(retry)
+	want := []string{
+		"dynamodb:DeleteItem ${ControlTable.Arn}",
+		"dynamodb:GetItem ${JobsTable.Arn}",
+		"dynamodb:PutItem ${ControlTable.Arn}",
+		"dynamodb:UpdateItem ${ControlTable.Arn}",
+		"dynamodb:UpdateItem ${JobsTable.Arn}",
+		"events:PutEvents arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/default",
+		"s3:GetObject ${DataBucket.Arn}/imports/*",
+		"s3:GetObject ${DataBucket.Arn}/results/*",
+		"s3:GetObjectVersion ${DataBucket.Arn}/imports/*",
+		"s3:ListBucket ${DataBucket.Arn}",
+		"s3:PutObject ${DataBucket.Arn}/imports/*",
+	}
+	if strings.Join(retry, "\n") != strings.Join(want, "\n") {
+		t.Errorf("ImportRetryFunction is granted\n%s\nwant\n%s", strings.Join(retry, "\n"), strings.Join(want, "\n"))
+	}
+	// Its failures reach the cleanup function, and the API knows its name.
+	eic, _ := tpl.Resources["ImportRetryFunction"].Properties["EventInvokeConfig"].(map[string]any)
+	dest, _ := eic["DestinationConfig"].(map[string]any)
+	onFailure, _ := dest["OnFailure"].(map[string]any)
+	if resourceText(onFailure["Destination"]) != "${JobCleanupFunction.Arn}" {
+		t.Errorf("ImportRetryFunction's OnFailure destination is %v, want the cleanup function", onFailure["Destination"])
+	}
+	if env := tpl.FunctionEnv("ApiFunction"); resourceText(env["BULKOPS_RETRY_FUNCTION"]) != "${ImportRetryFunction}" {
+		t.Errorf("ApiFunction's BULKOPS_RETRY_FUNCTION is %v", env["BULKOPS_RETRY_FUNCTION"])
 	}
 }
 

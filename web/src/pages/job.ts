@@ -114,7 +114,8 @@ export const jobPage: Page = (main, params, query) => {
 
   // Retry rejected rows: a new import of the rows this job rejected or did
   // not process (read from its original file), once their cause is fixed;
-  // the page moves to the new job, which the workflow records in seconds.
+  // the page moves to the new job, recorded at once (New while the retry
+  // function builds its file).
   function retryButton(): HTMLElement {
     const b = h('button', { type: 'button', class: 'btn', 'data-testid': 'retry-job', title: t('job.retryHint') }, t('job.retry'));
     b.addEventListener('click', () => {
