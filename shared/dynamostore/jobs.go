@@ -47,6 +47,7 @@ type jobItem struct {
 	Execution   string     `dynamodbav:"executionArn,omitempty"`
 	RetryOf     string     `dynamodbav:"retryOf,omitempty"`
 	RetriedBy   string     `dynamodbav:"retriedBy,omitempty"`
+	ApplyOf     string     `dynamodbav:"applyOf,omitempty"`
 	ExpiresAt   int64      `dynamodbav:"expiresAt"`
 	// Delivery is an export's delivery to a target.
 	Delivery *jobs.Delivery `dynamodbav:"delivery,omitempty"`
@@ -61,7 +62,7 @@ func toJobItem(j jobs.Job) jobItem {
 		Updated: j.Counts.Updated, Unchanged: j.Counts.Unchanged, Failed: j.Counts.Failed,
 		Chunks: j.Chunks, ErrorKey: j.ErrorKey, ResultsKey: j.ResultsKey, Message: j.Message, Files: j.Files,
 		CancelledBy: j.CancelledBy, CancelAt: j.CancelRequestedAt, Execution: j.ExecutionArn,
-		RetryOf: j.RetryOf, RetriedBy: j.RetriedBy,
+		RetryOf: j.RetryOf, RetriedBy: j.RetriedBy, ApplyOf: j.ApplyOf,
 		ExpiresAt: j.SubmittedAt.Add(jobs.Retention).Unix(), Delivery: j.Delivery,
 	}
 }
@@ -75,7 +76,7 @@ func (it jobItem) job() jobs.Job {
 			Updated: it.Updated, Unchanged: it.Unchanged, Failed: it.Failed},
 		Chunks: it.Chunks, ErrorKey: it.ErrorKey, ResultsKey: it.ResultsKey, Message: it.Message, Files: it.Files,
 		CancelledBy: it.CancelledBy, CancelRequestedAt: it.CancelAt, ExecutionArn: it.Execution,
-		RetryOf: it.RetryOf, RetriedBy: it.RetriedBy,
+		RetryOf: it.RetryOf, RetriedBy: it.RetriedBy, ApplyOf: it.ApplyOf,
 		Delivery: it.Delivery,
 	}
 }

@@ -25,18 +25,27 @@ type storedPlan struct {
 	Duplicates []csvread.Duplicate `json:"duplicates,omitempty"`
 	// Entries are the ZIP entries of an audio import (audiozip.Slug).
 	Entries []audiozip.Entry `json:"entries,omitempty"`
+	// Unpreviewed are, in an apply job's plan (JobRef.ApplyOf), the chunks
+	// that failed for good in the dry run, with their reasons: not
+	// previewed, so not applied.
+	Unpreviewed map[int]string `json:"unpreviewed,omitempty"`
 }
 
 // Prepare checks the file (type, limits, encoding, delimiter, header,
 // duplicate keys), plans chunks of whole rows, stores the plan and marks the
 // job In Progress with its row total. It renews the tenant lock's lease
 // every third of it while it reads the file, and stops with the lock-lost
-// Conflict when a renewal fails.
+// Conflict when a renewal fails. A job that applies a dry run
+// (JobRef.ApplyOf) instead re-checks that preview under the lock and takes
+// its plan (prepareApply, apply.go).
 func (f *Flow) Prepare(ctx context.Context, j JobRef) (PlanRef, error) {
 	if err := f.Locks.ExtendLock(ctx, j.Tenant, j.JobID, f.Config.LockLease); err != nil {
 		return PlanRef{}, err
 	}
 	lease := f.keepLease(j)
+	if j.ApplyOf != "" && !j.DryRun {
+		return f.prepareApply(ctx, j, lease)
+	}
 	if audiozip.IsSlug(j.ObjectType) {
 		sp, err := f.prepareAudio(ctx, j)
 		if err != nil {
