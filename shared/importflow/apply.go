@@ -109,7 +109,7 @@ func (f *Flow) refuseApply(ctx context.Context, j JobRef, sp storedPlan, refusal
 	if err := res.Close(); err != nil {
 		return err
 	}
-	if err := f.Jobs.FinishReport(ctx, j.Tenant, j.JobID, jobs.StatusFailed, errKey, resKey, msg, f.Now()); err != nil {
+	if err := f.Jobs.FinishReportIn(ctx, j.Tenant, j.JobID, jobs.StatusFailed, jobs.PhasePreview, errKey, resKey, msg, f.Now()); err != nil {
 		return err
 	}
 	return bulkerr.New(bulkerr.KindOf(refusal), "%s", msg)

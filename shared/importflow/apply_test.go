@@ -66,6 +66,9 @@ func TestApplyRefusedWhenAnObjectChangesAfterTheAPICheck(t *testing.T) {
 	if got.Status != jobs.StatusFailed || got.Message != "nothing was applied: "+sentence || got.ApplyOf != dry.ID {
 		t.Fatalf("apply job: %s %q applyOf %q\nwant the sentence %q", got.Status, got.Message, got.ApplyOf, sentence)
 	}
+	if jobs.FailurePhase(got) != jobs.PhasePreview {
+		t.Fatalf("failure phase %q, want %q", jobs.FailurePhase(got), jobs.PhasePreview)
+	}
 	if got.Counts.Created+got.Counts.Updated != 0 || got.Counts.Total != 4 {
 		t.Fatalf("counts: %+v", got.Counts)
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/ccbulk/bulkops/shared/bulkerr"
 	"github.com/ccbulk/bulkops/shared/csvimport"
 	"github.com/ccbulk/bulkops/shared/csvread"
+	"github.com/ccbulk/bulkops/shared/jobs"
 	"github.com/ccbulk/bulkops/shared/objecttype"
 	"github.com/ccbulk/bulkops/shared/tenancy"
 )
@@ -55,8 +56,8 @@ func (f *Flow) Prepare(ctx context.Context, j JobRef) (PlanRef, error) {
 	}
 	t, err := objecttype.Lookup(j.ObjectType)
 	if err != nil {
-		return PlanRef{}, bulkerr.Wrap(bulkerr.Invalid, err,
-			"the upload folder names object type %q, which is not known: %s", j.ObjectType, bulkerr.Message(err))
+		return PlanRef{}, f.failChecks(ctx, j, jobs.PhaseUploadChecks, bulkerr.Wrap(bulkerr.Invalid, err,
+			"the upload folder names object type %q, which is not known: %s", j.ObjectType, bulkerr.Message(err)))
 	}
 	limits, err := f.limits(ctx, j.Tenant)
 	if err != nil {
@@ -70,7 +71,7 @@ func (f *Flow) Prepare(ctx context.Context, j JobRef) (PlanRef, error) {
 		return PlanRef{}, err
 	}
 	if info.Size > limits.MaxBytes {
-		return PlanRef{}, csvread.TooLarge(limits, info.Size)
+		return PlanRef{}, f.failChecks(ctx, j, jobs.PhaseUploadChecks, csvread.TooLarge(limits, info.Size))
 	}
 	body, err := f.Files.Open(ctx, j.Key, j.VersionID)
 	if err != nil {
@@ -86,10 +87,10 @@ func (f *Flow) Prepare(ctx context.Context, j JobRef) (PlanRef, error) {
 		return PlanRef{}, bulkerr.Wrap(bulkerr.Transient, src.err, "reading %s", j.FileName)
 	}
 	if err != nil {
-		return PlanRef{}, err
+		return PlanRef{}, f.failChecks(ctx, j, jobs.PhaseFileChecks, err)
 	}
 	if _, err := csvimport.NewValidator(t, plan.Header); err != nil {
-		return PlanRef{}, err
+		return PlanRef{}, f.failChecks(ctx, j, jobs.PhaseHeader, err)
 	}
 	if err := lease.renew(ctx); err != nil {
 		return PlanRef{}, err
