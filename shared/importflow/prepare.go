@@ -87,7 +87,11 @@ func (f *Flow) Prepare(ctx context.Context, j JobRef) (PlanRef, error) {
 		return PlanRef{}, bulkerr.Wrap(bulkerr.Transient, src.err, "reading %s", j.FileName)
 	}
 	if err != nil {
-		return PlanRef{}, f.failChecks(ctx, j, jobs.PhaseFileChecks, err)
+		phase := jobs.PhaseFileChecks
+		if he := (*csvread.HeaderError)(nil); errors.As(err, &he) {
+			phase = jobs.PhaseHeader
+		}
+		return PlanRef{}, f.failChecks(ctx, j, phase, err)
 	}
 	if _, err := csvimport.NewValidator(t, plan.Header); err != nil {
 		return PlanRef{}, f.failChecks(ctx, j, jobs.PhaseHeader, err)
