@@ -31,7 +31,6 @@ import (
 	"github.com/ccbulk/bulkops/shared/importapp"
 	"github.com/ccbulk/bulkops/shared/importflow"
 	"github.com/ccbulk/bulkops/shared/jobcancel"
-	"github.com/ccbulk/bulkops/shared/notify"
 	"github.com/ccbulk/bulkops/shared/retry"
 	"github.com/ccbulk/bulkops/shared/retryapp"
 	"github.com/ccbulk/bulkops/shared/s3store"
@@ -58,7 +57,7 @@ func New(ctx context.Context, getenv func(string) string, logOut io.Writer) (*ht
 	api.Credentials, api.Deliver = secrets, deliver
 	api.WebhookSecrets = res.WebhookSecrets(res.Logger(logOut))
 	canceller.Events = res.Events
-	api.NotifyPolicy = notify.Policy{AllowLoopbackHTTP: res.Config.NotifyAllowLoopback}
+	api.NotifyPolicy = res.NotifyPolicy()
 	canceller.Imports.(*importflow.Flow).Events = res.Events
 	return api, nil
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/ccbulk/bulkops/shared/delivery"
 	"github.com/ccbulk/bulkops/shared/dynamostore"
 	"github.com/ccbulk/bulkops/shared/jobevents"
+	"github.com/ccbulk/bulkops/shared/notify"
 	"github.com/ccbulk/bulkops/shared/s3deliver"
 	"github.com/ccbulk/bulkops/shared/s3store"
 	"github.com/ccbulk/bulkops/shared/secretstore"
@@ -79,10 +80,16 @@ func (r *Resources) Delivery(log *slog.Logger) (*secretstore.Store, delivery.ByK
 }
 
 // WebhookSecrets builds the store of the tenants' webhook signing secrets
-// (Secrets Manager, names bulkops/notifications/<tenant>/webhook): the API
+// (Secrets Manager, names <NotifySecretPrefix><tenant>/webhook): the API
 // writes them, the notifier reads them.
 func (r *Resources) WebhookSecrets(log *slog.Logger) secretstore.WebhookSecrets {
-	return secretstore.WebhookSecrets{API: awsenv.SecretsManager(r.AWS), Log: log}
+	return secretstore.WebhookSecrets{API: awsenv.SecretsManager(r.AWS), Names: r.NotifyPolicy(), Log: log}
+}
+
+// NotifyPolicy is what the configuration lets a notification contact be
+// (loopback webhooks locally) and where its signing secret is named.
+func (r *Resources) NotifyPolicy() notify.Policy {
+	return notify.Policy{AllowLoopbackHTTP: r.Config.NotifyAllowLoopback, SecretPrefix: r.Config.NotifySecretPrefix}
 }
 
 // testTimeout bounds a target's connection test.

@@ -43,6 +43,7 @@ const (
 	NotifySesIdentityVar      = "BULKOPS_NOTIFY_SES_IDENTITY"
 	NotifyLinkBaseVar         = "BULKOPS_NOTIFY_LINK_BASE"
 	NotifyLoopbackVar         = "BULKOPS_NOTIFY_ALLOW_LOOPBACK"
+	NotifySecretPrefixVar     = "BULKOPS_NOTIFY_SECRET_PREFIX"
 	LogLevelVar               = "AWS_LAMBDA_LOG_LEVEL"
 )
 
@@ -103,6 +104,11 @@ type Config struct {
 	// NotifyAllowLoopback accepts http://127.0.0.1 webhooks: the local
 	// stack only (infra/local/env.sh); never set on AWS.
 	NotifyAllowLoopback bool
+	// NotifySecretPrefix starts the Secrets Manager names of the tenants'
+	// webhook signing secrets ("" is notify.DefaultSecretPrefix); the
+	// template sets ${AWS::StackName}/notifications/, which its IAM
+	// policies grant.
+	NotifySecretPrefix string
 
 	// LogLevel is the level of the JSON log (applog.Level's names).
 	LogLevel slog.Level
@@ -182,6 +188,8 @@ var variables = []Variable{
 			}
 			return fmt.Errorf("%s=%q: want true or false", NotifyLoopbackVar, raw)
 		}},
+	{Name: NotifySecretPrefixVar, Means: "the name prefix of tenants' webhook signing secrets in Secrets Manager (empty: bulkops/notifications/)",
+		text: func(c *Config) *string { return &c.NotifySecretPrefix }},
 	{Name: LogLevelVar, Default: "INFO", Means: "the log level: DEBUG, INFO, WARN or ERROR (TRACE is DEBUG, FATAL is ERROR, anything else INFO)",
 		set: func(c *Config, raw string) error { c.LogLevel = applog.Level(raw); return nil }},
 }

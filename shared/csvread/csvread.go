@@ -145,7 +145,7 @@ func Scan(r io.Reader, t *objecttype.Type, opts Options) (Plan, error) {
 	header, err := cr.Read() // starts at offset 0 of the decoded stream
 	if err != nil {
 		if errors.Is(err, io.EOF) {
-			return plan, bulkerr.New(bulkerr.Invalid, "the file is empty; row 1 must be the header (download the %s template)", t.Name)
+			return plan, &HeaderError{Err: bulkerr.New(bulkerr.Invalid, "the file is empty; row 1 must be the header (download the %s template)", t.Name)}
 		}
 		return plan, parseError(err, dec, g)
 	}
@@ -155,7 +155,7 @@ func Scan(r io.Reader, t *objecttype.Type, opts Options) (Plan, error) {
 	}
 	binding, err := t.Bind(header)
 	if err != nil {
-		return plan, err
+		return plan, &HeaderError{Err: err}
 	}
 	plan.Header = header
 
@@ -415,3 +415,13 @@ func (c *ChunkReader) Next() (Record, error) {
 		return Record{Row: c.row, Line: line, Cells: rec}, nil
 	}
 }
+
+// HeaderError is Scan's refusal of the header row (an empty file, or a
+// header the type cannot bind), told apart from the file's other checks
+// (the import's failure phase). Its kind and message are Err's.
+type HeaderError struct{ Err error }
+
+func (e *HeaderError) Error() string { return e.Err.Error() }
+
+// Unwrap gives the refusal itself.
+func (e *HeaderError) Unwrap() error { return e.Err }

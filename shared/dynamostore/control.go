@@ -449,6 +449,9 @@ func (st *Store) RegisterUpload(ctx context.Context, g jobs.UploadGrant, ttl tim
 	if g.RetryOf != "" {
 		item["retryOf"] = s(g.RetryOf)
 	}
+	if g.ApplyOf != "" {
+		item["applyOf"] = s(g.ApplyOf)
+	}
 	item["expiresAt"] = n(st.now().Add(ttl + 24*time.Hour).Unix())
 	_, err := st.db.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName: &st.tables.Control, Item: item,
@@ -490,6 +493,9 @@ func (st *Store) RedeemUpload(ctx context.Context, tenant, job, objectKey, uploa
 	}
 	if v, ok := out.Attributes["retryOf"].(*ddbtypes.AttributeValueMemberS); ok {
 		g.RetryOf = v.Value
+	}
+	if v, ok := out.Attributes["applyOf"].(*ddbtypes.AttributeValueMemberS); ok {
+		g.ApplyOf = v.Value
 	}
 	return g, true, nil
 }

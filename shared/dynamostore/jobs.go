@@ -48,6 +48,8 @@ type jobItem struct {
 	Execution   string     `dynamodbav:"executionArn,omitempty"`
 	RetryOf     string     `dynamodbav:"retryOf,omitempty"`
 	RetriedBy   string     `dynamodbav:"retriedBy,omitempty"`
+	ApplyOf     string     `dynamodbav:"applyOf,omitempty"`
+	FailedPhase string     `dynamodbav:"failedPhase,omitempty"`
 	ExpiresAt   int64      `dynamodbav:"expiresAt"`
 	// Delivery is an export's delivery to a target.
 	Delivery *jobs.Delivery `dynamodbav:"delivery,omitempty"`
@@ -62,7 +64,7 @@ func toJobItem(j jobs.Job) jobItem {
 		Updated: j.Counts.Updated, Unchanged: j.Counts.Unchanged, Failed: j.Counts.Failed,
 		Chunks: j.Chunks, ErrorKey: j.ErrorKey, ResultsKey: j.ResultsKey, ResultsVer: j.ResultsVersion, Message: j.Message, Files: j.Files,
 		CancelledBy: j.CancelledBy, CancelAt: j.CancelRequestedAt, Execution: j.ExecutionArn,
-		RetryOf: j.RetryOf, RetriedBy: j.RetriedBy,
+		RetryOf: j.RetryOf, RetriedBy: j.RetriedBy, ApplyOf: j.ApplyOf, FailedPhase: j.FailedPhase,
 		ExpiresAt: j.SubmittedAt.Add(jobs.Retention).Unix(), Delivery: j.Delivery,
 	}
 }
@@ -76,7 +78,7 @@ func (it jobItem) job() jobs.Job {
 			Updated: it.Updated, Unchanged: it.Unchanged, Failed: it.Failed},
 		Chunks: it.Chunks, ErrorKey: it.ErrorKey, ResultsKey: it.ResultsKey, ResultsVersion: it.ResultsVer, Message: it.Message, Files: it.Files,
 		CancelledBy: it.CancelledBy, CancelRequestedAt: it.CancelAt, ExecutionArn: it.Execution,
-		RetryOf: it.RetryOf, RetriedBy: it.RetriedBy,
+		RetryOf: it.RetryOf, RetriedBy: it.RetriedBy, ApplyOf: it.ApplyOf, FailedPhase: it.FailedPhase,
 		Delivery: it.Delivery,
 	}
 }
@@ -234,6 +236,12 @@ func (st *Store) Finish(ctx context.Context, tenant, id string, status jobs.Stat
 // none was applied, with its error and results CSVs. Repeating it with the
 // same status is a no-op.
 func (st *Store) FinishReport(ctx context.Context, tenant, id string, status jobs.Status, errorKey, resultsKey, message string, at time.Time) error {
+	return st.FinishReportIn(ctx, tenant, id, status, "", errorKey, resultsKey, message, at)
+}
+
+// FinishReportIn is FinishReport recording, for a job that ends Failed,
+// the phase it failed in (jobs.Job.FailedPhase; "" records none).
+func (st *Store) FinishReportIn(ctx context.Context, tenant, id string, status jobs.Status, phase, errorKey, resultsKey, message string, at time.Time) error {
 	if !status.Final() {
 		return bulkerr.New(bulkerr.Internal, "FinishReport with status %s", status)
 	}
@@ -246,6 +254,10 @@ func (st *Store) FinishReport(ctx context.Context, tenant, id string, status job
 	if message != "" {
 		set += ", message = :msg"
 		vals[":msg"] = s(truncate(message, 2000))
+	}
+	if phase != "" {
+		set += ", failedPhase = :phase"
+		vals[":phase"] = s(truncate(phase, 200))
 	}
 	set += setReportKeys(vals, errorKey, resultsKey)
 	done, err := st.finalWrite(ctx, tenant, id, ddbtypes.Update{
@@ -269,16 +281,28 @@ func (st *Store) FinishReport(ctx context.Context, tenant, id string, status job
 // so does a job whose cancel was asked for: the cancel ends it, as
 // Cancelled (FinishCancelled).
 func (st *Store) Fail(ctx context.Context, tenant, id, reason string, at time.Time) error {
+	return st.FailIn(ctx, tenant, id, "", reason, at)
+}
+
+// FailIn is Fail recording the phase the job failed in
+// (jobs.Job.FailedPhase; "" records none), in the same write.
+func (st *Store) FailIn(ctx context.Context, tenant, id, phase, reason string, at time.Time) error {
+	set := "SET #st = :failed, message = :msg, endedAt = :at"
+	vals := map[string]ddbtypes.AttributeValue{
+		":failed": s(string(jobs.StatusFailed)), ":msg": s(truncate(reason, 2000)),
+		":at":  s(at.UTC().Format(time.RFC3339Nano)),
+		":new": s(string(jobs.StatusNew)), ":ip": s(string(jobs.StatusInProgress)),
+	}
+	if phase != "" {
+		set += ", failedPhase = :phase"
+		vals[":phase"] = s(truncate(phase, 200))
+	}
 	done, err := st.finalWrite(ctx, tenant, id, ddbtypes.Update{
 		TableName: &st.tables.Jobs, Key: key(tenant, id),
-		UpdateExpression:         aws.String("SET #st = :failed, message = :msg, endedAt = :at"),
-		ConditionExpression:      aws.String("attribute_exists(pk) AND (#st = :new OR #st = :ip) AND " + notCancelled),
-		ExpressionAttributeNames: map[string]string{"#st": "status"},
-		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{
-			":failed": s(string(jobs.StatusFailed)), ":msg": s(truncate(reason, 2000)),
-			":at":  s(at.UTC().Format(time.RFC3339Nano)),
-			":new": s(string(jobs.StatusNew)), ":ip": s(string(jobs.StatusInProgress)),
-		},
+		UpdateExpression:          aws.String(set),
+		ConditionExpression:       aws.String("attribute_exists(pk) AND (#st = :new OR #st = :ip) AND " + notCancelled),
+		ExpressionAttributeNames:  map[string]string{"#st": "status"},
+		ExpressionAttributeValues: vals,
 	})
 	if err != nil {
 		return classify(err, "failing job %s", id)

@@ -120,11 +120,16 @@ func TestExportDeliveredToSFTP(t *testing.T) {
 			!strings.Contains(j.Message, "delivery to rig ") || !strings.Contains(j.Message, "failed at "+string(phase)) {
 			t.Errorf("%s: job %s %q, delivery %+v", name, j.Status, j.Message, j.Delivery)
 		}
+		// The failure notice's phase names the delivery step (recorded on the job).
+		if got := jobs.FailurePhase(j); got != jobs.DeliveryPhase(string(phase)) || j.FailedPhase != got {
+			t.Errorf("%s: failure phase %q (recorded %q), want %q", name, got, j.FailedPhase, jobs.DeliveryPhase(string(phase)))
+		}
 		t.Logf("%s: %s", name, j.Message)
 	}
 	// A target deleted meanwhile.
-	if j := r.deliverExport(tenant, "01JTARGET0000000000000000Z", exportspec.Options{}); j.Status != jobs.StatusFailed || !strings.Contains(j.Message, "no longer exists") {
-		t.Errorf("gone target: %s %q", j.Status, j.Message)
+	if j := r.deliverExport(tenant, "01JTARGET0000000000000000Z", exportspec.Options{}); j.Status != jobs.StatusFailed || !strings.Contains(j.Message, "no longer exists") ||
+		jobs.FailurePhase(j) != "delivery (config)" {
+		t.Errorf("gone target: %s %q phase %q", j.Status, j.Message, jobs.FailurePhase(j))
 	}
 	if strings.Contains(logs.String(), deliverytest.Password) {
 		t.Error("the SFTP password is in the logs")

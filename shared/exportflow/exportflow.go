@@ -71,7 +71,8 @@ type jobStore interface {
 	SetTotal(ctx context.Context, tenant, id string, total int) error
 	SetExportResult(ctx context.Context, tenant, id string, total, files int, version string) error
 	Finish(ctx context.Context, tenant, id string, status jobs.Status, errorKey, resultsKey string, at time.Time) error
-	Fail(ctx context.Context, tenant, id, reason string, at time.Time) error
+	// FailIn fails a job recording the phase it failed in.
+	FailIn(ctx context.Context, tenant, id, phase, reason string, at time.Time) error
 	FinishCancelled(ctx context.Context, tenant, id string, c jobs.Counts, errorKey, resultsKey, message string, at time.Time) error
 }
 
@@ -182,7 +183,7 @@ func (f *Flow) Handle(ctx context.Context, raw json.RawMessage) (jobs.Job, error
 		}
 	case err != nil:
 		log.ErrorContext(ctx, "export failed", "err", err.Error())
-		if ferr := f.Jobs.Fail(context.WithoutCancel(ctx), req.Tenant, req.JobID, bulkerr.Message(err), f.Now()); ferr != nil {
+		if ferr := f.Jobs.FailIn(context.WithoutCancel(ctx), req.Tenant, req.JobID, phaseOf(err), bulkerr.Message(err), f.Now()); ferr != nil {
 			return jobs.Job{}, ferr
 		}
 		fallthrough
@@ -482,13 +483,13 @@ func (f *Flow) run(ctx context.Context, req Request, j jobs.Job) error {
 	}
 	for i, t := range types {
 		if err := zw.Begin(t, plans[i].Layout()); err != nil {
-			return bulkerr.Wrap(bulkerr.Internal, err, "writing the export")
+			return inPhase(jobs.PhaseWriting, bulkerr.Wrap(bulkerr.Internal, err, "writing the export"))
 		}
 		err := e.each(ctx, t, plans[i], func(o catalog.Object) error {
 			rows++
 			pending++
 			if err := zw.Write(o); err != nil {
-				return err
+				return inPhase(jobs.PhaseWriting, err)
 			}
 			if pending == progressRows {
 				return commit()
@@ -496,13 +497,13 @@ func (f *Flow) run(ctx context.Context, req Request, j jobs.Job) error {
 			return nil
 		})
 		if err != nil {
-			return err
+			return inPhase(jobs.PhaseReading, err) // unless the callback named its phase
 		}
 	}
 	stopCount()
 	parts, err := zw.Close()
 	if err != nil {
-		return bulkerr.Wrap(bulkerr.Internal, err, "writing the export")
+		return inPhase(jobs.PhaseWriting, bulkerr.Wrap(bulkerr.Internal, err, "writing the export"))
 	}
 	size, err := tmp.Seek(0, 2)
 	if err != nil {
@@ -522,14 +523,18 @@ func (f *Flow) run(ctx context.Context, req Request, j jobs.Job) error {
 	}
 	version, err := f.Files.PutFile(ctx, key, req.Options.ContentType(), tmp, size)
 	if err != nil {
-		return err
+		return inPhase(jobs.PhaseWriting, err)
 	}
 	if req.TargetID != "" && req.Limit == 0 {
 		if err := e.extend(ctx); err != nil {
 			return err
 		}
 		if err := f.deliver(ctx, req, j.FileName, io.NewSectionReader(tmp, 0, size)); err != nil {
-			return err
+			p := delivery.PhaseOf(err)
+			if p == "" {
+				p = delivery.PhaseConfig
+			}
+			return inPhase(jobs.DeliveryPhase(string(p)), err)
 		}
 	}
 	if err := commit(); err != nil {
@@ -543,6 +548,36 @@ func (f *Flow) run(ctx context.Context, req Request, j jobs.Job) error {
 	}
 	f.Log.InfoContext(ctx, "export finished", "tenant", req.Tenant, "job", req.JobID, "rows", rows, "files", len(parts), "bytes", size, "key", key)
 	return nil
+}
+
+// phasedError names the phase of the export an error stopped
+// (jobs.Job.FailedPhase); the first phase given wins.
+type phasedError struct {
+	phase string
+	err   error
+}
+
+func (e *phasedError) Error() string { return e.err.Error() }
+func (e *phasedError) Unwrap() error { return e.err }
+
+// inPhase tags err with phase unless it has one (or is a cancel, which
+// is no failure).
+func inPhase(phase string, err error) error {
+	var pe *phasedError
+	if err == nil || errors.As(err, &pe) || errors.Is(err, errCancelled) {
+		return err
+	}
+	return &phasedError{phase: phase, err: err}
+}
+
+// phaseOf is the phase err was tagged with ("" when none: FailurePhase
+// then derives it from the job).
+func phaseOf(err error) string {
+	var pe *phasedError
+	if errors.As(err, &pe) {
+		return pe.phase
+	}
+	return ""
 }
 
 // deliver sends the export's file to the request's target and records

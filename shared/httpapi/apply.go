@@ -32,8 +32,12 @@ type versionCopier interface {
 // changed since (naming them) is 412. Then, as createImport does, an
 // upload is registered for a new job ID, and the previewed version is
 // copied onto its key with that job's metadata; the copy's Object Created
-// event starts the import, which the new job ID follows. While the tenant
-// runs a bulk operation it answers 409 TENANT_BUSY.
+// event starts the import, which the new job ID follows. The grant names
+// the dry run (ApplyOf): the import applies exactly its decisions and checks
+// the preview again once it holds the tenant lock, ending Failed with the
+// same sentence when an object changed after this early check
+// (importflow/apply.go). While the tenant runs a bulk operation it answers
+// 409 TENANT_BUSY.
 func (a *API) applyJob(w http.ResponseWriter, r *http.Request, id authn.Identity) error {
 	jobID := r.PathValue("id")
 	if !jobIDPattern.MatchString(jobID) {
@@ -61,7 +65,7 @@ func (a *API) applyJob(w http.ResponseWriter, r *http.Request, id authn.Identity
 		return bulkerr.Wrap(bulkerr.Internal, err, "making a job ID")
 	}
 	if err := a.Uploads.RegisterUpload(r.Context(), jobs.UploadGrant{
-		Tenant: id.Tenant, JobID: newID, Key: preview.SourceKey, SubmittedBy: id.User,
+		Tenant: id.Tenant, JobID: newID, Key: preview.SourceKey, SubmittedBy: id.User, ApplyOf: preview.ID,
 	}, a.UploadTTL); err != nil {
 		return err
 	}

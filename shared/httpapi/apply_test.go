@@ -21,6 +21,13 @@ import (
 // the finished job.
 func (h *apiHarness) runUpload(flow *importflow.Flow, key string) jobs.Job {
 	h.t.Helper()
+	return h.runImport(flow, key, false)
+}
+
+// runImport is runUpload; when refused, a Prepare that fails ends the job
+// as the state machine's Catch does (an apply refused under the lock).
+func (h *apiHarness) runImport(flow *importflow.Flow, key string, refused bool) jobs.Job {
+	h.t.Helper()
 	ctx := context.Background()
 	info, err := h.files.Head(ctx, key)
 	if err != nil {
@@ -39,6 +46,17 @@ func (h *apiHarness) runUpload(flow *importflow.Flow, key string) jobs.Job {
 		h.t.Fatalf("lock: %+v %v", ls, err)
 	}
 	plan, err := flow.Prepare(ctx, j)
+	if err != nil && refused {
+		// The state machine's Catch: MarkFailed keeps the final status.
+		if err := flow.MarkFailed(ctx, j, &importflow.StateError{Error: "Bulk.Stale", Cause: fmt.Sprintf(`{"errorMessage":%q}`, err.Error())}); err != nil {
+			h.t.Fatal(err)
+		}
+		got, err := h.db.GetJob(ctx, j.Tenant, j.JobID)
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		return got
+	}
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -122,7 +140,7 @@ func TestApplyPreview(t *testing.T) {
 		t.Fatalf("apply: %d %s", status, raw)
 	}
 	applied := h.runUpload(flow, key) // the copy's Object Created event
-	if applied.ID != started.JobID || applied.DryRun || applied.SubmittedBy != "admin@"+tenant+".example" || applied.Counts != dry.Counts {
+	if applied.ID != started.JobID || applied.ApplyOf != dry.ID || applied.DryRun || applied.SubmittedBy != "admin@"+tenant+".example" || applied.Counts != dry.Counts {
 		t.Fatalf("applied job %+v, want job %s with the preview's counts %+v", applied, started.JobID, dry.Counts)
 	}
 	objs, err := h.db.Objects(tenant).GetObjects(ctx, "work-type", []string{"lunch", "nap"})
@@ -137,5 +155,37 @@ func TestApplyPreview(t *testing.T) {
 	p := problem(t, status, raw, http.StatusPreconditionFailed, "PRECONDITION_FAILED")
 	if !strings.Contains(p.Detail, `"Sale" (row 2) was changed since`) || strings.Contains(p.Detail, "Lunch") {
 		t.Fatalf("refusal names %q", p.Detail)
+	}
+
+	// The check window: the API accepts a fresh preview, then another
+	// import changes Sale before the apply job holds the lock. The job
+	// re-checks under the lock and ends Failed with the API's sentence;
+	// nothing is applied.
+	w3 := put("w3.csv", "Name,Description,Type\nSale,Sold out,\nLunch,Lunch,\n", true)
+	dry3 := h.runUpload(flow, w3)
+	status, raw = h.call(tenant, "POST", "/v1/jobs/"+dry3.ID+"/apply", nil, &started)
+	if status != http.StatusAccepted {
+		t.Fatalf("apply: %d %s", status, raw)
+	}
+	other := h.runUpload(flow, put("other2.csv", "Name,Description,Type\nSale,Gone again,\n", false))
+	status, raw = h.call(tenant, "POST", "/v1/jobs/"+dry3.ID+"/apply", nil, nil) // what the API says now
+	p = problem(t, status, raw, http.StatusPreconditionFailed, "PRECONDITION_FAILED")
+	refused := h.runImport(flow, w3, true) // the copy's Object Created event
+	if refused.ID != started.JobID || refused.Status != jobs.StatusFailed || refused.Message != "nothing was applied: "+p.Detail ||
+		!strings.Contains(refused.Message, "(by job "+other.ID+")") {
+		t.Fatalf("apply in the window: %s %q, want Failed with %q", refused.Status, refused.Message, p.Detail)
+	}
+	objs, err = h.db.Objects(tenant).GetObjects(ctx, "work-type", []string{"lunch", "sale"})
+	if err != nil || objs["lunch"].Fields["description"] != "Long break" || objs["sale"].Fields["description"] != "Gone again" {
+		t.Fatalf("objects after the refused apply %+v %v", objs, err)
+	}
+	var refusedView struct {
+		jobs.Job
+		Links struct {
+			Errors string `json:"errors"`
+		} `json:"links"`
+	}
+	if status, raw = h.call(tenant, "GET", "/v1/jobs/"+refused.ID, nil, &refusedView); status != http.StatusOK || refusedView.ApplyOf != dry3.ID || refusedView.Links.Errors == "" {
+		t.Fatalf("refused job view: %d %s", status, raw)
 	}
 }

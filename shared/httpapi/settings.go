@@ -19,7 +19,7 @@ type notificationStore interface {
 }
 
 // webhookSecrets keeps a tenant's webhook signing secret (in Secrets
-// Manager, named notify.SecretName(tenant)) and returns its reference.
+// Manager, named NotifyPolicy.SecretName(tenant)) and returns its reference.
 type webhookSecrets interface {
 	PutWebhookSecret(ctx context.Context, tenant, secret string) (ref string, err error)
 }
@@ -103,7 +103,7 @@ func (a *API) newContact(tenant, email, webhook, secret string, old notify.Conta
 			if err := notify.ValidateSecret(secret); err != nil {
 				return c, atField(at+"/webhookSecret", err)
 			}
-			c.SecretRef = notify.SecretName(tenant) // checked by Validate before the secret is stored
+			c.SecretRef = a.NotifyPolicy.SecretName(tenant) // checked by Validate before the secret is stored
 		}
 	}
 	if !c.Empty() {
@@ -127,7 +127,7 @@ func (a *API) keepWebhookSecret(ctx context.Context, tenant, secret string, c *n
 	if err != nil {
 		return err
 	}
-	if !notify.SecretOfTenant(ref, tenant) {
+	if !a.NotifyPolicy.SecretOfTenant(ref, tenant) {
 		return bulkerr.New(bulkerr.Internal, "the secret store answered a reference outside tenant %s's names", tenant)
 	}
 	c.SecretRef = ref

@@ -59,6 +59,16 @@ func (f *Flow) ProcessChunk(ctx context.Context, j JobRef, c ChunkRef) (ChunkRes
 		return ChunkResult{Index: c.Index}, nil
 	}
 	dec, err := f.decisions(ctx, j, c)
+	var np errNotPreviewed
+	if errors.As(err, &np) {
+		// An apply job's chunk the dry run did not decide: recorded
+		// failed, as the Map item's Catch would, never decided anew.
+		if err := f.Progress.FailChunk(ctx, j.Tenant, j.JobID, c.Index, c.Rows, np.reason); err != nil {
+			return ChunkResult{}, err
+		}
+		log.WarnContext(ctx, "chunk not previewed, not applied", "reason", np.reason)
+		return ChunkResult{Index: c.Index, Counts: jobs.Counts{Processed: c.Rows, Failed: c.Rows}}, nil
+	}
 	if err != nil {
 		return ChunkResult{}, err
 	}
@@ -80,6 +90,13 @@ func (f *Flow) ProcessChunk(ctx context.Context, j JobRef, c ChunkRef) (ChunkRes
 			return ChunkResult{}, err
 		}
 		for i, r := range res {
+			if r == catalog.Conflicted && j.ApplyOf != "" {
+				// The conditional write paths only: the preview was
+				// checked under the lock, so this is a writer without
+				// the lock. The previewed decisions cannot be applied.
+				return ChunkResult{}, bulkerr.New(bulkerr.Stale,
+					"%s %q changed after dry run %s was checked; these rows were not applied as previewed", writes[i].Object.Type, writes[i].Object.Name, j.ApplyOf)
+			}
 			if r == catalog.Conflicted {
 				// Something changed an object after this chunk decided.
 				// Decide again on the next attempt.
@@ -125,7 +142,8 @@ func (dec chunkDecisions) tally() (jobs.Counts, []catalog.Write) {
 }
 
 // decisions returns the chunk's stored decisions, or decides now and stores
-// them (error part, results part, then the decisions file).
+// them (error part, results part, then the decisions file); an apply job's
+// chunk adopts the dry run's instead (adoptDecisions).
 func (f *Flow) decisions(ctx context.Context, j JobRef, c ChunkRef) (chunkDecisions, error) {
 	var dec chunkDecisions
 	raw, err := f.Files.Get(ctx, decisionsKey(j.Tenant, j.JobID, c.Index))
@@ -137,6 +155,9 @@ func (f *Flow) decisions(ctx context.Context, j JobRef, c ChunkRef) (chunkDecisi
 	}
 	if bulkerr.KindOf(err) != bulkerr.NotFound {
 		return dec, err
+	}
+	if j.ApplyOf != "" && !j.DryRun {
+		return f.adoptDecisions(ctx, j, c) // the previewed decisions, never decided anew
 	}
 
 	sp, t, err := f.loadPlan(ctx, j)

@@ -97,12 +97,15 @@ func (f *Flow) Finalize(ctx context.Context, j JobRef, p PlanRef) (FinalizeResul
 		}
 	}
 
-	status, message := jobs.FinalStatus(job.Counts), ""
+	status, message, phase := jobs.FinalStatus(job.Counts), "", ""
 	if len(failedChunks) > 0 {
 		status, message = StatusWithFailedChunks(p, failedChunks)
 	}
+	if status == jobs.StatusFailed {
+		phase = firstFailedChunkPhase(p, failedChunks)
+	}
 	out.Status = string(status)
-	if err := f.Jobs.FinishReport(ctx, j.Tenant, j.JobID, status, out.ErrorKey, out.ResultKey, message, f.Now()); err != nil {
+	if err := f.Jobs.FinishReportIn(ctx, j.Tenant, j.JobID, status, phase, out.ErrorKey, out.ResultKey, message, f.Now()); err != nil {
 		return FinalizeResult{}, err
 	}
 	if err := f.announce(ctx, j.Tenant, j.JobID); err != nil {
@@ -242,6 +245,21 @@ func (f *Flow) writeNotProcessed(ctx context.Context, j JobRef, c ChunkRef, sp s
 		}
 	}
 	return ew.Flush()
+}
+
+// firstFailedChunkPhase is the phase of a job none of whose chunks was
+// applied: the rows of its first failed chunk (jobs.ChunkPhase).
+func firstFailedChunkPhase(p PlanRef, failed map[int]string) string {
+	first := -1
+	for i := range failed {
+		if first < 0 || i < first {
+			first = i
+		}
+	}
+	if first < 0 {
+		return jobs.PhaseRows
+	}
+	return jobs.ChunkPhase(first+1, len(p.Chunks))
 }
 
 // StatusWithFailedChunks is the final status of a job some of whose

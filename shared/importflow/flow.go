@@ -39,8 +39,10 @@ type jobStore interface {
 	CreateJob(ctx context.Context, j jobs.Job) error
 	GetJob(ctx context.Context, tenant, id string) (jobs.Job, error)
 	MarkInProgress(ctx context.Context, tenant, id string, total, chunks int, at time.Time) error
-	FinishReport(ctx context.Context, tenant, id string, status jobs.Status, errorKey, resultsKey, message string, at time.Time) error
-	Fail(ctx context.Context, tenant, id, reason string, at time.Time) error
+	// FinishReportIn and FailIn end a job; a Failed one records the
+	// phase it failed in (jobs.Job.FailedPhase).
+	FinishReportIn(ctx context.Context, tenant, id string, status jobs.Status, phase, errorKey, resultsKey, message string, at time.Time) error
+	FailIn(ctx context.Context, tenant, id, phase, reason string, at time.Time) error
 	// FinishCancelled ends a job whose cancel was asked for as Cancelled
 	// (dynamostore.Store.FinishCancelled).
 	FinishCancelled(ctx context.Context, tenant, id string, c jobs.Counts, errorKey, resultsKey, message string, at time.Time) error

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ccbulk/bulkops/shared/bulkerr"
+	"github.com/ccbulk/bulkops/shared/jobs"
 )
 
 // AcquireLock takes the tenant lock for the job. When another bulk
@@ -44,13 +45,52 @@ func (f *Flow) AcquireLock(ctx context.Context, j JobRef, st LockState) (LockSta
 // MarkFailed records the job as Failed with a reason taken from the caught
 // error: the tenant-safe message the step reported, or a generic text for
 // failures of the workflow itself.
+//
+// The phase it records is the one the job's state tells: not started and
+// Bulk.Busy, the lock; not started, its checks (Prepare records the check
+// itself when a file check fails: the first final status wins); started,
+// its rows while not all were processed, else its reports.
 func (f *Flow) MarkFailed(ctx context.Context, j JobRef, e *StateError) error {
 	reason := FailureReason(e)
-	f.logger(j).WarnContext(ctx, "job failed", "reason", reason)
-	if err := f.Jobs.Fail(ctx, j.Tenant, j.JobID, reason, f.Now()); err != nil {
+	job, err := f.Jobs.GetJob(ctx, j.Tenant, j.JobID)
+	if err != nil {
+		return err
+	}
+	phase := markedPhase(job, e)
+	f.logger(j).WarnContext(ctx, "job failed", "reason", reason, "phase", phase)
+	if err := f.Jobs.FailIn(ctx, j.Tenant, j.JobID, phase, reason, f.Now()); err != nil {
 		return err
 	}
 	return f.announce(ctx, j.Tenant, j.JobID)
+}
+
+// markedPhase is where a job the state machine's Catch fails failed, from
+// what the job records and the caught error.
+func markedPhase(j jobs.Job, e *StateError) string {
+	switch {
+	case j.StartedAt == nil && e != nil && e.Error == bulkerr.KindStateName(bulkerr.Busy):
+		return jobs.PhaseLock
+	case j.StartedAt == nil:
+		return jobs.PhasePrepare
+	case j.Counts.Processed < j.Counts.Total:
+		return jobs.PhaseRows
+	}
+	return jobs.PhaseReports
+}
+
+// failChecks ends job j Failed at once when a check of its file refused it
+// (an error that is not Transient), recording the check as the phase, and
+// returns err: the state machine's Catch then finds the job Failed and
+// announces it (MarkFailed keeps the first final status). A transient
+// error is returned as it is, to be retried.
+func (f *Flow) failChecks(ctx context.Context, j JobRef, phase string, err error) error {
+	if bulkerr.KindOf(err) == bulkerr.Transient {
+		return err
+	}
+	if ferr := f.Jobs.FailIn(ctx, j.Tenant, j.JobID, phase, bulkerr.Message(err), f.Now()); ferr != nil {
+		return ferr
+	}
+	return err
 }
 
 // FailureReason turns a caught Step Functions error into a sentence for the

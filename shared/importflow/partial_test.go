@@ -36,7 +36,7 @@ func (b brokenObjects) Apply(ctx context.Context, job string, writes []catalog.W
 	return b.ObjectStore.Apply(ctx, job, writes, conc)
 }
 
-// flakyFinish fails the first FinishReport of each job after the reports
+// flakyFinish fails the first FinishReportIn of each job after the reports
 // were written, as a Finalize that died before answering.
 type flakyFinish struct {
 	*dynamostore.Store
@@ -44,7 +44,7 @@ type flakyFinish struct {
 	fired map[string]bool
 }
 
-func (f *flakyFinish) FinishReport(ctx context.Context, tenant, id string, st jobs.Status, ek, rk, msg string, at time.Time) error {
+func (f *flakyFinish) FinishReportIn(ctx context.Context, tenant, id string, st jobs.Status, phase, ek, rk, msg string, at time.Time) error {
 	f.mu.Lock()
 	first := !f.fired[id]
 	f.fired[id] = true
@@ -52,7 +52,7 @@ func (f *flakyFinish) FinishReport(ctx context.Context, tenant, id string, st jo
 	if first {
 		return bulkerr.New(bulkerr.Transient, "injected: finalize died before the final status")
 	}
-	return f.Store.FinishReport(ctx, tenant, id, st, ek, rk, msg, at)
+	return f.Store.FinishReportIn(ctx, tenant, id, st, phase, ek, rk, msg, at)
 }
 
 func codes(n int, from int, typ string) string {

@@ -10,6 +10,7 @@ import (
 	"github.com/ccbulk/bulkops/shared/bulkerr"
 	"github.com/ccbulk/bulkops/shared/csvimport"
 	"github.com/ccbulk/bulkops/shared/csvread"
+	"github.com/ccbulk/bulkops/shared/jobs"
 	"github.com/ccbulk/bulkops/shared/objecttype"
 	"github.com/ccbulk/bulkops/shared/tenancy"
 )
@@ -25,18 +26,27 @@ type storedPlan struct {
 	Duplicates []csvread.Duplicate `json:"duplicates,omitempty"`
 	// Entries are the ZIP entries of an audio import (audiozip.Slug).
 	Entries []audiozip.Entry `json:"entries,omitempty"`
+	// Unpreviewed are, in an apply job's plan (JobRef.ApplyOf), the chunks
+	// that failed for good in the dry run, with their reasons: not
+	// previewed, so not applied.
+	Unpreviewed map[int]string `json:"unpreviewed,omitempty"`
 }
 
 // Prepare checks the file (type, limits, encoding, delimiter, header,
 // duplicate keys), plans chunks of whole rows, stores the plan and marks the
 // job In Progress with its row total. It renews the tenant lock's lease
 // every third of it while it reads the file, and stops with the lock-lost
-// Conflict when a renewal fails.
+// Conflict when a renewal fails. A job that applies a dry run
+// (JobRef.ApplyOf) instead re-checks that preview under the lock and takes
+// its plan (prepareApply, apply.go).
 func (f *Flow) Prepare(ctx context.Context, j JobRef) (PlanRef, error) {
 	if err := f.Locks.ExtendLock(ctx, j.Tenant, j.JobID, f.Config.LockLease); err != nil {
 		return PlanRef{}, err
 	}
 	lease := f.keepLease(j)
+	if j.ApplyOf != "" && !j.DryRun {
+		return f.prepareApply(ctx, j, lease)
+	}
 	if audiozip.IsSlug(j.ObjectType) {
 		sp, err := f.prepareAudio(ctx, j)
 		if err != nil {
@@ -46,8 +56,8 @@ func (f *Flow) Prepare(ctx context.Context, j JobRef) (PlanRef, error) {
 	}
 	t, err := objecttype.Lookup(j.ObjectType)
 	if err != nil {
-		return PlanRef{}, bulkerr.Wrap(bulkerr.Invalid, err,
-			"the upload folder names object type %q, which is not known: %s", j.ObjectType, bulkerr.Message(err))
+		return PlanRef{}, f.failChecks(ctx, j, jobs.PhaseUploadChecks, bulkerr.Wrap(bulkerr.Invalid, err,
+			"the upload folder names object type %q, which is not known: %s", j.ObjectType, bulkerr.Message(err)))
 	}
 	limits, err := f.limits(ctx, j.Tenant)
 	if err != nil {
@@ -61,7 +71,7 @@ func (f *Flow) Prepare(ctx context.Context, j JobRef) (PlanRef, error) {
 		return PlanRef{}, err
 	}
 	if info.Size > limits.MaxBytes {
-		return PlanRef{}, csvread.TooLarge(limits, info.Size)
+		return PlanRef{}, f.failChecks(ctx, j, jobs.PhaseUploadChecks, csvread.TooLarge(limits, info.Size))
 	}
 	body, err := f.Files.Open(ctx, j.Key, j.VersionID)
 	if err != nil {
@@ -77,10 +87,14 @@ func (f *Flow) Prepare(ctx context.Context, j JobRef) (PlanRef, error) {
 		return PlanRef{}, bulkerr.Wrap(bulkerr.Transient, src.err, "reading %s", j.FileName)
 	}
 	if err != nil {
-		return PlanRef{}, err
+		phase := jobs.PhaseFileChecks
+		if he := (*csvread.HeaderError)(nil); errors.As(err, &he) {
+			phase = jobs.PhaseHeader
+		}
+		return PlanRef{}, f.failChecks(ctx, j, phase, err)
 	}
 	if _, err := csvimport.NewValidator(t, plan.Header); err != nil {
-		return PlanRef{}, err
+		return PlanRef{}, f.failChecks(ctx, j, jobs.PhaseHeader, err)
 	}
 	if err := lease.renew(ctx); err != nil {
 		return PlanRef{}, err

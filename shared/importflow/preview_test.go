@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ccbulk/bulkops/shared/bulkerr"
+	"github.com/ccbulk/bulkops/shared/ident"
 	"github.com/ccbulk/bulkops/shared/importflow"
 	"github.com/ccbulk/bulkops/shared/jobs"
 )
@@ -24,18 +25,40 @@ const wantChanges = "\xEF\xBB\xBFRow,Key,Action,Field,Before,After\n" +
 	"4,Nap,created,Description,,'=SUM(A1)\n" +
 	"4,Nap,created,Type,,IDLE_CODE\n"
 
-// applyPreview plays the API's apply: the previewed version copied onto its
-// key (no dry-run metadata), and the import its event starts.
-func (h *harness) applyPreview(preview jobs.Job) jobs.Job {
+// applyEvent plays the API's apply (httpapi.applyJob): an upload grant
+// for a new job naming the dry run (ApplyOf), the previewed version copied
+// onto its key with that job's metadata, and the copy's Object Created event.
+func (h *harness) applyEvent(preview jobs.Job) (importflow.ObjectCreated, string) {
 	h.t.Helper()
-	v, err := h.files.CopyVersion(context.Background(), preview.SourceKey, preview.SourceVersion, nil)
+	ctx := context.Background()
+	id, err := ident.NewGenerator(nil).New(time.Now())
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if err := h.db.RegisterUpload(ctx, jobs.UploadGrant{Tenant: preview.Tenant, JobID: id, Key: preview.SourceKey,
+		SubmittedBy: "admin@x", ApplyOf: preview.ID}, time.Hour); err != nil {
+		h.t.Fatal(err)
+	}
+	v, err := h.files.CopyVersion(ctx, preview.SourceKey, preview.SourceVersion, map[string]string{
+		importflow.MetaJobID: id, importflow.MetaDryRun: "false"})
 	if err != nil {
 		h.t.Fatal(err)
 	}
 	var ev importflow.ObjectCreated
 	ev.ID, ev.Source, ev.DetailType = "ev-"+v, "aws.s3", "Object Created"
 	ev.Detail.Bucket.Name, ev.Detail.Object.Key, ev.Detail.Object.VersionID, ev.Detail.Object.Sequencer = h.bucket, preview.SourceKey, v, v
-	return h.run(ev, nil)
+	return ev, id
+}
+
+// applyPreview runs the import the API's apply starts.
+func (h *harness) applyPreview(preview jobs.Job) jobs.Job {
+	h.t.Helper()
+	ev, id := h.applyEvent(preview)
+	j := h.run(ev, nil)
+	if j.ID != id || j.ApplyOf != preview.ID {
+		h.t.Fatalf("apply job %s (applyOf %q), want %s applying %s", j.ID, j.ApplyOf, id, preview.ID)
+	}
+	return j
 }
 
 // TestDryRunChangeReportThenApply: a dry run over two chunks writes the

@@ -91,14 +91,14 @@ func (f *Flow) StartExecution(ctx context.Context, ev ObjectCreated, executionAr
 	}
 	uploadID := bucket + "/" + key + "#" + version + "#" + ev.Detail.Object.Sequencer
 
-	jobID, submittedBy, dryRun, retryOf := "", directSubmitter(ev), isTrue(info.Metadata[MetaDryRun]), ""
+	jobID, submittedBy, dryRun, retryOf, applyOf := "", directSubmitter(ev), isTrue(info.Metadata[MetaDryRun]), "", ""
 	if claimed := strings.TrimSpace(info.Metadata[MetaJobID]); claimed != "" && f.Uploads != nil {
 		g, ok, err := f.Uploads.RedeemUpload(ctx, uk.Tenant, claimed, key, uploadID)
 		if err != nil {
 			return StartResult{}, err
 		}
 		if ok {
-			jobID, submittedBy, dryRun, retryOf = g.JobID, g.SubmittedBy, g.DryRun, g.RetryOf
+			jobID, submittedBy, dryRun, retryOf, applyOf = g.JobID, g.SubmittedBy, g.DryRun, g.RetryOf, g.ApplyOf
 		} else {
 			f.Log.WarnContext(ctx, "upload names a job the API did not issue for this key (or one already used); starting a new job",
 				"tenant", uk.Tenant, "key", key, "claimedJobId", claimed)
@@ -115,13 +115,14 @@ func (f *Flow) StartExecution(ctx context.Context, ev ObjectCreated, executionAr
 	}
 	ref := JobRef{
 		Tenant: uk.Tenant, JobID: owner, Bucket: bucket, Key: key, VersionID: version,
-		ObjectType: uk.TypeSlug, FileName: uk.FileName, DryRun: dryRun,
+		ObjectType: uk.TypeSlug, FileName: uk.FileName, DryRun: dryRun, ApplyOf: applyOf,
 	}
 	j := jobs.Job{
 		Tenant: ref.Tenant, ID: ref.JobID, Type: jobs.TypeImport, ObjectType: ref.ObjectType,
 		FileName: ref.FileName, Bucket: bucket, SourceKey: key, SourceVersion: version, DryRun: ref.DryRun,
 		Status: jobs.StatusNew, SubmittedBy: submittedBy, SubmittedAt: f.Now().UTC(), ExecutionArn: executionArn,
 		RetryOf: retryOf, // the link to the job whose rejected rows this one retries (from the API's grant only)
+		ApplyOf: applyOf, // the dry run whose decisions this one applies (from the API's grant only)
 	}
 	if !claimed {
 		// Another run claimed this upload. If it got as far as creating

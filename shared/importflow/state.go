@@ -32,6 +32,10 @@ type JobRef struct {
 	ObjectType string `json:"objectType"`
 	FileName   string `json:"fileName"`
 	DryRun     bool   `json:"dryRun"`
+	// ApplyOf is the dry run whose previewed decisions this job applies
+	// (from the API's grant only): Prepare re-checks the preview under the
+	// tenant lock and the chunks adopt its decisions instead of deciding.
+	ApplyOf string `json:"applyOf,omitempty"`
 }
 
 // LockState is the acquireLock loop's state.

@@ -110,6 +110,13 @@ type Job struct {
 	// one's rejected rows (dry-run retries are not recorded here).
 	RetryOf   string `json:"retryOf,omitempty"`
 	RetriedBy string `json:"retriedBy,omitempty"`
+	// ApplyOf is the dry run whose previewed changes this import applies
+	// (POST /v1/jobs/{id}/apply).
+	ApplyOf string `json:"applyOf,omitempty"`
+	// FailedPhase is where a Failed job failed, as the step that failed it
+	// recorded it (FailurePhase reads it; "" for jobs failed before it was
+	// recorded, whose phase is derived).
+	FailedPhase string `json:"-"`
 	// Delivery is where an export's file was delivered beyond its
 	// download link (a delivery target), or where and why that failed.
 	Delivery *Delivery `json:"delivery,omitempty"`

@@ -104,6 +104,13 @@ func TestFailurePhase(t *testing.T) {
 		{Job{Type: TypeExport, Status: StatusFailed, StartedAt: &started}, PhaseExport},
 		{Job{Type: TypeImport, Status: StatusCompletedWithErrs, StartedAt: &started}, ""},
 		{Job{Type: TypeExport, Status: StatusCancelled}, ""},
+		// The recorded phase wins; a failed delivery names its step.
+		{Job{Type: TypeImport, Status: StatusFailed, FailedPhase: PhaseHeader}, "header"},
+		{Job{Type: TypeImport, Status: StatusFailed, StartedAt: &started, FailedPhase: ChunkPhase(2, 5)}, "rows (chunk 2 of 5)"},
+		{Job{Type: TypeExport, Status: StatusFailed, StartedAt: &started, Delivery: &Delivery{Phase: "authenticate"}}, "delivery (authenticate)"},
+		{Job{Type: TypeExport, Status: StatusFailed, StartedAt: &started, Delivery: &Delivery{Phase: "connect"}, FailedPhase: DeliveryPhase("connect")}, "delivery (connect)"},
+		{Job{Type: TypeExport, Status: StatusFailed, StartedAt: &started, Delivery: &Delivery{Destination: "sftp://x"}}, PhaseExport},
+		{Job{Type: TypeImport, Status: StatusCompleted, FailedPhase: PhaseRows}, ""},
 	} {
 		if got := FailurePhase(c.j); got != c.want {
 			t.Errorf("FailurePhase(%s %s, started %v) = %q, want %q", c.j.Type, c.j.Status, c.j.StartedAt != nil, got, c.want)

@@ -14,6 +14,10 @@ type UploadGrant struct {
 	// RetryOf is the job whose rejected rows the upload retries (the API
 	// writes the retry file itself); the job it starts records it.
 	RetryOf string
+	// ApplyOf is the dry run whose previewed changes the upload applies
+	// (POST /v1/jobs/{id}/apply copies the previewed version); the job it
+	// starts records it and applies exactly those decisions.
+	ApplyOf string
 }
 
 // AwaitingRetryFile reports whether j is a retry job the API recorded

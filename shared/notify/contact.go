@@ -26,17 +26,24 @@ const (
 	MaxWebhookLength = 2048 // a URL that every HTTP stack accepts
 )
 
-// SecretPrefix starts the name of every tenant's webhook signing secret in
-// Secrets Manager: bulkops/notifications/<tenant>/webhook. The notifier
-// refuses a secret reference outside the notice's tenant's prefix, and
-// the notifier function's IAM policy reads only names under
-// bulkops/notifications/ (not the delivery targets' credentials under
-// bulkops/targets/).
-const SecretPrefix = "bulkops/notifications/"
+// DefaultSecretPrefix starts the name of every tenant's webhook signing
+// secret in Secrets Manager when the deployment names no prefix of its own
+// (Policy.SecretPrefix; local runs): bulkops/notifications/<tenant>/webhook.
+// A deployed stack names its own, ${AWS::StackName}/notifications/
+// (BULKOPS_NOTIFY_SECRET_PREFIX in template.yaml), so two stacks in one
+// account never share a tenant's secret. The notifier refuses a secret
+// reference outside the notice's tenant's prefix, and the notifier
+// function's IAM policy reads only names under the stack's prefix (not
+// the delivery targets' credentials under ${AWS::StackName}/targets/).
+const DefaultSecretPrefix = "bulkops/notifications/"
 
-// SecretName is the Secrets Manager name of tenant's webhook signing
-// secret.
-func SecretName(tenant string) string { return SecretPrefix + tenant + "/webhook" }
+// SecretName is tenant's webhook signing secret's name under
+// DefaultSecretPrefix (Policy{}.SecretName).
+func SecretName(tenant string) string { return Policy{}.SecretName(tenant) }
+
+// SecretOfTenant is Policy{}.SecretOfTenant: ref is under tenant's name
+// under DefaultSecretPrefix.
+func SecretOfTenant(ref, tenant string) bool { return Policy{}.SecretOfTenant(ref, tenant) }
 
 // Contact is where a tenant's notices go: an e-mail address, an HTTPS
 // webhook, or both. The webhook's signing secret is never held here, only
@@ -50,7 +57,7 @@ type Contact struct {
 	// Webhook receives the notices as signed JSON POSTs (empty: none).
 	Webhook string `json:"webhook,omitempty"`
 	// SecretRef names the webhook's signing secret (required with a
-	// webhook): the Secrets Manager name or ARN of SecretName(Tenant).
+	// webhook): the Secrets Manager name or ARN of Policy.SecretName(Tenant).
 	SecretRef string `json:"secretRef,omitempty"`
 }
 
@@ -60,7 +67,26 @@ type Policy struct {
 	// local stack's webhook sink and tests. Never set on AWS
 	// (BULKOPS_NOTIFY_ALLOW_LOOPBACK, set only by infra/local/env.sh).
 	AllowLoopbackHTTP bool
+	// SecretPrefix starts the names of the tenants' webhook signing
+	// secrets, <prefix><tenant>/webhook ("": DefaultSecretPrefix; a
+	// missing final slash is added). BULKOPS_NOTIFY_SECRET_PREFIX.
+	SecretPrefix string
 }
+
+// secretPrefix is the prefix the policy names, ending in a slash.
+func (p Policy) secretPrefix() string {
+	switch {
+	case p.SecretPrefix == "":
+		return DefaultSecretPrefix
+	case strings.HasSuffix(p.SecretPrefix, "/"):
+		return p.SecretPrefix
+	}
+	return p.SecretPrefix + "/"
+}
+
+// SecretName is the Secrets Manager name of tenant's webhook signing
+// secret: <prefix><tenant>/webhook.
+func (p Policy) SecretName(tenant string) string { return p.secretPrefix() + tenant + "/webhook" }
 
 // Empty reports whether the contact has no channel at all.
 func (c Contact) Empty() bool { return c.Email == "" && c.Webhook == "" }
@@ -88,8 +114,8 @@ func (c Contact) Validate(p Policy) error {
 		if c.SecretRef == "" {
 			return bulkerr.New(bulkerr.Invalid, "secretRef: a webhook needs its signing secret")
 		}
-		if !SecretOfTenant(c.SecretRef, c.Tenant) {
-			return bulkerr.New(bulkerr.Invalid, "secretRef: %q is not the signing secret of tenant %s (want %s)", c.SecretRef, c.Tenant, SecretName(c.Tenant))
+		if !p.SecretOfTenant(c.SecretRef, c.Tenant) {
+			return bulkerr.New(bulkerr.Invalid, "secretRef: %q is not the signing secret of tenant %s (want %s)", c.SecretRef, c.Tenant, p.SecretName(c.Tenant))
 		}
 	}
 	return nil
@@ -145,8 +171,8 @@ func ValidateWebhook(raw string, p Policy) error {
 }
 
 // SecretOfTenant reports whether ref (a Secrets Manager name or ARN) names
-// a secret under tenant's prefix, bulkops/notifications/<tenant>/.
-func SecretOfTenant(ref, tenant string) bool {
+// a secret under tenant's prefix, <prefix><tenant>/.
+func (p Policy) SecretOfTenant(ref, tenant string) bool {
 	if tenant == "" || strings.Contains(tenant, "/") {
 		return false
 	}
@@ -159,7 +185,7 @@ func SecretOfTenant(ref, tenant string) bool {
 		}
 		name = parts[6]
 	}
-	return strings.HasPrefix(name, SecretPrefix+tenant+"/") && !strings.Contains(name, "..")
+	return strings.HasPrefix(name, p.secretPrefix()+tenant+"/") && !strings.Contains(name, "..")
 }
 
 // String describes the contact's channels without its secret reference.

@@ -87,6 +87,51 @@ func TestSecretOfTenant(t *testing.T) {
 	}
 }
 
+// TestSecretNamesPerStack: a policy with a stack's prefix names and
+// accepts only that stack's secrets; the default prefix's and another
+// stack's are refused, by Validate too.
+func TestSecretNamesPerStack(t *testing.T) {
+	a := Policy{SecretPrefix: "stack-a/notifications/"}
+	b := Policy{SecretPrefix: "stack-b/notifications"} // a final slash is added
+	if got := a.SecretName("acme"); got != "stack-a/notifications/acme/webhook" {
+		t.Errorf("SecretName = %q", got)
+	}
+	if got := b.SecretName("acme"); got != "stack-b/notifications/acme/webhook" {
+		t.Errorf("SecretName without the slash = %q", got)
+	}
+	if got := (Policy{}).SecretName("acme"); got != DefaultSecretPrefix+"acme/webhook" || got != SecretName("acme") {
+		t.Errorf("default SecretName = %q", got)
+	}
+	cases := []struct {
+		p    Policy
+		ref  string
+		want bool
+	}{
+		{a, "stack-a/notifications/acme/webhook", true},
+		{a, "arn:aws:secretsmanager:eu-west-1:000000000000:secret:stack-a/notifications/acme/webhook-Ab12Cd", true},
+		{a, "stack-b/notifications/acme/webhook", false},
+		{a, "bulkops/notifications/acme/webhook", false},
+		{a, "stack-a/notifications/globex/webhook", false},
+		{a, "stack-a/targets/acme/t1", false},
+		{a, "stack-a/notifications-x/acme/webhook", false},
+		{b, "stack-b/notifications/acme/webhook", true},
+		{b, "stack-a/notifications/acme/webhook", false},
+		{Policy{}, "stack-a/notifications/acme/webhook", false},
+	}
+	for _, c := range cases {
+		if got := c.p.SecretOfTenant(c.ref, "acme"); got != c.want {
+			t.Errorf("%q.SecretOfTenant(%q) = %v, want %v", c.p.SecretPrefix, c.ref, got, c.want)
+		}
+	}
+	other := Contact{Tenant: "acme", Webhook: "https://hooks.acme.example/", SecretRef: b.SecretName("acme")}
+	if err := other.Validate(a); err == nil || !strings.Contains(err.Error(), "want stack-a/notifications/acme/webhook") {
+		t.Errorf("another stack's secret: %v", err)
+	}
+	if err := other.Validate(b); err != nil {
+		t.Errorf("its own stack's secret: %v", err)
+	}
+}
+
 func TestValidateSecret(t *testing.T) {
 	for _, c := range []struct {
 		secret string

@@ -44,8 +44,9 @@ type Notice struct {
 	FileName string
 	// ObjectTypes are the object types the job reads or writes.
 	ObjectTypes []string
-	// Phase is where the job failed (prepare, chunk, finalize, export,
-	// upload, delivery, ...); empty when the event does not say.
+	// Phase is where the job failed (jobs.FailurePhase: header, rows
+	// (chunk 2 of 5), reading, delivery (authenticate), ...); empty when
+	// the event does not say.
 	Phase string
 	// Reason says what failed, for the tenant.
 	Reason string

@@ -107,7 +107,7 @@ func (nf *Notifier) Notify(ctx context.Context, n Notice) (Report, error) {
 	// so an error here can be retried without sending anything twice.
 	var secret []byte
 	if c.Webhook != "" && nf.Secrets != nil {
-		if !SecretOfTenant(c.SecretRef, n.Tenant) { // Validate checked it; the guard stays here
+		if !nf.Policy.SecretOfTenant(c.SecretRef, n.Tenant) { // Validate checked it; the guard stays here
 			return rep, bulkerr.New(bulkerr.Internal, "the webhook secret of tenant %s is not under its prefix", n.Tenant)
 		}
 		secret, err = nf.Secrets.SecretValue(ctx, c.SecretRef)

@@ -47,18 +47,21 @@ type App struct {
 //     empty: no e-mail;
 //   - BULKOPS_NOTIFY_LINK_BASE: the console URL notices link to;
 //   - BULKOPS_NOTIFY_ALLOW_LOOPBACK=true: accept http://127.0.0.1
-//     webhooks (the local stack only).
+//     webhooks (the local stack only);
+//   - BULKOPS_NOTIFY_SECRET_PREFIX: where the signing secrets are named
+//     (the stack's ${AWS::StackName}/notifications/; empty:
+//     bulkops/notifications/).
 //
 // secrets reads the tenants' webhook signing secrets; nil reads them from
 // Secrets Manager (secretstore.WebhookSecrets, the names
-// bulkops/notifications/<tenant>/webhook), as the deployed function does.
+// <prefix><tenant>/webhook), as the deployed function does.
 func New(ctx context.Context, getenv func(string) string, logOut io.Writer, secrets notify.Secrets) (*App, error) {
 	res, err := awswire.Open(ctx, getenv)
 	if err != nil {
 		return nil, err
 	}
 	cfg := res.Config
-	policy := notify.Policy{AllowLoopbackHTTP: cfg.NotifyAllowLoopback}
+	policy := res.NotifyPolicy()
 	log := res.Logger(logOut)
 	if secrets == nil {
 		secrets = res.WebhookSecrets(log)

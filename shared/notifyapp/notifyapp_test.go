@@ -119,9 +119,15 @@ func (f *fixture) tenant(t *testing.T, name string) (tenant, email, sink string,
 	email = "ops@" + tenant + ".example"
 	sink = f.aws + "/_local/webhooks/" + tenant
 	secret = "whsec-" + tenant
-	f.secrets[notify.SecretName(tenant)] = secret
-	c := notify.Contact{Tenant: tenant, Email: email, Webhook: sink, SecretRef: notify.SecretName(tenant)}
-	if err := c.Validate(notify.Policy{AllowLoopbackHTTP: true}); err != nil {
+	// The secret is named under the stack's prefix (the template's
+	// BULKOPS_NOTIFY_SECRET_PREFIX, ${AWS::StackName}/notifications/).
+	names := f.app.Notifier.Policy
+	if !strings.HasSuffix(names.SecretName(tenant), "/notifications/"+tenant+"/webhook") || names.SecretName(tenant) == notify.SecretName(tenant) {
+		t.Fatalf("the notifier names secrets %q, not under the stack's prefix", names.SecretName(tenant))
+	}
+	f.secrets[names.SecretName(tenant)] = secret
+	c := notify.Contact{Tenant: tenant, Email: email, Webhook: sink, SecretRef: names.SecretName(tenant)}
+	if err := c.Validate(names); err != nil {
 		t.Fatal(err)
 	}
 	putContact(t, f.st, f.st.Ref("ControlTable"), c)

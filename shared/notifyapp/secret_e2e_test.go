@@ -22,6 +22,7 @@ import (
 
 	"github.com/ccbulk/bulkops/shared/authn"
 	"github.com/ccbulk/bulkops/shared/bulkapi"
+	"github.com/ccbulk/bulkops/shared/config"
 	"github.com/ccbulk/bulkops/shared/dev/devstack"
 	"github.com/ccbulk/bulkops/shared/dev/localtest"
 	"github.com/ccbulk/bulkops/shared/dynamostore"
@@ -110,6 +111,16 @@ func TestFailedImportReachesTheSignedWebhook(t *testing.T) {
 	ctx := context.Background()
 	stack := devstack.Names{Template: st.Names.Template, Prefix: "bulkops-local-"}
 	ref := func(id string) string { v, _ := stack.Ref(id); return v }
+	// The stack names the secrets under its own prefix, as template.yaml
+	// sets BULKOPS_NOTIFY_SECRET_PREFIX (${AWS::StackName}/notifications/).
+	apiEnv, err := stack.Env("ApiFunction", os.Getenv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := notify.Policy{SecretPrefix: apiEnv(config.NotifySecretPrefixVar)}
+	if names.SecretPrefix != "bulkops-local/notifications/" {
+		t.Fatalf("the stack's webhook secret prefix is %q", names.SecretPrefix)
+	}
 	db := dynamostore.New(st.Clients.DynamoDB, dynamostore.Tables{Objects: ref("ObjectsTable"), Jobs: ref("JobsTable"), Control: ref("ControlTable")}, time.Now)
 	tenant := strings.Trim(localtest.UniquePrefix(t), "-")
 	sink := base + "/_local/webhooks/" + tenant
@@ -126,7 +137,7 @@ func TestFailedImportReachesTheSignedWebhook(t *testing.T) {
 	// The secret is in the stack's Secrets Manager under the tenant's
 	// name, tagged with it; the contact holds only its ARN.
 	sm := secretsmanager.NewFromConfig(st.Config)
-	desc, err := sm.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(notify.SecretName(tenant))})
+	desc, err := sm.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(names.SecretName(tenant))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,7 +179,7 @@ func TestFailedImportReachesTheSignedWebhook(t *testing.T) {
 	_, _ = rand.Read(b[:])
 	second := "whsec_" + hex.EncodeToString(b[:])
 	answers = append(answers, putAPIContact(t, st, apiURL, tenant, bulkapi.NotificationSettingsUpdate{Webhook: sink, WebhookSecret: second}))
-	v, err := sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(notify.SecretName(tenant))})
+	v, err := sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(names.SecretName(tenant))})
 	if err != nil || aws.ToString(v.SecretString) != second {
 		t.Fatalf("the secret after the replacement: %v", err)
 	}

@@ -5,7 +5,7 @@
 // logged nor returned in an error; a read refuses an ARN outside the
 // calling tenant's names, so one tenant's target can never name another's
 // secret. WebhookSecrets keeps the tenants' webhook signing secrets the
-// same way (notify.SecretName's names).
+// same way (notify.Policy.SecretName's names).
 package secretstore
 
 import (

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -23,6 +24,7 @@ import (
 	"github.com/ccbulk/bulkops/shared/bulkerr"
 	"github.com/ccbulk/bulkops/shared/delivery"
 	"github.com/ccbulk/bulkops/shared/dev/devstack"
+	"github.com/ccbulk/bulkops/shared/notify"
 )
 
 const secretWord = "pa55-never-in-logs-7f3a"
@@ -272,6 +274,53 @@ func TestWebhookSecrets(t *testing.T) {
 			}
 			if strings.Contains(logs.String(), secretWord) || strings.Contains(serverLogs.String(), secretWord) {
 				t.Errorf("a secret is logged:\n%s\n%s", logs.String(), serverLogs.String())
+			}
+		})
+	}
+}
+
+// TestWebhookSecretsPerStack: two stacks (two name prefixes, as
+// BULKOPS_NOTIFY_SECRET_PREFIX sets them from ${AWS::StackName}) in one
+// account keep one tenant's webhook secrets apart: each writes and reads
+// its own name, and one stack's notifier policy refuses the other's
+// reference.
+func TestWebhookSecretsPerStack(t *testing.T) {
+	var serverLogs bytes.Buffer
+	for name, client := range clients(t, &serverLogs) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			log := slog.New(slog.NewJSONHandler(io.Discard, nil))
+			id := strings.ToLower(randomID(t))
+			a := WebhookSecrets{API: client, Names: notify.Policy{SecretPrefix: "stack-a-" + id + "/notifications/"}, Log: log}
+			b := WebhookSecrets{API: client, Names: notify.Policy{SecretPrefix: "stack-b-" + id + "/notifications"}, Log: log} // the slash is added
+			tenant := "acme"
+			arnA, err := a.PutWebhookSecret(ctx, tenant, "whsec-"+secretWord+"-stack-a-01")
+			if err != nil {
+				t.Fatal(err)
+			}
+			arnB, err := b.PutWebhookSecret(ctx, tenant, "whsec-"+secretWord+"-stack-b-01")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if arnA == arnB || !strings.Contains(arnA, ":secret:stack-a-"+id+"/notifications/acme/webhook-") || !strings.Contains(arnB, ":secret:stack-b-"+id+"/notifications/acme/webhook-") {
+				t.Fatalf("ARNs %s and %s", arnA, arnB)
+			}
+			for _, c := range []struct {
+				ws   WebhookSecrets
+				arn  string
+				want string
+			}{{a, arnA, "stack-a-01"}, {b, arnB, "stack-b-01"}} {
+				if v, err := c.ws.SecretValue(ctx, c.arn); err != nil || !strings.HasSuffix(string(v), c.want) {
+					t.Errorf("SecretValue(%s) = %q, %v", c.arn, v, err)
+				}
+			}
+			if !a.Names.SecretOfTenant(arnA, tenant) || a.Names.SecretOfTenant(arnB, tenant) || b.Names.SecretOfTenant(arnA, tenant) {
+				t.Errorf("each stack's policy must accept only its own name")
+			}
+			if name == "local" {
+				for _, arn := range []string{arnA, arnB} {
+					_, _ = client.DeleteSecret(ctx, &secretsmanager.DeleteSecretInput{SecretId: aws.String(arn), ForceDeleteWithoutRecovery: aws.Bool(true)})
+				}
 			}
 		})
 	}

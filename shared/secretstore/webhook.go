@@ -14,14 +14,19 @@ import (
 )
 
 // WebhookSecrets keeps tenants' webhook signing secrets in Secrets
-// Manager, one secret per tenant named notify.SecretName(tenant)
-// (bulkops/notifications/<tenant>/webhook) and tagged with the tenant.
+// Manager, one secret per tenant named Names.SecretName(tenant)
+// (<stack>/notifications/<tenant>/webhook on AWS,
+// bulkops/notifications/<tenant>/webhook by default) and tagged with the
+// tenant.
 // The API writes them (PutWebhookSecret); the notifier reads them
 // (SecretValue). The value is the secret itself, never logged nor put in
 // an error.
 type WebhookSecrets struct {
 	API API
-	Log *slog.Logger
+	// Names gives the secrets' names (its SecretPrefix; the zero Policy:
+	// notify.DefaultSecretPrefix).
+	Names notify.Policy
+	Log   *slog.Logger
 }
 
 var _ notify.Secrets = WebhookSecrets{}
@@ -37,7 +42,7 @@ func (w WebhookSecrets) PutWebhookSecret(ctx context.Context, tenant, secret str
 	if err := notify.ValidateSecret(secret); err != nil {
 		return "", err
 	}
-	name := notify.SecretName(tenant)
+	name := w.Names.SecretName(tenant)
 	out, err := w.API.CreateSecret(ctx, &secretsmanager.CreateSecretInput{
 		Name:         aws.String(name),
 		Description:  aws.String("bulkops webhook signing secret of tenant " + tenant),
@@ -61,7 +66,7 @@ func (w WebhookSecrets) PutWebhookSecret(ctx context.Context, tenant, secret str
 }
 
 // SecretValue reads the webhook signing secret ref (a name or ARN of
-// notify.SecretName's form; the notifier checked its tenant).
+// Names.SecretName's form; the notifier checked its tenant).
 func (w WebhookSecrets) SecretValue(ctx context.Context, ref string) ([]byte, error) {
 	out, err := w.API.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(ref)})
 	if err != nil {

@@ -377,14 +377,14 @@ func TestMailAndSecretsActionsPerFunction(t *testing.T) {
 	}
 	targets := "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:${AWS::StackName}/targets/*"
 	roles := "arn:${AWS::Partition}:iam::*:role/*"
-	notifications := "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:bulkops/notifications/*"
+	notifications := "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:${AWS::StackName}/notifications/*"
 	want := map[string]string{
 		"ses:SendEmail": "NotifyFunction arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/${NotifySesIdentity}",
 		"secretsmanager:GetSecretValue": "ApiFunction " + targets + ", ExportFunction " + targets +
 			", NotifyFunction " + notifications,
-		"secretsmanager:CreateSecret":   "ApiFunction " + targets + ", ApiFunction " + notifications,
-		"secretsmanager:TagResource":    "ApiFunction " + targets + ", ApiFunction " + notifications,
-		"secretsmanager:PutSecretValue": "ApiFunction " + targets + ", ApiFunction " + notifications,
+		"secretsmanager:CreateSecret":   "ApiFunction " + notifications + ", ApiFunction " + targets,
+		"secretsmanager:TagResource":    "ApiFunction " + notifications + ", ApiFunction " + targets,
+		"secretsmanager:PutSecretValue": "ApiFunction " + notifications + ", ApiFunction " + targets,
 		"secretsmanager:DeleteSecret":   "ApiFunction " + targets,
 		"sts:AssumeRole":                "ApiFunction " + roles + ", ExportFunction " + roles,
 	}
@@ -404,5 +404,8 @@ func TestMailAndSecretsActionsPerFunction(t *testing.T) {
 	env, _ := tpl.Globals["Function"].(map[string]any)["Environment"].(map[string]any)["Variables"].(map[string]any)
 	if sub, _ := env["BULKOPS_SECRET_PREFIX"].(map[string]any)["Fn::Sub"].(string); sub != "${AWS::StackName}/targets/" {
 		t.Errorf("BULKOPS_SECRET_PREFIX is %v, want the prefix the policies grant", env["BULKOPS_SECRET_PREFIX"])
+	}
+	if sub, _ := env["BULKOPS_NOTIFY_SECRET_PREFIX"].(map[string]any)["Fn::Sub"].(string); sub != "${AWS::StackName}/notifications/" {
+		t.Errorf("BULKOPS_NOTIFY_SECRET_PREFIX is %v, want the prefix the policies grant", env["BULKOPS_NOTIFY_SECRET_PREFIX"])
 	}
 }
