@@ -540,3 +540,32 @@ func TestCancel(t *testing.T) {
 		t.Fatalf("cancel without ID: exit %d", r.code)
 	}
 }
+
+// TestFailedPhaseShown: `bulkops job` prints where a failed job failed
+// (the API's failedPhase) above its message, and nothing of the kind for a
+// job that did not fail.
+func TestFailedPhaseShown(t *testing.T) {
+	f := newFake(t)
+	env := map[string]string{"BULKOPS_API_URL": f.srv.URL, "BULKOPS_TOKEN": "tok"}
+	const id = "01JOBJOBJOBJOBJOBJOBJOBJOB"
+	for _, c := range []struct {
+		name, doc, want string
+	}{
+		{"failed", jobDoc("Failed", `,"failedPhase":"rows (chunk 2 of 5)"`), "rows (chunk 2 of 5)"},
+		{"completed", jobDoc("Completed", ""), ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			f.on("GET /v1/jobs/"+id, 200, c.doc)
+			r := runCLI(t, context.Background(), env, false, "job", id)
+			line := ""
+			for _, l := range strings.Split(r.out, "\n") {
+				if strings.HasPrefix(l, "Failed in") {
+					line = strings.TrimSpace(strings.TrimPrefix(l, "Failed in"))
+				}
+			}
+			if r.code != exitOK || line != c.want {
+				t.Fatalf("exit %d, Failed in %q, want %q\n%s", r.code, line, c.want, r.out)
+			}
+		})
+	}
+}

@@ -369,6 +369,9 @@ func (a *app) printJob(out io.Writer, j bulkapi.Job) {
 	} else if d != nil && d.Phase != "" {
 		fmt.Fprintf(tw, "Delivery\tfailed at %s (target %s)\n", d.Phase, d.TargetID)
 	}
+	if j.FailedIn != "" {
+		fmt.Fprintf(tw, "Failed in\t%s\n", j.FailedIn)
+	}
 	if j.Message != "" {
 		fmt.Fprintf(tw, "Message\t%s\n", j.Message)
 	}

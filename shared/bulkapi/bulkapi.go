@@ -50,6 +50,10 @@ type Job struct {
 	Percent    int    `json:"percent"`
 	ETASeconds *int64 `json:"etaSeconds,omitempty"`
 	Links      *Links `json:"links,omitempty"`
+	// FailedIn is where a Failed job failed (jobs.FailurePhase: "header",
+	// "rows (chunk 2 of 5)", "delivery (authenticate)", …), the phase its
+	// failure notice names; empty for any other status.
+	FailedIn string `json:"failedPhase,omitempty"`
 }
 
 // Cancelled tells whether the job was cancelled: its own status, or a

@@ -181,11 +181,17 @@ func TestApplyPreview(t *testing.T) {
 	}
 	var refusedView struct {
 		jobs.Job
+		Phase string `json:"failedPhase"`
 		Links struct {
 			Errors string `json:"errors"`
 		} `json:"links"`
 	}
-	if status, raw = h.call(tenant, "GET", "/v1/jobs/"+refused.ID, nil, &refusedView); status != http.StatusOK || refusedView.ApplyOf != dry3.ID || refusedView.Links.Errors == "" {
-		t.Fatalf("refused job view: %d %s", status, raw)
+	if status, raw = h.call(tenant, "GET", "/v1/jobs/"+refused.ID, nil, &refusedView); status != http.StatusOK || refusedView.ApplyOf != dry3.ID || refusedView.Links.Errors == "" ||
+		refusedView.Phase != jobs.PhasePreview {
+		t.Fatalf("refused job view (want failedPhase %q): %d %s", jobs.PhasePreview, status, raw)
+	}
+	// A job that did not fail names no phase.
+	if status, raw = h.call(tenant, "GET", "/v1/jobs/"+dry3.ID, nil, nil); status != http.StatusOK || strings.Contains(string(raw), "failedPhase") {
+		t.Fatalf("completed dry run's view: %d %s", status, raw)
 	}
 }

@@ -21,7 +21,11 @@ var jobIDPattern = regexp.MustCompile(`^[0-9A-HJKMNP-TV-Z]{26}$`)
 // view is j as the API shows it, with its progress and ETA now.
 func (a *API) view(j jobs.Job) bulkapi.Job {
 	p := j.ProgressAt(a.Now())
-	return bulkapi.Job{Job: j, Percent: p.Percent, ETASeconds: p.ETASeconds}
+	v := bulkapi.Job{Job: j, Percent: p.Percent, ETASeconds: p.ETASeconds}
+	if j.Status == jobs.StatusFailed {
+		v.FailedIn = jobs.FailurePhase(j)
+	}
+	return v
 }
 
 // getJob shows one job with progress, ETA and short-lived links to its
