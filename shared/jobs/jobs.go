@@ -94,7 +94,7 @@ type Job struct {
 	// wrote ("" when unknown): a stable-name file is replaced by the next
 	// run, and the job's link downloads its own version.
 	ResultsVersion string `json:"-"`
-	Message       string     `json:"message,omitempty"`
+	Message        string `json:"message,omitempty"`
 	// CancelledBy is the administrator who cancelled the job (recorded
 	// when the cancel is asked for, before the job reaches Cancelled).
 	CancelledBy string `json:"cancelledBy,omitempty"`
