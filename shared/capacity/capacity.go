@@ -172,8 +172,7 @@ func Import(p Params, m Measured) Result {
 	// The tenant's lock item is one key: every chunk attempt extends it
 	// and, on the fenced path, every wave of writes updates it. Each of
 	// those is a write of the lock's partition, and of the leases index's.
-	chunkAttempts := float64(r.Chunks) * (1 + p.ChunkRetries)
-	lockWrites := chunkAttempts
+	lockWrites := float64(r.Chunks) * (1 + p.ChunkRetries) // chunk attempts
 	if p.Fenced {
 		lockWrites *= float64(1 + waves)
 	}

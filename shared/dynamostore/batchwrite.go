@@ -89,12 +89,8 @@ func (o *Objects) applyFenced(ctx context.Context, job string, puts []preparedPu
 func (o *Objects) restamp(wave [][]ddbtypes.WriteRequest, last time.Time) time.Time {
 	for _, reqs := range wave {
 		for _, r := range reqs {
-			now := o.st.now().UTC()
-			if !now.After(last) {
-				now = last.Add(time.Nanosecond)
-			}
-			last = now
-			av, _ := stamp(now).MarshalDynamoDBAttributeValue()
+			last = o.nextStamp(last)
+			av, _ := stamp(last).MarshalDynamoDBAttributeValue()
 			r.PutRequest.Item["updatedAt"] = av
 			if v, ok := r.PutRequest.Item["version"].(*ddbtypes.AttributeValueMemberN); ok && v.Value == "1" {
 				r.PutRequest.Item["createdAt"] = av // a create: created when written

@@ -143,10 +143,7 @@ func (o *Objects) Apply(ctx context.Context, job string, writes []catalog.Write,
 	puts := make([]preparedPut, len(writes))
 	var last time.Time
 	for i, w := range writes {
-		now := o.st.now().UTC()
-		if !now.After(last) {
-			now = last.Add(time.Nanosecond)
-		}
+		now := o.nextStamp(last)
 		last = now
 		p, err := o.prepare(job, w, now)
 		if err != nil {
@@ -170,6 +167,17 @@ func (o *Objects) Apply(ctx context.Context, job string, writes []catalog.Write,
 		return nil, bulkerr.Wrap(bulkerr.Transient, cerr, "writing objects: interrupted")
 	}
 	return results, err
+}
+
+// nextStamp is the store's time for the next write after one stamped
+// last: strictly later (the next nanosecond when the clock has not moved
+// on), so the writes of a chunk never share an updatedAt.
+func (o *Objects) nextStamp(last time.Time) time.Time {
+	now := o.st.now().UTC()
+	if !now.After(last) {
+		now = last.Add(time.Nanosecond)
+	}
+	return now
 }
 
 // preparedPut is one Write as a conditional put.
